@@ -1,0 +1,14 @@
+//! `core-reader` owns opening a core file and turning it into one [`Core`] model,
+//! whatever produced it: format sniffing (ELF core, minidump, Mach-O core,
+//! compressed with zstd/xz/lz4), threads and their registers, mappings, auxv,
+//! the signal, and a [`SplicedMemory`] that reads any address of the process.
+//!
+//! It knows nothing about Go; the analyzer builds on this model.
+
+pub mod error;
+pub mod model;
+pub mod spliced;
+
+pub use error::{Error, Result};
+pub use model::*;
+pub use spliced::SplicedMemory;

@@ -1,0 +1,291 @@
+//! The format-independent model of a core: what every reader produces.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Result, SplicedMemory};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Elf,
+    Minidump,
+    MachO,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+    pub fn ptr_size(self) -> u64 {
+        8
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Linux,
+    Windows,
+    MacOs,
+    Unknown,
+}
+
+/// amd64 general registers, in the kernel's `user_regs_struct` order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Amd64Regs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub orig_rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub eflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub ds: u64,
+    pub es: u64,
+    pub fs: u64,
+    pub gs: u64,
+}
+
+/// arm64 general registers, in the kernel's `user_pt_regs` order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Arm64Regs {
+    pub x: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub pstate: u64,
+    /// TPIDR_EL0 (thread pointer), when the core records it.
+    pub tpidr: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registers {
+    Amd64(Amd64Regs),
+    Arm64(Arm64Regs),
+}
+
+impl Registers {
+    pub fn pc(&self) -> u64 {
+        match self {
+            Registers::Amd64(r) => r.rip,
+            Registers::Arm64(r) => r.pc,
+        }
+    }
+    pub fn sp(&self) -> u64 {
+        match self {
+            Registers::Amd64(r) => r.rsp,
+            Registers::Arm64(r) => r.sp,
+        }
+    }
+    /// Frame pointer: rbp on amd64, x29 on arm64.
+    pub fn fp(&self) -> u64 {
+        match self {
+            Registers::Amd64(r) => r.rbp,
+            Registers::Arm64(r) => r.x[29],
+        }
+    }
+    /// Link register (x30) on arm64; none on amd64.
+    pub fn lr(&self) -> Option<u64> {
+        match self {
+            Registers::Amd64(_) => None,
+            Registers::Arm64(r) => Some(r.x[30]),
+        }
+    }
+    /// A register by its DWARF number (amd64: 0..=16 with 16 = rip; arm64: 0..=30 x-regs, 31 sp, 32 pc).
+    pub fn dwarf(&self, reg: u16) -> Option<u64> {
+        match self {
+            Registers::Amd64(r) => Some(match reg {
+                0 => r.rax,
+                1 => r.rdx,
+                2 => r.rcx,
+                3 => r.rbx,
+                4 => r.rsi,
+                5 => r.rdi,
+                6 => r.rbp,
+                7 => r.rsp,
+                8 => r.r8,
+                9 => r.r9,
+                10 => r.r10,
+                11 => r.r11,
+                12 => r.r12,
+                13 => r.r13,
+                14 => r.r14,
+                15 => r.r15,
+                16 => r.rip,
+                _ => return None,
+            }),
+            Registers::Arm64(r) => match reg {
+                0..=30 => Some(r.x[reg as usize]),
+                31 => Some(r.sp),
+                32 => Some(r.pc),
+                _ => None,
+            },
+        }
+    }
+    /// Every register by its conventional name, for display.
+    pub fn named(&self) -> Vec<(&'static str, u64)> {
+        match self {
+            Registers::Amd64(r) => vec![
+                ("rip", r.rip),
+                ("rsp", r.rsp),
+                ("rbp", r.rbp),
+                ("rax", r.rax),
+                ("rbx", r.rbx),
+                ("rcx", r.rcx),
+                ("rdx", r.rdx),
+                ("rsi", r.rsi),
+                ("rdi", r.rdi),
+                ("r8", r.r8),
+                ("r9", r.r9),
+                ("r10", r.r10),
+                ("r11", r.r11),
+                ("r12", r.r12),
+                ("r13", r.r13),
+                ("r14", r.r14),
+                ("r15", r.r15),
+                ("eflags", r.eflags),
+                ("cs", r.cs),
+                ("ss", r.ss),
+                ("fs_base", r.fs_base),
+                ("gs_base", r.gs_base),
+            ],
+            Registers::Arm64(r) => {
+                const X: [&str; 31] = [
+                    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
+                    "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22",
+                    "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30",
+                ];
+                let mut v: Vec<(&'static str, u64)> =
+                    X.iter().zip(r.x.iter()).map(|(n, v)| (*n, *v)).collect();
+                v.push(("sp", r.sp));
+                v.push(("pc", r.pc));
+                v.push(("pstate", r.pstate));
+                v
+            }
+        }
+    }
+}
+
+/// One OS thread of the process.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    pub tid: u64,
+    pub regs: Registers,
+    /// The signal recorded for this thread (ELF `pr_cursig`), 0 when none.
+    pub signal: i32,
+    /// Raw note payloads of the other register sets (`NT_FPREGSET`, `NT_X86_XSTATE`, `NT_ARM_*`), by note type.
+    pub extra_regsets: Vec<(u32, Vec<u8>)>,
+}
+
+/// One mapping of the process's address space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+    /// Byte offset into `path`, when file-backed.
+    pub file_offset: u64,
+    pub path: Option<PathBuf>,
+}
+
+/// How and where the process died.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignalInfo {
+    pub signo: i32,
+    pub code: i32,
+    pub errno: i32,
+    /// The fault address (`si_addr`) for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
+    pub addr: Option<u64>,
+    /// Index into `Core::threads` of the thread that took the signal.
+    pub thread: Option<usize>,
+}
+
+/// The executable the core was made from, as found or given.
+#[derive(Debug, Clone)]
+pub struct Executable {
+    pub path: PathBuf,
+    /// What the executable's addresses must be shifted by (non-zero for PIE).
+    pub load_bias: u64,
+    pub build_id: Option<Vec<u8>>,
+}
+
+/// Where a truncated core's data stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    pub file_size: u64,
+    pub expected_size: u64,
+    /// The first address of the process whose bytes are missing from the file.
+    pub first_missing_addr: Option<u64>,
+}
+
+/// Options for [`Core::open`].
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Use this executable instead of the one the core names.
+    pub exe: Option<PathBuf>,
+}
+
+/// A core file, opened. Every format reader produces this.
+#[derive(Debug)]
+pub struct Core {
+    pub path: PathBuf,
+    pub format: Format,
+    pub arch: Arch,
+    pub os: Os,
+    pub pid: Option<u64>,
+    /// Program name and arguments as the core records them (`NT_PRPSINFO`).
+    pub command: Option<String>,
+    pub exe: Option<Executable>,
+    pub threads: Vec<Thread>,
+    pub mappings: Vec<Mapping>,
+    pub auxv: Vec<(u64, u64)>,
+    pub signal: Option<SignalInfo>,
+    pub memory: SplicedMemory,
+    pub truncated: Option<Truncation>,
+    /// Things worth telling the user that did not stop the open.
+    pub warnings: Vec<String>,
+}
+
+impl Core {
+    /// Open a core file of any supported format, compressed or not.
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
+        let _ = opts;
+        Err(crate::Error::UnknownFormat {
+            path: path.to_path_buf(),
+            what: "reader not written yet".into(),
+        })
+    }
+
+    /// Read exactly `buf.len()` bytes at `addr`.
+    pub fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        self.memory.read(addr, buf)
+    }
+
+    pub fn auxv_value(&self, key: u64) -> Option<u64> {
+        self.auxv.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
