@@ -1,0 +1,3 @@
+module goanalyze.test/fixtures
+
+go 1.21

@@ -1,0 +1,228 @@
+//! Making cores with producers this project did not write: the Linux kernel,
+//! gdb's `gcore`, Delve's `dump`, and qemu-aarch64's guest cores. Each returns
+//! the core and, where the runtime printed one, its traceback text (the
+//! oracle).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use tempfile::TempDir;
+
+/// A core made by a producer, with what the process printed on stderr.
+pub struct MadeCore {
+    pub core: PathBuf,
+    /// The Go runtime's traceback (GOTRACEBACK=crash), when the producer ran it.
+    pub stderr: String,
+    /// Holds the core; removed when this is dropped.
+    pub dir: TempDir,
+}
+
+fn workdir() -> Result<TempDir> {
+    Ok(tempfile::Builder::new().prefix("goanalyze-core").tempdir()?)
+}
+
+/// Run `exe args` until it crashes, with `GOTRACEBACK=crash` and
+/// `ulimit -c unlimited`, and return the core the kernel wrote.
+pub fn kernel_core(exe: &Path, args: &[&str]) -> Result<MadeCore> {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    let pattern = pattern.trim();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        bail!(
+            "kernel cores go to {pattern:?}; tests need a plain file name in the working \
+             directory: `echo core > /proc/sys/kernel/core_pattern` (as root; .ci/run does it)"
+        );
+    }
+    let dir = workdir()?;
+    let stderr = run_crashing(Command::new("sh").current_dir(dir.path()).args([
+        "-c",
+        "ulimit -c unlimited; exec \"$@\"",
+        "sh",
+    ]).arg(exe).args(args))?;
+    let core = find_file(dir.path(), |n| n == "core" || n.starts_with("core."))
+        .ok_or_else(|| anyhow!("{} crashed but left no core in {} (core_pattern {pattern:?}, is `ulimit -c` allowed?)\n{stderr}", exe.display(), dir.path().display()))?;
+    Ok(MadeCore { core, stderr, dir })
+}
+
+/// Run an arm64 executable under qemu-aarch64 until it crashes; qemu writes a
+/// real aarch64 ELF core `qemu_<exe>_<date>_<pid>.core` in the working directory.
+pub fn qemu_arm64_core(qemu: &Path, exe: &Path, args: &[&str]) -> Result<MadeCore> {
+    let dir = workdir()?;
+    let stderr = run_crashing(Command::new("sh").current_dir(dir.path()).args([
+        "-c",
+        "ulimit -c unlimited; exec \"$@\"",
+        "sh",
+    ]).arg(qemu).arg(exe).args(args))?;
+    let core = find_file(dir.path(), |n| n.starts_with("qemu_") && n.ends_with(".core"))
+        .ok_or_else(|| anyhow!("qemu-aarch64 {} left no core\n{stderr}", exe.display()))?;
+    Ok(MadeCore { core, stderr, dir })
+}
+
+fn run_crashing(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .env("GOTRACEBACK", "crash")
+        .stdin(Stdio::null())
+        .output()
+        .context("starting the fixture")?;
+    if out.status.success() {
+        bail!("the fixture exited normally; it was meant to crash");
+    }
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn find_file(dir: &Path, want: impl Fn(&str) -> bool) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| want(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+}
+
+/// A fixture running live (mode "wait"): it printed "ready" and waits for
+/// SIGUSR1. Killed when dropped.
+pub struct LiveProcess {
+    child: Option<Child>,
+    pub pid: u32,
+    stderr_thread: Option<std::thread::JoinHandle<String>>,
+}
+
+impl LiveProcess {
+    /// Start `exe args` with `GOTRACEBACK=crash` and wait until it prints "ready".
+    pub fn start(exe: &Path, args: &[&str]) -> Result<LiveProcess> {
+        let mut child = Command::new(exe)
+            .args(args)
+            .env("GOTRACEBACK", "crash")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?;
+        let pid = child.id();
+        let mut stderr = child.stderr.take().expect("piped");
+        let stderr_thread = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.trim() == "ready" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let mut live = LiveProcess { child: Some(child), pid, stderr_thread: Some(stderr_thread) };
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let err = live.finish_stderr();
+            bail!("{} never printed \"ready\":\n{err}", exe.display());
+        }
+        Ok(live)
+    }
+
+    /// The process's state letter from /proc/PID/stat (`S`, `R`, `t`, `T`, `Z`...).
+    pub fn state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        let after = &stat[stat.rfind(')')? + 1..];
+        after.trim_start().chars().next()
+    }
+
+    /// Send SIGQUIT: the runtime prints every goroutine (the oracle for a live
+    /// dump) and exits. Returns what it printed.
+    pub fn sigquit_traceback(mut self) -> Result<String> {
+        let st = Command::new("kill").args(["-QUIT", &self.pid.to_string()]).status()?;
+        if !st.success() {
+            bail!("kill -QUIT {} failed", self.pid);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let child = self.child.as_mut().expect("present until drop");
+        loop {
+            if child.try_wait()?.is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("pid {} did not exit after SIGQUIT", self.pid);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(self.finish_stderr())
+    }
+
+    fn finish_stderr(&mut self) -> String {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.stderr_thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LiveProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// gdb's `gcore` of a live process; the process keeps running.
+pub fn gcore(gcore: &Path, pid: u32) -> Result<MadeCore> {
+    let dir = workdir()?;
+    let prefix = dir.path().join("gcore");
+    let out = Command::new(gcore)
+        .arg("-o")
+        .arg(&prefix)
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .context("running gcore")?;
+    let core = PathBuf::from(format!("{}.{pid}", prefix.display()));
+    if !out.status.success() || !core.is_file() {
+        bail!(
+            "gcore {pid} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(MadeCore { core, stderr: String::new(), dir })
+}
+
+/// Delve's `dump` of a live process: `dlv attach` with an init script that
+/// dumps, then `exit` answered "n" so the process is left running.
+pub fn dlv_dump(dlv: &Path, pid: u32) -> Result<MadeCore> {
+    let dir = workdir()?;
+    let core = dir.path().join("dlv.core");
+    let init = dir.path().join("dump.init");
+    std::fs::write(&init, format!("dump {}\n", core.display()))?;
+    let mut child = Command::new(dlv)
+        .args(["attach", &pid.to_string(), "--allow-non-terminal-interactive=true", "--init"])
+        .arg(&init)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running dlv attach")?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("piped");
+        // "exit" then "n" to "Would you like to kill the process?".
+        let _ = stdin.write_all(b"exit\nn\n");
+    }
+    let out = child.wait_with_output()?;
+    if !core.is_file() {
+        bail!(
+            "dlv dump of {pid} wrote no core: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(MadeCore { core, stderr: String::new(), dir })
+}
