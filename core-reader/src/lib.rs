@@ -5,8 +5,19 @@
 //!
 //! It knows nothing about Go; the analyzer builds on this model.
 
+// The one exception is the memory map in `source.rs`.
+#![deny(unsafe_code)]
+
+mod delve;
+mod elf;
+mod elfcore;
 pub mod error;
+mod exe;
+mod le;
 pub mod model;
+mod notes;
+mod open;
+mod source;
 pub mod spliced;
 
 pub use error::{Error, Result};

@@ -268,16 +268,63 @@ pub struct Core {
     pub truncated: Option<Truncation>,
     /// Things worth telling the user that did not stop the open.
     pub warnings: Vec<String>,
+    /// The files whose bytes back memory (the executable first, then
+    /// libraries), each mapped once.
+    pub files: Vec<MappedFile>,
+}
+
+/// A file the core's memory borrows from.
+#[derive(Clone)]
+pub struct MappedFile {
+    pub path: PathBuf,
+    pub bytes: crate::spliced::Bytes,
+}
+
+impl MappedFile {
+    pub fn data(&self) -> &[u8] {
+        (*self.bytes).as_ref()
+    }
+}
+
+impl std::fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MappedFile({}, {} bytes)", self.path.display(), self.data().len())
+    }
 }
 
 impl Core {
     /// Open a core file of any supported format, compressed or not.
+    ///
+    /// Compression (zstd, xz, lz4 frame) is recognised by magic bytes, not by
+    /// the file name. Problems that leave the core usable (a missing library,
+    /// an executable that does not match, truncation) become `warnings`.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
-        let _ = opts;
-        Err(crate::Error::UnknownFormat {
-            path: path.to_path_buf(),
-            what: "reader not written yet".into(),
-        })
+        crate::open::open(path, opts)
+    }
+
+    /// The executable's bytes, when it was found.
+    pub fn exe_bytes(&self) -> Option<&[u8]> {
+        let exe = self.exe.as_ref()?;
+        self.files.iter().find(|f| f.path == exe.path).map(|f| f.data())
+    }
+
+    /// The thread that took the signal (or the first thread).
+    pub fn crashed_thread(&self) -> Option<&Thread> {
+        let i = self.signal.as_ref().and_then(|s| s.thread).unwrap_or(0);
+        self.threads.get(i)
+    }
+
+    pub fn read_u32(&self, addr: u64) -> Result<u32> {
+        self.memory.read_u32(addr)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64> {
+        self.memory.read_u64(addr)
+    }
+
+    /// A NUL-terminated string of at most `max` bytes.
+    pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>> {
+        self.memory.read_cstring(addr, max)
     }
 
     /// Read exactly `buf.len()` bytes at `addr`.

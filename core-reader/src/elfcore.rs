@@ -1,0 +1,545 @@
+//! Opening an ELF core: notes into threads/auxv/signal, program headers into
+//! mappings, and the layers of `SplicedMemory` (mapped files, then the
+//! executable's segments, then the core's own data, each winning over the
+//! previous).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::delve;
+use crate::elf::{self, Phdr, EM_AARCH64, EM_X86_64, ET_CORE, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
+use crate::exe::{self, ExeInfo, Match, AT_ENTRY, AT_EXECFN, AT_PHDR};
+use crate::le::{bytes_at, u64_at};
+use crate::model::*;
+use crate::notes::{self, FileMapping, Note, Notes};
+use crate::source::map_file;
+use crate::spliced::{Backing, Bytes, Region};
+use crate::{Error, Result, SplicedMemory};
+
+/// Note types outside the process-wide set that belong to the thread whose
+/// `NT_PRSTATUS` precedes them: FP regs, x86 regsets, arm64 regsets.
+fn is_regset(t: u32) -> bool {
+    t == notes::NT_FPREGSET || (0x200..0x300).contains(&t) || (0x400..0x500).contains(&t)
+}
+
+/// Everything the notes say, before memory is assembled.
+#[derive(Default)]
+struct NoteFacts {
+    threads: Vec<Thread>,
+    prpsinfo: Option<notes::PrPsInfo>,
+    /// (thread index the note followed, siginfo).
+    siginfos: Vec<(Option<usize>, notes::SigInfo)>,
+    auxv: Vec<(u64, u64)>,
+    files: Vec<FileMapping>,
+    prstatus_pid: Option<u64>,
+    delve_header: Option<delve::Header>,
+    delve_threads: Vec<Thread>,
+}
+
+fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<String>) -> NoteFacts {
+    let mut f = NoteFacts::default();
+    for n in all {
+        let core_name = n.name != b"GNU" && n.name != b"GDB" && n.name != b"Go";
+        match n.n_type {
+            notes::NT_PRSTATUS if core_name => match notes::prstatus(arch, n.desc) {
+                Some(st) => {
+                    f.prstatus_pid.get_or_insert(u64::from(st.pid));
+                    f.threads.push(Thread {
+                        tid: u64::from(st.pid),
+                        regs: st.regs,
+                        signal: i32::from(st.cursig),
+                        extra_regsets: Vec::new(),
+                    });
+                }
+                None => warnings.push(format!(
+                    "{}: NT_PRSTATUS at file offset {:#x} is too short ({} bytes); thread skipped",
+                    path.display(),
+                    n.offset,
+                    n.desc.len()
+                )),
+            },
+            notes::NT_PRPSINFO if core_name => f.prpsinfo = notes::prpsinfo(n.desc),
+            notes::NT_AUXV => f.auxv = notes::auxv(n.desc),
+            notes::NT_FILE => match notes::nt_file(n.desc) {
+                Some(files) => f.files = files,
+                None => warnings.push(format!(
+                    "{}: NT_FILE at file offset {:#x} is malformed; file mappings unknown",
+                    path.display(),
+                    n.offset
+                )),
+            },
+            notes::NT_SIGINFO => {
+                if let Some(si) = notes::siginfo(n.desc) {
+                    f.siginfos.push((f.threads.len().checked_sub(1), si));
+                }
+            }
+            delve::NT_DELVE_HEADER => f.delve_header = Some(delve::header(n.desc)),
+            delve::NT_DELVE_THREAD => match delve::thread(arch, n.desc) {
+                Some(t) => f.delve_threads.push(t),
+                None => warnings.push(format!(
+                    "{}: Delve thread note at file offset {:#x} is malformed; thread skipped",
+                    path.display(),
+                    n.offset
+                )),
+            },
+            t if is_regset(t) && core_name => {
+                if let Some(th) = f.threads.last_mut() {
+                    if t == notes::NT_ARM_TLS {
+                        if let (Registers::Arm64(r), Some(tp)) = (&mut th.regs, u64_at(n.desc, 0)) {
+                            r.tpidr = Some(tp);
+                        }
+                    }
+                    th.extra_regsets.push((t, n.desc.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    f
+}
+
+/// Which thread took the signal, and how: the first non-empty `NT_SIGINFO`
+/// (the kernel writes it after the dumping thread's `NT_PRSTATUS`, gdb after
+/// each thread's), else the first thread with a current signal.
+fn signal_info(f: &NoteFacts) -> Option<SignalInfo> {
+    if let Some((thread, si)) = f.siginfos.iter().find(|(_, si)| si.signo != 0) {
+        return Some(SignalInfo {
+            signo: si.signo,
+            code: si.code,
+            errno: si.errno,
+            addr: si.addr,
+            thread: *thread,
+        });
+    }
+    let (i, t) = f.threads.iter().enumerate().find(|(_, t)| t.signal != 0)?;
+    Some(SignalInfo {
+        signo: t.signal,
+        thread: Some(i),
+        ..Default::default()
+    })
+}
+
+fn strip_deleted(p: &[u8]) -> PathBuf {
+    let p = p.strip_suffix(b" (deleted)").unwrap_or(p);
+    PathBuf::from(String::from_utf8_lossy(p).into_owned())
+}
+
+/// A found executable, before memory is assembled.
+struct FoundExe {
+    /// The path the core recorded for it (to swap in our copy), if any.
+    recorded: Option<PathBuf>,
+    path: PathBuf,
+    bytes: Bytes,
+    info: ExeInfo,
+}
+
+/// Find the executable: the option, else the file mapping holding `AT_ENTRY`,
+/// the first file mapping, `AT_EXECFN`, `NT_PRPSINFO`'s name; each also looked
+/// for next to the core (cores travel with their binary more than with
+/// their original paths).
+fn find_exe(
+    core_path: &Path,
+    opts: &OpenOptions,
+    f: &NoteFacts,
+    mem: &SplicedMemory,
+    warnings: &mut Vec<String>,
+) -> Result<Option<FoundExe>> {
+    let at = |k| f.auxv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    let mut recorded: Vec<PathBuf> = Vec::new();
+    if let Some(entry) = at(AT_ENTRY) {
+        if let Some(m) = f.files.iter().find(|m| m.start <= entry && entry < m.end) {
+            recorded.push(strip_deleted(&m.path));
+        }
+    }
+    if let Some(m) = f.files.first() {
+        recorded.push(strip_deleted(&m.path));
+    }
+    if let Some(addr) = at(AT_EXECFN) {
+        if let Ok(s) = mem.read_cstring(addr, 4096) {
+            if !s.is_empty() {
+                recorded.push(strip_deleted(&s));
+            }
+        }
+    }
+    if let Some(p) = &f.prpsinfo {
+        if !p.fname.is_empty() {
+            recorded.push(PathBuf::from(&p.fname));
+        }
+    }
+    let dir = core_path.parent().unwrap_or(Path::new("."));
+    let (path, recorded_path) = if let Some(p) = &opts.exe {
+        (p.clone(), recorded.first().cloned())
+    } else {
+        let mut found = None;
+        'outer: for r in &recorded {
+            let mut tries = vec![r.clone()];
+            if let Some(base) = r.file_name() {
+                tries.push(dir.join(base));
+            }
+            for t in tries {
+                if t.is_file() {
+                    found = Some((t, Some(r.clone())));
+                    break 'outer;
+                }
+            }
+        }
+        match found {
+            Some(x) => x,
+            None => {
+                let names: Vec<String> = recorded.iter().map(|p| p.display().to_string()).collect();
+                warnings.push(if names.is_empty() {
+                    "the core does not name its executable; pass it explicitly (--exe)".to_string()
+                } else {
+                    format!(
+                        "executable not found (looked for {}); pass it explicitly (--exe)",
+                        names.join(", ")
+                    )
+                });
+                return Ok(None);
+            }
+        }
+    };
+    let bytes = map_file(&path)?;
+    let Some(info) = exe::inspect((*bytes).as_ref()) else {
+        let msg = format!("{}: not an ELF64 executable; ignored", path.display());
+        if opts.exe.is_some() {
+            return Err(Error::Other(msg));
+        }
+        warnings.push(msg);
+        return Ok(None);
+    };
+    Ok(Some(FoundExe {
+        recorded: recorded_path,
+        path,
+        bytes,
+        info,
+    }))
+}
+
+/// Open the ELF core in `data` (already decompressed).
+pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
+    let d: &[u8] = (*data).as_ref();
+    let h = elf::parse_header(d).map_err(|what| Error::UnknownFormat {
+        path: path.to_path_buf(),
+        what,
+    })?;
+    if h.e_type != ET_CORE {
+        return Err(Error::UnknownFormat {
+            path: path.to_path_buf(),
+            what: format!("an ELF file of type {}, not a core (ET_CORE)", h.e_type),
+        });
+    }
+    let arch = match h.machine {
+        EM_X86_64 => Arch::Amd64,
+        EM_AARCH64 => Arch::Arm64,
+        m => {
+            return Err(Error::UnknownFormat {
+                path: path.to_path_buf(),
+                what: format!("an ELF core for machine {m}; only x86-64 and arm64 are read"),
+            })
+        }
+    };
+    let file_size = d.len() as u64;
+    let (phdrs, phdrs_missing) = elf::program_headers(d, &h);
+    if phdrs_missing > 0 {
+        warnings.push(format!(
+            "{}: {} of {} program headers lie beyond the end of the file",
+            path.display(),
+            phdrs_missing,
+            h.phnum
+        ));
+    }
+    let expected_size = phdrs
+        .iter()
+        .map(|p| p.offset.saturating_add(p.filesz))
+        .chain(std::iter::once(h.phoff.saturating_add(h.phnum.saturating_mul(56))))
+        .max()
+        .unwrap_or(0);
+
+    // Notes, from every PT_NOTE, as far as the file holds them.
+    let mut all_notes = Vec::new();
+    for p in phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
+        let avail = p.filesz.min(file_size.saturating_sub(p.offset));
+        let Some(b) = bytes_at(d, p.offset, avail) else { continue };
+        let mut it = Notes::new(b, p.offset);
+        all_notes.extend(it.by_ref());
+        if let Some(at) = it.truncated_at {
+            warnings.push(format!(
+                "{}: notes end in a damaged or truncated note at file offset {at:#x}",
+                path.display()
+            ));
+        }
+    }
+    let mut f = read_notes(path, arch, &all_notes, &mut warnings);
+
+    // A Delve-format core has Delve notes and no NT_PRSTATUS.
+    let delve_format = f.threads.is_empty() && !f.delve_threads.is_empty();
+    if delve_format {
+        f.threads = std::mem::take(&mut f.delve_threads);
+    }
+    if f.threads.is_empty() {
+        warnings.push(format!("{}: the core has no threads", path.display()));
+    }
+    let signal = signal_info(&f);
+
+    let loads: Vec<Phdr> = phdrs.iter().copied().filter(|p| p.p_type == PT_LOAD).collect();
+
+    // Core data first: exe discovery reads AT_EXECFN and the exe's first page from it.
+    let (core_layer, core_missing, truncated) = core_layer(path, &data, &loads, file_size, expected_size);
+    let mut core_only = SplicedMemory::new();
+    for r in &core_layer {
+        core_only.add(r.clone());
+    }
+    for m in &core_missing {
+        core_only.add_missing(m.start, m.end, m.reason.clone());
+    }
+    let found = find_exe(path, opts, &f, &core_only, &mut warnings)?;
+
+    let at = |k| f.auxv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    let mut files_out: Vec<MappedFile> = Vec::new();
+    let mut exe_out = None;
+    let mut exe_layer: Vec<Region> = Vec::new();
+    if let Some(fx) = &found {
+        // The exe's mapping of file offset 0, by the recorded path.
+        let base = fx
+            .recorded
+            .as_ref()
+            .and_then(|r| f.files.iter().find(|m| m.offset == 0 && strip_deleted(&m.path) == *r))
+            .map(|m| m.start);
+        let entry = at(AT_ENTRY).or_else(|| f.delve_header.as_ref().and_then(|h| h.entry));
+        let bias = exe::load_bias(&fx.info, entry, at(AT_PHDR), base);
+        let page_at = base.or_else(|| {
+            fx.info
+                .loads
+                .iter()
+                .find(|p| p.offset == 0)
+                .map(|p| p.vaddr.wrapping_add(bias))
+        });
+        let page = page_at.and_then(|b| exe::first_page(&core_only, b));
+        match exe::check((*fx.bytes).as_ref(), &fx.info, page.as_deref()) {
+            Match::Same(_) => {}
+            Match::Different(why) => warnings.push(format!(
+                "executable {} does not match the core ({why}); symbols and memory from it will be wrong, pass the right one with --exe",
+                fx.path.display()
+            )),
+            Match::Unknown => warnings.push(format!(
+                "could not check that executable {} matches the core (the core has no copy of its first page)",
+                fx.path.display()
+            )),
+        }
+        let exe_machine_ok = match arch {
+            Arch::Amd64 => fx.info.machine == EM_X86_64,
+            Arch::Arm64 => fx.info.machine == EM_AARCH64,
+        };
+        if !exe_machine_ok {
+            warnings.push(format!(
+                "executable {} is for ELF machine {}, the core for {}",
+                fx.path.display(),
+                fx.info.machine,
+                arch.name()
+            ));
+        }
+        for p in &fx.info.loads {
+            exe_layer.push(Region {
+                start: p.vaddr.wrapping_add(bias),
+                len: p.filesz,
+                backing: Backing::Bytes {
+                    bytes: fx.bytes.clone(),
+                    offset: usize::try_from(p.offset).unwrap_or(usize::MAX),
+                },
+            });
+        }
+        exe_out = Some(Executable {
+            path: fx.path.clone(),
+            load_bias: bias,
+            build_id: fx.info.gnu_build_id.clone().or_else(|| fx.info.go_build_id.clone()),
+        });
+        files_out.push(MappedFile {
+            path: fx.path.clone(),
+            bytes: fx.bytes.clone(),
+        });
+    }
+
+    // Layer 0: never-dumped tails of anonymous mappings read as zeros. A tail
+    // that a file mapping covers holds file data, not zeros: leave it to
+    // the file (or unreadable if the file is missing).
+    let mut memory = SplicedMemory::new();
+    for p in &loads {
+        if p.memsz > p.filesz {
+            memory.add(Region {
+                start: p.vaddr.saturating_add(p.filesz),
+                len: p.memsz - p.filesz,
+                backing: Backing::Zeros,
+            });
+        }
+    }
+    for m in &f.files {
+        memory.remove(m.start, m.end - m.start);
+    }
+
+    // Layer 1: files named by NT_FILE, each mapped once.
+    let mut maps: HashMap<PathBuf, Option<Bytes>> = HashMap::new();
+    if let Some(fx) = &found {
+        if let Some(r) = &fx.recorded {
+            maps.insert(r.clone(), Some(fx.bytes.clone()));
+        }
+    }
+    let mut missing_files = Vec::new();
+    for m in &f.files {
+        let p = strip_deleted(&m.path);
+        let bytes = maps
+            .entry(p.clone())
+            .or_insert_with(|| match map_file(&p) {
+                Ok(b) => {
+                    files_out.push(MappedFile {
+                        path: p.clone(),
+                        bytes: b.clone(),
+                    });
+                    Some(b)
+                }
+                Err(_) => {
+                    missing_files.push(p.display().to_string());
+                    None
+                }
+            })
+            .clone();
+        if let Some(b) = bytes {
+            memory.add(Region {
+                start: m.start,
+                len: m.end - m.start,
+                backing: Backing::Bytes {
+                    bytes: b,
+                    offset: usize::try_from(m.offset).unwrap_or(usize::MAX),
+                },
+            });
+        }
+    }
+    if !missing_files.is_empty() {
+        warnings.push(format!(
+            "{} mapped file(s) not found, their undumped pages are unreadable: {}",
+            missing_files.len(),
+            missing_files.join(", ")
+        ));
+    }
+    // Layer 2: the executable's segments, relocated.
+    for r in exe_layer {
+        memory.add(r);
+    }
+    // Layer 3: the core's own data wins over everything.
+    for r in core_layer {
+        memory.add(r);
+    }
+    if let Some(t) = &truncated {
+        for m in &core_missing {
+            memory.remove(m.start, m.end - m.start);
+            memory.add_missing(m.start, m.end, m.reason.clone());
+        }
+        warnings.push(format!(
+            "{}: core file truncated: {} bytes of {} expected; memory from {} on is unreadable",
+            path.display(),
+            t.file_size,
+            t.expected_size,
+            t.first_missing_addr.map_or("(no segment)".to_string(), |a| format!("{a:#x}"))
+        ));
+    }
+
+    let mappings = mappings(&loads, &f.files);
+    let pid = f
+        .prpsinfo
+        .as_ref()
+        .map(|p| u64::from(p.pid))
+        .filter(|&p| p != 0)
+        .or_else(|| f.delve_header.as_ref().and_then(|h| h.pid))
+        .or(f.prstatus_pid);
+    let command = f.prpsinfo.as_ref().map(|p| if p.psargs.is_empty() { p.fname.clone() } else { p.psargs.clone() });
+    let os = match f.delve_header.as_ref().map(|h| h.goos.as_str()) {
+        Some("linux") | None => Os::Linux,
+        Some("windows") => Os::Windows,
+        Some("darwin") => Os::MacOs,
+        Some(_) => Os::Unknown,
+    };
+    if delve_format {
+        warnings.push("core written by Delve in its own format (Delve notes, no NT_PRSTATUS)".to_string());
+    }
+    Ok(Core {
+        path: path.to_path_buf(),
+        format: Format::Elf,
+        arch,
+        os,
+        pid,
+        command,
+        exe: exe_out,
+        threads: f.threads,
+        mappings,
+        auxv: f.auxv,
+        signal,
+        memory,
+        truncated,
+        warnings,
+        files: files_out,
+    })
+}
+
+/// The core's PT_LOAD data as regions, cut where the file ends; plus what
+/// the truncation (if any) hides.
+fn core_layer(
+    path: &Path,
+    data: &Bytes,
+    loads: &[Phdr],
+    file_size: u64,
+    expected_size: u64,
+) -> (Vec<Region>, Vec<crate::spliced::Missing>, Option<Truncation>) {
+    let mut out = Vec::with_capacity(loads.len());
+    let mut first_cut: Option<(u64, u64)> = None; // (file offset, address)
+    let reason = format!(
+        "core file {} is truncated ({file_size} of {expected_size} bytes); these bytes are not in it",
+        path.display()
+    );
+    let mut missing = SplicedMemory::new();
+    for p in loads {
+        let avail = p.filesz.min(file_size.saturating_sub(p.offset));
+        if avail > 0 {
+            out.push(Region {
+                start: p.vaddr,
+                len: avail,
+                backing: Backing::Bytes {
+                    bytes: data.clone(),
+                    offset: p.offset as usize, // < file_size, so fits
+                },
+            });
+        }
+        if avail < p.filesz {
+            let at = p.vaddr.saturating_add(avail);
+            missing.add_missing(at, p.vaddr.saturating_add(p.filesz), reason.clone());
+            let off = p.offset.saturating_add(avail);
+            if first_cut.map_or(true, |(o, _)| off < o) {
+                first_cut = Some((off, at));
+            }
+        }
+    }
+    let truncated = (file_size < expected_size).then(|| Truncation {
+        file_size,
+        expected_size,
+        first_missing_addr: first_cut.map(|(_, a)| a),
+    });
+    (out, missing.missing().to_vec(), truncated)
+}
+
+/// One mapping per PT_LOAD, named by the NT_FILE entry that holds it.
+fn mappings(loads: &[Phdr], files: &[FileMapping]) -> Vec<Mapping> {
+    loads
+        .iter()
+        .map(|p| {
+            let file = files.iter().find(|m| m.start <= p.vaddr && p.vaddr < m.end);
+            Mapping {
+                start: p.vaddr,
+                end: p.vaddr.saturating_add(p.memsz),
+                read: p.flags & PF_R != 0,
+                write: p.flags & PF_W != 0,
+                exec: p.flags & PF_X != 0,
+                file_offset: file.map_or(0, |m| m.offset.saturating_add(p.vaddr - m.start)),
+                path: file.map(|m| strip_deleted(&m.path)),
+            }
+        })
+        .collect()
+}

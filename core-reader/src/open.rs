@@ -1,0 +1,33 @@
+//! Format sniffing: decompress by magic, then hand the bytes to the reader
+//! for the format they are in.
+
+use std::path::Path;
+
+use crate::source::{decompress, map_file, Compression};
+use crate::{elfcore, Core, Error, OpenOptions, Result};
+
+pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
+    let mut data = map_file(path)?;
+    let mut warnings = Vec::new();
+    if let Some(c) = Compression::sniff((*data).as_ref()) {
+        data = decompress(path, (*data).as_ref(), c)?;
+        let _ = &mut warnings; // decompression is not worth a warning
+    }
+    let head: &[u8] = (*data).as_ref();
+    if head.starts_with(b"\x7fELF") {
+        return elfcore::open(path, data, opts, warnings);
+    }
+    let what = if head.starts_with(b"MDMP") {
+        "a minidump; the minidump reader is not written yet".to_string()
+    } else if head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) {
+        "a Mach-O file; the Mach-O core reader is not written yet".to_string()
+    } else if head.is_empty() {
+        "the file is empty".to_string()
+    } else {
+        format!("unrecognised magic bytes {:02x?}", &head[..head.len().min(8)])
+    };
+    Err(Error::UnknownFormat {
+        path: path.to_path_buf(),
+        what,
+    })
+}

@@ -1,0 +1,252 @@
+//! Test harness: build the Go fixture, make real cores with producers we did
+//! not write (the kernel, gdb's gcore, Delve, qemu-user), and ask gdb what it
+//! sees in them.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A tool the test needs is missing: fail in CI, skip loudly elsewhere.
+/// Returns `false` when the test should return early.
+pub fn need(tool: &str) -> bool {
+    let found = if tool.contains('/') {
+        Path::new(tool).exists()
+    } else {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("required tool {tool} is missing (CI=true: not skipping)");
+        }
+        eprintln!("\n*** SKIPPED: {tool} is not installed; this test did not run ***\n");
+    }
+    found
+}
+
+pub fn dlv() -> Option<PathBuf> {
+    if let Ok(p) = which("dlv") {
+        return Some(p);
+    }
+    let home = std::env::var("HOME").ok()?;
+    let p = PathBuf::from(home).join("go/bin/dlv");
+    p.exists().then_some(p)
+}
+
+fn which(tool: &str) -> Result<PathBuf, ()> {
+    let out = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map_err(|_| ())?;
+    if !out.status.success() {
+        return Err(());
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// One temporary directory per test process, removed at exit by the OS
+/// tempdir cleanup of `tempfile` (kept alive in a static).
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::Builder::new().prefix("core-reader-test").tempdir().unwrap())
+        .path()
+}
+
+/// A fresh directory under the scratch dir.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    static N: Mutex<u32> = Mutex::new(0);
+    let mut n = N.lock().unwrap();
+    *n += 1;
+    let d = scratch().join(format!("{name}-{n}"));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Build the fixture once per (goarch, flags) for this test process.
+pub fn build(goarch: &str, flags: &[&str]) -> PathBuf {
+    static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let key = format!("{goarch} {}", flags.join(" "));
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap();
+    if let Some(p) = cache.get(&key) {
+        return p.clone();
+    }
+    let dir = fresh_dir("build");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crasher.go");
+    std::fs::copy(&src, dir.join("main.go")).unwrap();
+    std::fs::write(dir.join("go.mod"), "module crasher\n\ngo 1.21\n").unwrap();
+    let exe = dir.join("crasher");
+    let out = Command::new("go")
+        .arg("build")
+        .args(flags)
+        .arg("-o")
+        .arg(&exe)
+        .arg(".")
+        .current_dir(&dir)
+        .env("GOARCH", goarch)
+        .env("GOOS", "linux")
+        .env("CGO_ENABLED", "0")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "")
+        .output()
+        .expect("run go build");
+    assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
+    cache.insert(key, exe.clone());
+    exe
+}
+
+/// The newest file in `dir` whose name starts with `prefix`.
+fn find_core(dir: &Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+}
+
+/// Run `exe mode` with `ulimit -c unlimited` and GOTRACEBACK=crash in a fresh
+/// directory (core_pattern is `core`), and return (core path, stderr).
+pub fn kernel_core(exe: &Path, mode: &str, runner: Option<&str>) -> (PathBuf, String) {
+    let dir = fresh_dir("run");
+    let local = dir.join(exe.file_name().unwrap());
+    std::fs::copy(exe, &local).unwrap();
+    let cmd = match runner {
+        Some(r) => format!("ulimit -c unlimited; exec {r} ./{} {mode}", local.file_name().unwrap().to_str().unwrap()),
+        None => format!("ulimit -c unlimited; exec ./{} {mode}", local.file_name().unwrap().to_str().unwrap()),
+    };
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(&dir)
+        .env("GOTRACEBACK", "crash")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the fixture was supposed to crash");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let prefix = if runner.is_some() { "qemu_" } else { "core" };
+    let core = find_core(&dir, prefix).unwrap_or_else(|| {
+        panic!(
+            "no core file in {} (core_pattern: {:?}); stderr:\n{stderr}",
+            dir.display(),
+            std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default()
+        )
+    });
+    (core, stderr)
+}
+
+/// A live `exe block`, killed on drop.
+pub struct Live {
+    pub child: Child,
+    pub pid: u32,
+    pub exe: PathBuf,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn live(exe: &Path) -> Live {
+    let mut child = Command::new(exe)
+        .arg("block")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("ready "), "fixture said {line:?}");
+    let pid = child.id();
+    Live {
+        child,
+        pid,
+        exe: exe.to_path_buf(),
+    }
+}
+
+/// `gcore -o dir/x PID` -> dir/x.PID.
+pub fn gcore(l: &Live) -> PathBuf {
+    let dir = fresh_dir("gcore");
+    let out = Command::new("gcore")
+        .arg("-o")
+        .arg(dir.join("x"))
+        .arg(l.pid.to_string())
+        .output()
+        .unwrap();
+    let core = dir.join(format!("x.{}", l.pid));
+    assert!(core.exists(), "gcore wrote nothing: {}", String::from_utf8_lossy(&out.stderr));
+    core
+}
+
+/// `dlv attach PID` then `dump FILE`.
+pub fn dlv_dump(dlv: &Path, l: &Live) -> PathBuf {
+    let dir = fresh_dir("dlv");
+    let core = dir.join("dlv.core");
+    let script = dir.join("init");
+    std::fs::write(&script, format!("dump {}\nquit -c\n", core.display())).unwrap();
+    let mut child = Command::new(dlv)
+        .arg("attach")
+        .arg(l.pid.to_string())
+        .arg("--init")
+        .arg(&script)
+        .arg("--allow-non-terminal-interactive")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("dlv dump timed out");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        core.exists(),
+        "dlv wrote no core: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    core
+}
+
+/// What gdb says: (tid, pc) per thread, in gdb's thread order.
+pub fn gdb_threads(exe: &Path, core: &Path) -> Vec<(u64, u64)> {
+    let out = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", "set auto-load no", "-ex", "thread apply all p/x $pc"])
+        .arg(exe)
+        .arg(core)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut res = Vec::new();
+    let mut tid = None;
+    for line in text.lines() {
+        // "Thread 4 (LWP 8241):" or "Thread 1 (Thread 0x... (LWP 8239)):"
+        if line.starts_with("Thread ") {
+            tid = line
+                .split("LWP ")
+                .nth(1)
+                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|s| s.parse().ok());
+        } else if let (Some(t), Some(v)) = (tid, line.split(" = 0x").nth(1)) {
+            res.push((t, u64::from_str_radix(v.trim(), 16).unwrap()));
+            tid = None;
+        }
+    }
+    assert!(!res.is_empty(), "could not parse gdb output:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    res.sort();
+    res
+}
