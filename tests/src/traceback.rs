@@ -106,17 +106,16 @@ pub fn parse_header(line: &str) -> Option<Goroutine> {
     }
     let mut parts = inner.split(", ");
     let mut status = parts.next()?.to_string();
-    // Qualifiers in parentheses follow the status text: " (scan)", " (leaked)".
-    while let Some(idx) = status.rfind(" (") {
-        let q = status[idx + 1..].to_string();
-        if !q.ends_with(')') {
-            break;
-        }
-        status.truncate(idx);
-        if q == "(scan)" {
-            g.scan = true;
-        } else {
-            g.extra.insert(0, q);
+    // The runtime appends these qualifiers to the status; other parentheses
+    // ("force gc (idle)") belong to the wait reason itself.
+    for q in [" (durable)", " (scan)", " (leaked)"] {
+        if let Some(stripped) = status.strip_suffix(q) {
+            status = stripped.to_string();
+            if q == " (scan)" {
+                g.scan = true;
+            } else {
+                g.extra.insert(0, q.trim_start().to_string());
+            }
         }
     }
     g.status = status;
