@@ -23,18 +23,22 @@ pub const DELVE_THREAD_NOTE: u32 = 0x444C_5654;
 
 pub fn summarize(path: &Path) -> Result<CoreSummary> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let file = ElfFile64::<Endianness>::parse(&*data).context("parsing the ELF header")?;
+    summarize_bytes(&data).with_context(|| path.display().to_string())
+}
+
+pub fn summarize_bytes(data: &[u8]) -> Result<CoreSummary> {
+    let file = ElfFile64::<Endianness>::parse(data).context("parsing the ELF header")?;
     let endian = file.endian();
     let header = file.elf_header();
     if header.e_type(endian) != elf::ET_CORE {
-        bail!("{} is an ELF file but not a core (e_type {})", path.display(), header.e_type(endian));
+        bail!("an ELF file but not a core (e_type {})", header.e_type(endian));
     }
     let mut s = CoreSummary { machine: header.e_machine(endian).0, ..Default::default() };
     for ph in file.elf_program_headers() {
         match ph.p_type(endian) {
             elf::PT_LOAD => s.loads += 1,
             elf::PT_NOTE => {
-                let Some(mut notes) = ph.notes(endian, &*data)? else { continue };
+                let Some(mut notes) = ph.notes(endian, data)? else { continue };
                 while let Some(note) = notes.next()? {
                     let t = note.n_type(endian).0;
                     s.note_types.push(t);
