@@ -250,3 +250,27 @@ pub fn gdb_threads(exe: &Path, core: &Path) -> Vec<(u64, u64)> {
     res.sort();
     res
 }
+
+/// What elfutils says: (tid, pc) per `NT_PRSTATUS`, sorted. An oracle for
+/// arches the local gdb cannot read.
+pub fn eu_readelf_threads(core: &Path) -> Vec<(u64, u64)> {
+    let out = Command::new("eu-readelf").arg("-n").arg(core).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut res = Vec::new();
+    let mut tid: Option<u64> = None;
+    for line in text.lines() {
+        let l = line.trim_start();
+        if let Some(rest) = l.strip_prefix("pid: ") {
+            tid = rest.split(',').next().and_then(|s| s.trim().parse().ok());
+        }
+        for key in ["pc: 0x", "rip: 0x"] {
+            if let (Some(t), true) = (tid, l.starts_with(key)) {
+                let v = l[key.len()..].split(|c: char| !c.is_ascii_hexdigit()).next().unwrap();
+                res.push((t, u64::from_str_radix(v, 16).unwrap()));
+                tid = None;
+            }
+        }
+    }
+    res.sort();
+    res
+}

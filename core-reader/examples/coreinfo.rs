@@ -1,0 +1,47 @@
+//! Print what core-reader sees in a core: `cargo run -p core-reader --example coreinfo -- CORE [EXE]`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use core_reader::{Core, OpenOptions};
+
+fn main() {
+    let mut args = std::env::args_os().skip(1);
+    let Some(path) = args.next().map(PathBuf::from) else {
+        eprintln!("usage: coreinfo CORE [EXE]");
+        std::process::exit(2);
+    };
+    let opts = OpenOptions { exe: args.next().map(PathBuf::from) };
+    let t = Instant::now();
+    let core = match Core::open(&path, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("opened in {:?}", t.elapsed());
+    println!("{:?} {} {:?} pid={:?} command={:?}", core.format, core.arch.name(), core.os, core.pid, core.command);
+    println!("exe: {:?}", core.exe);
+    println!("signal: {:?}", core.signal);
+    println!("truncated: {:?}", core.truncated);
+    for t in &core.threads {
+        let sets: Vec<String> = t.extra_regsets.iter().map(|(k, v)| format!("{k:#x}:{}", v.len())).collect();
+        println!(
+            "thread {} pc={:#x} sp={:#x} fp={:#x} sig={} regsets=[{}]",
+            t.tid,
+            t.regs.pc(),
+            t.regs.sp(),
+            t.regs.fp(),
+            t.signal,
+            sets.join(" ")
+        );
+    }
+    println!("{} mappings, {} memory regions, {} files", core.mappings.len(), core.memory.regions().len(), core.files.len());
+    for m in core.mappings.iter().filter(|m| m.path.is_some()) {
+        println!("  {:#x}-{:#x} {:#x} {}", m.start, m.end, m.file_offset, m.path.as_ref().unwrap().display());
+    }
+    for w in &core.warnings {
+        println!("warning: {w}");
+    }
+}
