@@ -131,19 +131,15 @@ struct FoundExe {
     path: PathBuf,
     bytes: Bytes,
     info: ExeInfo,
+    bias: u64,
+    verdict: Match,
 }
 
-/// Find the executable: the option, else the file mapping holding `AT_ENTRY`,
-/// the first file mapping, `AT_EXECFN`, `NT_PRPSINFO`'s name; each also looked
-/// for next to the core (cores travel with their binary more than with
-/// their original paths).
-fn find_exe(
-    core_path: &Path,
-    opts: &OpenOptions,
-    f: &NoteFacts,
-    mem: &SplicedMemory,
-    warnings: &mut Vec<String>,
-) -> Result<Option<FoundExe>> {
+/// Where the executable might be: the file mapping holding `AT_ENTRY`, the
+/// first file mapping, `AT_EXECFN`, `NT_PRPSINFO`'s name; each as recorded
+/// and next to the core (cores travel with their binary more often than
+/// with their original paths). Pairs of (path to try, path recorded).
+fn exe_candidates(core_path: &Path, f: &NoteFacts, mem: &SplicedMemory) -> Vec<(PathBuf, PathBuf)> {
     let at = |k| f.auxv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
     let mut recorded: Vec<PathBuf> = Vec::new();
     if let Some(entry) = at(AT_ENTRY) {
@@ -167,53 +163,105 @@ fn find_exe(
         }
     }
     let dir = core_path.parent().unwrap_or(Path::new("."));
-    let (path, recorded_path) = if let Some(p) = &opts.exe {
-        (p.clone(), recorded.first().cloned())
-    } else {
-        let mut found = None;
-        'outer: for r in &recorded {
-            let mut tries = vec![r.clone()];
-            if let Some(base) = r.file_name() {
-                tries.push(dir.join(base));
-            }
-            for t in tries {
-                if t.is_file() {
-                    found = Some((t, Some(r.clone())));
-                    break 'outer;
-                }
+    let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for r in &recorded {
+        let mut tries = Vec::new();
+        if r.is_absolute() {
+            tries.push(r.clone());
+        }
+        if let Some(base) = r.file_name() {
+            tries.push(dir.join(base));
+        }
+        for t in tries {
+            if !out.iter().any(|(p, _)| *p == t) {
+                out.push((t, r.clone()));
             }
         }
-        match found {
-            Some(x) => x,
-            None => {
-                let names: Vec<String> = recorded.iter().map(|p| p.display().to_string()).collect();
-                warnings.push(if names.is_empty() {
-                    "the core does not name its executable; pass it explicitly (--exe)".to_string()
-                } else {
-                    format!(
-                        "executable not found (looked for {}); pass it explicitly (--exe)",
-                        names.join(", ")
-                    )
-                });
-                return Ok(None);
-            }
+    }
+    out
+}
+
+/// Map `path` and compare it with the core: load bias and match verdict.
+fn evaluate(path: &Path, recorded: Option<PathBuf>, f: &NoteFacts, core_only: &SplicedMemory) -> Result<FoundExe> {
+    let bytes = map_file(path)?;
+    let info = exe::inspect((*bytes).as_ref())
+        .ok_or_else(|| Error::Other(format!("{}: not an ELF64 executable", path.display())))?;
+    let at = |k| f.auxv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    // The exe's mapping of file offset 0, by the recorded path.
+    let base = recorded
+        .as_ref()
+        .and_then(|r| f.files.iter().find(|m| m.offset == 0 && strip_deleted(&m.path) == *r))
+        .map(|m| m.start);
+    let entry = at(AT_ENTRY).or_else(|| f.delve_header.as_ref().and_then(|h| h.entry));
+    let bias = exe::load_bias(&info, entry, at(AT_PHDR), base);
+    let page_at = base.or_else(|| {
+        info.loads
+            .iter()
+            .find(|p| p.offset == 0)
+            .map(|p| p.vaddr.wrapping_add(bias))
+    });
+    let page = page_at.and_then(|b| exe::first_page(core_only, b));
+    let mut verdict = exe::check((*bytes).as_ref(), &info, page.as_deref());
+    // Without a page to compare, a fixed-address executable must at least
+    // have the entry point the kernel recorded.
+    if let (Match::Unknown, false, Some(e)) = (&verdict, info.pie, entry) {
+        if e != info.entry {
+            verdict = Match::Different(format!(
+                "entry point {:#x} in the file, {e:#x} in the core",
+                info.entry
+            ));
         }
-    };
-    let bytes = map_file(&path)?;
-    let Some(info) = exe::inspect((*bytes).as_ref()) else {
-        let msg = format!("{}: not an ELF64 executable; ignored", path.display());
-        if opts.exe.is_some() {
-            return Err(Error::Other(msg));
-        }
-        warnings.push(msg);
-        return Ok(None);
-    };
-    Ok(Some(FoundExe {
-        recorded: recorded_path,
-        path,
+    }
+    Ok(FoundExe {
+        recorded,
+        path: path.to_path_buf(),
         bytes,
         info,
-    }))
+        bias,
+        verdict,
+    })
+}
+
+/// Find the executable: the option if given, else the first candidate that
+/// matches the core, else the first that exists (with a warning later).
+fn find_exe(
+    core_path: &Path,
+    opts: &OpenOptions,
+    f: &NoteFacts,
+    core_only: &SplicedMemory,
+    warnings: &mut Vec<String>,
+) -> Result<Option<FoundExe>> {
+    let candidates = exe_candidates(core_path, f, core_only);
+    if let Some(p) = &opts.exe {
+        let recorded = candidates.first().map(|(_, r)| r.clone());
+        return evaluate(p, recorded, f, core_only).map(Some);
+    }
+    let mut fallback = None;
+    for (path, recorded) in &candidates {
+        if !path.is_file() {
+            continue;
+        }
+        match evaluate(path, Some(recorded.clone()), f, core_only) {
+            Ok(fx) if matches!(fx.verdict, Match::Same(_)) => return Ok(Some(fx)),
+            Ok(fx) => {
+                fallback.get_or_insert(fx);
+            }
+            Err(e) => warnings.push(format!("{e}; ignored")),
+        }
+    }
+    if fallback.is_none() {
+        let mut names: Vec<String> = candidates.iter().map(|(p, _)| p.display().to_string()).collect();
+        names.dedup();
+        warnings.push(if names.is_empty() {
+            "the core does not name its executable; pass it explicitly (--exe)".to_string()
+        } else {
+            format!(
+                "executable not found (looked for {}); pass it explicitly (--exe)",
+                names.join(", ")
+            )
+        });
+    }
+    Ok(fallback)
 }
 
 /// Open the ELF core in `data` (already decompressed).
@@ -295,36 +343,21 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     }
     let found = find_exe(path, opts, &f, &core_only, &mut warnings)?;
 
-    let at = |k| f.auxv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
     let mut files_out: Vec<MappedFile> = Vec::new();
     let mut exe_out = None;
     let mut exe_layer: Vec<Region> = Vec::new();
     if let Some(fx) = &found {
-        // The exe's mapping of file offset 0, by the recorded path.
-        let base = fx
-            .recorded
-            .as_ref()
-            .and_then(|r| f.files.iter().find(|m| m.offset == 0 && strip_deleted(&m.path) == *r))
-            .map(|m| m.start);
-        let entry = at(AT_ENTRY).or_else(|| f.delve_header.as_ref().and_then(|h| h.entry));
-        let bias = exe::load_bias(&fx.info, entry, at(AT_PHDR), base);
-        let page_at = base.or_else(|| {
-            fx.info
-                .loads
-                .iter()
-                .find(|p| p.offset == 0)
-                .map(|p| p.vaddr.wrapping_add(bias))
-        });
-        let page = page_at.and_then(|b| exe::first_page(&core_only, b));
-        match exe::check((*fx.bytes).as_ref(), &fx.info, page.as_deref()) {
+        let bias = fx.bias;
+        match &fx.verdict {
             Match::Same(_) => {}
             Match::Different(why) => warnings.push(format!(
                 "executable {} does not match the core ({why}); symbols and memory from it will be wrong, pass the right one with --exe",
                 fx.path.display()
             )),
             Match::Unknown => warnings.push(format!(
-                "could not check that executable {} matches the core (the core has no copy of its first page)",
-                fx.path.display()
+                "could not check that executable {} matches the core: the core has no copy of its first page{}",
+                fx.path.display(),
+                if fx.info.pie { "" } else { " (its entry point does match)" }
             )),
         }
         let exe_machine_ok = match arch {
@@ -443,7 +476,16 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         ));
     }
 
-    let mappings = mappings(&loads, &f.files);
+    let exe_ranges: Vec<(u64, u64, u64, PathBuf)> = found
+        .iter()
+        .flat_map(|fx| {
+            fx.info.loads.iter().map(move |p| {
+                let start = p.vaddr.wrapping_add(fx.bias);
+                (start, start.saturating_add(p.filesz), p.offset, fx.path.clone())
+            })
+        })
+        .collect();
+    let mappings = mappings(&loads, &f.files, &exe_ranges);
     let pid = f
         .prpsinfo
         .as_ref()
@@ -525,12 +567,26 @@ fn core_layer(
     (out, missing.missing().to_vec(), truncated)
 }
 
-/// One mapping per PT_LOAD, named by the NT_FILE entry that holds it.
-fn mappings(loads: &[Phdr], files: &[FileMapping]) -> Vec<Mapping> {
+/// One mapping per PT_LOAD, named by the NT_FILE entry that holds it, or
+/// (for cores without NT_FILE) by the executable segment it falls in.
+fn mappings(loads: &[Phdr], files: &[FileMapping], exe: &[(u64, u64, u64, PathBuf)]) -> Vec<Mapping> {
     loads
         .iter()
         .map(|p| {
             let file = files.iter().find(|m| m.start <= p.vaddr && p.vaddr < m.end);
+            if file.is_none() && files.is_empty() {
+                if let Some((s, _, off, path)) = exe.iter().find(|(s, e, _, _)| *s <= p.vaddr && p.vaddr < *e) {
+                    return Mapping {
+                        start: p.vaddr,
+                        end: p.vaddr.saturating_add(p.memsz),
+                        read: p.flags & PF_R != 0,
+                        write: p.flags & PF_W != 0,
+                        exec: p.flags & PF_X != 0,
+                        file_offset: off.saturating_add(p.vaddr - s),
+                        path: Some(path.clone()),
+                    };
+                }
+            }
             Mapping {
                 start: p.vaddr,
                 end: p.vaddr.saturating_add(p.memsz),
