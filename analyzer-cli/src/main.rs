@@ -1,4 +1,122 @@
-fn main() {
-    eprintln!("goanalyze: not written yet");
-    std::process::exit(2);
+//! goanalyze: goroutines and stacks from a Go program's core file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+
+use analyzer::analysis::Analysis;
+use analyzer::traceback::{self, Options};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Goroutines, stacks and threads from a Go program's core file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "goanalyze",
+    version,
+    after_help = "Examples:
+  goanalyze core --stacks                 every goroutine, as GOTRACEBACK=crash prints it
+  goanalyze core --stacks --system=false  as GOTRACEBACK=all: no runtime frames or system goroutines
+  goanalyze core --exe ./server --goroutines
+  goanalyze core --threads
+  goanalyze core --info
+  goanalyze core --stacks --format json > stacks.json
+
+Exit status: 0 ok, 1 the analysis failed, 2 bad usage."
+)]
+struct Cli {
+    /// The core file.
+    #[arg(required_unless_present = "layout_table")]
+    core: Option<PathBuf>,
+    /// The executable the core was made from (default: the one the core names).
+    #[arg(long)]
+    exe: Option<PathBuf>,
+    /// Print every goroutine's stack in the runtime's traceback format.
+    #[arg(long)]
+    stacks: bool,
+    /// One line per goroutine: id, status, user location, go statement, start function, thread.
+    #[arg(long)]
+    goroutines: bool,
+    /// One line per OS thread: tid, pc, sp, function at pc.
+    #[arg(long)]
+    threads: bool,
+    /// Core format, architecture, pid, executable, signal, threads, mappings.
+    #[arg(long)]
+    info: bool,
+    /// With --stacks: include runtime frames and system goroutines (GOTRACEBACK=crash);
+    /// `--system=false` prints what GOTRACEBACK=all prints.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    system: bool,
+    /// Output format for --goroutines and --stacks.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Developer aid: print the runtime struct offsets read from EXE's DWARF
+    /// as an entry of the built-in layout table.
+    #[arg(long, value_name = "EXE", hide = true)]
+    layout_table: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("goanalyze: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    if let Some(exe) = &cli.layout_table {
+        let bin = analyzer::binary::Binary::open(exe)?;
+        anyhow::ensure!(bin.has_dwarf, "{}: has no DWARF", exe.display());
+        let minor = bin.go_minor().context("unknown Go version")?;
+        print!("{}", bin.layout.as_table_source(minor));
+        return Ok(());
+    }
+    let core = cli.core.as_ref().expect("clap requires CORE");
+    let a = Analysis::open(core, cli.exe.as_deref())?;
+    let mut out = String::new();
+    let json = cli.format == Format::Json;
+    let any = cli.stacks || cli.goroutines || cli.threads || cli.info;
+    if cli.info || !any {
+        out += &analyzer::report::info(&a);
+    }
+    if cli.threads {
+        out += &analyzer::report::threads(&a);
+    }
+    let opts = Options { system: cli.system };
+    if cli.goroutines {
+        if json {
+            out += &analyzer::json::goroutines(&a, opts)?;
+        } else {
+            out += &analyzer::report::goroutines(&a);
+        }
+    }
+    if cli.stacks {
+        if json {
+            out += &analyzer::json::stacks(&a, opts)?;
+        } else {
+            out += &traceback::format_all(&a, opts);
+        }
+    }
+    use std::io::Write;
+    let mut so = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an analysis failure.
+    let _ = so.write_all(out.as_bytes());
+    Ok(())
 }

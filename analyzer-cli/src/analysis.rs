@@ -1,0 +1,198 @@
+//! Ties the pieces together: a core plus its executable -> goroutines with
+//! their stacks, in the order and with the starting points the runtime's own
+//! crash traceback uses.
+
+use std::path::Path;
+
+use crate::binary::Binary;
+use crate::error::{Error, Result};
+use crate::goroutine::{self, Goroutine, MInfo, Reader, RuntimeState, Thread};
+use crate::memory::Memory;
+use crate::unwind::{Stack, Start, Unwinder};
+
+/// One goroutine with everything the formatters need.
+#[derive(Debug, Clone)]
+pub struct GoroutineReport {
+    pub g: Goroutine,
+    pub m: Option<MInfo>,
+    /// OS thread id, for goroutines running on (or in a syscall on) a thread.
+    pub thread: Option<u64>,
+    pub stack: Stack,
+    /// Where the walk started: "sched", "syscall", "thread registers", ...
+    pub start_source: String,
+    /// The runtime's own crash frames (fatalpanic and what it called) that
+    /// were dropped so the stack starts where the runtime's traceback starts.
+    pub trimmed: usize,
+    /// The runtime's isSystemGoroutine.
+    pub system: bool,
+    /// This goroutine is the one the crashing thread was running.
+    pub crashing: bool,
+}
+
+pub struct Analysis {
+    pub core: core_reader::Core,
+    pub bin: Binary,
+    pub bias: u64,
+    pub threads: Vec<Thread>,
+    pub state: RuntimeState,
+    pub goroutines: Vec<GoroutineReport>,
+}
+
+impl Analysis {
+    pub fn open(core_path: &Path, exe: Option<&Path>) -> Result<Analysis> {
+        let core = core_reader::Core::open(
+            core_path,
+            &core_reader::OpenOptions { exe: exe.map(|p| p.to_path_buf()) },
+        )?;
+        let exe_info = core.exe.clone().ok_or_else(|| {
+            Error::Other(format!(
+                "{}: the executable was not found; pass it with --exe",
+                core_path.display()
+            ))
+        })?;
+        let bin = Binary::open(&exe_info.path)?;
+        let bias = exe_info.load_bias;
+        let threads: Vec<Thread> =
+            core.threads.iter().map(|t| Thread { tid: t.tid, regs: t.regs }).collect();
+        let mut a = Analysis { core, bin, bias, threads, state: RuntimeState::default(), goroutines: Vec::new() };
+        let reader = Reader { bin: &a.bin, mem: &a.core, bias };
+        a.state = reader.read_state(&a.threads)?;
+        a.goroutines = a.build_reports();
+        Ok(a)
+    }
+
+    pub fn mem(&self) -> &dyn Memory {
+        &self.core
+    }
+
+    pub fn unwinder(&self) -> Unwinder<'_> {
+        Unwinder { bin: &self.bin, mem: &self.core, bias: self.bias }
+    }
+
+    /// The goroutine the crashing thread ran (its M's curg).
+    fn crashing_g(&self) -> Option<u64> {
+        let sig = self.core.signal.as_ref()?;
+        let t = self.core.threads.get(sig.thread?)?;
+        let m = self.state.ms.iter().find(|m| m.procid == t.tid)?;
+        (m.curg != 0).then_some(m.curg)
+    }
+
+    fn build_reports(&self) -> Vec<GoroutineReport> {
+        let crashing = self.crashing_g();
+        let mut out = Vec::new();
+        for g in &self.state.goroutines {
+            if g.is_dead() {
+                continue;
+            }
+            let m = self.state.m_by_addr(g.m).cloned();
+            let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
+            let (start, source) = self.start_for(g, m.as_ref(), thread);
+            let mut stack = match start {
+                Some(s) => self.unwinder().unwind(s),
+                None => Stack { frames: vec![], stopped: Some(source.clone()) },
+            };
+            let trimmed = trim_crash_frames(&self.bin, &mut stack);
+            out.push(GoroutineReport {
+                system: self.is_system(g),
+                crashing: crashing == Some(g.addr),
+                g: g.clone(),
+                thread: thread.map(|t| t.tid),
+                m,
+                stack,
+                start_source: source,
+                trimmed,
+            });
+        }
+        // The runtime prints the crashing goroutine first, then allgs order.
+        out.sort_by_key(|r| !r.crashing);
+        out
+    }
+
+    /// The runtime's choice of starting registers (traceback1 / initAt),
+    /// with one addition a core allows: a running goroutine is walked from
+    /// its thread's registers.
+    fn start_for(&self, g: &Goroutine, m: Option<&MInfo>, thread: Option<&Thread>) -> (Option<Start>, String) {
+        let mut s = if g.syscallsp != 0 {
+            (
+                Some(Start { pc: g.syscallpc, sp: g.syscallsp, lr: 0, trap: false, syscall: true }),
+                "syscallpc/syscallsp".to_string(),
+            )
+        } else if g.status() == goroutine::G_RUNNING {
+            match thread {
+                Some(t) if t.regs.sp() >= g.stack_lo && t.regs.sp() < g.stack_hi => (
+                    Some(Start {
+                        pc: t.regs.pc(),
+                        sp: t.regs.sp(),
+                        lr: t.regs.lr().unwrap_or(0),
+                        trap: true,
+                        syscall: false,
+                    }),
+                    format!("registers of thread {}", t.tid),
+                ),
+                // On g0 or gsignal: systemstack/mcall/morestack saved the
+                // goroutine's state in g.sched.
+                _ if g.sched.sp != 0 => (
+                    Some(Start { pc: g.sched.pc, sp: g.sched.sp, lr: g.sched.lr, trap: false, syscall: false }),
+                    "g.sched (thread is on the system stack)".to_string(),
+                ),
+                _ => (None, "goroutine running on other thread; stack unavailable".to_string()),
+            }
+        } else {
+            (
+                Some(Start { pc: g.sched.pc, sp: g.sched.sp, lr: g.sched.lr, trap: false, syscall: false }),
+                "g.sched".to_string(),
+            )
+        };
+        // In the VDSO the runtime records where it left Go code.
+        if let Some(m) = m {
+            if m.vdso_sp != 0 && m.curg == g.addr {
+                s = (
+                    Some(Start { pc: m.vdso_pc, sp: m.vdso_sp, lr: 0, trap: false, syscall: true }),
+                    "m.vdsoPC/vdsoSP".to_string(),
+                );
+            }
+        }
+        if !self.bin.arch.uses_lr() {
+            if let (Some(st), _) = &mut s {
+                st.lr = 0;
+            }
+        }
+        s
+    }
+
+    /// runtime.isSystemGoroutine: started in package runtime, except
+    /// runtime.main and coroutine/async-event starters. runFinalizers and
+    /// runCleanups count as system (the runtime checks whether they are
+    /// currently running user code; we do not).
+    pub fn is_system(&self, g: &Goroutine) -> bool {
+        let Some(f) = self.unwinder().find_func(g.startpc) else { return false };
+        let name = self.bin.pcln.func_name(&f);
+        if matches!(name, "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent") {
+            return false;
+        }
+        name.starts_with("runtime.")
+    }
+}
+
+/// When a goroutine is walked from the g.sched saved by `systemstack` during
+/// a fatal panic or throw, its top frames are the runtime's own crash path
+/// (systemstack_switch, fatalpanic / fatalthrow). The runtime starts its
+/// traceback at the caller of fatalpanic/fatalthrow, so we drop those frames.
+fn trim_crash_frames(bin: &Binary, stack: &mut Stack) -> usize {
+    let cut = stack.frames.iter().take(8).position(|f| {
+        matches!(bin.pcln.func_name(&f.func), "runtime.fatalpanic" | "runtime.fatalthrow")
+    });
+    match cut {
+        Some(i) if i + 1 < stack.frames.len() => {
+            stack.frames.drain(..=i);
+            i + 1
+        }
+        _ => 0,
+    }
+}
+
+impl Analysis {
+    pub fn wrapper_func_id(&self) -> Option<u8> {
+        Some(self.bin.wrapper_func_id)
+    }
+}

@@ -1,0 +1,442 @@
+//! Goroutines and Ms read from the process's memory: `runtime.allgs`,
+//! `runtime.allm`, each g's status, wait reason, ids, creation site and
+//! which OS thread it runs on.
+
+use std::collections::HashMap;
+
+use crate::binary::Binary;
+use crate::error::{Error, Result};
+use crate::memory::Memory;
+
+/// `runtime._G*` status values (runtime2.go).
+pub const G_IDLE: u32 = 0;
+pub const G_RUNNABLE: u32 = 1;
+pub const G_RUNNING: u32 = 2;
+pub const G_SYSCALL: u32 = 3;
+pub const G_WAITING: u32 = 4;
+pub const G_DEAD: u32 = 6;
+pub const G_COPYSTACK: u32 = 8;
+pub const G_PREEMPTED: u32 = 9;
+/// Go 1.26+: goroutine-leak detector's status.
+pub const G_LEAKED: u32 = 10;
+/// Go 1.26+: the extra M's g parked for cgo callbacks (treated as dead).
+pub const G_DEADEXTRA: u32 = 11;
+pub const G_SCAN: u32 = 0x1000;
+
+/// More goroutines than this is taken as a corrupt `allgs`.
+const MAX_GOROUTINES: u64 = 1 << 24;
+/// Bound on the `allm` list walk (cycle protection).
+const MAX_MS: usize = 1 << 14;
+
+/// One OS thread as the analyzer needs it.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    pub tid: u64,
+    pub regs: core_reader::Registers,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MInfo {
+    pub addr: u64,
+    pub id: i64,
+    pub procid: u64,
+    pub curg: u64,
+    pub g0: u64,
+    pub gsignal: u64,
+    pub throwing: u32,
+    pub vdso_sp: u64,
+    pub vdso_pc: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gobuf {
+    pub sp: u64,
+    pub pc: u64,
+    pub lr: u64,
+    pub bp: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Goroutine {
+    pub addr: u64,
+    pub goid: u64,
+    /// Raw `atomicstatus`, scan bit included.
+    pub raw_status: u32,
+    pub wait_reason: u8,
+    pub waitsince: i64,
+    pub m: u64,
+    pub lockedm: u64,
+    pub gopc: u64,
+    pub startpc: u64,
+    pub parent_goid: u64,
+    pub sched: Gobuf,
+    pub syscallsp: u64,
+    pub syscallpc: u64,
+    pub stack_lo: u64,
+    pub stack_hi: u64,
+    pub labels: Vec<(String, String)>,
+}
+
+impl Goroutine {
+    pub fn status(&self) -> u32 {
+        self.raw_status & !G_SCAN
+    }
+    pub fn is_scan(&self) -> bool {
+        self.raw_status & G_SCAN != 0
+    }
+    pub fn is_dead(&self) -> bool {
+        matches!(self.status(), G_DEAD | G_DEADEXTRA)
+    }
+}
+
+/// The text the runtime prints for a status (traceback.go gStatusStrings).
+pub fn status_string(s: u32) -> &'static str {
+    match s {
+        G_IDLE => "idle",
+        G_RUNNABLE => "runnable",
+        G_RUNNING => "running",
+        G_SYSCALL => "syscall",
+        G_WAITING => "waiting",
+        5 | 7 => "",
+        G_DEAD => "dead",
+        G_COPYSTACK => "copystack",
+        G_PREEMPTED => "preempted",
+        G_LEAKED => "leaked",
+        G_DEADEXTRA => "waiting for cgo callback",
+        _ => "???",
+    }
+}
+
+/// Everything read from the runtime's globals.
+#[derive(Debug, Default)]
+pub struct RuntimeState {
+    pub goroutines: Vec<Goroutine>,
+    pub ms: Vec<MInfo>,
+    /// `runtime.waitReasonStrings`, read from memory; index = waitReason.
+    pub wait_reasons: Vec<String>,
+    /// Where the wait reason texts came from, for --info.
+    pub wait_reasons_source: String,
+    /// The nanotime taken as "now" for the minutes in headers, and why.
+    pub now: i64,
+    pub now_source: String,
+    pub warnings: Vec<String>,
+}
+
+impl RuntimeState {
+    pub fn m_by_addr(&self, addr: u64) -> Option<&MInfo> {
+        self.ms.iter().find(|m| m.addr == addr && addr != 0)
+    }
+    pub fn wait_reason_text(&self, r: u8) -> Option<&str> {
+        self.wait_reasons.get(r as usize).map(|s| s.as_str())
+    }
+}
+
+pub struct Reader<'a> {
+    pub bin: &'a Binary,
+    pub mem: &'a dyn Memory,
+    /// Runtime address minus link-time address of the executable.
+    pub bias: u64,
+}
+
+impl<'a> Reader<'a> {
+    fn off(&self, k: &str) -> Result<u64> {
+        self.bin.layout.get(k)
+    }
+
+    /// Runtime address of a runtime global, by symbol.
+    fn global(&self, name: &str) -> Option<u64> {
+        self.bin.symbol(name).map(|a| a.wrapping_add(self.bias))
+    }
+
+    pub fn read_g(&self, addr: u64) -> Result<Goroutine> {
+        let m = self.mem;
+        let sched = addr + self.off("g.sched")?;
+        let stack = addr + self.off("g.stack")?;
+        let mut g = Goroutine {
+            addr,
+            goid: m.u64(addr + self.off("g.goid")?)?,
+            raw_status: m.u32(addr + self.off("g.atomicstatus")?)?,
+            wait_reason: m.u8(addr + self.off("g.waitreason")?)?,
+            waitsince: m.u64(addr + self.off("g.waitsince")?)? as i64,
+            m: m.u64(addr + self.off("g.m")?)?,
+            lockedm: m.u64(addr + self.off("g.lockedm")?)?,
+            gopc: m.u64(addr + self.off("g.gopc")?)?,
+            startpc: m.u64(addr + self.off("g.startpc")?)?,
+            parent_goid: match self.bin.layout.opt("g.parentGoid") {
+                Some(o) => m.u64(addr + o)?,
+                None => 0,
+            },
+            sched: Gobuf {
+                sp: m.u64(sched + self.off("gobuf.sp")?)?,
+                pc: m.u64(sched + self.off("gobuf.pc")?)?,
+                lr: m.u64(sched + self.off("gobuf.lr")?)?,
+                bp: m.u64(sched + self.off("gobuf.bp")?)?,
+            },
+            syscallsp: m.u64(addr + self.off("g.syscallsp")?)?,
+            syscallpc: m.u64(addr + self.off("g.syscallpc")?)?,
+            stack_lo: m.u64(stack + self.off("stack.lo")?)?,
+            stack_hi: m.u64(stack + self.off("stack.hi")?)?,
+            labels: Vec::new(),
+        };
+        if let Some(o) = self.bin.layout.opt("g.labels") {
+            if let Ok(p) = m.u64(addr + o) {
+                if p != 0 {
+                    g.labels = self.read_labels(p).unwrap_or_default();
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    /// pprof labels. Go 1.24+ stores `*labelMap` = `struct{ LabelSet{ list []label } }`
+    /// with `label{key, value string}`; older versions a `map[string]string`,
+    /// which we do not decode (the labels are then omitted).
+    fn read_labels(&self, p: u64) -> Result<Vec<(String, String)>> {
+        if self.bin.go_minor().unwrap_or(0) < 24 {
+            return Ok(Vec::new());
+        }
+        let list = self.mem.u64(p)?;
+        let len = self.mem.u64(p + 8)?;
+        if len > 64 {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for i in 0..len {
+            let e = list + i * 32;
+            out.push((self.mem.go_string(e, 4096)?, self.mem.go_string(e + 16, 4096)?));
+        }
+        Ok(out)
+    }
+
+    pub fn read_m(&self, addr: u64) -> Result<MInfo> {
+        let m = self.mem;
+        Ok(MInfo {
+            addr,
+            id: m.u64(addr + self.off("m.id")?)? as i64,
+            procid: m.u64(addr + self.off("m.procid")?)?,
+            curg: m.u64(addr + self.off("m.curg")?)?,
+            g0: m.u64(addr + self.off("m.g0")?)?,
+            gsignal: m.u64(addr + self.off("m.gsignal")?)?,
+            throwing: match self.bin.layout.opt("m.throwing") {
+                Some(o) => m.u32(addr + o)?,
+                None => 0,
+            },
+            vdso_sp: m.u64(addr + self.off("m.vdsoSP")?)?,
+            vdso_pc: m.u64(addr + self.off("m.vdsoPC")?)?,
+        })
+    }
+
+    /// Read every goroutine, M, and the wait reason table.
+    pub fn read_state(&self, threads: &[Thread]) -> Result<RuntimeState> {
+        let mut st = RuntimeState::default();
+
+        // Ms: from `runtime.allm`, else from the threads' g (TLS / x28).
+        let mut m_heads = Vec::new();
+        if let Some(a) = self.global("runtime.allm") {
+            m_heads.push(self.mem.u64(a)?);
+        } else {
+            for t in threads {
+                if let Some(g) = self.thread_g(t) {
+                    if let Ok(mp) = self.mem.u64(g + self.off("g.m")?) {
+                        m_heads.push(mp);
+                    }
+                }
+            }
+        }
+        let alllink = self.off("m.alllink")?;
+        let mut seen = std::collections::HashSet::new();
+        for head in m_heads {
+            let mut p = head;
+            while p != 0 && seen.len() < MAX_MS && seen.insert(p) {
+                match self.read_m(p) {
+                    Ok(m) => st.ms.push(m),
+                    Err(e) => {
+                        st.warnings.push(format!("m at {p:#x}: {e}"));
+                        break;
+                    }
+                }
+                p = self.mem.u64(p + alllink).unwrap_or(0);
+            }
+        }
+        st.ms.sort_by_key(|m| m.id);
+
+        // allgs: a slice {ptr, len, cap}.
+        let (gptr, glen) = match self.global("runtime.allgs") {
+            Some(a) => (self.mem.u64(a)?, self.mem.u64(a + 8)?),
+            None => self.scan_allgs(&st)?,
+        };
+        if glen > MAX_GOROUTINES {
+            return Err(Error::Other(format!(
+                "runtime.allgs at {gptr:#x} claims {glen} goroutines; the core looks corrupt"
+            )));
+        }
+        let mut ptrs = vec![0u8; (glen * 8) as usize];
+        self.mem.read(gptr, &mut ptrs)?;
+        for c in ptrs.chunks_exact(8) {
+            let gp = u64::from_le_bytes(c.try_into().unwrap());
+            match self.read_g(gp) {
+                Ok(g) => st.goroutines.push(g),
+                Err(e) => st.warnings.push(format!("goroutine at {gp:#x}: {e}")),
+            }
+        }
+
+        self.read_wait_reasons(&mut st);
+        self.choose_now(&mut st);
+        Ok(st)
+    }
+
+    /// The g a thread was running, from its thread-local storage: on
+    /// linux/amd64 Go keeps g at -8(FS); on arm64 in x28.
+    pub fn thread_g(&self, t: &Thread) -> Option<u64> {
+        match t.regs {
+            core_reader::Registers::Amd64(r) if r.fs_base != 0 => self.mem.u64(r.fs_base - 8).ok(),
+            core_reader::Registers::Arm64(r) => Some(r.x[28]),
+            _ => None,
+        }
+        .filter(|g| *g != 0)
+    }
+
+    /// Stripped binaries have no `runtime.allgs` symbol: look in the
+    /// executable's writable data, in memory, for a `{ptr, len, cap}` whose
+    /// first element is a g with goid 1 (allgs[0] is always the main goroutine).
+    fn scan_allgs(&self, _st: &RuntimeState) -> Result<(u64, u64)> {
+        let goid = self.off("g.goid")?;
+        for s in &self.bin.sections {
+            if !matches!(s.name.as_str(), ".data" | ".bss" | ".noptrbss" | ".noptrdata" | "__data" | "__bss") {
+                continue;
+            }
+            let start = s.addr.wrapping_add(self.bias);
+            let mut buf = vec![0u8; s.size as usize];
+            if self.mem.read(start, &mut buf).is_err() {
+                continue;
+            }
+            let w = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
+            let mut i = 0;
+            while i + 24 <= buf.len() {
+                let (p, l, c) = (w(i), w(i + 8), w(i + 16));
+                if p != 0 && p % 8 == 0 && l >= 1 && l <= c && c <= MAX_GOROUTINES {
+                    if let Ok(g0) = self.mem.u64(p) {
+                        if g0 % 8 == 0 && self.mem.u64(g0 + goid).ok() == Some(1) {
+                            if let Ok(g) = self.read_g(g0) {
+                                if g.stack_lo < g.stack_hi && g.stack_hi - g.stack_lo <= 1 << 30 {
+                                    return Ok((p, l));
+                                }
+                            }
+                        }
+                    }
+                }
+                i += 8;
+            }
+        }
+        Err(Error::Other("cannot find runtime.allgs (stripped binary, and no slice of goroutines found in its data)".into()))
+    }
+
+    fn read_wait_reasons(&self, st: &mut RuntimeState) {
+        let (addr, n) = match self.bin.symbols.get("runtime.waitReasonStrings") {
+            Some((a, sz)) => (a.wrapping_add(self.bias), (*sz / 16).min(256)),
+            None => match self.scan_wait_reasons() {
+                Some(x) => x,
+                None => {
+                    st.wait_reasons_source = "not found: wait reasons print as \"waiting\"".into();
+                    st.warnings.push("runtime.waitReasonStrings not found; wait reasons shown as \"waiting\"".into());
+                    return;
+                }
+            },
+        };
+        for i in 0..n {
+            match self.mem.go_string(addr + 16 * i, 256) {
+                Ok(s) => st.wait_reasons.push(s),
+                Err(_) => break,
+            }
+        }
+        st.wait_reasons_source = format!("runtime.waitReasonStrings at {addr:#x} ({} entries)", st.wait_reasons.len());
+    }
+
+    /// Stripped: find the array by its shape. Entry 0 is "" and entry 1 is
+    /// "GC assist marking" in every Go version since 1.11; find those bytes
+    /// in the read-only data, then the array of string headers pointing at them.
+    fn scan_wait_reasons(&self) -> Option<(u64, u64)> {
+        const FIRST: &[u8] = b"GC assist marking";
+        let mut targets = Vec::new();
+        for (lo, hi) in self.bin.data_ranges() {
+            let bytes = self.bin.static_bytes(lo, (hi - lo) as usize)?;
+            let mut from = 0;
+            while let Some(i) = find(&bytes[from..], FIRST) {
+                targets.push(lo + (from + i) as u64 + self.bias);
+                from += i + 1;
+                if targets.len() > 64 {
+                    break;
+                }
+            }
+        }
+        for s in &self.bin.sections {
+            if !matches!(s.name.as_str(), ".data" | ".noptrdata" | "__data" | "__noptrdata") {
+                continue;
+            }
+            let start = s.addr.wrapping_add(self.bias);
+            let mut buf = vec![0u8; s.size as usize];
+            if self.mem.read(start, &mut buf).is_err() {
+                continue;
+            }
+            let w = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
+            let mut i = 0;
+            while i + 32 <= buf.len() {
+                if w(i + 8) == 0 && w(i + 24) == FIRST.len() as u64 && targets.contains(&w(i + 16)) {
+                    // Count entries while they look like short strings.
+                    let mut n = 2;
+                    while i + 16 * (n + 1) <= buf.len() && n < 128 {
+                        let l = w(i + 16 * n as usize + 8);
+                        if l == 0 || l > 64 {
+                            break;
+                        }
+                        n += 1;
+                    }
+                    return Some((start + i as u64, n as u64));
+                }
+                i += 8;
+            }
+        }
+        None
+    }
+
+    /// "Now" for `waitfor = (nanotime() - waitsince) / 60e9`. A core has no
+    /// clock; the latest nanotime the runtime itself recorded is the best
+    /// lower bound: `sched.lastpoll` (sysmon refreshes it every 10ms while
+    /// the program runs, and netpoll sets it when it returns) and the newest
+    /// `waitsince` of any goroutine. We take the maximum; minutes can only
+    /// come out too small, never too large, and for a process that was busy
+    /// until it died they agree with the runtime's.
+    fn choose_now(&self, st: &mut RuntimeState) {
+        let mut now = 0i64;
+        let mut src = String::from("no timestamp found");
+        if let (Some(a), Ok(o)) = (self.global("runtime.sched"), self.off("schedt.lastpoll")) {
+            if let Ok(v) = self.mem.u64(a + o) {
+                if v as i64 > now {
+                    now = v as i64;
+                    src = "runtime.sched.lastpoll".into();
+                }
+            }
+        }
+        for g in &st.goroutines {
+            if g.waitsince > now {
+                now = g.waitsince;
+                src = format!("waitsince of goroutine {}", g.goid);
+            }
+        }
+        st.now = now;
+        st.now_source = src;
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Which thread each M runs on: m.procid is the OS thread id on Linux.
+pub fn thread_of_m<'t>(m: &MInfo, threads: &'t [Thread]) -> Option<&'t Thread> {
+    threads.iter().find(|t| t.tid == m.procid && m.procid != 0)
+}
+
+pub fn ms_by_addr(st: &RuntimeState) -> HashMap<u64, &MInfo> {
+    st.ms.iter().map(|m| (m.addr, m)).collect()
+}

@@ -1,0 +1,78 @@
+//! Inlined calls: `FUNCDATA_InlTree` (an array of `inlinedCall`) and
+//! `PCDATA_InlTreeIndex` (which entry is live at a pc). One physical frame
+//! expands to the chain of inlined callees plus the outer function, innermost
+//! first, the way runtime/symtabinl.go's inlineUnwinder walks it.
+
+use crate::pclntab::{Func, Pclntab, FUNCDATA_INL_TREE, PCDATA_INL_TREE_INDEX};
+
+/// Size of `runtime.inlinedCall` in Go 1.20+ (funcID, pad, nameOff, parentPc, startLine).
+const INLINED_CALL_SIZE: u64 = 16;
+/// Inline depth is small in practice; the cap only protects against cycles.
+const MAX_INLINE_DEPTH: usize = 100;
+
+/// One logical frame of a physical frame.
+#[derive(Debug, Clone)]
+pub struct LogicalFrame {
+    pub name: String,
+    pub file: String,
+    pub line: i64,
+    pub inlined: bool,
+    pub func_id: u8,
+}
+
+/// Expand link-time `pc` (already backed up into the call instruction) of `f`.
+/// `read` reads static bytes at a link-time address; `gofunc` is the
+/// link-time address of moduledata.gofunc, when known.
+pub fn expand(
+    tab: &Pclntab,
+    f: &Func,
+    pc: u64,
+    gofunc: Option<u64>,
+    read: &dyn Fn(u64, &mut [u8]) -> bool,
+) -> Vec<LogicalFrame> {
+    let mut out = Vec::new();
+    let tree = match (gofunc, tab.funcdata_off(f, FUNCDATA_INL_TREE)) {
+        (Some(base), Some(off)) if tab.version == crate::pclntab::PclnVersion::Go120 => {
+            Some(base + off as u64)
+        }
+        _ => None,
+    };
+    let mut cur = pc;
+    if let Some(tree) = tree {
+        let idx_tab = tab.pcdata_off(f, PCDATA_INL_TREE_INDEX);
+        for _ in 0..MAX_INLINE_DEPTH {
+            let idx = match tab.pcvalue(idx_tab, f.entry, cur) {
+                Some(i) if i >= 0 => i,
+                _ => break,
+            };
+            let mut b = [0u8; INLINED_CALL_SIZE as usize];
+            if idx > 1 << 20 || !read(tree + idx as u64 * INLINED_CALL_SIZE, &mut b) {
+                break;
+            }
+            let func_id = b[0];
+            let name_off = i32::from_le_bytes(b[4..8].try_into().unwrap());
+            let parent_pc = i32::from_le_bytes(b[8..12].try_into().unwrap());
+            let (file, line) = tab.file_line(f, cur);
+            out.push(LogicalFrame {
+                name: tab.name_at(name_off).unwrap_or("?").to_string(),
+                file,
+                line,
+                inlined: true,
+                func_id,
+            });
+            if parent_pc < 0 {
+                break;
+            }
+            cur = f.entry + parent_pc as u64;
+        }
+    }
+    let (file, line) = tab.file_line(f, cur);
+    out.push(LogicalFrame {
+        name: tab.func_name(f).to_string(),
+        file,
+        line,
+        inlined: false,
+        func_id: f.func_id,
+    });
+    out
+}

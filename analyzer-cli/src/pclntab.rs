@@ -1,0 +1,392 @@
+//! The Go pclntab ("PC line table"): the function table the runtime itself
+//! uses for tracebacks. It is present in every Go binary, stripped or not,
+//! so it is our primary source of function names, file:line, frame sizes and
+//! inlining. Layout facts come from runtime/symtab.go (`pcHeader`, `_func`,
+//! `functab`, `pcvalue`/`step`) of Go 1.18..1.26.
+
+use crate::error::{Error, Result};
+
+/// Which layout of the table this binary uses, from the header magic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PclnVersion {
+    /// 0xfffffff0: Go 1.18 and 1.19.
+    Go118,
+    /// 0xfffffff1: Go 1.20 and later (adds `_func.startLine`).
+    Go120,
+}
+
+pub const MAGIC_GO12: u32 = 0xfffffffb;
+pub const MAGIC_GO116: u32 = 0xfffffffa;
+pub const MAGIC_GO118: u32 = 0xfffffff0;
+pub const MAGIC_GO120: u32 = 0xfffffff1;
+
+/// `abi.FuncFlag` bits.
+pub const FUNC_FLAG_TOPFRAME: u8 = 1;
+pub const FUNC_FLAG_SPWRITE: u8 = 2;
+pub const FUNC_FLAG_ASM: u8 = 4;
+
+pub const PCDATA_INL_TREE_INDEX: u32 = 2;
+pub const FUNCDATA_INL_TREE: u32 = 3;
+
+/// Cap on the length of a NUL-terminated name: the tables are untrusted input.
+const MAX_NAME: usize = 1 << 16;
+
+#[derive(Debug)]
+pub struct Pclntab {
+    /// Link-time address of the header.
+    pub addr: u64,
+    pub version: PclnVersion,
+    pub quantum: u8,
+    pub ptr_size: u8,
+    pub nfunc: usize,
+    /// Link-time address that `entryOff`s are relative to.
+    pub text_start: u64,
+    data: Vec<u8>,
+    funcname_off: usize,
+    cu_off: usize,
+    filetab_off: usize,
+    pctab_off: usize,
+    pcln_off: usize,
+}
+
+/// One function's `_func` record, decoded.
+#[derive(Debug, Clone)]
+pub struct Func {
+    /// Link-time entry address.
+    pub entry: u64,
+    /// Link-time end (the next function's entry).
+    pub end: u64,
+    /// Offset of the `_func` record inside the pclntab data.
+    pub(crate) off: usize,
+    pub name_off: i32,
+    pub args: i32,
+    pub deferreturn: u32,
+    pub pcsp: u32,
+    pub pcfile: u32,
+    pub pcln: u32,
+    pub npcdata: u32,
+    pub cu_offset: u32,
+    pub start_line: i32,
+    pub func_id: u8,
+    pub flag: u8,
+    pub nfuncdata: u8,
+}
+
+impl Func {
+    pub fn is_topframe(&self) -> bool {
+        self.flag & FUNC_FLAG_TOPFRAME != 0
+    }
+    pub fn is_spwrite(&self) -> bool {
+        self.flag & FUNC_FLAG_SPWRITE != 0
+    }
+}
+
+fn le_u32(d: &[u8], off: usize) -> Option<u32> {
+    d.get(off..off.checked_add(4)?).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+}
+fn le_u64(d: &[u8], off: usize) -> Option<u64> {
+    d.get(off..off.checked_add(8)?).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+}
+
+impl Pclntab {
+    /// Parse a pclntab whose header is at link address `addr`; `data` runs
+    /// from the header to (at least) the end of the table.
+    /// `text_hint` is used when the header's textStart is zero (PIE files
+    /// whose header is filled in by a dynamic relocation).
+    pub fn parse(addr: u64, data: Vec<u8>, text_hint: Option<u64>) -> Result<Pclntab> {
+        let err = |what: &str| Error::Pclntab { addr, what: what.to_string() };
+        let magic = le_u32(&data, 0).ok_or_else(|| err("truncated header"))?;
+        let version = match magic {
+            MAGIC_GO120 => PclnVersion::Go120,
+            MAGIC_GO118 => PclnVersion::Go118,
+            MAGIC_GO116 | MAGIC_GO12 => {
+                return Err(err("Go 1.2-1.17 pclntab: Go older than 1.18 is not supported"))
+            }
+            m => return Err(err(&format!("bad magic {m:#x}"))),
+        };
+        if data.len() < 8 || data[4] != 0 || data[5] != 0 {
+            return Err(err("bad header padding"));
+        }
+        let quantum = data[6];
+        let ptr_size = data[7];
+        if !matches!(quantum, 1 | 2 | 4) || ptr_size != 8 {
+            return Err(err(&format!("unsupported quantum {quantum} / pointer size {ptr_size}")));
+        }
+        let word = |i: usize| le_u64(&data, 8 + 8 * i).ok_or_else(|| err("truncated header"));
+        let nfunc = word(0)?;
+        let mut text_start = word(2)?;
+        if text_start == 0 {
+            text_start = text_hint.unwrap_or(0);
+        }
+        let off = |i: usize| -> Result<usize> {
+            let v = word(i)?;
+            if v as usize >= data.len() {
+                return Err(err(&format!("header offset {i} = {v:#x} past the table")));
+            }
+            Ok(v as usize)
+        };
+        let t = Pclntab {
+            addr,
+            version,
+            quantum,
+            ptr_size,
+            nfunc: nfunc as usize,
+            text_start,
+            funcname_off: off(3)?,
+            cu_off: off(4)?,
+            filetab_off: off(5)?,
+            pctab_off: off(6)?,
+            pcln_off: off(7)?,
+            data,
+        };
+        if nfunc == 0 || t.pcln_off + (t.nfunc + 1) * 8 > t.data.len() {
+            return Err(err(&format!("nfunc {nfunc} does not fit the table")));
+        }
+        Ok(t)
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    fn ftab_entry(&self, i: usize) -> (u32, u32) {
+        let o = self.pcln_off + i * 8;
+        (le_u32(&self.data, o).unwrap_or(0), le_u32(&self.data, o + 4).unwrap_or(0))
+    }
+
+    /// Lowest and highest link-time pc covered by the table.
+    pub fn pc_range(&self) -> (u64, u64) {
+        (
+            self.text_start + self.ftab_entry(0).0 as u64,
+            self.text_start + self.ftab_entry(self.nfunc).0 as u64,
+        )
+    }
+
+    /// The function containing link-time `pc`.
+    pub fn find_func(&self, pc: u64) -> Option<Func> {
+        let (lo, hi) = self.pc_range();
+        if pc < lo || pc >= hi {
+            return None;
+        }
+        let rel = pc - self.text_start;
+        // Binary search for the last entry <= rel.
+        let (mut a, mut b) = (0usize, self.nfunc);
+        while b - a > 1 {
+            let m = (a + b) / 2;
+            if self.ftab_entry(m).0 as u64 <= rel {
+                a = m;
+            } else {
+                b = m;
+            }
+        }
+        self.func_at(a)
+    }
+
+    /// The i-th function of the table.
+    pub fn func_at(&self, i: usize) -> Option<Func> {
+        if i >= self.nfunc {
+            return None;
+        }
+        let (entry_off, func_off) = self.ftab_entry(i);
+        let end_off = self.ftab_entry(i + 1).0;
+        let o = self.pcln_off.checked_add(func_off as usize)?;
+        let d = &self.data;
+        let u = |k: usize| le_u32(d, o + k);
+        let (start_line, id_off) = match self.version {
+            PclnVersion::Go120 => (u(36)? as i32, 40),
+            PclnVersion::Go118 => (0, 36),
+        };
+        let f = Func {
+            entry: self.text_start + u(0)? as u64,
+            end: self.text_start + end_off as u64,
+            off: o,
+            name_off: u(4)? as i32,
+            args: u(8)? as i32,
+            deferreturn: u(12)?,
+            pcsp: u(16)?,
+            pcfile: u(20)?,
+            pcln: u(24)?,
+            npcdata: u(28)?,
+            cu_offset: u(32)?,
+            start_line,
+            func_id: *d.get(o + id_off)?,
+            flag: *d.get(o + id_off + 1)?,
+            nfuncdata: *d.get(o + id_off + 3)?,
+        };
+        // The ftab and the record must agree; a mismatch means we are not
+        // reading what we think we are.
+        if u(0)? != entry_off {
+            return None;
+        }
+        Some(f)
+    }
+
+    fn pcdata_base(&self, f: &Func) -> usize {
+        f.off
+            + match self.version {
+                PclnVersion::Go120 => 44,
+                PclnVersion::Go118 => 40,
+            }
+    }
+
+    /// Offset of pcdata table `i` of `f` (0 when absent).
+    pub fn pcdata_off(&self, f: &Func, i: u32) -> u32 {
+        if i >= f.npcdata {
+            return 0;
+        }
+        le_u32(&self.data, self.pcdata_base(f) + 4 * i as usize).unwrap_or(0)
+    }
+
+    /// Offset of funcdata `i` relative to moduledata.gofunc, if present.
+    pub fn funcdata_off(&self, f: &Func, i: u32) -> Option<u32> {
+        if i >= f.nfuncdata as u32 {
+            return None;
+        }
+        let o = self.pcdata_base(f) + 4 * f.npcdata as usize + 4 * i as usize;
+        match le_u32(&self.data, o)? {
+            u32::MAX => None,
+            v => Some(v),
+        }
+    }
+
+    /// A NUL-terminated name from the function name table.
+    pub fn name_at(&self, name_off: i32) -> Option<&str> {
+        if name_off < 0 {
+            return None;
+        }
+        let start = self.funcname_off.checked_add(name_off as usize)?;
+        cstr(&self.data, start)
+    }
+
+    pub fn func_name(&self, f: &Func) -> &str {
+        self.name_at(f.name_off).unwrap_or("?")
+    }
+
+    /// Decode the pc-value table at `off` and return the value at link-time
+    /// `pc` (the runtime's `pcvalue`).
+    pub fn pcvalue(&self, off: u32, entry: u64, pc: u64) -> Option<i32> {
+        if off == 0 {
+            return None;
+        }
+        let mut p = self.pctab_off.checked_add(off as usize)?;
+        let mut val: i32 = -1;
+        let mut cur = entry;
+        let mut first = true;
+        // Each step consumes at least one byte, so the table length bounds the loop.
+        for _ in 0..self.data.len() {
+            let (uv, n) = varint(&self.data, p)?;
+            p += n;
+            if uv == 0 && !first {
+                return None;
+            }
+            first = false;
+            let delta = ((uv >> 1) as i64) ^ -((uv & 1) as i64);
+            val = val.wrapping_add(delta as i32);
+            let (pcd, n) = varint(&self.data, p)?;
+            p += n;
+            cur = cur.checked_add(pcd.checked_mul(self.quantum as u64)?)?;
+            if pc < cur {
+                return Some(val);
+            }
+        }
+        None
+    }
+
+    /// SP offset at `pc` relative to the function's entry SP (pcsp).
+    pub fn sp_delta(&self, f: &Func, pc: u64) -> Option<i32> {
+        self.pcvalue(f.pcsp, f.entry, pc)
+    }
+
+    pub fn line(&self, f: &Func, pc: u64) -> Option<i32> {
+        self.pcvalue(f.pcln, f.entry, pc)
+    }
+
+    pub fn file(&self, f: &Func, pc: u64) -> Option<&str> {
+        let fileno = self.pcvalue(f.pcfile, f.entry, pc)?;
+        if fileno < 0 {
+            return None;
+        }
+        let ci = self.cu_off.checked_add(4 * (f.cu_offset as usize + fileno as usize))?;
+        let foff = le_u32(&self.data, ci)?;
+        if foff == u32::MAX {
+            return None;
+        }
+        cstr(&self.data, self.filetab_off.checked_add(foff as usize)?)
+    }
+
+    /// file:line at `pc`, "?" and 0 when unknown (as the runtime prints).
+    pub fn file_line(&self, f: &Func, pc: u64) -> (String, i64) {
+        (
+            self.file(f, pc).unwrap_or("?").to_string(),
+            self.line(f, pc).map(|l| l as i64).unwrap_or(0),
+        )
+    }
+
+    /// Iterate every function (for lookups by name).
+    pub fn funcs(&self) -> impl Iterator<Item = Func> + '_ {
+        (0..self.nfunc).filter_map(move |i| self.func_at(i))
+    }
+
+    pub fn lookup_name(&self, name: &str) -> Option<Func> {
+        self.funcs().find(|f| self.func_name(f) == name)
+    }
+}
+
+fn cstr(d: &[u8], start: usize) -> Option<&str> {
+    let rest = d.get(start..)?;
+    let rest = &rest[..rest.len().min(MAX_NAME)];
+    let end = rest.iter().position(|&b| b == 0)?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+fn varint(d: &[u8], mut p: usize) -> Option<(u64, usize)> {
+    let start = p;
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = *d.get(p)?;
+        p += 1;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b & 0x80 == 0 {
+            return Some((v, p - start));
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+/// Check whether `d` (at link address `addr`) starts with a plausible
+/// pclntab header; used when scanning binaries that have no section name for it.
+pub fn looks_like_header(d: &[u8]) -> bool {
+    matches!(le_u32(d, 0), Some(MAGIC_GO120 | MAGIC_GO118 | MAGIC_GO116 | MAGIC_GO12))
+        && d.len() > 8
+        && d[4] == 0
+        && d[5] == 0
+        && matches!(d[6], 1 | 2 | 4)
+        && matches!(d[7], 4 | 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_and_zigzag() {
+        assert_eq!(varint(&[0x96, 0x01], 0), Some((150, 2)));
+        assert_eq!(varint(&[0xff; 12], 0), None);
+    }
+
+    #[test]
+    fn bad_magic_is_an_error_not_a_panic() {
+        assert!(Pclntab::parse(0x1000, vec![0; 64], None).is_err());
+        assert!(Pclntab::parse(0x1000, vec![], None).is_err());
+        let mut h = vec![0u8; 80];
+        h[..4].copy_from_slice(&MAGIC_GO120.to_le_bytes());
+        h[6] = 1;
+        h[7] = 8;
+        h[8] = 0xff; // absurd nfunc
+        assert!(Pclntab::parse(0x1000, h, None).is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! The runtime's traceback text (runtime/traceback.go): goroutine headers,
+//! frame lines, inlined frames, `created by`, and the 50+50 frame elision.
+
+use std::fmt::Write;
+
+use crate::analysis::{Analysis, GoroutineReport};
+use crate::goroutine::{self, G_SYSCALL, G_WAITING, G_LEAKED};
+
+/// `tracebackInnerFrames` / `tracebackOuterFrames`.
+const INNER: usize = 50;
+const OUTER: usize = 50;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// GOTRACEBACK=system/crash (level 2): runtime frames, system goroutines,
+    /// gp=/m= in headers and fp=/sp=/pc= on frames.
+    pub system: bool,
+}
+
+/// funcNamePiecesForPrint: generic shape arguments print as `[...]`.
+pub fn print_name(name: &str) -> String {
+    if name == "runtime.gopanic" {
+        return "panic".into();
+    }
+    match (name.find('['), name.rfind(']')) {
+        (Some(i), Some(j)) if j > i => format!("{}[...]{}", &name[..i], &name[j + 1..]),
+        _ => name.to_string(),
+    }
+}
+
+fn is_exported_runtime(name: &str) -> bool {
+    // isExportedRuntime: "runtime." followed by an upper-case letter.
+    name.strip_prefix("runtime.")
+        .and_then(|r| r.chars().next())
+        .is_some_and(|c| c.is_ascii_uppercase())
+}
+
+/// showfuncinfo at level 1 (GOTRACEBACK=all).
+fn show_frame(name: &str, first: bool, wrapper: bool, callee_elides: bool) -> bool {
+    if wrapper && callee_elides {
+        return false;
+    }
+    if matches!(name, "runtime.runFinalizers" | "runtime.runCleanups") {
+        return true;
+    }
+    if name == "runtime.gopanic" && !first {
+        return true;
+    }
+    name.contains('.') && (!name.starts_with("runtime.") || is_exported_runtime(name))
+}
+
+pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
+    let g = &r.g;
+    let st = g.status();
+    let mut status = goroutine::status_string(st).to_string();
+    if (st == G_WAITING || st == G_LEAKED) && g.wait_reason != 0 {
+        status = a.state.wait_reason_text(g.wait_reason).unwrap_or("waiting").to_string();
+    }
+    let mut s = format!("goroutine {}", g.goid);
+    let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == g.addr);
+    if opts.system || throwing {
+        let _ = write!(s, " gp={:#x}", g.addr);
+        match &r.m {
+            Some(m) => {
+                let _ = write!(s, " m={} mp={:#x}", m.id, m.addr);
+            }
+            None if g.m != 0 => {
+                let _ = write!(s, " m=? mp={:#x}", g.m);
+            }
+            None => s += " m=nil",
+        }
+    }
+    let _ = write!(s, " [{status}");
+    if st == G_LEAKED {
+        s += " (leaked)";
+    }
+    if g.is_scan() {
+        s += " (scan)";
+    }
+    if (st == G_WAITING || st == G_SYSCALL) && g.waitsince != 0 {
+        let waitfor = (a.state.now - g.waitsince) / 60_000_000_000;
+        if waitfor >= 1 {
+            let _ = write!(s, ", {waitfor} minutes");
+        }
+    }
+    if g.lockedm != 0 {
+        s += ", locked to thread";
+    }
+    s += "]:";
+    s
+}
+
+/// The logical frames the runtime would print, as (function line, file line).
+pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+    let wrapper_id = a.wrapper_func_id();
+    let build = |show_runtime: bool| {
+        let mut lines = Vec::new();
+        let mut callee: Option<String> = None;
+        for f in &r.stack.frames {
+            for lf in &f.logical {
+                let callee_elides = !matches!(
+                    callee.as_deref(),
+                    Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap")
+                );
+                let shown = show_runtime
+                    || r.crashing
+                    || show_frame(&lf.name, lines.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
+                callee = Some(lf.name.clone());
+                if !shown {
+                    continue;
+                }
+                let mut fl = print_name(&lf.name);
+                if lf.inlined {
+                    fl += "(...)";
+                } else {
+                    let _ = write!(fl, "({})", f.args);
+                }
+                let mut loc = format!("\t{}:{}", lf.file, lf.line);
+                if !lf.inlined {
+                    if f.offset > 0 {
+                        let _ = write!(loc, " +{:#x}", f.offset);
+                    }
+                    if opts.system {
+                        let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
+                    }
+                }
+                lines.push((fl, loc));
+            }
+        }
+        lines
+    };
+    let lines = build(opts.system);
+    if lines.is_empty() && !opts.system {
+        return build(true);
+    }
+    lines
+}
+
+pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(String, String)> {
+    let g = &r.g;
+    if g.goid == 1 {
+        return None;
+    }
+    let u = a.unwinder();
+    let f = u.find_func(g.gopc)?;
+    let name = u.func_name(&f).to_string();
+    if !opts.system && !show_frame(&name, false, false, true) {
+        return None;
+    }
+    let mut l1 = format!("created by {}", print_name(&name));
+    if g.parent_goid != 0 {
+        let _ = write!(l1, " in goroutine {}", g.parent_goid);
+    }
+    let link = g.gopc.wrapping_sub(a.bias);
+    let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
+    let (file, line) = a.bin.pcln.file_line(&f, trace);
+    let mut l2 = format!("\t{file}:{line}");
+    if link > f.entry {
+        let _ = write!(l2, " +{:#x}", link - f.entry);
+    }
+    Some((l1, l2))
+}
+
+/// One goroutine's block, ending with a newline, without the blank line
+/// that separates goroutines.
+pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
+    let mut s = header(a, r, opts);
+    s.push('\n');
+    let lines = frame_lines(a, r, opts);
+    let push = |s: &mut String, (f, l): &(String, String)| {
+        s.push_str(f);
+        s.push('\n');
+        s.push_str(l);
+        s.push('\n');
+    };
+    if lines.len() > INNER + OUTER {
+        for l in &lines[..INNER] {
+            push(&mut s, l);
+        }
+        let _ = writeln!(s, "...{} frames elided...", lines.len() - INNER - OUTER);
+        for l in &lines[lines.len() - OUTER..] {
+            push(&mut s, l);
+        }
+    } else {
+        for l in &lines {
+            push(&mut s, l);
+        }
+    }
+    if let Some(why) = &r.stack.stopped {
+        if r.stack.frames.is_empty() && why.contains("stack unavailable") {
+            let _ = writeln!(s, "\t{why}");
+        } else {
+            let _ = writeln!(s, "(unwinding stopped: {why})");
+        }
+    }
+    if let Some((l1, l2)) = created_by(a, r, opts) {
+        let _ = writeln!(s, "{l1}\n{l2}");
+    }
+    s
+}
+
+/// Every goroutine, separated by blank lines, as the runtime prints them.
+pub fn format_all(a: &Analysis, opts: Options) -> String {
+    let mut out = String::new();
+    for r in &a.goroutines {
+        if !opts.system && r.system && !r.crashing {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format_goroutine(a, r, opts));
+    }
+    out
+}
