@@ -1,6 +1,7 @@
 // zoo parks goroutines in every state the analyzer must name, then either
 // crashes (mode "crash": nil dereference, mode "panic") or prints "ready" and
-// waits for SIGUSR1 so it can be dumped live (mode "wait").
+// waits to be released (mode "wait": SIGUSR1 on Unix, stdin closed on
+// Windows) so it can be dumped live.
 package main
 
 import (
@@ -8,11 +9,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -22,7 +21,6 @@ var (
 	noRecv  = make(chan int) // only ever sent to
 	mu      sync.Mutex
 	cond    = sync.NewCond(&sync.Mutex{})
-	pipeFds [2]int
 )
 
 type point struct{ X, Y int }
@@ -66,7 +64,7 @@ func main() {
 		mode = os.Args[1]
 	}
 
-	spawn(func() { started.Done(); <-never })    // chan receive
+	spawn(func() { started.Done(); <-never })     // chan receive
 	spawn(func() { started.Done(); noRecv <- 1 }) // chan send
 	spawn(func() {
 		started.Done()
@@ -83,15 +81,8 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	spawn(func() { started.Done(); ln.Accept() }) // IO wait
-	if err := syscall.Pipe(pipeFds[:]); err != nil {
-		panic(err)
-	}
-	spawn(func() { // a blocking read(2) outside the netpoller: status syscall
-		buf := make([]byte, 1)
-		started.Done()
-		syscall.Read(pipeFds[0], buf)
-	})
+	spawn(func() { started.Done(); ln.Accept() })                     // IO wait
+	spawnBlockingSyscall()                                            // status syscall: a read(2) outside the netpoller
 	spawn(func() { runtime.LockOSThread(); started.Done(); <-never }) // locked to thread
 	spawn(func() {
 		pprof.Do(context.Background(), pprof.Labels("role", "labelled"), func(context.Context) {
@@ -102,17 +93,15 @@ func main() {
 	spawn(func() { recurse(120) }) // deep: the runtime elides the middle
 	captured := point{3, 4}
 	spawn(func() { started.Done(); noRecv <- captured.X + captured.Y }) // closure
-	spawn(func() { genericWait[point](make(chan point)) })             // generics
-	spawn(func() { callsInlined() })                                   // inlined frame
+	spawn(func() { genericWait[point](make(chan point)) })              // generics
+	spawn(func() { callsInlined() })                                    // inlined frame
 	started.Wait()
 	time.Sleep(200 * time.Millisecond) // let every goroutine park
 
 	switch mode {
 	case "wait":
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGUSR1)
 		fmt.Println("ready")
-		<-sig
+		waitForRelease()
 	case "panic":
 		panic(fmt.Errorf("zoo: deliberate panic with %d goroutines", runtime.NumGoroutine()))
 	default:
