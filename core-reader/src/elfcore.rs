@@ -13,7 +13,7 @@ use crate::le::{bytes_at, u64_at};
 use crate::model::*;
 use crate::notes::{self, FileMapping, Note, Notes};
 use crate::source::map_file;
-use crate::spliced::{Backing, Bytes, Region};
+use crate::spliced::{Backing, Builder, Bytes, Region};
 use crate::{Error, Result, SplicedMemory};
 
 /// Note types outside the process-wide set that belong to the thread whose
@@ -334,13 +334,14 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
 
     // Core data first: exe discovery reads AT_EXECFN and the exe's first page from it.
     let (core_layer, core_missing, truncated) = core_layer(path, &data, &loads, file_size, expected_size);
-    let mut core_only = SplicedMemory::new();
+    let mut core_only = Builder::new();
     for r in &core_layer {
         core_only.add(r.clone());
     }
     for m in &core_missing {
         core_only.add_missing(m.start, m.end, m.reason.clone());
     }
+    let core_only = core_only.build();
     let found = find_exe(path, opts, &f, &core_only, &mut warnings)?;
 
     let mut files_out: Vec<MappedFile> = Vec::new();
@@ -396,7 +397,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     // Layer 0: never-dumped tails of anonymous mappings read as zeros. A tail
     // that a file mapping covers holds file data, not zeros: leave it to
     // the file (or unreadable if the file is missing).
-    let mut memory = SplicedMemory::new();
+    let mut memory = Builder::new();
     for p in &loads {
         if p.memsz > p.filesz {
             memory.add(Region {
@@ -485,6 +486,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             })
         })
         .collect();
+    let memory = memory.build();
     let mappings = mappings(&loads, &f.files, &exe_ranges);
     let pid = f
         .prpsinfo
@@ -537,7 +539,7 @@ fn core_layer(
         "core file {} is truncated ({file_size} of {expected_size} bytes); these bytes are not in it",
         path.display()
     );
-    let mut missing = SplicedMemory::new();
+    let mut missing = Vec::new();
     for p in loads {
         let avail = p.filesz.min(file_size.saturating_sub(p.offset));
         if avail > 0 {
@@ -552,7 +554,11 @@ fn core_layer(
         }
         if avail < p.filesz {
             let at = p.vaddr.saturating_add(avail);
-            missing.add_missing(at, p.vaddr.saturating_add(p.filesz), reason.clone());
+            missing.push(crate::spliced::Missing {
+                start: at,
+                end: p.vaddr.saturating_add(p.filesz),
+                reason: reason.clone(),
+            });
             let off = p.offset.saturating_add(avail);
             if first_cut.map_or(true, |(o, _)| off < o) {
                 first_cut = Some((off, at));
@@ -564,7 +570,7 @@ fn core_layer(
         expected_size,
         first_missing_addr: first_cut.map(|(_, a)| a),
     });
-    (out, missing.missing().to_vec(), truncated)
+    (out, missing, truncated)
 }
 
 /// One mapping per PT_LOAD, named by the NT_FILE entry that holds it, or

@@ -308,6 +308,84 @@ impl SplicedMemory {
     }
 }
 
+/// Builds a `SplicedMemory` from many regions in any order: each `add` is
+/// O(log n) (a `BTreeMap` keyed by start), where `SplicedMemory::add` may
+/// shift the whole vector. Cores can have 65535+ segments.
+#[derive(Default)]
+pub struct Builder {
+    map: std::collections::BTreeMap<u64, Region>,
+    missing: Vec<Missing>,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a region; it wins over whatever it overlaps (same rules as
+    /// [`SplicedMemory::add`]).
+    pub fn add(&mut self, mut region: Region) {
+        region.len = region.len.min(u64::MAX - region.start);
+        if let Backing::Bytes { bytes, offset } = &region.backing {
+            let avail = (**bytes).as_ref().len().saturating_sub(*offset) as u64;
+            region.len = region.len.min(avail);
+        }
+        if region.len == 0 {
+            return;
+        }
+        self.cut(region.start, region.end());
+        self.map.insert(region.start, region);
+    }
+
+    /// Forget whatever covers `[start, start + len)`.
+    pub fn remove(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(len);
+        if start < end {
+            self.cut(start, end);
+        }
+    }
+
+    pub fn add_missing(&mut self, start: u64, end: u64, reason: impl Into<String>) {
+        if start < end {
+            self.missing.push(Missing {
+                start,
+                end,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Remove `[start, end)` from every region, keeping heads and tails.
+    fn cut(&mut self, start: u64, end: u64) {
+        // A region starting before `start` may reach into the range.
+        let before = self.map.range(..start).next_back().map(|(_, r)| r.clone());
+        if let Some(r) = before {
+            if r.end() > start {
+                self.map.insert(r.start, r.slice(r.start, start));
+                if r.end() > end {
+                    self.map.insert(end, r.slice(end, r.end()));
+                    return;
+                }
+            }
+        }
+        let inside: Vec<u64> = self.map.range(start..end).map(|(k, _)| *k).collect();
+        for k in inside {
+            if let Some(r) = self.map.remove(&k) {
+                if r.end() > end {
+                    self.map.insert(end, r.slice(end, r.end()));
+                }
+            }
+        }
+    }
+
+    pub fn build(self) -> SplicedMemory {
+        SplicedMemory {
+            regions: self.map.into_values().collect(),
+            missing: self.missing,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,6 +550,7 @@ mod tests {
             const SPACE: usize = 256;
             let mut model: Vec<Option<u8>> = vec![None; SPACE];
             let mut m = SplicedMemory::new();
+            let mut b = Builder::new();
             for &(start, len, zeros, fill) in ops {
                 let backing = if zeros { Backing::Zeros } else { bytes(fill, len as usize + 3) };
                 // Offset into the backing exercises `offset` arithmetic.
@@ -479,12 +558,15 @@ mod tests {
                     Backing::Bytes { bytes, .. } => Backing::Bytes { bytes, offset: 3 },
                     z => z,
                 };
+                b.add(Region { start, len, backing: backing.clone() });
                 m.add(Region { start, len, backing });
                 for i in 0..len {
                     let v = if zeros { 0 } else { fill.wrapping_add((i + 3) as u8) };
                     model[(start + i) as usize] = Some(v);
                 }
             }
+            let built = b.build();
+            assert_eq!(format!("{:?}", built.regions()), format!("{:?}", m.regions()));
             let rs = m.regions();
             for w in rs.windows(2) {
                 assert!(w[0].end() <= w[1].start, "{rs:?}");
