@@ -129,6 +129,16 @@ impl Analysis {
                     }),
                     format!("registers of thread {}", t.tid),
                 ),
+                // In a signal handler on gsignal: the interrupted registers
+                // are in the signal frame (a GOTRACEBACK=crash core's
+                // crashing thread re-raises its signal from there).
+                Some(t) if self.signal_context(t).is_some_and(|(_, sp)| sp >= g.stack_lo && sp < g.stack_hi) => {
+                    let (pc, sp) = self.signal_context(t).unwrap();
+                    (
+                        Some(Start { pc, sp, lr: 0, trap: true, syscall: false }),
+                        format!("signal frame on thread {}", t.tid),
+                    )
+                }
                 // On g0 or gsignal: systemstack/mcall/morestack saved the
                 // goroutine's state in g.sched.
                 _ if g.sched.sp != 0 => (
@@ -158,6 +168,32 @@ impl Analysis {
             }
         }
         s
+    }
+
+    /// The registers a signal interrupted, for a thread that is in a Go
+    /// signal handler: walk the thread's (gsignal) stack to `runtime.sigtramp`,
+    /// which the kernel entered with the `rt_sigframe` right above it.
+    /// linux/amd64 only: there `ucontext` starts just past sigtramp's return
+    /// address (the frame's fp) and `uc_mcontext` holds rsp at +40+120 and
+    /// rip at +40+128.
+    pub fn signal_context(&self, t: &Thread) -> Option<(u64, u64)> {
+        if self.bin.arch != crate::binary::BinArch::Amd64 {
+            return None;
+        }
+        let stack = self.unwinder().unwind(Start {
+            pc: t.regs.pc(),
+            sp: t.regs.sp(),
+            lr: 0,
+            trap: true,
+            syscall: false,
+        });
+        let f = stack.frames.iter().take(32).find(|f| {
+            matches!(self.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
+        })?;
+        let mc = f.fp + 40;
+        let sp = self.core.u64(mc + 120).ok()?;
+        let pc = self.core.u64(mc + 128).ok()?;
+        Some((pc, sp))
     }
 
     /// runtime.isSystemGoroutine: started in package runtime, except
