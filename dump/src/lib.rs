@@ -1,3 +1,24 @@
 //! `dump` owns making a core: the [`Target`] a dump reads from (a live Linux
 //! process through ptrace, or an opened core), the [`DumpState`] progress
-//! shared with the CLI, and `dump()`, which streams a target through `elfwriter`.
+//! shared with the CLI, and [`dump()`], which streams a target through `elfwriter`.
+
+pub mod dumper;
+pub mod error;
+pub mod interrupt;
+#[cfg(target_os = "linux")]
+pub mod linux;
+pub mod maps;
+pub mod memory;
+pub mod notes;
+pub mod state;
+pub mod target;
+
+pub use dumper::{dump, DumpOptions, Summary};
+pub use error::{Error, Result};
+#[cfg(target_os = "linux")]
+pub use linux::{process::AttachOptions, LinuxProcess};
+pub use state::DumpState;
+pub use target::{Dump, MemoryMapEntry, Perms, Target};
+
+/// The mappings of a target (Delve's name for [`Target::memory_map`]).
+pub type MemoryMap = Vec<MemoryMapEntry>;

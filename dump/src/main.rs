@@ -1,4 +1,147 @@
+//! `godump`: the command line. Argument parsing, the progress bar and
+//! messages live here; the work is in the `dump` library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use dump::{AttachOptions, DumpOptions, DumpState, LinuxProcess};
+
+#[derive(Parser)]
+#[command(
+    name = "godump",
+    version,
+    about = "Write ELF core files of live Linux processes (a gcore for Go programs)",
+    after_help = "Examples:\n  \
+    godump create 4242 app.core            snapshot pid 4242; it keeps running\n  \
+    godump create --filter 0x37 4242 a.core   also dump private file mappings\n  \
+    godump create -q $(pidof server) s.core   no progress bar\n  \
+    dlv core ./server s.core               then look at it with Delve, gdb or goanalyze\n\n\
+    Exit status: 0 done, 1 the dump failed, 2 bad usage."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Snapshot a live process into an ELF core; it is stopped while its memory is copied, then resumed.
+    #[command(after_help = "Examples:\n  \
+        godump create 4242 app.core\n  \
+        godump create --filter 0x33 --quiet 4242 app.core\n\n\
+        The core is written to OUT.partial and renamed to OUT when complete; on failure or\n\
+        SIGINT/SIGTERM/SIGHUP the process is detached (left running) and OUT.partial removed.\n\
+        Which mappings are dumped follows /proc/PID/coredump_filter, as for a crash.")]
+    Create {
+        /// Process id of the process to dump.
+        pid: i32,
+        /// Core file to write.
+        out: PathBuf,
+        /// Coredump filter bits (hex, like /proc/PID/coredump_filter) instead of the process's own.
+        /// 0x1 anon private, 0x2 anon shared, 0x4 file private, 0x8 file shared, 0x10 ELF headers,
+        /// 0x20/0x40 hugetlb private/shared.
+        #[arg(long, value_parser = parse_filter)]
+        filter: Option<u32>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Threads reading memory.
+        #[arg(long, default_value_t = DumpOptions::default().readers)]
+        readers: usize,
+    },
+}
+
+fn parse_filter(s: &str) -> Result<u32, String> {
+    dump::maps::parse_filter(s).ok_or_else(|| format!("{s:?} is not a hex coredump filter such as 0x33"))
+}
+
 fn main() {
-    eprintln!("godump: not written yet");
-    std::process::exit(2);
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap's own exit codes: 0 for --help/--version, 2 for usage errors.
+            e.exit();
+        }
+    };
+    if let Err(e) = run(cli) {
+        eprintln!("godump: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Create { pid, out, filter, quiet, readers } => create(pid, out, filter, quiet, readers),
+    }
+}
+
+fn human(b: u64) -> String {
+    indicatif::HumanBytes(b).to_string()
+}
+
+fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usize) -> Result<()> {
+    dump::interrupt::install().context("installing signal handlers")?;
+    if out.is_dir() {
+        bail!("{}: is a directory; give the core file's name", out.display());
+    }
+    let state = Arc::new(DumpState::new());
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
+
+    let result = (|| {
+        let target = LinuxProcess::attach(pid, &AttachOptions { filter })?;
+        let opts = DumpOptions { readers: readers.max(1), ..DumpOptions::default() };
+        let r = dump::dump(&target, &out, &opts, &state);
+        let stopped = target.detach();
+        r.map(|s| (s, stopped))
+    })();
+    state.all_done.store(true, Ordering::Release);
+    if let Some(h) = bar {
+        let _ = h.join();
+    }
+    let (s, stopped) = result.with_context(|| format!("dumping pid {pid}"))?;
+    let on_disk = std::fs::metadata(&s.path).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.blocks() * 512
+    });
+    eprintln!(
+        "godump: wrote {} ({} threads, {} mappings, {} of memory, {} on disk); pid {pid} was stopped for {:.3}s",
+        s.path.display(),
+        s.threads,
+        s.mappings,
+        human(s.memory_bytes),
+        on_disk.map(human).unwrap_or_else(|_| "?".into()),
+        stopped.as_secs_f64(),
+    );
+    if s.unreadable_pages > 0 {
+        eprintln!("godump: {} unreadable pages were written as zeros", s.unreadable_pages);
+    }
+    Ok(())
+}
+
+/// Draw a bar from the shared state until the dump ends.
+fn spawn_bar(state: Arc<DumpState>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        while !state.is_done() {
+            let (done, total) = state.mem();
+            let (td, tt) = state.threads();
+            pb.set_length(total);
+            pb.set_position(done);
+            pb.set_message(format!("threads {td}/{tt}"));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        pb.finish_and_clear();
+    })
 }
