@@ -53,6 +53,48 @@ fn elf_loads(d: &[u8]) -> Vec<(u64, (u64, u64))> {
         .collect()
 }
 
+/// Every thread pc inside a file mapping reads the file's bytes there (the
+/// executable, libc, ld.so): checks NT_FILE offsets and the layering.
+fn text_matches_files(core: &Core) -> usize {
+    let mut checked = 0;
+    for t in &core.threads {
+        let pc = t.regs.pc();
+        let Some(m) = core.mappings.iter().find(|m| m.start <= pc && pc < m.end && m.exec) else { continue };
+        let Some(path) = &m.path else { continue };
+        let Ok(file) = std::fs::read(path) else { continue };
+        let off = (m.file_offset + (pc - m.start)) as usize;
+        let mut b = [0u8; 16];
+        core.read_memory(pc, &mut b).unwrap();
+        assert_eq!(&b[..], &file[off..off + 16], "text at {pc:#x} in {}", path.display());
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn cgo_build_with_shared_libraries() {
+    if !need("go") || !need("gdb") || !need("gcc") {
+        return;
+    }
+    for flags in [&[][..], &["-buildmode=pie"][..]] {
+        let exe = build_fixture("cgo.go.txt", "amd64", flags, true);
+        let (path, _) = kernel_core(&exe, "", None);
+        let core = open(&path);
+        assert!(core.warnings.is_empty(), "{:?}", core.warnings);
+        assert_eq!(tids_pcs(&core), gdb_threads(&exe, &path));
+        // The executable plus at least libc and the dynamic loader.
+        assert!(core.files.len() >= 3, "{:?}", core.files);
+        let in_libc = core.threads.iter().any(|t| {
+            core.mappings.iter().any(|m| {
+                m.start <= t.regs.pc() && t.regs.pc() < m.end && m.path.as_ref().is_some_and(|p| p.to_string_lossy().contains("libc"))
+            })
+        });
+        assert!(in_libc, "a thread sleeps in libc");
+        assert!(text_matches_files(&core) >= 2);
+        text_matches_exe(&core);
+    }
+}
+
 #[test]
 fn pie_build_has_load_bias() {
     if !need("go") || !need("gdb") {
@@ -68,6 +110,7 @@ fn pie_build_has_load_bias() {
     let entry = u64::from_le_bytes(core.exe_bytes().unwrap()[24..32].try_into().unwrap());
     assert_eq!(core.auxv_value(9), Some(entry + x.load_bias));
     text_matches_exe(&core);
+    assert!(text_matches_files(&core) >= 1);
 }
 
 #[test]
@@ -98,6 +141,8 @@ fn gcore_of_live_process() {
     assert!(core.threads.len() >= 4);
     assert_eq!(core.exe.as_ref().unwrap().path, exe);
     text_matches_exe(&core);
+    // gdb writes NT_FILE with page size 1 and byte offsets.
+    assert!(text_matches_files(&core) >= 1);
     // gcore copies the writable data; runtime.buildVersion etc. live there.
     let data = core.mappings.iter().find(|m| m.write && m.path.is_some()).unwrap();
     core.read_memory(data.start, &mut [0u8; 64]).unwrap();

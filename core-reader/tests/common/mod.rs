@@ -68,20 +68,26 @@ pub fn fresh_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Build the fixture once per (goarch, flags) for this test process.
+/// Build the crasher fixture once per (goarch, flags) for this test process.
 pub fn build(goarch: &str, flags: &[&str]) -> PathBuf {
+    build_fixture("crasher.go", goarch, flags, false)
+}
+
+/// Build `tests/fixtures/<name>` (`.txt` suffix allowed, so that `go vet` of
+/// the crate ignores it), once per (name, goarch, flags, cgo).
+pub fn build_fixture(name: &str, goarch: &str, flags: &[&str], cgo: bool) -> PathBuf {
     static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let key = format!("{goarch} {}", flags.join(" "));
+    let key = format!("{name} {goarch} {cgo} {}", flags.join(" "));
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap();
     if let Some(p) = cache.get(&key) {
         return p.clone();
     }
     let dir = fresh_dir("build");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crasher.go");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     std::fs::copy(&src, dir.join("main.go")).unwrap();
     std::fs::write(dir.join("go.mod"), "module crasher\n\ngo 1.21\n").unwrap();
-    let exe = dir.join("crasher");
+    let exe = dir.join(name.split('.').next().unwrap());
     let out = Command::new("go")
         .arg("build")
         .args(flags)
@@ -91,7 +97,7 @@ pub fn build(goarch: &str, flags: &[&str]) -> PathBuf {
         .current_dir(&dir)
         .env("GOARCH", goarch)
         .env("GOOS", "linux")
-        .env("CGO_ENABLED", "0")
+        .env("CGO_ENABLED", if cgo { "1" } else { "0" })
         .env("GOTOOLCHAIN", "local")
         .env("GOFLAGS", "")
         .output()
