@@ -23,6 +23,7 @@ fn main() {
     println!("opened in {:?}", t.elapsed());
     println!("{:?} {} {:?} pid={:?} command={:?}", core.format, core.arch.name(), core.os, core.pid, core.command);
     println!("exe: {:?}", core.exe);
+    println!("recorded exe: {:?}", core.recorded_exe);
     println!("signal: {:?}", core.signal);
     println!("truncated: {:?}", core.truncated);
     for t in &core.threads {

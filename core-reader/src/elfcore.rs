@@ -139,7 +139,28 @@ struct FoundExe {
 /// first file mapping, `AT_EXECFN`, `NT_PRPSINFO`'s name; each as recorded
 /// and next to the core (cores travel with their binary more often than
 /// with their original paths). Pairs of (path to try, path recorded).
-fn exe_candidates(core_path: &Path, f: &NoteFacts, mem: &SplicedMemory) -> Vec<(PathBuf, PathBuf)> {
+fn exe_candidates(core_path: &Path, recorded: &[PathBuf]) -> Vec<(PathBuf, PathBuf)> {
+    let dir = core_path.parent().unwrap_or(Path::new("."));
+    let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for r in recorded {
+        let mut tries = Vec::new();
+        if r.is_absolute() {
+            tries.push(r.clone());
+        }
+        if let Some(base) = r.file_name() {
+            tries.push(dir.join(base));
+        }
+        for t in tries {
+            if !out.iter().any(|(p, _)| *p == t) {
+                out.push((t, r.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The executable's names as the core records them, best first.
+fn recorded_names(f: &NoteFacts, mem: &SplicedMemory) -> Vec<PathBuf> {
     let at = |k| f.auxv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
     let mut recorded: Vec<PathBuf> = Vec::new();
     if let Some(entry) = at(AT_ENTRY) {
@@ -162,27 +183,32 @@ fn exe_candidates(core_path: &Path, f: &NoteFacts, mem: &SplicedMemory) -> Vec<(
             recorded.push(PathBuf::from(&p.fname));
         }
     }
-    let dir = core_path.parent().unwrap_or(Path::new("."));
-    let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for r in &recorded {
-        let mut tries = Vec::new();
-        if r.is_absolute() {
-            tries.push(r.clone());
-        }
-        if let Some(base) = r.file_name() {
-            tries.push(dir.join(base));
-        }
-        for t in tries {
-            if !out.iter().any(|(p, _)| *p == t) {
-                out.push((t, r.clone()));
-            }
-        }
-    }
-    out
+    recorded
+}
+
+/// The core's copy of the executable's first page: at the recorded file's
+/// offset-0 mapping, else on the page holding `AT_PHDR` (the program
+/// headers follow the ELF header), if it starts with ELF magic.
+fn recorded_page(f: &NoteFacts, recorded: Option<&PathBuf>, mem: &SplicedMemory) -> Option<Vec<u8>> {
+    let base = recorded
+        .and_then(|r| f.files.iter().find(|m| m.offset == 0 && strip_deleted(&m.path) == *r))
+        .map(|m| m.start)
+        .or_else(|| {
+            let phdr = f.auxv.iter().find(|(k, _)| *k == AT_PHDR)?.1;
+            Some(phdr & !0xfff)
+        })?;
+    let page = exe::first_page(mem, base)?;
+    page.starts_with(b"\x7fELF").then_some(page)
 }
 
 /// Map `path` and compare it with the core: load bias and match verdict.
-fn evaluate(path: &Path, recorded: Option<PathBuf>, f: &NoteFacts, core_only: &SplicedMemory) -> Result<FoundExe> {
+fn evaluate(
+    path: &Path,
+    recorded: Option<PathBuf>,
+    f: &NoteFacts,
+    core_only: &SplicedMemory,
+    recorded_page: Option<&[u8]>,
+) -> Result<FoundExe> {
     let bytes = map_file(path)?;
     let info = exe::inspect((*bytes).as_ref())
         .ok_or_else(|| Error::Other(format!("{}: not an ELF64 executable", path.display())))?;
@@ -201,7 +227,8 @@ fn evaluate(path: &Path, recorded: Option<PathBuf>, f: &NoteFacts, core_only: &S
             .map(|p| p.vaddr.wrapping_add(bias))
     });
     let page = page_at.and_then(|b| exe::first_page(core_only, b));
-    let mut verdict = exe::check((*bytes).as_ref(), &info, page.as_deref());
+    let page = page.as_deref().filter(|p| p.starts_with(b"\x7fELF")).or(recorded_page);
+    let mut verdict = exe::check((*bytes).as_ref(), &info, page);
     // Without a page to compare, a fixed-address executable must at least
     // have the entry point the kernel recorded.
     if let (Match::Unknown, false, Some(e)) = (&verdict, info.pie, entry) {
@@ -230,18 +257,19 @@ fn find_exe(
     f: &NoteFacts,
     core_only: &SplicedMemory,
     warnings: &mut Vec<String>,
+    recorded: &[PathBuf],
+    recorded_page: Option<&[u8]>,
 ) -> Result<Option<FoundExe>> {
-    let candidates = exe_candidates(core_path, f, core_only);
+    let candidates = exe_candidates(core_path, recorded);
     if let Some(p) = &opts.exe {
-        let recorded = candidates.first().map(|(_, r)| r.clone());
-        return evaluate(p, recorded, f, core_only).map(Some);
+        return evaluate(p, recorded.first().cloned(), f, core_only, recorded_page).map(Some);
     }
     let mut fallback = None;
     for (path, recorded) in &candidates {
         if !path.is_file() {
             continue;
         }
-        match evaluate(path, Some(recorded.clone()), f, core_only) {
+        match evaluate(path, Some(recorded.clone()), f, core_only, recorded_page) {
             Ok(fx) if matches!(fx.verdict, Match::Same(_)) => return Ok(Some(fx)),
             Ok(fx) => {
                 fallback.get_or_insert(fx);
@@ -342,7 +370,18 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         core_only.add_missing(m.start, m.end, m.reason.clone());
     }
     let core_only = core_only.build();
-    let found = find_exe(path, opts, &f, &core_only, &mut warnings)?;
+    let names = recorded_names(&f, &core_only);
+    let page = recorded_page(&f, names.first(), &core_only);
+    let page_info = page.as_deref().and_then(exe::inspect);
+    let recorded_exe = RecordedExe {
+        path: names.first().cloned(),
+        gnu_build_id: page_info.as_ref().and_then(|i| i.gnu_build_id.clone()),
+        go_build_id: page_info
+            .as_ref()
+            .and_then(|i| i.go_build_id.as_ref())
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+    };
+    let found = find_exe(path, opts, &f, &core_only, &mut warnings, &names, page.as_deref())?;
 
     let mut files_out: Vec<MappedFile> = Vec::new();
     let mut exe_out = None;
@@ -513,6 +552,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         pid,
         command,
         exe: exe_out,
+        recorded_exe,
         threads: f.threads,
         mappings,
         auxv: f.auxv,

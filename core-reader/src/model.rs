@@ -230,7 +230,19 @@ pub struct Executable {
     pub path: PathBuf,
     /// What the executable's addresses must be shifted by (non-zero for PIE).
     pub load_bias: u64,
+    /// The file's GNU build id, else its Go build id (as bytes of text).
     pub build_id: Option<Vec<u8>>,
+}
+
+/// What the core itself records about its executable, whether or not the
+/// file was found: its path and the build ids in the core's copy of the
+/// executable's first page (the kernel dumps that page of ELF mappings).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordedExe {
+    pub path: Option<PathBuf>,
+    pub gnu_build_id: Option<Vec<u8>>,
+    /// The Go toolchain's build id (`.note.go.buildid`), as text.
+    pub go_build_id: Option<String>,
 }
 
 /// Where a truncated core's data stops.
@@ -260,6 +272,8 @@ pub struct Core {
     /// Program name and arguments as the core records them (`NT_PRPSINFO`).
     pub command: Option<String>,
     pub exe: Option<Executable>,
+    /// What the core says about its executable, even when it was not found.
+    pub recorded_exe: RecordedExe,
     pub threads: Vec<Thread>,
     pub mappings: Vec<Mapping>,
     pub auxv: Vec<(u64, u64)>,

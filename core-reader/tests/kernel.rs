@@ -61,3 +61,75 @@ fn kernel_core_amd64() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A C program's SIGSEGV: the kernel's NT_SIGINFO carries the fault address.
+#[test]
+fn kernel_core_sigsegv_fault_address() {
+    if !need("gcc") {
+        return;
+    }
+    let dir = fresh_dir("c");
+    std::fs::write(dir.join("segv.c"), "int main(void) { *(volatile int *)0x18 = 1; return 0; }\n").unwrap();
+    let st = std::process::Command::new("gcc")
+        .args(["-O0", "-o", "segv", "segv.c"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (path, _) = kernel_core(&dir.join("segv"), "", None);
+    let core = Core::open(&path, &OpenOptions::default()).unwrap();
+    assert!(core.warnings.is_empty(), "{:?}", core.warnings);
+    let sig = core.signal.clone().unwrap();
+    // SIGSEGV, SEGV_MAPERR, at the address written.
+    assert_eq!((sig.signo, sig.code, sig.addr, sig.thread), (11, 1, Some(0x18), Some(0)));
+    assert_eq!(core.threads.len(), 1);
+    assert_eq!(core.threads[0].signal, 11);
+    // A PIE C program: the bias comes from AT_ENTRY, and gdb agrees on pc.
+    if need("gdb") {
+        let ours = vec![(core.threads[0].tid, core.threads[0].regs.pc())];
+        assert_eq!(ours, gdb_threads(&dir.join("segv"), &path));
+    }
+    assert!(core.recorded_exe.gnu_build_id.is_some());
+    assert_eq!(core.exe.as_ref().unwrap().build_id, core.recorded_exe.gnu_build_id);
+}
+
+/// The core moved to another directory with its executable, and something
+/// else now sits at the recorded path: the copy next to the core wins,
+/// because it is the one that matches.
+#[test]
+fn executable_next_to_the_core_when_it_matches() {
+    if !need("go") {
+        return;
+    }
+    let exe = build("amd64", &[]);
+    let other = build("amd64", &["-ldflags=-s -w"]);
+    let (path, _) = kernel_core(&exe, "nil", None);
+    let recorded = Core::open(&path, &OpenOptions::default()).unwrap().exe.unwrap().path;
+    let moved = fresh_dir("moved");
+    std::fs::copy(&path, moved.join("core")).unwrap();
+    std::fs::copy(&recorded, moved.join(recorded.file_name().unwrap())).unwrap();
+    std::fs::copy(&other, &recorded).unwrap();
+    let core = Core::open(&moved.join("core"), &OpenOptions::default()).unwrap();
+    assert!(core.warnings.is_empty(), "{:?}", core.warnings);
+    assert_eq!(core.exe.as_ref().unwrap().path, moved.join(recorded.file_name().unwrap()));
+    assert_eq!(core.recorded_exe.path.as_ref(), Some(&recorded));
+    // Nothing matches: the recorded path is used, with a warning saying so.
+    std::fs::remove_file(moved.join(recorded.file_name().unwrap())).unwrap();
+    let core = Core::open(&moved.join("core"), &OpenOptions::default()).unwrap();
+    assert_eq!(core.exe.as_ref().unwrap().path, recorded);
+    assert!(core.warnings.iter().any(|w| w.contains("does not match")), "{:?}", core.warnings);
+    // Nothing at all: no executable, a warning, and memory still reads.
+    std::fs::remove_file(&recorded).unwrap();
+    let core = Core::open(&moved.join("core"), &OpenOptions::default()).unwrap();
+    assert!(core.exe.is_none());
+    assert!(core.warnings.iter().any(|w| w.contains("not found")), "{:?}", core.warnings);
+    assert!(core.recorded_exe.go_build_id.is_some());
+    let sp = core.threads[0].regs.sp();
+    core.read_u64(sp).unwrap();
+}
+
+#[test]
+fn core_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Core>();
+}
