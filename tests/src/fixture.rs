@@ -14,6 +14,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::{cache_dir, workspace_root};
 
+/// The toolchain for Windows fixtures run under wine: from go1.21.x patch
+/// releases on, the runtime needs `ProcessPrng` from bcryptprimitives.dll,
+/// which Debian 12's wine 8.0 lacks.
+pub const WINE_TOOLCHAIN: &str = "go1.21.0";
+
 /// Toolchains the compatibility matrix tries besides the machine's own.
 pub const OLDER_TOOLCHAINS: &[&str] = &[
     "go1.21.13",
@@ -100,6 +105,14 @@ impl Build {
         s
     }
 
+    fn exe_name(&self) -> String {
+        if self.goos == "windows" {
+            format!("{}.exe", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
     fn go(&self) -> Command {
         let mut cmd = Command::new("go");
         cmd.current_dir(source_root());
@@ -146,7 +159,7 @@ impl Build {
         self.hash(&mut h);
         let key = format!("{}-{:016x}", self.name, h.finish());
         let dir = cache_dir().join(&key);
-        let exe = dir.join(&self.name);
+        let exe = dir.join(self.exe_name());
         if exe.is_file() {
             return Ok(Fixture { exe, go_version, build: self.clone() });
         }
@@ -157,7 +170,7 @@ impl Build {
             .prefix(&format!("{key}.tmp"))
             .tempdir_in(cache_dir())?;
         let mut cmd = self.go();
-        cmd.arg("build").arg("-o").arg(tmp.path().join(&self.name));
+        cmd.arg("build").arg("-o").arg(tmp.path().join(self.exe_name()));
         if self.pie {
             cmd.arg("-buildmode=pie");
         }

@@ -111,7 +111,7 @@ impl LiveProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if line.trim() == "ready" {
+                if line.trim() == "ready" || line.starts_with("ready ") {
                     let _ = tx.send(());
                 }
             }
@@ -225,4 +225,92 @@ pub fn dlv_dump(dlv: &Path, pid: u32) -> Result<MadeCore> {
         );
     }
     Ok(MadeCore { core, stderr: String::new(), dir })
+}
+
+/// The wine loader for 64-bit Windows programs (Debian puts it outside PATH).
+pub fn wine64() -> Option<PathBuf> {
+    crate::tools::find("wine64").or_else(|| {
+        let p = PathBuf::from("/usr/lib/wine/wine64");
+        p.is_file().then_some(p)
+    })
+}
+
+fn wine_command(wine: &Path) -> Command {
+    let mut cmd = Command::new(wine);
+    // One prefix for every test run: making one takes seconds.
+    let prefix = crate::cache_dir().join("wineprefix");
+    cmd.env("WINEPREFIX", prefix).env("WINEDEBUG", "-all");
+    cmd
+}
+
+/// `Z:\...`: how a Windows program under wine names a path of this machine.
+fn wine_path(p: &Path) -> String {
+    format!("Z:{}", p.display()).replace('/', "\\")
+}
+
+/// A full-memory Windows minidump of a Go fixture, written by dbghelp's
+/// `MiniDumpWriteDump` (through our `windump` helper) while both run under
+/// wine. The fixture runs in mode `wait-then-crash`: once dumped it is
+/// released and crashes, printing every goroutine (`GOTRACEBACK=all`; a
+/// Windows crash under `crash` would start wine's debugger), the oracle.
+pub fn wine_minidump(wine: &Path, fixture_exe: &Path, windump_exe: &Path) -> Result<MadeCore> {
+    let dir = workdir()?;
+    let mut child = wine_command(wine)
+        .arg(fixture_exe)
+        .arg("wait-then-crash")
+        .env("GOTRACEBACK", "all")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting the fixture under wine")?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let stderr_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(pid) = line.trim().strip_prefix("ready ") {
+                let _ = tx.send(pid.to_string());
+            }
+        }
+    });
+    let result = (|| {
+        let winpid = rx
+            .recv_timeout(Duration::from_secs(120))
+            .map_err(|_| anyhow!("{} under wine never printed \"ready PID\"", fixture_exe.display()))?;
+        let core = dir.path().join("fixture.dmp");
+        let out = wine_command(wine)
+            .arg(windump_exe)
+            .arg(&winpid)
+            .arg(wine_path(&core))
+            .stdin(Stdio::null())
+            .output()
+            .context("running windump under wine")?;
+        if !out.status.success() || !core.is_file() {
+            bail!(
+                "windump {winpid} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(core)
+    })();
+    drop(child.stdin.take()); // release the fixture: it crashes and prints its goroutines
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.wait();
+    let stderr = stderr_thread.join().unwrap_or_default();
+    Ok(MadeCore { core: result?, stderr, dir })
 }

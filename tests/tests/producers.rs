@@ -130,3 +130,22 @@ fn sigquit_traceback_parses_once_per_goroutine() {
     assert_eq!(ids.len(), unique.len());
     assert!(unique.len() >= 20, "{} goroutines", unique.len());
 }
+
+#[test]
+fn wine_minidump_of_windows_zoo() {
+    require_tools!("go" => "builds the fixtures");
+    let Some(wine) = tests::producers::wine64() else {
+        assert!(!tests::tools::in_ci(), "wine64 is required (runs the Windows fixture); .ci/setup installs it");
+        eprintln!("\n!!! SKIPPED: wine64 is not installed !!!\n");
+        return;
+    };
+    let win = |name: &str| Build::new(name).os("windows").toolchain(tests::fixture::WINE_TOOLCHAIN).build().unwrap();
+    let (zoo, windump) = (win("zoo"), win("windump"));
+    let made = producers::wine_minidump(&wine, &zoo.exe, &windump.exe).unwrap();
+    let bytes = std::fs::read(&made.core).unwrap();
+    assert_eq!(&bytes[..4], b"MDMP", "not a minidump");
+    // Released after the dump, the zoo crashed and printed every goroutine.
+    let tb = traceback::parse(&made.stderr);
+    let user = tb.unique().iter().filter(|g| g.frames.iter().any(|f| f.func.starts_with("main."))).count();
+    assert_eq!(user, 15, "{}", made.stderr);
+}

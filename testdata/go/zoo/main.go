@@ -1,7 +1,8 @@
 // zoo parks goroutines in every state the analyzer must name, then either
 // crashes (mode "crash": nil dereference, mode "panic") or prints "ready" and
 // waits to be released (mode "wait": SIGUSR1 on Unix, stdin closed on
-// Windows) so it can be dumped live.
+// Windows) so it can be dumped live; "wait-then-crash" crashes once released,
+// which prints the traceback where SIGQUIT cannot be sent (wine).
 package main
 
 import (
@@ -98,10 +99,14 @@ func main() {
 	started.Wait()
 	time.Sleep(200 * time.Millisecond) // let every goroutine park
 
-	switch mode {
-	case "wait":
-		fmt.Println("ready")
+	if mode == "wait" || mode == "wait-then-crash" {
+		fmt.Println("ready", os.Getpid())
 		waitForRelease()
+		if mode == "wait" {
+			return
+		}
+	}
+	switch mode {
 	case "panic":
 		panic(fmt.Errorf("zoo: deliberate panic with %d goroutines", runtime.NumGoroutine()))
 	default:
