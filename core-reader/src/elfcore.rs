@@ -600,7 +600,7 @@ fn core_layer(
                 reason: reason.clone(),
             });
             let off = p.offset.saturating_add(avail);
-            if first_cut.map_or(true, |(o, _)| off < o) {
+            if !matches!(first_cut, Some((o, _)) if o <= off) {
                 first_cut = Some((off, at));
             }
         }

@@ -125,7 +125,7 @@ impl SplicedMemory {
         }
         let (start, end) = (region.start, region.end());
         // Fast path: regions usually arrive in address order.
-        if self.regions.last().map_or(true, |last| last.end() <= start) {
+        if !matches!(self.regions.last(), Some(last) if last.end() > start) {
             self.regions.push(region);
             return;
         }
@@ -469,7 +469,7 @@ mod tests {
         });
         let mut buf = [0xffu8; 0x30];
         m.read(0x1000, &mut buf).unwrap();
-        let want: Vec<u8> = (0..0x20).chain(std::iter::repeat(0).take(0x10)).collect();
+        let want: Vec<u8> = (0..0x20).chain(vec![0; 0x10]).collect();
         assert_eq!(&buf[..], &want[..]);
         // A read starting exactly at a boundary belongs to the later region.
         assert_eq!(m.read_u8(0x1010).unwrap(), 0x10);

@@ -20,11 +20,11 @@ fn note(out: &mut Vec<u8>, name: &[u8], t: u32, desc: &[u8]) {
     out.extend_from_slice(&(desc.len() as u32).to_le_bytes());
     out.extend_from_slice(&t.to_le_bytes());
     out.extend_from_slice(name);
-    while out.len() % 4 != 0 {
+    while out.len() & 3 != 0 {
         out.push(0);
     }
     out.extend_from_slice(desc);
-    while out.len() % 4 != 0 {
+    while out.len() & 3 != 0 {
         out.push(0);
     }
 }
