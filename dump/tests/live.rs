@@ -1,0 +1,410 @@
+//! End-to-end: start real Go and C programs, dump them with `godump create`,
+//! and let readers we did not write (readelf, gdb, dlv, eu-stack) judge the
+//! cores. The targets must still be running, unstopped, afterwards.
+//!
+//! A missing tool fails the test when `CI=true`, and prints a loud skip otherwise.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const GODUMP: &str = env!("CARGO_BIN_EXE_godump");
+
+fn have(tool: &str) -> bool {
+    let found = if tool.contains('/') {
+        Path::new(tool).exists()
+    } else {
+        Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success()).unwrap_or(false)
+    };
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is required in CI but is not installed");
+        }
+        eprintln!("\n!!!!!!!! SKIPPING part of this test: {tool} is not installed !!!!!!!!\n");
+    }
+    found
+}
+
+fn dlv() -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let p = format!("{home}/go/bin/dlv");
+    if Path::new(&p).exists() {
+        p
+    } else {
+        "dlv".into()
+    }
+}
+
+/// A temp dir that lives for the whole test binary.
+fn scratch() -> &'static Path {
+    static D: OnceLock<PathBuf> = OnceLock::new();
+    D.get_or_init(|| tempfile::Builder::new().prefix("godump-test").tempdir().unwrap().keep())
+}
+
+const GO_SRC: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+var heap [][]byte
+
+func blocked(ch chan int) { <-ch }
+func sleeper()            { time.Sleep(time.Hour) }
+
+func main() {
+	mb, _ := strconv.Atoi(os.Args[1])
+	for i := 0; i < mb; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(i + j)
+		}
+		heap = append(heap, b)
+	}
+	ch := make(chan int)
+	for i := 0; i < 8; i++ {
+		go blocked(ch)
+		go sleeper()
+	}
+	fmt.Println("ready")
+	select {}
+}
+"#;
+
+const C_SRC: &str = r#"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void *idle(void *a) { for (;;) pause(); return a; }
+/* Keeps creating short-lived threads, to catch threads born during the stop. */
+static void *churn(void *a) {
+    for (;;) { pthread_t t; if (pthread_create(&t, 0, idle, 0) == 0) pthread_detach(t); usleep(1000);
+               pthread_cancel(t); }
+    return a;
+}
+int main(int argc, char **argv) {
+    pthread_t t;
+    for (int i = 0; i < 3; i++) pthread_create(&t, 0, idle, 0);
+    if (argc > 1) pthread_create(&t, 0, churn, 0);
+    char *p = malloc(32 << 20); memset(p, 0x5a, 32 << 20);
+    printf("ready\n"); fflush(stdout);
+    for (;;) pause();
+}
+"#;
+
+fn go_exe() -> Option<&'static Path> {
+    static EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    EXE.get_or_init(|| {
+        if !have("go") {
+            return None;
+        }
+        let dir = scratch().join("goprog");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.go"), GO_SRC).unwrap();
+        std::fs::write(dir.join("go.mod"), "module goprog\n\ngo 1.21\n").unwrap();
+        let out = Command::new("go").args(["build", "-o", "goprog", "."]).current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "go build: {}", String::from_utf8_lossy(&out.stderr));
+        Some(dir.join("goprog"))
+    })
+    .as_deref()
+}
+
+fn c_exe() -> Option<&'static Path> {
+    static EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    EXE.get_or_init(|| {
+        if !have("gcc") {
+            return None;
+        }
+        let dir = scratch().join("cprog");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("prog.c"), C_SRC).unwrap();
+        let out = Command::new("gcc").args(["-g", "-O0", "-pthread", "-o", "cprog", "prog.c"]).current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "gcc: {}", String::from_utf8_lossy(&out.stderr));
+        Some(dir.join("cprog"))
+    })
+    .as_deref()
+}
+
+/// A running target; killed when dropped.
+struct Proc(Child);
+
+impl Proc {
+    fn start(exe: &Path, args: &[&str]) -> Proc {
+        let mut c = Command::new(exe).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        Proc(c)
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    /// Every thread of it is neither stopped nor traced, and it is alive.
+    fn assert_running(&self) {
+        let pid = self.pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(status.contains("TracerPid:\t0"), "still traced:\n{status}");
+        for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+            let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap_or_default();
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
+            assert!(!matches!(state, Some('t' | 'T' | 'Z' | 'X')), "thread left in state {state:?}: {stat}");
+        }
+    }
+    fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.pid())).unwrap().count()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn godump(args: &[&str]) -> Output {
+    Command::new(GODUMP).args(args).output().unwrap()
+}
+
+fn create(pid: u32, core: &Path) {
+    let out = godump(&["create", &pid.to_string(), core.to_str().unwrap()]);
+    assert!(out.status.success(), "godump failed: {}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("was stopped for"), "{err}");
+    assert!(!partial(core).exists());
+}
+
+fn partial(core: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.partial", core.display()))
+}
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).stdin(Stdio::null()).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{cmd} {args:?} failed:\n{text}");
+    text
+}
+
+/// (owner, type description) of every note, from `readelf -n`.
+fn readelf_notes(core: &Path) -> Vec<(String, String)> {
+    let text = run("readelf", &["-nW", core.to_str().unwrap()]);
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let (owner, rest) = l.split_once(char::is_whitespace)?;
+            if owner != "CORE" && owner != "LINUX" {
+                return None;
+            }
+            let rest = rest.trim_start();
+            let (_size, desc) = rest.split_once(char::is_whitespace)?;
+            let desc = desc.trim();
+            Some((owner.to_string(), desc.split_whitespace().next().unwrap_or("").to_string()))
+        })
+        .collect()
+}
+
+fn count(notes: &[(String, String)], ty: &str) -> usize {
+    notes.iter().filter(|n| n.1 == ty).count()
+}
+
+fn check_readelf(core: &Path, threads: usize) {
+    if !have("readelf") {
+        return;
+    }
+    let notes = readelf_notes(core);
+    assert_eq!(count(&notes, "NT_PRSTATUS"), threads, "{notes:?}");
+    for t in ["NT_PRPSINFO", "NT_SIGINFO", "NT_AUXV", "NT_FILE"] {
+        assert_eq!(count(&notes, t), 1, "{t}: {notes:?}");
+    }
+    // Kernel order: PRSTATUS, PRPSINFO, SIGINFO, AUXV, FILE, then FP regs.
+    let first: Vec<&str> = notes.iter().take(6).map(|n| n.1.as_str()).collect();
+    assert_eq!(first, ["NT_PRSTATUS", "NT_PRPSINFO", "NT_SIGINFO", "NT_AUXV", "NT_FILE", "NT_FPREGSET"]);
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(count(&notes, "NT_FPREGSET"), threads);
+        assert_eq!(count(&notes, "NT_X86_XSTATE"), threads);
+        assert!(notes.iter().any(|n| n.0 == "LINUX" && n.1 == "NT_X86_XSTATE"));
+    }
+    let l = run("readelf", &["-lW", core.to_str().unwrap()]);
+    assert!(l.contains("Elf file type is CORE"), "{l}");
+    assert!(l.contains("NOTE") && l.contains("LOAD"), "{l}");
+}
+
+/// gdb: same thread count, and frames with symbols.
+fn check_gdb(exe: &Path, core: &Path, threads: usize, want_frame: &str) -> Option<String> {
+    if !have("gdb") {
+        return None;
+    }
+    let text = run(
+        "gdb",
+        &["-nx", "-batch", "-ex", "info threads", "-ex", "thread apply all bt", exe.to_str().unwrap(), core.to_str().unwrap()],
+    );
+    let listed = text.lines().filter(|l| l.trim_start().trim_start_matches('*').trim_start().starts_with(|c: char| c.is_ascii_digit()) && l.contains("LWP")).count();
+    assert_eq!(listed, threads, "gdb info threads:\n{text}");
+    assert!(text.contains(want_frame), "no {want_frame} frame in gdb's backtraces:\n{text}");
+    assert!(!text.contains("not in executable format") && !text.contains("is truncated"), "{text}");
+    Some(text)
+}
+
+fn check_eu_stack(exe: &Path, core: &Path, want: &str) {
+    if !have("eu-stack") {
+        return;
+    }
+    let out = Command::new("eu-stack").args(["--core", core.to_str().unwrap(), "--executable", exe.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TID ") && text.contains(want), "eu-stack:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
+    let Some(exe) = go_exe() else { return };
+    let p = Proc::start(exe, &["48"]);
+    let core = scratch().join("go.core");
+    create(p.pid(), &core);
+    p.assert_running();
+    let threads = p.threads();
+
+    check_readelf(&core, threads);
+    check_gdb(exe, &core, threads, "runtime.");
+    check_eu_stack(exe, &core, "runtime.");
+
+    let dlv = dlv();
+    if have(&dlv) {
+        let init = scratch().join("dlv-init");
+        std::fs::write(&init, "goroutines\nprint len(main.heap)\nprint main.heap[3][5]\nprint main.heap[47][1000]\nexit\n").unwrap();
+        let text = run(&dlv, &["core", exe.to_str().unwrap(), core.to_str().unwrap(), "--init", init.to_str().unwrap(), "--allow-non-terminal-interactive=true"]);
+        assert!(text.contains("main.main"), "dlv:\n{text}");
+        assert_eq!(text.matches("main.blocked").count() + text.matches("main.main.gowrap").count() >= 8, true, "dlv:\n{text}");
+        assert!(text.contains("[chan receive]") && text.contains("[sleep]"), "dlv:\n{text}");
+        // The heap made it: len 48, heap[i][j] == byte(i+j).
+        let vals: Vec<&str> = text.lines().map(str::trim).filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty()).collect();
+        assert_eq!(vals, ["48", "8", &((47 + 1000) % 256).to_string()], "dlv:\n{text}");
+    }
+
+    // The same process through gdb's gcore: the same threads and kinds of notes.
+    if have("gcore") && have("readelf") {
+        let prefix = scratch().join("gcore-go");
+        run("gcore", &["-o", prefix.to_str().unwrap(), &p.pid().to_string()]);
+        let theirs = readelf_notes(&PathBuf::from(format!("{}.{}", prefix.display(), p.pid())));
+        let ours = readelf_notes(&core);
+        for t in ["NT_PRSTATUS", "NT_FPREGSET", "NT_X86_XSTATE"] {
+            assert_eq!(count(&ours, t), count(&theirs, t), "{t}: ours {ours:?}\ngcore {theirs:?}");
+        }
+        for t in ["NT_PRPSINFO", "NT_AUXV", "NT_FILE"] {
+            assert_eq!(count(&ours, t), count(&theirs, t), "{t}");
+        }
+        p.assert_running();
+    }
+}
+
+#[test]
+fn c_program_core_is_read_by_gdb_and_eu_stack() {
+    let Some(exe) = c_exe() else { return };
+    let p = Proc::start(exe, &[]);
+    let core = scratch().join("c.core");
+    create(p.pid(), &core);
+    p.assert_running();
+    let threads = p.threads();
+    check_readelf(&core, threads);
+    if let Some(text) = check_gdb(exe, &core, threads, " main (") {
+        assert!(text.contains("idle"), "{text}");
+    }
+    check_eu_stack(exe, &core, "main");
+    // The 32 MiB of 0x5a is in the file, not a hole; the file is sparse.
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(&core).unwrap();
+    assert!(md.len() > 32 << 20);
+    assert!(md.blocks() * 512 < md.len(), "not sparse: {} blocks for {} bytes", md.blocks(), md.len());
+}
+
+#[test]
+fn threads_born_during_the_stop_are_caught() {
+    let Some(exe) = c_exe() else { return };
+    let p = Proc::start(exe, &["churn"]);
+    for i in 0..5 {
+        let core = scratch().join(format!("churn{i}.core"));
+        create(p.pid(), &core);
+        p.assert_running();
+        if have("readelf") {
+            let notes = readelf_notes(&core);
+            assert!(count(&notes, "NT_PRSTATUS") >= 5, "{notes:?}");
+            assert_eq!(count(&notes, "NT_PRSTATUS"), count(&notes, "NT_FPREGSET"));
+        }
+        std::fs::remove_file(&core).unwrap();
+    }
+}
+
+fn interrupted_by(sig: &str) {
+    let Some(exe) = go_exe() else { return };
+    // Big enough that the dump is still running when the signal comes.
+    let p = Proc::start(exe, &["1024"]);
+    let core = scratch().join(format!("killed-{sig}.core"));
+    let mut g = Command::new(GODUMP)
+        .args(["create", "--quiet", &p.pid().to_string(), core.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::fs::metadata(partial(&core)).map(|m| m.len() < (64 << 20)).unwrap_or(true) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no partial core appeared");
+        if g.try_wait().unwrap().is_some() {
+            panic!("godump finished before it could be interrupted");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    run("kill", &["-s", sig, &g.id().to_string()]);
+    let out = g.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted by signal"), "{err}");
+    assert!(!partial(&core).exists(), "partial core left behind");
+    assert!(!core.exists());
+    p.assert_running();
+}
+
+#[test]
+fn sigterm_mid_dump_leaves_the_target_running_and_no_partial() {
+    interrupted_by("TERM");
+}
+
+#[test]
+fn sigint_mid_dump_leaves_the_target_running_and_no_partial() {
+    interrupted_by("INT");
+}
+
+#[test]
+fn clear_errors() {
+    // A pid that does not exist (above pid_max's usual range).
+    let out = godump(&["create", "999999999", "/tmp/x.core"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pid 999999999: no such process"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // godump's own pid: exec keeps the shell's pid.
+    let out = Command::new("sh").arg("-c").arg(format!("exec {GODUMP} create $$ /tmp/self.core")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is godump itself"), "{err}");
+
+    // A zombie: a child that exited and was not waited for.
+    let mut z = Command::new("true").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = godump(&["create", &z.id().to_string(), "/tmp/zombie.core"]);
+    let _ = z.wait();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("zombie"), "{err}");
+
+    // Usage errors exit 2.
+    assert_eq!(godump(&["create", "notapid", "x"]).status.code(), Some(2));
+    assert_eq!(godump(&["create", "--filter", "xyz", "1", "x"]).status.code(), Some(2));
+    let help = godump(&["create", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("godump create 4242 app.core"));
+}
