@@ -36,17 +36,30 @@ func main() {
 	mu.Lock()
 	cond := sync.NewCond(&sync.Mutex{})
 	ready := make(chan struct{}, 32)
-	never := make(chan int)
-	fnever := make(chan float64)
+	never := make(chan int)      // only ever received from
+	sendc := make(chan int)      // only ever sent to
+	selc := make(chan int)       // only used in a select
+	fnever := make(chan float64) // generic receive
 
-	go func() { ready <- struct{}{}; <-never }()                   // chan receive
-	go func() { ready <- struct{}{}; never <- 1 }()                // chan send
-	go func() { ready <- struct{}{}; select { case <-never: case never <- 2: } }() // select
+	go func() { ready <- struct{}{}; <-never }()    // chan receive
+	go func() { ready <- struct{}{}; sendc <- 1 }() // chan send
+	go func() {
+		ready <- struct{}{}
+		select {
+		case <-selc:
+		case selc <- 2:
+		}
+	}() // select
 	go func() { ready <- struct{}{}; select {} }()                  // select (no cases)
 	go func() { ready <- struct{}{}; mu.Lock() }()                  // sync.Mutex.Lock
 	go func() { cond.L.Lock(); ready <- struct{}{}; cond.Wait() }() // sync.Cond.Wait
 	go func() { ready <- struct{}{}; time.Sleep(time.Hour) }()      // sleep
-	go func() { ready <- struct{}{}; if genericWait(fnever) > 0 { sink = 1 } }()
+	go func() {
+		ready <- struct{}{}
+		if genericWait(fnever) > 0 {
+			sink = 1
+		}
+	}()
 	go func() { ready <- struct{}{}; sink = inlinedHelper(never) }()
 	go func() { ready <- struct{}{}; sink = recurse(120, never) }()
 	go func() { ready <- struct{}{}; sink = recurse(10, never) }()

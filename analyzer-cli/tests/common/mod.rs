@@ -1,0 +1,235 @@
+//! Shared helpers of analyzer-cli's integration tests: building the Go
+//! fixture, producing cores with real producers (the kernel, gdb's gcore),
+//! and a small parser of the Go runtime's traceback text, the oracle.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A tool the test needs is missing: fail in CI, skip loudly elsewhere.
+pub fn missing(what: &str) -> bool {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("required tool missing in CI: {what}");
+    }
+    eprintln!("\n!!!!! SKIPPED: {what} is not available !!!!!\n");
+    true
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+pub fn fixture_dir(name: &str) -> PathBuf {
+    // The team's fixtures win when present; else our own.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/go").join(name);
+    if shared.join("main.go").exists() {
+        return shared;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go").join(name)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    pub pie: bool,
+    pub stripped: bool,
+    pub goarch: &'static str,
+}
+
+impl Variant {
+    pub fn name(&self) -> String {
+        format!(
+            "{}{}{}",
+            self.goarch,
+            if self.pie { "-pie" } else { "" },
+            if self.stripped { "-stripped" } else { "" }
+        )
+    }
+}
+
+/// Build `tests/go/<fixture>` into `out`; `toolchain` like "go1.22.12" or None for the machine's.
+pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> Result<(), String> {
+    let mut cmd = Command::new("go");
+    cmd.arg("build").arg("-o").arg(out);
+    if v.pie {
+        cmd.arg("-buildmode=pie");
+    }
+    if v.stripped {
+        cmd.arg("-ldflags=-s -w");
+    }
+    cmd.arg(".").current_dir(fixture_dir(fixture)).env("GOARCH", v.goarch).env("CGO_ENABLED", "0");
+    if let Some(t) = toolchain {
+        cmd.env("GOTOOLCHAIN", t);
+    }
+    let o = cmd.output().map_err(|e| format!("go build: {e}"))?;
+    if !o.status.success() {
+        return Err(format!("go build failed: {}", String::from_utf8_lossy(&o.stderr)));
+    }
+    Ok(())
+}
+
+/// Run `exe` with GOTRACEBACK=crash in `dir` under `ulimit -c unlimited`;
+/// return (core path, stderr text).
+pub fn crash_core(dir: &Path, exe: &Path, qemu: bool) -> Result<(PathBuf, String), String> {
+    let runner = if qemu { "qemu-aarch64 " } else { "" };
+    let script = format!(
+        "ulimit -c unlimited; GOTRACEBACK=crash exec {runner}{} 2>stderr.txt",
+        exe.display()
+    );
+    let _ = Command::new("sh").arg("-c").arg(&script).current_dir(dir).status();
+    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).map_err(|e| e.to_string())?;
+    let core = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            (n == "core" || n.starts_with("core.") || n.starts_with("qemu_")) && !n.ends_with(".txt")
+        })
+        .ok_or_else(|| format!("no core file written in {} (check core_pattern)", dir.display()))?;
+    Ok((core, stderr))
+}
+
+/// One goroutine block of a traceback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TbGoroutine {
+    pub id: u64,
+    /// The bracketed status text, e.g. "chan receive, 2 minutes, locked to thread".
+    pub status: String,
+    pub frames: Vec<TbFrame>,
+    /// (function, "file:line") of the go statement.
+    pub created_by: Option<(String, String)>,
+    /// "goroutine running on other thread; stack unavailable".
+    pub unavailable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TbFrame {
+    /// Function name without the argument list.
+    pub func: String,
+    pub inlined: bool,
+    /// "file:line".
+    pub pos: String,
+    /// "+0x.." or "" (inlined / at entry).
+    pub offset: String,
+}
+
+/// Parse every `goroutine N ...]:` block; later blocks with an id already seen
+/// (the SIGQUIT dumps of other Ms after a crash) are ignored, and so is
+/// goroutine 0 (an M's g0).
+pub fn parse_traceback(text: &str) -> Vec<TbGoroutine> {
+    let mut out: Vec<TbGoroutine> = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i];
+        i += 1;
+        let Some(rest) = l.strip_prefix("goroutine ") else { continue };
+        if !l.ends_with("]:") {
+            continue;
+        }
+        let id: u64 = match rest.split(' ').next().and_then(|s| s.parse().ok()) {
+            Some(id) => id,
+            None => continue,
+        };
+        let open = l.find(" [").unwrap_or(0);
+        let status = l[open + 2..l.len() - 2].to_string();
+        let mut g = TbGoroutine { id, status, frames: vec![], created_by: None, unavailable: false };
+        while i < lines.len() && !lines[i].is_empty() && !lines[i].starts_with("goroutine ") {
+            let f = lines[i];
+            if f.starts_with('\t') {
+                if f.contains("stack unavailable") {
+                    g.unavailable = true;
+                }
+                i += 1;
+                continue;
+            }
+            if let Some(c) = f.strip_prefix("created by ") {
+                let func = c.split(" in goroutine").next().unwrap().to_string();
+                let pos = lines.get(i + 1).map(|p| pos_of(p)).unwrap_or_default();
+                g.created_by = Some((c.to_string(), pos));
+                let _ = func;
+                i += 2;
+                continue;
+            }
+            if f.starts_with("...") && f.ends_with("frames elided...") {
+                g.frames.push(TbFrame { func: f.to_string(), inlined: false, pos: String::new(), offset: String::new() });
+                i += 1;
+                continue;
+            }
+            if f.starts_with("(unwinding stopped") || f.starts_with("runtime: ") || f.starts_with("stack: ") || f.starts_with("0x") {
+                i += 1;
+                continue;
+            }
+            // A function line: name(args)
+            let Some(paren) = f.rfind('(') else {
+                i += 1;
+                continue;
+            };
+            let func = f[..paren].to_string();
+            let inlined = f.ends_with("(...)");
+            let loc = lines.get(i + 1).copied().unwrap_or("");
+            let offset = loc.split_whitespace().find(|w| w.starts_with("+0x")).unwrap_or("").to_string();
+            g.frames.push(TbFrame { func, inlined, pos: pos_of(loc), offset });
+            i += 2;
+        }
+        if id != 0 && !out.iter().any(|o| o.id == id) {
+            out.push(g);
+        }
+    }
+    out
+}
+
+fn pos_of(loc: &str) -> String {
+    loc.trim_start_matches('\t').split(' ').next().unwrap_or("").to_string()
+}
+
+/// Compare our goroutines with the runtime's; returns (compared, mismatch descriptions).
+pub fn compare(runtime: &[TbGoroutine], ours: &[TbGoroutine]) -> (usize, Vec<String>) {
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for r in runtime {
+        let Some(o) = ours.iter().find(|o| o.id == r.id) else {
+            bad.push(format!("goroutine {}: missing from our output", r.id));
+            continue;
+        };
+        n += 1;
+        // "running" goroutines on another thread: the runtime has no stack to compare.
+        if r.status != o.status {
+            bad.push(format!("goroutine {}: status {:?} vs ours {:?}", r.id, r.status, o.status));
+        }
+        if r.unavailable {
+            continue;
+        }
+        if r.frames != o.frames {
+            bad.push(format!(
+                "goroutine {}: frames differ\n runtime: {:#?}\n ours: {:#?}",
+                r.id, r.frames, o.frames
+            ));
+        }
+        if r.created_by != o.created_by {
+            bad.push(format!("goroutine {}: created by {:?} vs ours {:?}", r.id, r.created_by, o.created_by));
+        }
+    }
+    for o in ours {
+        if !runtime.iter().any(|r| r.id == o.id) {
+            bad.push(format!("goroutine {}: only in our output", o.id));
+        }
+    }
+    (n, bad)
+}
+
+pub fn goanalyze(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_goanalyze")).args(args).output().expect("run goanalyze");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}

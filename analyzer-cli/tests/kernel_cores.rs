@@ -1,0 +1,89 @@
+//! Kernel-written cores of the goroutine zoo, crashed with GOTRACEBACK=crash:
+//! `goanalyze --stacks` must print what the runtime printed, goroutine by
+//! goroutine (ids, statuses, functions, files and lines, inlined frames,
+//! offsets, created-by), for PIE and non-PIE, with and without DWARF.
+
+mod common;
+
+use common::*;
+
+fn run_variant(v: Variant, toolchain: Option<&str>) {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("zoo");
+    if let Err(e) = build("zoo", v, toolchain, &exe) {
+        if toolchain.is_some() && missing(&format!("toolchain {toolchain:?}: {e}")) {
+            return;
+        }
+        panic!("{e}");
+    }
+    let (core, stderr) = crash_core(dir.path(), &exe, false).unwrap();
+    let runtime = parse_traceback(&stderr);
+    assert!(runtime.len() >= 15, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
+
+    let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks"]);
+    assert_eq!(code, 0, "goanalyze failed: {err}");
+    let ours = parse_traceback(&out);
+    let (n, bad) = compare(&runtime, &ours);
+    eprintln!(
+        "{} {}: compared {n} goroutines, {} mismatches",
+        toolchain.unwrap_or("go (machine)"),
+        v.name(),
+        bad.len()
+    );
+    assert!(bad.is_empty(), "{}\n--- ours ---\n{out}\n--- runtime ---\n{stderr}", bad.join("\n"));
+
+    // The text must be byte-identical for every goroutine block the runtime
+    // printed in full (its first block per goroutine).
+    let blocks = |t: &str| -> Vec<String> {
+        t.split("\n\n").filter(|b| b.starts_with("goroutine ")).map(|b| b.trim_end().to_string()).collect()
+    };
+    let ours_blocks = blocks(&out);
+    let mut identical = 0;
+    for rb in blocks(&stderr) {
+        if rb.contains("stack unavailable") || rb.starts_with("goroutine 0 ") {
+            continue;
+        }
+        let head = rb.lines().next().unwrap().to_string();
+        if let Some(ob) = ours_blocks.iter().find(|b| b.lines().next() == Some(head.as_str())) {
+            assert_eq!(&rb, ob, "goroutine block differs");
+            identical += 1;
+        }
+    }
+    eprintln!("  {identical} goroutine blocks byte-identical");
+    assert!(identical >= n.saturating_sub(2), "only {identical} of {n} blocks are byte-identical");
+}
+
+const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
+
+#[test]
+fn amd64_exe_dwarf() {
+    run_variant(AMD64, None);
+}
+
+#[test]
+fn amd64_pie_dwarf() {
+    run_variant(Variant { pie: true, ..AMD64 }, None);
+}
+
+#[test]
+fn amd64_exe_stripped() {
+    run_variant(Variant { stripped: true, ..AMD64 }, None);
+}
+
+#[test]
+fn amd64_pie_stripped() {
+    run_variant(Variant { pie: true, stripped: true, ..AMD64 }, None);
+}
+
+/// Older toolchains through the module proxy (GOTOOLCHAIN); skipped loudly
+/// when they cannot be fetched.
+#[test]
+fn amd64_older_toolchains() {
+    for t in ["go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5"] {
+        run_variant(AMD64, Some(t));
+        run_variant(Variant { pie: true, stripped: true, ..AMD64 }, Some(t));
+    }
+}
