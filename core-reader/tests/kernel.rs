@@ -24,7 +24,8 @@ fn kernel_core_amd64() {
         return;
     }
     let exe = build("amd64", &[]);
-    let (path, stderr) = kernel_core(&exe, "nil", None);
+    let made = kernel_core(&exe, "nil", None);
+    let (path, stderr) = (made.core.clone(), made.stderr.clone());
     let core = Core::open(&path, &OpenOptions::default()).unwrap();
     assert!(core.warnings.is_empty(), "warnings: {:?}", core.warnings);
     assert!(core.truncated.is_none());
@@ -68,15 +69,17 @@ fn kernel_core_sigsegv_fault_address() {
     if !need("gcc") {
         return;
     }
-    let dir = fresh_dir("c");
+    let tmp = fresh_dir("c");
+    let dir = tmp.path();
     std::fs::write(dir.join("segv.c"), "int main(void) { *(volatile int *)0x18 = 1; return 0; }\n").unwrap();
     let st = std::process::Command::new("gcc")
         .args(["-O0", "-o", "segv", "segv.c"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .status()
         .unwrap();
     assert!(st.success());
-    let (path, _) = kernel_core(&dir.join("segv"), "", None);
+    let made = kernel_core(&dir.join("segv"), "", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = Core::open(&path, &OpenOptions::default()).unwrap();
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
     let sig = core.signal.clone().unwrap();
@@ -103,9 +106,11 @@ fn executable_next_to_the_core_when_it_matches() {
     }
     let exe = build("amd64", &[]);
     let other = build("amd64", &["-ldflags=-s -w"]);
-    let (path, _) = kernel_core(&exe, "nil", None);
+    let made = kernel_core(&exe, "nil", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let recorded = Core::open(&path, &OpenOptions::default()).unwrap().exe.unwrap().path;
-    let moved = fresh_dir("moved");
+    let moved_tmp = fresh_dir("moved");
+    let moved = moved_tmp.path();
     std::fs::copy(&path, moved.join("core")).unwrap();
     std::fs::copy(&recorded, moved.join(recorded.file_name().unwrap())).unwrap();
     std::fs::copy(&other, &recorded).unwrap();

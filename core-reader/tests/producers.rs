@@ -78,7 +78,8 @@ fn cgo_build_with_shared_libraries() {
     }
     for flags in [&[][..], &["-buildmode=pie"][..]] {
         let exe = build_fixture("cgo.go.txt", "amd64", flags, true);
-        let (path, _) = kernel_core(&exe, "", None);
+        let made = kernel_core(&exe, "", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
         let core = open(&path);
         assert!(core.warnings.is_empty(), "{:?}", core.warnings);
         assert_eq!(tids_pcs(&core), gdb_threads(&exe, &path));
@@ -101,7 +102,8 @@ fn pie_build_has_load_bias() {
         return;
     }
     let exe = build("amd64", &["-buildmode=pie"]);
-    let (path, _) = kernel_core(&exe, "nil", None);
+    let made = kernel_core(&exe, "nil", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = open(&path);
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
     assert_eq!(tids_pcs(&core), gdb_threads(&exe, &path));
@@ -119,7 +121,8 @@ fn stripped_build() {
         return;
     }
     let exe = build("amd64", &["-ldflags=-s -w"]);
-    let (path, _) = kernel_core(&exe, "panic", None);
+    let made = kernel_core(&exe, "panic", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = open(&path);
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
     assert_eq!(tids_pcs(&core), gdb_threads(&exe, &path));
@@ -133,7 +136,8 @@ fn gcore_of_live_process() {
     }
     let exe = build("amd64", &[]);
     let l = live(&exe);
-    let path = gcore(&l);
+    let made = gcore(&l);
+    let path = made.core.clone();
     drop(l);
     let core = open(&path);
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
@@ -159,7 +163,8 @@ fn dlv_dump_of_live_process() {
     };
     let exe = build("amd64", &[]);
     let l = live(&exe);
-    let path = dlv_dump(&dlv, &l);
+    let made = dlv_dump(&dlv, &l);
+    let path = made.core.clone();
     let pid = l.pid;
     drop(l);
     let core = open(&path);
@@ -177,7 +182,8 @@ fn compressed_cores_by_magic() {
         return;
     }
     let exe = build("amd64", &[]);
-    let (path, _) = kernel_core(&exe, "nil", None);
+    let made = kernel_core(&exe, "nil", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let plain = open(&path);
     for (tool, args) in [("zstd", &["-q", "-1", "-c"][..]), ("xz", &["-0", "-T2", "-c"][..]), ("lz4", &["-q", "-1", "-c"][..])] {
         if !need(tool) {
@@ -209,7 +215,8 @@ fn truncated_core_reads_what_is_there() {
         return;
     }
     let exe = build("amd64", &[]);
-    let (path, _) = kernel_core(&exe, "nil", None);
+    let made = kernel_core(&exe, "nil", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let full = open(&path);
     let data = std::fs::read(&path).unwrap();
     let cut = path.with_file_name("truncated");
@@ -253,7 +260,8 @@ fn wrong_executable_is_a_warning() {
     }
     let exe = build("amd64", &[]);
     let other = build("amd64", &["-ldflags=-s -w"]);
-    let (path, _) = kernel_core(&exe, "nil", None);
+    let made = kernel_core(&exe, "nil", None);
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = Core::open(&path, &OpenOptions { exe: Some(other.clone()) }).unwrap();
     assert_eq!(core.exe.as_ref().unwrap().path, other);
     assert!(
@@ -275,7 +283,8 @@ fn arm64_core_from_qemu_user() {
         return;
     }
     let exe = build("arm64", &[]);
-    let (path, _) = kernel_core(&exe, "nil", Some("qemu-aarch64"));
+    let made = kernel_core(&exe, "nil", Some("qemu-aarch64"));
+    let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = open(&path);
     assert_eq!(core.arch, Arch::Arm64);
     assert!(!core.threads.is_empty());

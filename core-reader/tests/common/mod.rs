@@ -50,22 +50,16 @@ fn which(tool: &str) -> Result<PathBuf, ()> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-/// One temporary directory per test process, removed at exit by the OS
-/// tempdir cleanup of `tempfile` (kept alive in a static).
-pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::Builder::new().prefix("core-reader-test").tempdir().unwrap())
-        .path()
+/// A fresh temporary directory, removed when dropped (cores are big).
+pub fn fresh_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("core-reader-{name}-")).tempdir().unwrap()
 }
 
-/// A fresh directory under the scratch dir.
-pub fn fresh_dir(name: &str) -> PathBuf {
-    static N: Mutex<u32> = Mutex::new(0);
-    let mut n = N.lock().unwrap();
-    *n += 1;
-    let d = scratch().join(format!("{name}-{n}"));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A core made by some producer, with the directory that holds it.
+pub struct Made {
+    pub core: PathBuf,
+    pub stderr: String,
+    pub dir: tempfile::TempDir,
 }
 
 /// Build the crasher fixture once per (goarch, flags) for this test process.
@@ -83,7 +77,12 @@ pub fn build_fixture(name: &str, goarch: &str, flags: &[&str], cgo: bool) -> Pat
     if let Some(p) = cache.get(&key) {
         return p.clone();
     }
-    let dir = fresh_dir("build");
+    // Builds live in cargo's per-target scratch space, reused across runs
+    // (go's own cache makes the rebuild cheap); one directory per variant.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("core-reader-go")
+        .join(key.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    std::fs::create_dir_all(&dir).unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     std::fs::copy(&src, dir.join("main.go")).unwrap();
     std::fs::write(dir.join("go.mod"), "module crasher\n\ngo 1.21\n").unwrap();
@@ -119,8 +118,9 @@ fn find_core(dir: &Path, prefix: &str) -> Option<PathBuf> {
 
 /// Run `exe mode` with `ulimit -c unlimited` and GOTRACEBACK=crash in a fresh
 /// directory (core_pattern is `core`), and return (core path, stderr).
-pub fn kernel_core(exe: &Path, mode: &str, runner: Option<&str>) -> (PathBuf, String) {
-    let dir = fresh_dir("run");
+pub fn kernel_core(exe: &Path, mode: &str, runner: Option<&str>) -> Made {
+    let tmp = fresh_dir("run");
+    let dir = tmp.path().to_path_buf();
     let local = dir.join(exe.file_name().unwrap());
     std::fs::copy(exe, &local).unwrap();
     let cmd = match runner {
@@ -144,7 +144,7 @@ pub fn kernel_core(exe: &Path, mode: &str, runner: Option<&str>) -> (PathBuf, St
             std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default()
         )
     });
-    (core, stderr)
+    Made { core, stderr, dir: tmp }
 }
 
 /// A live `exe block`, killed on drop.
@@ -180,8 +180,9 @@ pub fn live(exe: &Path) -> Live {
 }
 
 /// `gcore -o dir/x PID` -> dir/x.PID.
-pub fn gcore(l: &Live) -> PathBuf {
-    let dir = fresh_dir("gcore");
+pub fn gcore(l: &Live) -> Made {
+    let tmp = fresh_dir("gcore");
+    let dir = tmp.path();
     let out = Command::new("gcore")
         .arg("-o")
         .arg(dir.join("x"))
@@ -190,12 +191,13 @@ pub fn gcore(l: &Live) -> PathBuf {
         .unwrap();
     let core = dir.join(format!("x.{}", l.pid));
     assert!(core.exists(), "gcore wrote nothing: {}", String::from_utf8_lossy(&out.stderr));
-    core
+    Made { core, stderr: String::new(), dir: tmp }
 }
 
 /// `dlv attach PID` then `dump FILE`.
-pub fn dlv_dump(dlv: &Path, l: &Live) -> PathBuf {
-    let dir = fresh_dir("dlv");
+pub fn dlv_dump(dlv: &Path, l: &Live) -> Made {
+    let tmp = fresh_dir("dlv");
+    let dir = tmp.path();
     let core = dir.join("dlv.core");
     let script = dir.join("init");
     std::fs::write(&script, format!("dump {}\nquit -c\n", core.display())).unwrap();
@@ -225,7 +227,7 @@ pub fn dlv_dump(dlv: &Path, l: &Live) -> PathBuf {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    core
+    Made { core, stderr: String::new(), dir: tmp }
 }
 
 /// What gdb says: (tid, pc) per thread, in gdb's thread order.
