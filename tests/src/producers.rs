@@ -314,3 +314,35 @@ pub fn wine_minidump(wine: &Path, fixture_exe: &Path, windump_exe: &Path) -> Res
     let stderr = stderr_thread.join().unwrap_or_default();
     Ok(MadeCore { core: result?, stderr, dir })
 }
+
+/// A Linux minidump of a live process written by the `minidump-writer` crate
+/// (Breakpad's format, as Firefox and Sentry write it). It stops the process
+/// with SIGSTOP + PTRACE_ATTACH and resumes it afterwards. Its own choice of
+/// memory (thread stacks, a little around each pc) holds no Go heap, so every
+/// writable mapping is added as app memory: the g structs and allgs live there.
+pub fn minidump_writer_dump(pid: u32) -> Result<MadeCore> {
+    use minidump_writer::{app_memory::AppMemory, minidump_writer::MinidumpWriterConfig};
+
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .with_context(|| format!("reading /proc/{pid}/maps"))?;
+    let mut app = Vec::new();
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
+        let path = f.nth(3).unwrap_or("");
+        if !perms.starts_with("rw") || path.starts_with("[v") {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let (a, b) = (usize::from_str_radix(a, 16)?, usize::from_str_radix(b, 16)?);
+        app.push(AppMemory { ptr: a, length: b - a });
+    }
+    let dir = workdir()?;
+    let core = dir.path().join("writer.dmp");
+    let mut file = std::fs::File::create(&core)?;
+    let mut cfg = MinidumpWriterConfig::new(pid as i32, pid as i32);
+    cfg.set_app_memory(app);
+    cfg.write(&mut file)
+        .map_err(|e| anyhow!("minidump-writer on pid {pid}: {e}"))?;
+    Ok(MadeCore { core, stderr: String::new(), dir })
+}

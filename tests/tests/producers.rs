@@ -149,3 +149,18 @@ fn wine_minidump_of_windows_zoo() {
     let user = tb.unique().iter().filter(|g| g.frames.iter().any(|f| f.func.starts_with("main."))).count();
     assert_eq!(user, 15, "{}", made.stderr);
 }
+
+#[test]
+fn minidump_writer_of_live_zoo() {
+    require_tools!("go" => "builds the fixtures");
+    let fx = Build::new("zoo").build().unwrap();
+    let live = LiveProcess::start(&fx.exe, &["wait"]).unwrap();
+    let made = producers::minidump_writer_dump(live.pid).unwrap();
+    // minidump-writer stops the target with SIGSTOP; it must be running again.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(matches!(live.state(), Some('S') | Some('R')), "left the target {:?}", live.state());
+    let bytes = std::fs::read(&made.core).unwrap();
+    assert_eq!(&bytes[..4], b"MDMP");
+    assert!(bytes.len() > 1 << 20, "the Go heap was not added: {} bytes", bytes.len());
+    check_zoo_traceback(&traceback::parse(&live.sigquit_traceback().unwrap()), false);
+}
