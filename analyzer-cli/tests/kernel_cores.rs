@@ -8,27 +8,31 @@ mod common;
 use common::*;
 
 fn run_variant(v: Variant, toolchain: Option<&str>) {
+    run_fixture("zoo", "crash", 15, v, toolchain);
+}
+
+fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>) {
     if !have("go") && missing("go") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    if let Err(e) = build("zoo", v, toolchain, &exe) {
+    let exe = dir.path().join(fixture);
+    if let Err(e) = build(fixture, v, toolchain, &exe) {
         if toolchain.is_some() && missing(&format!("toolchain {toolchain:?}: {e}")) {
             return;
         }
         panic!("{e}");
     }
-    let (core, stderr) = crash_core(dir.path(), &exe, false).unwrap();
+    let (core, stderr) = crash_core(dir.path(), &exe, args, v.goarch == "arm64").unwrap();
     let runtime = parse_traceback(&stderr);
-    assert!(runtime.len() >= 15, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
+    assert!(runtime.len() >= min_goroutines, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
 
     let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks"]);
     assert_eq!(code, 0, "goanalyze failed: {err}");
     let ours = parse_traceback(&out);
     let (n, bad) = compare(&runtime, &ours);
     eprintln!(
-        "{} {}: compared {n} goroutines, {} mismatches",
+        "{fixture} {args} {} {}: compared {n} goroutines, {} mismatches",
         toolchain.unwrap_or("go (machine)"),
         v.name(),
         bad.len()
@@ -86,4 +90,20 @@ fn amd64_older_toolchains() {
         run_variant(AMD64, Some(t));
         run_variant(Variant { pie: true, stripped: true, ..AMD64 }, Some(t));
     }
+}
+
+#[test]
+fn fixtures_panic_nilderef_many() {
+    run_fixture("zoo", "panic", 15, AMD64, None);
+    run_fixture("panic", "", 1, AMD64, None);
+    run_fixture("nilderef", "", 1, AMD64, None);
+    run_fixture("many", "300 crash", 300, Variant { pie: true, stripped: true, ..AMD64 }, None);
+}
+
+#[test]
+fn cgo_fixture() {
+    if !have("gcc") && missing("gcc (for cgo)") {
+        return;
+    }
+    run_fixture("cgo", "", 2, AMD64, None);
 }

@@ -26,13 +26,14 @@ pub fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub fn fixture_dir(name: &str) -> PathBuf {
-    // The team's fixtures win when present; else our own.
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/go").join(name);
-    if shared.join("main.go").exists() {
-        return shared;
+/// (module directory, package path) of a fixture: the team's fixtures in
+/// testdata/go (one module) win when present; else our own copy.
+pub fn fixture_dir(name: &str) -> (PathBuf, String) {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/go");
+    if shared.join(name).join("main.go").exists() {
+        return (shared, format!("./{name}"));
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go").join(name)
+    (Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go").join(name), ".".into())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +64,9 @@ pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> 
     if v.stripped {
         cmd.arg("-ldflags=-s -w");
     }
-    cmd.arg(".").current_dir(fixture_dir(fixture)).env("GOARCH", v.goarch).env("CGO_ENABLED", "0");
+    let (dir, pkg) = fixture_dir(fixture);
+    let cgo = if fixture == "cgo" { "1" } else { "0" };
+    cmd.arg(pkg).current_dir(dir).env("GOARCH", v.goarch).env("CGO_ENABLED", cgo);
     if let Some(t) = toolchain {
         cmd.env("GOTOOLCHAIN", t);
     }
@@ -76,10 +79,10 @@ pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> 
 
 /// Run `exe` with GOTRACEBACK=crash in `dir` under `ulimit -c unlimited`;
 /// return (core path, stderr text).
-pub fn crash_core(dir: &Path, exe: &Path, qemu: bool) -> Result<(PathBuf, String), String> {
+pub fn crash_core(dir: &Path, exe: &Path, args: &str, qemu: bool) -> Result<(PathBuf, String), String> {
     let runner = if qemu { "qemu-aarch64 " } else { "" };
     let script = format!(
-        "ulimit -c unlimited; GOTRACEBACK=crash exec {runner}{} 2>stderr.txt",
+        "ulimit -c unlimited; GOTRACEBACK=crash exec {runner}{} {args} 2>stderr.txt >stdout.txt",
         exe.display()
     );
     let _ = Command::new("sh").arg("-c").arg(&script).current_dir(dir).status();
@@ -90,7 +93,7 @@ pub fn crash_core(dir: &Path, exe: &Path, qemu: bool) -> Result<(PathBuf, String
         .map(|e| e.path())
         .find(|p| {
             let n = p.file_name().unwrap().to_string_lossy().to_string();
-            (n == "core" || n.starts_with("core.") || n.starts_with("qemu_")) && !n.ends_with(".txt")
+            (n == "core" || n.starts_with("core.") || (n.starts_with("qemu_") && n.ends_with(".core")))
         })
         .ok_or_else(|| format!("no core file written in {} (check core_pattern)", dir.display()))?;
     Ok((core, stderr))
