@@ -2,6 +2,7 @@
 //! process through ptrace, or an opened core), the [`DumpState`] progress
 //! shared with the CLI, and [`dump()`], which streams a target through `elfwriter`.
 
+pub mod convert;
 pub mod dumper;
 pub mod error;
 pub mod interrupt;

@@ -54,6 +54,22 @@ enum Cmd {
         #[arg(long, default_value_t = DumpOptions::default().readers)]
         readers: usize,
     },
+    /// Rewrite any core goanalyze reads (ELF, minidump, Mach-O, Delve's, compressed) as a Linux ELF core.
+    #[command(after_help = "Examples:\n  \
+        godump convert crash.dmp crash.core          minidump -> ELF core for gdb/dlv\n  \
+        godump convert --exe ./server core.zst core  a zstd-compressed core, naming the executable")]
+    Convert {
+        /// Core to read.
+        input: PathBuf,
+        /// ELF core to write.
+        out: PathBuf,
+        /// The executable, when the core's own record of it is not enough.
+        #[arg(long)]
+        exe: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
 }
 
 fn parse_filter(s: &str) -> Result<u32, String> {
@@ -77,6 +93,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Create { pid, out, filter, quiet, readers } => create(pid, out, filter, quiet, readers),
+        Cmd::Convert { input, out, exe, quiet } => convert(input, out, exe, quiet),
     }
 }
 
@@ -120,6 +137,30 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usi
     if s.unreadable_pages > 0 {
         eprintln!("godump: {} unreadable pages were written as zeros", s.unreadable_pages);
     }
+    Ok(())
+}
+
+fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool) -> Result<()> {
+    dump::interrupt::install().context("installing signal handlers")?;
+    let core = core_reader::Core::open(&input, &core_reader::OpenOptions { exe })?;
+    for w in &core.warnings {
+        eprintln!("godump: warning: {}: {w}", input.display());
+    }
+    let state = Arc::new(DumpState::new());
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
+    let r = dump::dump(&core, &out, &DumpOptions::default(), &state);
+    state.all_done.store(true, Ordering::Release);
+    if let Some(h) = bar {
+        let _ = h.join();
+    }
+    let s = r.with_context(|| format!("converting {}", input.display()))?;
+    eprintln!(
+        "godump: wrote {} ({} threads, {} mappings, {} of memory)",
+        s.path.display(),
+        s.threads,
+        s.mappings,
+        human(s.memory_bytes)
+    );
     Ok(())
 }
 

@@ -285,6 +285,17 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
         // The heap made it: len 48, heap[i][j] == byte(i+j).
         let vals: Vec<&str> = text.lines().map(str::trim).filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty()).collect();
         assert_eq!(vals, ["48", "8", &((47 + 1000) % 256).to_string()], "dlv:\n{text}");
+
+        // godump convert: our core read back by core-reader and rewritten
+        // must still satisfy dlv, with the same heap.
+        let conv = scratch().join("go-converted.core");
+        let out = godump(&["convert", "--quiet", core.to_str().unwrap(), conv.to_str().unwrap()]);
+        assert!(out.status.success(), "convert: {}", String::from_utf8_lossy(&out.stderr));
+        let text2 = run(&dlv, &["core", exe.to_str().unwrap(), conv.to_str().unwrap(), "--init", init.to_str().unwrap(), "--allow-non-terminal-interactive=true"]);
+        let vals2: Vec<&str> = text2.lines().map(str::trim).filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty()).collect();
+        assert_eq!(vals2, vals, "dlv on the converted core:\n{text2}");
+        assert_eq!(text2.matches("Goroutine ").count(), text.matches("Goroutine ").count());
+        check_readelf(&conv, threads);
     }
 
     // The same process through gdb's gcore: the same threads and kinds of notes.
