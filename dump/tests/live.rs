@@ -419,3 +419,32 @@ fn clear_errors() {
     let help = godump(&["create", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("godump create 4242 app.core"));
 }
+
+#[test]
+fn a_stopped_process_stays_stopped() {
+    let Some(exe) = c_exe() else { return };
+    let p = Proc::start(exe, &[]);
+    let pid = p.pid().to_string();
+    run("kill", &["-STOP", &pid]);
+    let state = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit(')').next().unwrap().trim_start().chars().next().unwrap()
+    };
+    let t0 = Instant::now();
+    while state() != 'T' {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let core = scratch().join("stopped.core");
+    create(p.pid(), &core);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(state(), 'T', "godump resumed a process that was stopped");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("TracerPid:\t0"));
+    run("kill", &["-CONT", &pid]);
+    std::thread::sleep(Duration::from_millis(100));
+    p.assert_running();
+    if have("readelf") {
+        assert_eq!(count(&readelf_notes(&core), "NT_PRSTATUS"), p.threads());
+    }
+}
