@@ -15,6 +15,9 @@ fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, too
     if !have("go") && missing("go") {
         return;
     }
+    if v.goarch == "arm64" && !have("qemu-aarch64") && missing("qemu-aarch64") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join(fixture);
     if let Err(e) = build(fixture, v, toolchain, &exe) {
@@ -106,4 +109,16 @@ fn cgo_fixture() {
         return;
     }
     run_fixture("cgo", "", 2, AMD64, None);
+}
+
+const ARM64: Variant = Variant { pie: false, stripped: false, goarch: "arm64" };
+
+/// qemu-aarch64 writes its own ELF cores of the emulated process. (No PIE:
+/// a linux/arm64 PIE needs the aarch64 dynamic loader, which this machine
+/// does not have.)
+#[test]
+fn arm64_qemu() {
+    run_fixture("zoo", "crash", 15, ARM64, None);
+    run_fixture("zoo", "panic", 15, Variant { stripped: true, ..ARM64 }, None);
+    run_fixture("nilderef", "", 1, Variant { stripped: true, ..ARM64 }, None);
 }

@@ -93,7 +93,12 @@ pub fn crash_core(dir: &Path, exe: &Path, args: &str, qemu: bool) -> Result<(Pat
         .map(|e| e.path())
         .find(|p| {
             let n = p.file_name().unwrap().to_string_lossy().to_string();
-            (n == "core" || n.starts_with("core.") || (n.starts_with("qemu_") && n.ends_with(".core")))
+            // Under qemu the kernel may also dump qemu itself as `core`.
+            if qemu {
+                n.starts_with("qemu_") && n.ends_with(".core")
+            } else {
+                n == "core" || n.starts_with("core.")
+            }
         })
         .ok_or_else(|| format!("no core file written in {} (check core_pattern)", dir.display()))?;
     Ok((core, stderr))
