@@ -95,6 +95,8 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
 /// The logical frames the runtime would print, as (function line, file line).
 pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
     let wrapper_id = a.wrapper_func_id();
+    // showframe: a goroutine whose M is throwing a runtime error shows every frame.
+    let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == r.g.addr);
     let build = |show_runtime: bool| {
         let mut lines = Vec::new();
         let mut callee: Option<String> = None;
@@ -105,7 +107,7 @@ pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(Str
                     Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap")
                 );
                 let shown = show_runtime
-                    || r.crashing
+                    || throwing
                     || show_frame(&lf.name, lines.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
                 callee = Some(lf.name.clone());
                 if !shown {

@@ -122,3 +122,32 @@ fn arm64_qemu() {
     run_fixture("zoo", "panic", 15, Variant { stripped: true, ..ARM64 }, None);
     run_fixture("nilderef", "", 1, Variant { stripped: true, ..ARM64 }, None);
 }
+
+/// `--stacks --system=false` against GOTRACEBACK=all output of a second run
+/// of the same binary (GOTRACEBACK=all writes no core). The zoo is
+/// deterministic, so ids, frames, lines and offsets agree; argument words
+/// (heap addresses) differ between runs and are not compared.
+#[test]
+fn system_false_matches_gotraceback_all() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("zoo");
+    build("zoo", AMD64, None, &exe).unwrap();
+    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
+    let all = std::process::Command::new(&exe)
+        .arg("crash")
+        .env("GOTRACEBACK", "all")
+        .output()
+        .unwrap();
+    let runtime = parse_traceback(&String::from_utf8_lossy(&all.stderr));
+    assert!(runtime.len() >= 10);
+    let (code, out, err) =
+        goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks", "--system=false"]);
+    assert_eq!(code, 0, "{err}");
+    let ours = parse_traceback(&out);
+    let (n, bad) = compare(&runtime, &ours);
+    eprintln!("GOTRACEBACK=all vs --system=false: compared {n} goroutines, {} mismatches", bad.len());
+    assert!(bad.is_empty(), "{}\n--- ours ---\n{out}", bad.join("\n"));
+}
