@@ -12,6 +12,9 @@ fn check_against_gdb(exe: &std::path::Path, core: &Core) {
     let mut ours: Vec<(u64, u64)> = core.threads.iter().map(|t| (t.tid, t.regs.pc())).collect();
     ours.sort();
     assert_eq!(ours, gdb_threads(exe, &core.path), "threads (tid, pc) differ from gdb's");
+    let mut sps: Vec<(u64, u64)> = core.threads.iter().map(|t| (t.tid, t.regs.sp())).collect();
+    sps.sort();
+    assert_eq!(sps, gdb_sps(exe, &core.path), "threads (tid, sp) differ from gdb's");
 }
 
 fn elf_entry(exe: &[u8]) -> u64 {

@@ -143,6 +143,9 @@ fn gcore_of_live_process() {
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
     assert_eq!(tids_pcs(&core), gdb_threads(&exe, &path));
     assert!(core.threads.len() >= 4);
+    let mut sps: Vec<(u64, u64)> = core.threads.iter().map(|t| (t.tid, t.regs.sp())).collect();
+    sps.sort();
+    assert_eq!(sps, gdb_sps(&exe, &path));
     assert_eq!(core.exe.as_ref().unwrap().path, exe);
     text_matches_exe(&core);
     // gdb writes NT_FILE with page size 1 and byte offsets.
