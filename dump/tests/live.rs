@@ -280,7 +280,7 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
         std::fs::write(&init, "goroutines\nprint len(main.heap)\nprint main.heap[3][5]\nprint main.heap[47][1000]\nexit\n").unwrap();
         let text = run(&dlv, &["core", exe.to_str().unwrap(), core.to_str().unwrap(), "--init", init.to_str().unwrap(), "--allow-non-terminal-interactive=true"]);
         assert!(text.contains("main.main"), "dlv:\n{text}");
-        assert_eq!(text.matches("main.blocked").count() + text.matches("main.main.gowrap").count() >= 8, true, "dlv:\n{text}");
+        assert!(text.matches("main.blocked").count() + text.matches("main.main.gowrap").count() >= 8, "dlv:\n{text}");
         assert!(text.contains("[chan receive]") && text.contains("[sleep]"), "dlv:\n{text}");
         // The heap made it: len 48, heap[i][j] == byte(i+j).
         let vals: Vec<&str> = text.lines().map(str::trim).filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty()).collect();
