@@ -149,7 +149,7 @@ impl Target for Core {
                 }));
                 out.push(Note::new("CORE", NT_SIGINFO, siginfo(self)));
                 let mut auxv: Vec<u8> = self.auxv.iter().flat_map(|(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes())).collect();
-                if self.auxv.last().map_or(true, |(k, _)| *k != 0) {
+                if !matches!(self.auxv.last(), Some((0, _))) {
                     auxv.extend([0u8; 16]); // AT_NULL
                 }
                 out.push(Note::new("CORE", NT_AUXV, auxv));
