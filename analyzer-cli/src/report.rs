@@ -45,6 +45,8 @@ pub fn info(a: &Analysis) -> String {
         }
         None => s += "signal:      none\n",
     }
+    let _ = writeln!(s, "wait reasons: {}", a.state.wait_reasons_source);
+    let _ = writeln!(s, "now:         {} ns (nanotime, from {}); used for \"N minutes\"", a.state.now, a.state.now_source);
     let _ = writeln!(s, "threads:     {}", c.threads.len());
     let _ = writeln!(s, "goroutines:  {}", a.goroutines.len());
     let _ = writeln!(s, "mappings:    {}", c.mappings.len());

@@ -163,6 +163,10 @@ impl<'a> Unwinder<'a> {
                 st.stopped = Some(format!("unexpected return pc {next_lr:#x} for {name}"));
                 return st;
             };
+            if fp < sp {
+                st.stopped = Some(format!("frame pointer {fp:#x} below sp {sp:#x} in {name}"));
+                return st;
+            }
             if pc == next_lr && sp == fp {
                 st.stopped = Some(format!("traceback stuck at pc {pc:#x} sp {sp:#x}"));
                 return st;
