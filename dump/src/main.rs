@@ -120,7 +120,8 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usi
     if let Some(h) = bar {
         let _ = h.join();
     }
-    let (s, stopped) = result.with_context(|| format!("dumping pid {pid}"))?;
+    // Errors already name the pid or path.
+    let (s, stopped) = result?;
     let on_disk = std::fs::metadata(&s.path).map(|m| {
         use std::os::unix::fs::MetadataExt;
         m.blocks() * 512
@@ -153,7 +154,7 @@ fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool) -> R
     if let Some(h) = bar {
         let _ = h.join();
     }
-    let s = r.with_context(|| format!("converting {}", input.display()))?;
+    let s = r?;
     eprintln!(
         "godump: wrote {} ({} threads, {} mappings, {} of memory)",
         s.path.display(),

@@ -252,6 +252,22 @@ fn check_gdb(exe: &Path, core: &Path, threads: usize, want_frame: &str) -> Optio
     Some(text)
 }
 
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// lldb: as many threads as the process had.
+fn check_lldb(exe: &Path, core: &Path, threads: usize) {
+    if !have("lldb") {
+        return;
+    }
+    let text = run("lldb", &["--batch", "-c", core.to_str().unwrap(), exe.to_str().unwrap(), "-o", "thread list"]);
+    let listed = text.lines().filter(|l| l.trim_start().trim_start_matches('*').trim_start().starts_with("thread #")).count();
+    assert_eq!(listed, threads, "lldb:\n{text}");
+}
+
 fn check_eu_stack(exe: &Path, core: &Path, want: &str) {
     if !have("eu-stack") {
         return;
@@ -273,6 +289,7 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
     check_readelf(&core, threads);
     check_gdb(exe, &core, threads, "runtime.");
     check_eu_stack(exe, &core, "runtime.");
+    check_lldb(exe, &core, threads);
 
     let dlv = dlv();
     if have(&dlv) {
@@ -327,6 +344,7 @@ fn c_program_core_is_read_by_gdb_and_eu_stack() {
         assert!(text.contains("idle"), "{text}");
     }
     check_eu_stack(exe, &core, "main");
+    check_lldb(exe, &core, threads);
     // The 32 MiB of 0x5a is in the file, not a hole; the file is sparse.
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::metadata(&core).unwrap();
@@ -412,6 +430,20 @@ fn clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("zombie"), "{err}");
+
+    // Not allowed to ptrace: godump as nobody against a root process.
+    if have("setpriv") && nix_is_root() {
+        let mut target = Command::new("sleep").arg("100").spawn().unwrap();
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", GODUMP, "create", &target.id().to_string(), "/tmp/eperm.core"])
+            .output()
+            .unwrap();
+        let _ = target.kill();
+        let _ = target.wait();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("permission denied") && err.contains("CAP_SYS_PTRACE") && err.contains("ptrace_scope"), "{err}");
+    }
 
     // Usage errors exit 2.
     assert_eq!(godump(&["create", "notapid", "x"]).status.code(), Some(2));
