@@ -385,7 +385,7 @@ impl<'a> Reader<'a> {
                     // Count entries while they look like short strings.
                     let mut n = 2;
                     while i + 16 * (n + 1) <= buf.len() && n < 128 {
-                        let l = w(i + 16 * n as usize + 8);
+                        let l = w(i + 16 * n + 8);
                         if l == 0 || l > 64 {
                             break;
                         }

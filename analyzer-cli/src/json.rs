@@ -34,6 +34,8 @@ struct JGoroutine {
     thread: Option<u64>,
     user_location: Option<JLoc>,
     start_func: Option<String>,
+    /// pprof labels (Go 1.24+; empty when absent or not decodable).
+    labels: std::collections::BTreeMap<String, String>,
     created_by: Option<JCreated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frames: Option<Vec<JFrame>>,
@@ -140,6 +142,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
                 pc: format!("{pc:#x}"),
             }),
             start_func: u.find_func(g.startpc).map(|f| u.func_name(&f).to_string()),
+            labels: g.labels.iter().cloned().collect(),
             created_by: created,
             frames,
             unwinding_stopped: r.stack.stopped.clone(),

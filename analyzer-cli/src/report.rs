@@ -158,6 +158,10 @@ pub fn goroutines(a: &Analysis) -> String {
             let _ = write!(s, " Start: {} ({:#x})", u.func_name(&f), r.g.startpc);
         }
         let _ = write!(s, " [{}]", status_text(a, r));
+        if !r.g.labels.is_empty() {
+            let l: Vec<String> = r.g.labels.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
+            let _ = write!(s, " labels:{{{}}}", l.join(", "));
+        }
         if let Some(t) = r.thread {
             let _ = write!(s, " (thread {t})");
         }

@@ -59,7 +59,7 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
     let mut s = format!("goroutine {}", g.goid);
     let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == g.addr);
     // Go 1.22 added ` gp=.. m=.. mp=..` to headers.
-    let has_gp = a.bin.go_minor().map_or(true, |m| m >= 22);
+    let has_gp = !matches!(a.bin.go_minor(), Some(m) if m < 22);
     if has_gp && (opts.system || throwing) {
         let _ = write!(s, " gp={:#x}", g.addr);
         match &r.m {

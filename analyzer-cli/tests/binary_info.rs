@@ -92,7 +92,7 @@ fn pclntab_agrees_with_go_tool_nm_and_addr2line() {
 
     // The stripped PIE has the same table: names and entry offsets.
     let sbin = Binary::open(&stripped).unwrap();
-    assert!(!sbin.has_dwarf && sbin.symbols.get("runtime.allgs").is_none());
+    assert!(!sbin.has_dwarf && !sbin.symbols.contains_key("runtime.allgs"));
     assert_eq!(sbin.go_version, bin.go_version);
     assert!(sbin.moduledata.is_some(), "moduledata not found in the stripped binary");
     let names = |b: &Binary| -> Vec<String> { b.pcln.funcs().map(|f| b.pcln.func_name(&f).to_string()).collect() };

@@ -57,6 +57,7 @@ fn reports_on_a_zoo_core() {
     assert!(out.lines().any(|l| l.contains("[sync.Mutex.Lock]") && l.contains("Go: ")), "{out}");
     assert!(out.lines().any(|l| l.contains("[syscall]") && l.contains("(thread ")), "{out}");
     assert!(out.contains("locked to thread"), "{out}");
+    assert!(out.contains(r#"labels:{"role": "labelled"}"#), "pprof labels: {out}");
 
     let (code, out, _) = goanalyze(&[c, "--exe", e, "--threads"]);
     assert_eq!(code, 0);
