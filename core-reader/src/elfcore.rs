@@ -317,6 +317,18 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     };
     let file_size = d.len() as u64;
     let (phdrs, phdrs_missing) = elf::program_headers(d, &h);
+    if phdrs.is_empty() {
+        // Nothing to go on. Delve writes its program headers last, so a cut
+        // Delve core ends up here.
+        return Err(Error::Malformed {
+            path: path.to_path_buf(),
+            what: format!(
+                "program header table ({} entries; the file is only {file_size} bytes: truncated?)",
+                h.phnum
+            ),
+            offset: h.phoff,
+        });
+    }
     if phdrs_missing > 0 {
         warnings.push(format!(
             "{}: {} of {} program headers lie beyond the end of the file",

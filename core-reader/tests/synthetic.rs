@@ -240,6 +240,15 @@ fn not_a_core() {
     assert!(Core::open(&p, &OpenOptions::default()).is_err());
     let e = Core::open(Path::new("/nonexistent/core"), &OpenOptions::default()).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/core"), "{e}");
+    // A core whose program headers are gone says so.
+    let mut n = Vec::new();
+    note(&mut n, b"CORE", 1, &[0u8; 0x150]);
+    let mut b = core(EM_X86_64, &n, &[], false);
+    b[32..40].copy_from_slice(&0x10_0000u64.to_le_bytes());
+    let (_d, p) = write("nophdrs", &b);
+    let e = Core::open(&p, &OpenOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Malformed { offset: 0x10_0000, .. }), "{e}");
+    assert!(e.to_string().contains("truncated"), "{e}");
     // An executable is ELF but not a core.
     let exe = std::env::current_exe().unwrap();
     let e = Core::open(&exe, &OpenOptions::default()).unwrap_err();
