@@ -192,16 +192,16 @@ impl Analysis {
         })?;
         match self.bin.arch {
             crate::binary::BinArch::Amd64 => {
-                let mc = f.fp + 40;
-                Some((self.core.u64(mc + 128).ok()?, self.core.u64(mc + 120).ok()?, 0))
+                let mc = f.fp.wrapping_add(40);
+                Some((self.core.u64(mc.wrapping_add(128)).ok()?, self.core.u64(mc.wrapping_add(120)).ok()?, 0))
             }
             crate::binary::BinArch::Arm64 => {
-                let mc = f.fp + 128 + 176;
-                let regs = mc + 8;
+                let mc = f.fp.wrapping_add(128 + 176);
+                let regs = mc.wrapping_add(8);
                 Some((
-                    self.core.u64(regs + 32 * 8).ok()?,
-                    self.core.u64(regs + 31 * 8).ok()?,
-                    self.core.u64(regs + 30 * 8).ok()?,
+                    self.core.u64(regs.wrapping_add(32 * 8)).ok()?,
+                    self.core.u64(regs.wrapping_add(31 * 8)).ok()?,
+                    self.core.u64(regs.wrapping_add(30 * 8)).ok()?,
                 ))
             }
         }

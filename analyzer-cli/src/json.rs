@@ -83,7 +83,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
         let st = g.status();
         let waiting = st == crate::goroutine::G_WAITING;
         let minutes = if (waiting || st == crate::goroutine::G_SYSCALL) && g.waitsince != 0 {
-            Some((a.state.now - g.waitsince) / 60_000_000_000)
+            Some(a.state.now.saturating_sub(g.waitsince) / 60_000_000_000)
         } else {
             None
         };

@@ -80,7 +80,7 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
         s += " (scan)";
     }
     if (st == G_WAITING || st == G_SYSCALL) && g.waitsince != 0 {
-        let waitfor = (a.state.now - g.waitsince) / 60_000_000_000;
+        let waitfor = a.state.now.saturating_sub(g.waitsince) / 60_000_000_000;
         if waitfor >= 1 {
             let _ = write!(s, ", {waitfor} minutes");
         }
