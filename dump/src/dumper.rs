@@ -12,15 +12,26 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use elfwriter::{CoreWriter, Segment, SegmentFlags};
+use elfwriter::{CoreWriter, Segment, SegmentFlags, SparseStream};
 
 use crate::memory::{self, Chunk};
 use crate::state::DumpState;
 use crate::target::{Dump, Target};
 use crate::{interrupt, Error, Result};
 
+/// The kind of file `dump()` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// A Linux ELF core, as the kernel writes it.
+    #[default]
+    Elf,
+    /// A Breakpad-style Linux minidump with all of the memory (Memory64List).
+    Minidump,
+}
+
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
+    pub format: Format,
     /// Bytes a read: big enough to amortise the syscall, small enough that
     /// the pool (readers + 2 chunks) stays modest.
     pub chunk_size: usize,
@@ -31,7 +42,7 @@ pub struct DumpOptions {
 impl Default for DumpOptions {
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        DumpOptions { chunk_size: 8 << 20, readers: cpus.clamp(1, 4) }
+        DumpOptions { format: Format::Elf, chunk_size: 8 << 20, readers: cpus.clamp(1, 4) }
     }
 }
 
@@ -109,19 +120,30 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     state.mem_total.store(total, Ordering::Relaxed);
 
     let ppath = partial_path(out);
-    let file = File::create(&ppath).map_err(Error::io(&ppath))?;
+    let mut file = File::create(&ppath).map_err(Error::io(&ppath))?;
     let mut partial = Partial { path: ppath.clone(), done: false };
     let werr = |source| Error::Write { path: ppath.clone(), source };
-    let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
-
     let chunks = memory::plan(&ranges, opts.chunk_size.max(page as usize));
-    let (unreadable, read_time) = pump(t, &chunks, opts, page, state, &mut w, started).map_err(|e| match e {
-        PumpError::Write(source) => Error::Write { path: ppath.clone(), source },
-        PumpError::Other(e) => e,
-    })?;
-    t.memory_read_done();
-    let file = w.finish().map_err(werr)?;
-    drop(file);
+    let (unreadable, read_time) = match opts.format {
+        Format::Elf => {
+            let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
+            let r = pump(t, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = r.map_err(|e| e.into_error(&ppath))?;
+            t.memory_read_done();
+            w.finish().map_err(werr)?;
+            r
+        }
+        Format::Minidump => {
+            let head = crate::minidump::head(t, &map, &notes, &ranges, page)?;
+            std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
+            let mut w = SparseStream::new(file, total);
+            let r = pump(t, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = r.map_err(|e| e.into_error(&ppath))?;
+            t.memory_read_done();
+            w.finish().map_err(werr)?;
+            r
+        }
+    };
     std::fs::rename(&ppath, out).map_err(Error::io(out))?;
     partial.done = true;
     Ok(Summary {
@@ -139,6 +161,15 @@ enum PumpError {
     Other(Error),
 }
 
+impl PumpError {
+    fn into_error(self, path: &Path) -> Error {
+        match self {
+            PumpError::Write(source) => Error::Write { path: path.to_path_buf(), source },
+            PumpError::Other(e) => e,
+        }
+    }
+}
+
 /// Run the readers and write their chunks in order.
 fn pump(
     t: &dyn Target,
@@ -146,7 +177,7 @@ fn pump(
     opts: &DumpOptions,
     page: u64,
     state: &DumpState,
-    w: &mut CoreWriter<File>,
+    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
     started: Instant,
 ) -> std::result::Result<(u64, Duration), PumpError> {
     let mut read_time = started.elapsed();
@@ -217,7 +248,7 @@ fn pump(
                     t.memory_read_done();
                 }
                 let len = chunks[want].len;
-                w.write_sparse(&buf[..len], page as usize).map_err(PumpError::Write)?;
+                sink(&buf[..len]).map_err(PumpError::Write)?;
                 state.mem_done.fetch_add(len as u64, Ordering::Relaxed);
                 let _ = pool_tx.send(buf);
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use dump::{AttachOptions, DumpOptions, DumpState, LinuxProcess};
 
 #[derive(Parser)]
@@ -33,7 +33,8 @@ enum Cmd {
     /// Snapshot a live process into an ELF core; it is stopped while its memory is copied, then resumed.
     #[command(after_help = "Examples:\n  \
         godump create 4242 app.core\n  \
-        godump create --filter 0x33 --quiet 4242 app.core\n\n\
+        godump create --filter 0x33 --quiet 4242 app.core\n  \
+        godump create --format minidump 4242 app.dmp\n\n\
         The core is written to OUT.partial and renamed to OUT when complete; on failure or\n\
         SIGINT/SIGTERM/SIGHUP the process is detached (left running) and OUT.partial removed.\n\
         Which mappings are dumped follows /proc/PID/coredump_filter, as for a crash.")]
@@ -53,6 +54,9 @@ enum Cmd {
         /// Threads reading memory.
         #[arg(long, default_value_t = DumpOptions::default().readers)]
         readers: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "elf")]
+        format: FormatArg,
     },
     /// Rewrite any core goanalyze reads (ELF, minidump, Mach-O, Delve's, compressed) as a Linux ELF core.
     #[command(after_help = "Examples:\n  \
@@ -69,7 +73,28 @@ enum Cmd {
         /// No progress bar.
         #[arg(short, long)]
         quiet: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "elf")]
+        format: FormatArg,
     },
+}
+
+/// `--format`.
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// Linux ELF core (gdb, dlv, lldb, eu-stack, goanalyze).
+    Elf,
+    /// Breakpad-style minidump holding all dumped memory (lldb, rust-minidump).
+    Minidump,
+}
+
+impl From<FormatArg> for dump::Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Elf => dump::Format::Elf,
+            FormatArg::Minidump => dump::Format::Minidump,
+        }
+    }
 }
 
 fn parse_filter(s: &str) -> Result<u32, String> {
@@ -92,8 +117,13 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers } => create(pid, out, filter, quiet, readers),
-        Cmd::Convert { input, out, exe, quiet } => convert(input, out, exe, quiet),
+        Cmd::Create { pid, out, filter, quiet, readers, format } => {
+            let opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+            create(pid, out, filter, quiet, opts)
+        }
+        Cmd::Convert { input, out, exe, quiet, format } => {
+            convert(input, out, exe, quiet, DumpOptions { format: format.into(), ..DumpOptions::default() })
+        }
     }
 }
 
@@ -101,7 +131,7 @@ fn human(b: u64) -> String {
     indicatif::HumanBytes(b).to_string()
 }
 
-fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usize) -> Result<()> {
+fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOptions) -> Result<()> {
     dump::interrupt::install().context("installing signal handlers")?;
     if out.is_dir() {
         bail!("{}: is a directory; give the core file's name", out.display());
@@ -111,7 +141,6 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usi
 
     let result = (|| {
         let target = LinuxProcess::attach(pid, &AttachOptions { filter })?;
-        let opts = DumpOptions { readers: readers.max(1), ..DumpOptions::default() };
         let r = dump::dump(&target, &out, &opts, &state);
         let stopped = target.detach();
         r.map(|s| (s, stopped))
@@ -141,7 +170,7 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usi
     Ok(())
 }
 
-fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool) -> Result<()> {
+fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool, opts: DumpOptions) -> Result<()> {
     dump::interrupt::install().context("installing signal handlers")?;
     let core = core_reader::Core::open(&input, &core_reader::OpenOptions { exe })?;
     for w in &core.warnings {
@@ -149,7 +178,7 @@ fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool) -> R
     }
     let state = Arc::new(DumpState::new());
     let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
-    let r = dump::dump(&core, &out, &DumpOptions::default(), &state);
+    let r = dump::dump(&core, &out, &opts, &state);
     state.all_done.store(true, Ordering::Release);
     if let Some(h) = bar {
         let _ = h.join();

@@ -480,3 +480,23 @@ fn a_stopped_process_stays_stopped() {
         assert_eq!(count(&readelf_notes(&core), "NT_PRSTATUS"), p.threads());
     }
 }
+
+#[test]
+fn minidump_format_is_read_by_lldb() {
+    let Some(exe) = c_exe() else { return };
+    if !have("lldb") {
+        return;
+    }
+    let p = Proc::start(exe, &[]);
+    std::thread::sleep(Duration::from_millis(100));
+    let dmp = scratch().join("c.dmp");
+    let out = godump(&["create", "--format", "minidump", &p.pid().to_string(), dmp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    p.assert_running();
+    assert_eq!(&std::fs::read(&dmp).unwrap()[..4], b"MDMP");
+    let text = run("lldb", &["--batch", "-c", dmp.to_str().unwrap(), exe.to_str().unwrap(), "-o", "thread list", "-o", "bt all"]);
+    let listed = text.lines().filter(|l| l.trim_start().trim_start_matches('*').trim_start().starts_with("thread #") && l.contains("tid =")).count();
+    assert_eq!(listed, p.threads(), "lldb:\n{text}");
+    assert!(text.contains("`main at prog.c") && text.contains("`idle"), "lldb:\n{text}");
+    assert!(text.contains(&format!("Process {} stopped", p.pid())), "lldb:\n{text}");
+}
