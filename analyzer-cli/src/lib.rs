@@ -15,6 +15,7 @@ pub mod moduledata;
 pub mod pclntab;
 pub mod report;
 pub mod runtime_types;
+pub mod symbolize;
 pub mod traceback;
 pub mod unwind;
 
