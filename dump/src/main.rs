@@ -57,6 +57,10 @@ enum Cmd {
         /// Output format.
         #[arg(long, value_enum, default_value = "elf")]
         format: FormatArg,
+        /// MiB of memory reading may run ahead of writing (default: a quarter of
+        /// the available memory, 64..1024). The target resumes once all is read.
+        #[arg(long)]
+        buffer_mib: Option<usize>,
     },
     /// Rewrite any core goanalyze reads (ELF, minidump, Mach-O, Delve's, compressed) as a Linux ELF core.
     #[command(after_help = "Examples:\n  \
@@ -117,8 +121,11 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers, format } => {
-            let opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib } => {
+            let mut opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+            if let Some(m) = buffer_mib {
+                opts.buffer_bytes = m << 20;
+            }
             create(pid, out, filter, quiet, opts)
         }
         Cmd::Convert { input, out, exe, quiet, format } => {
