@@ -256,14 +256,33 @@ fn pump(
         let result = (|| {
             let mut pending: BTreeMap<usize, (Vec<u8>, u64)> = BTreeMap::new();
             let mut unreadable = 0;
+            let mut received = 0;
+            let mut released = false;
             for want in 0..chunks.len() {
-                while !pending.contains_key(&want) {
+                loop {
+                    // Take whatever the readers have finished, without
+                    // waiting, so we learn early that all memory is read.
+                    while let Ok((i, b, z)) = done_rx.try_recv() {
+                        pending.insert(i, (b, z));
+                        received += 1;
+                    }
+                    if received == chunks.len() && !released {
+                        released = true;
+                        read_time = started.elapsed();
+                        // Everything is read: let a live target go while
+                        // the rest is written.
+                        t.memory_read_done();
+                    }
+                    if pending.contains_key(&want) {
+                        break;
+                    }
                     if let Some(signal) = interrupt::requested() {
                         return Err(PumpError::Other(Error::Interrupted { signal }));
                     }
                     match done_rx.recv_timeout(Duration::from_millis(100)) {
                         Ok((i, b, z)) => {
                             pending.insert(i, (b, z));
+                            received += 1;
                         }
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -271,14 +290,11 @@ fn pump(
                         }
                     }
                 }
+                if let Some(signal) = interrupt::requested() {
+                    return Err(PumpError::Other(Error::Interrupted { signal }));
+                }
                 let (buf, z) = pending.remove(&want).expect("present");
                 unreadable += z;
-                if want == chunks.len() - 1 {
-                    read_time = started.elapsed();
-                    // Everything is read: let a live target go before the
-                    // last write.
-                    t.memory_read_done();
-                }
                 let len = chunks[want].len;
                 sink(&buf[..len]).map_err(PumpError::Write)?;
                 state.mem_done.fetch_add(len as u64, Ordering::Relaxed);

@@ -141,6 +141,9 @@ impl Proc {
         let mut line = String::new();
         BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready");
+        // "ready" is read before the write that printed it has returned;
+        // give main time to reach its final wait.
+        std::thread::sleep(Duration::from_millis(200));
         Proc(c)
     }
     fn pid(&self) -> u32 {
