@@ -142,7 +142,15 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     let mut file = File::create(&ppath).map_err(Error::io(&ppath))?;
     let mut partial = Partial { path: ppath.clone(), done: false };
     let werr = |source| Error::Write { path: ppath.clone(), source };
-    let chunks = memory::plan(&ranges, opts.chunk_size.max(page as usize));
+    // Never-touched pages of anonymous memory are holes without being read:
+    // reading would fault them in, which the kernel's dump avoids too.
+    let mut pieces = Vec::new();
+    for m in map.iter().filter(|m| m.dump != Dump::Skip) {
+        let len = m.dump_len(page);
+        let res = if m.is_anonymous_private() { t.resident_pages(m.start, len) } else { None };
+        pieces.extend(memory::split_resident(m.start, len, page, res.as_deref()));
+    }
+    let chunks = memory::plan(&pieces, opts.chunk_size.max(page as usize));
     let (unreadable, read_time) = match opts.format {
         Format::Elf => {
             let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
