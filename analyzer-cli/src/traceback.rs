@@ -4,7 +4,9 @@
 use std::fmt::Write;
 
 use crate::analysis::{Analysis, GoroutineReport};
-use crate::goroutine::{self, G_SYSCALL, G_WAITING, G_LEAKED};
+use crate::goroutine::{self, G_LEAKED, G_SYSCALL, G_WAITING};
+use crate::inline::LogicalFrame;
+use crate::unwind::Frame;
 
 /// `tracebackInnerFrames` / `tracebackOuterFrames`.
 const INNER: usize = 50;
@@ -92,52 +94,62 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
     s
 }
 
-/// The logical frames the runtime would print, as (function line, file line).
-pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+/// The logical frames the runtime would print (showframe's filter at the
+/// chosen level), each with its physical frame.
+pub fn visible_frames<'r>(a: &Analysis, r: &'r GoroutineReport, opts: Options) -> Vec<(&'r Frame, &'r LogicalFrame)> {
     let wrapper_id = a.wrapper_func_id();
     // showframe: a goroutine whose M is throwing a runtime error shows every frame.
     let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == r.g.addr);
     let build = |show_runtime: bool| {
-        let mut lines = Vec::new();
-        let mut callee: Option<String> = None;
+        let mut out = Vec::new();
+        let mut callee: Option<&str> = None;
         for f in &r.stack.frames {
             for lf in &f.logical {
-                let callee_elides = !matches!(
-                    callee.as_deref(),
-                    Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap")
-                );
+                let callee_elides =
+                    !matches!(callee, Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap"));
                 let shown = show_runtime
                     || throwing
-                    || show_frame(&lf.name, lines.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
-                callee = Some(lf.name.clone());
-                if !shown {
-                    continue;
+                    || show_frame(&lf.name, out.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
+                callee = Some(lf.name.as_str());
+                if shown {
+                    out.push((f, lf));
                 }
-                let mut fl = print_name(&lf.name);
-                if lf.inlined {
-                    fl += "(...)";
-                } else {
-                    let _ = write!(fl, "({})", f.args);
-                }
-                let mut loc = format!("\t{}:{}", lf.file, lf.line);
-                if !lf.inlined {
-                    if f.offset > 0 {
-                        let _ = write!(loc, " +{:#x}", f.offset);
-                    }
-                    if opts.system {
-                        let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
-                    }
-                }
-                lines.push((fl, loc));
             }
         }
-        lines
+        out
     };
-    let lines = build(opts.system);
-    if lines.is_empty() && !opts.system {
+    let v = build(opts.system);
+    // "By default, omits runtime frames. If that means we print nothing at
+    // all, repeat forcing all frames printed."
+    if v.is_empty() && !opts.system {
         return build(true);
     }
-    lines
+    v
+}
+
+/// The logical frames the runtime would print, as (function line, file line).
+pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+    visible_frames(a, r, opts)
+        .into_iter()
+        .map(|(f, lf)| {
+            let mut fl = print_name(&lf.name);
+            if lf.inlined {
+                fl += "(...)";
+            } else {
+                let _ = write!(fl, "({})", f.args);
+            }
+            let mut loc = format!("\t{}:{}", lf.file, lf.line);
+            if !lf.inlined {
+                if f.offset > 0 {
+                    let _ = write!(loc, " +{:#x}", f.offset);
+                }
+                if opts.system {
+                    let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
+                }
+            }
+            (fl, loc)
+        })
+        .collect()
 }
 
 pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(String, String)> {

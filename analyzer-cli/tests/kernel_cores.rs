@@ -124,9 +124,11 @@ fn arm64_qemu() {
 }
 
 /// `--stacks --system=false` against GOTRACEBACK=all output of a second run
-/// of the same binary (GOTRACEBACK=all writes no core). The zoo is
-/// deterministic, so ids, frames, lines and offsets agree; argument words
-/// (heap addresses) differ between runs and are not compared.
+/// of the same binary (GOTRACEBACK=all writes no core). Goroutine ids depend
+/// on scheduling (goids are handed out in per-P batches), so goroutines are
+/// matched by content: the sorted lists of (status, frames, created by) must
+/// be equal. Argument words (heap addresses) differ between runs and are not
+/// compared.
 #[test]
 fn system_false_matches_gotraceback_all() {
     if !have("go") && missing("go") {
@@ -147,7 +149,12 @@ fn system_false_matches_gotraceback_all() {
         goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks", "--system=false"]);
     assert_eq!(code, 0, "{err}");
     let ours = parse_traceback(&out);
-    let (n, bad) = compare(&runtime, &ours);
-    eprintln!("GOTRACEBACK=all vs --system=false: compared {n} goroutines, {} mismatches", bad.len());
-    assert!(bad.is_empty(), "{}\n--- ours ---\n{out}", bad.join("\n"));
+    let key = |g: &TbGoroutine| format!("[{}] {:?} {:?}", g.status, g.frames, g.created_by);
+    let mut want: Vec<String> = runtime.iter().map(key).collect();
+    let mut got: Vec<String> = ours.iter().map(key).collect();
+    want.sort();
+    got.sort();
+    let bad = want.iter().filter(|k| !got.contains(k)).count() + got.iter().filter(|k| !want.contains(k)).count();
+    eprintln!("GOTRACEBACK=all vs --system=false: compared {} goroutines, {bad} mismatches", want.len());
+    assert_eq!(want, got, "--- ours ---\n{out}");
 }
