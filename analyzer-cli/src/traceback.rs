@@ -229,3 +229,30 @@ pub fn format_all(a: &Analysis, opts: Options) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_print_like_the_runtime() {
+        assert_eq!(print_name("runtime.gopanic"), "panic");
+        assert_eq!(print_name("main.genericWait[go.shape.struct { X int; Y int }]"), "main.genericWait[...]");
+        assert_eq!(print_name("main.(*T[go.shape.int]).m"), "main.(*T[...]).m");
+        assert_eq!(print_name("main.main.func1"), "main.main.func1");
+        assert_eq!(print_name("weird]name["), "weird]name[");
+    }
+
+    #[test]
+    fn showframe_at_level_1() {
+        assert!(show_frame("main.main", true, false, true));
+        assert!(!show_frame("runtime.gopark", true, false, true));
+        assert!(show_frame("runtime.Goexit", true, false, true));
+        assert!(!show_frame("runtime.gopanic", true, false, true));
+        assert!(show_frame("runtime.gopanic", false, false, true));
+        assert!(show_frame("runtime.runFinalizers", false, false, true));
+        assert!(!show_frame("main.(*T).M-fm", false, true, true));
+        assert!(show_frame("main.(*T).M-fm", false, true, false));
+        assert!(!show_frame("nodot", false, false, true));
+    }
+}

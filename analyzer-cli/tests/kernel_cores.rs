@@ -121,6 +121,8 @@ fn arm64_qemu() {
     run_fixture("zoo", "crash", 15, ARM64, None);
     run_fixture("zoo", "panic", 15, Variant { stripped: true, ..ARM64 }, None);
     run_fixture("nilderef", "", 1, Variant { stripped: true, ..ARM64 }, None);
+    // The layout table on arm64 with an older toolchain.
+    run_fixture("zoo", "crash", 15, Variant { stripped: true, ..ARM64 }, Some("go1.22.12"));
 }
 
 /// `--stacks --system=false` against GOTRACEBACK=all output of a second run
