@@ -74,7 +74,9 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("goanalyze: {e:#}");
+            // Our errors already name the file or address and carry their
+            // cause in the message: print the top one only, on one line.
+            eprintln!("goanalyze: {e}");
             ExitCode::from(1)
         }
     }
