@@ -103,6 +103,15 @@ fn fixtures_panic_nilderef_many() {
     run_fixture("many", "300 crash", 300, Variant { pie: true, stripped: true, ..AMD64 }, None);
 }
 
+/// A runtime throw ("fatal error: concurrent map writes") with other
+/// goroutines running: the thrower starts at runtime.fatal, the others are
+/// walked from their threads.
+#[test]
+fn fatal_throw_with_running_goroutines() {
+    run_fixture("mapwrites", "", 2, AMD64, None);
+    run_fixture("mapwrites", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
+}
+
 #[test]
 fn cgo_fixture() {
     if !have("gcc") && missing("gcc (for cgo)") {
