@@ -503,3 +503,48 @@ fn minidump_format_is_read_by_lldb() {
     assert!(text.contains("`main at prog.c") && text.contains("`idle"), "lldb:\n{text}");
     assert!(text.contains(&format!("Process {} stopped", p.pid())), "lldb:\n{text}");
 }
+
+/// A kernel core of the C program, converted by `godump convert`: gdb must
+/// show the same threads and the same crashing backtrace in both.
+#[test]
+fn convert_keeps_a_kernel_core_readable() {
+    let Some(exe) = c_exe() else { return };
+    if !have("gdb") {
+        return;
+    }
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.trim() != "core" {
+        eprintln!("\n!!!!!!!! SKIPPING convert_keeps_a_kernel_core_readable: core_pattern is {pattern:?}, not \"core\" !!!!!!!!\n");
+        return;
+    }
+    let dir = scratch().join("kernel-core");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -c unlimited && cd {} && exec {}", dir.display(), exe.display()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    run("kill", &["-SEGV", &c.id().to_string()]);
+    let _ = c.wait();
+    let core = dir.join("core");
+    assert!(core.exists(), "the kernel wrote no core in {}", dir.display());
+    let conv = dir.join("converted.core");
+    let out = godump(&["convert", "--quiet", core.to_str().unwrap(), conv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let gdb = |c: &Path| {
+        let t = run("gdb", &["-nx", "-batch", "-ex", "info threads", "-ex", "thread apply all bt", exe.to_str().unwrap(), c.to_str().unwrap()]);
+        // Frames and thread lines only: the header names the core file.
+        t.lines().filter(|l| l.starts_with('#') || l.contains("LWP")).map(String::from).collect::<Vec<_>>()
+    };
+    let (a, b) = (gdb(&core), gdb(&conv));
+    assert!(a.iter().any(|l| l.contains(" main (")), "{a:#?}");
+    assert_eq!(a, b, "gdb sees the kernel core and the converted one differently");
+    if have("readelf") {
+        let n = readelf_notes(&conv);
+        assert_eq!(count(&n, "NT_PRSTATUS"), count(&readelf_notes(&core), "NT_PRSTATUS"));
+    }
+}
