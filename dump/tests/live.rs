@@ -290,6 +290,12 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
     let threads = p.threads();
 
     check_readelf(&core, threads);
+    // A snapshot is not a crash: no thread carries a signal.
+    if have("eu-readelf") {
+        let text = run("eu-readelf", &["-n", core.to_str().unwrap()]);
+        assert_eq!(text.matches("cursig: 0").count(), threads, "{text}");
+        assert!(text.contains(&format!("pid: {}", p.pid())), "{text}");
+    }
     check_gdb(exe, &core, threads, "runtime.");
     check_eu_stack(exe, &core, "runtime.");
     check_lldb(exe, &core, threads);

@@ -219,9 +219,14 @@ impl Target for LinuxProcess {
                     }
                 }
             }
+            // A signal the thread was about to take when we stopped it (Go's
+            // SIGURG preemption, usually) is not why a core exists: it goes
+            // in the pending mask, and pr_cursig stays 0 so no reader takes a
+            // live snapshot for a crash.
+            let about_to_take = t.pending.map(|s| 1u64 << ((s as i32 - 1) & 63)).unwrap_or(0);
             let st = PrStatus {
-                cursig: t.pending.map(|s| s as i32 as u16).unwrap_or(0),
-                sigpend: hex_field(&tstatus, "SigPnd") | hex_field(&tstatus, "ShdPnd"),
+                cursig: 0,
+                sigpend: hex_field(&tstatus, "SigPnd") | hex_field(&tstatus, "ShdPnd") | about_to_take,
                 sighold: hex_field(&tstatus, "SigBlk"),
                 pid: t.tid,
                 ppid: self.before.ppid,
@@ -235,9 +240,9 @@ impl Target for LinuxProcess {
             if first {
                 first = false;
                 out.push(notes::prpsinfo(&self.psinfo()?));
-                // No signal killed a live process: the thread's own pending
-                // signal if it stopped on one, else an empty siginfo.
-                out.push(Note::new("CORE", NT_SIGINFO, t.siginfo.map(|s| s.to_vec()).unwrap_or_else(|| vec![0; 128])));
+                // No signal killed a live process: an empty siginfo (si_signo 0),
+                // as for pr_cursig.
+                out.push(Note::new("CORE", NT_SIGINFO, vec![0; 128]));
                 out.push(Note::new("CORE", NT_AUXV, procfs::read(pid, proc_path(pid, "auxv"))?));
                 out.push(notes::nt_file(&maps, self.page));
             }
