@@ -411,8 +411,10 @@ impl<'a> Reader<'a> {
     /// "Now" for `waitfor = (nanotime() - waitsince) / 60e9`. A core has no
     /// clock; the latest nanotime the runtime itself recorded is the best
     /// lower bound: `sched.lastpoll` (sysmon refreshes it every 10ms while
-    /// the program runs, and netpoll sets it when it returns) and the newest
-    /// `waitsince` of any goroutine. We take the maximum; minutes can only
+    /// the program runs, and netpoll sets it when it returns), each P's
+    /// `sysmontick.schedwhen`/`syscallwhen` (when sysmon last saw that P
+    /// switch goroutines or enter a syscall) and the newest `waitsince` of
+    /// any goroutine (set by the GC). We take the maximum; minutes can only
     /// come out too small, never too large, and for a process that was busy
     /// until it died they agree with the runtime's.
     fn choose_now(&self, st: &mut RuntimeState) {
@@ -423,6 +425,26 @@ impl<'a> Reader<'a> {
                 if v as i64 > now {
                     now = v as i64;
                     src = "runtime.sched.lastpoll".into();
+                }
+            }
+        }
+        if let (Some(a), Some(tick), Some(sw), Some(yw)) = (
+            self.global("runtime.allp"),
+            self.bin.layout.opt("p.sysmontick"),
+            self.bin.layout.opt("sysmontick.schedwhen"),
+            self.bin.layout.opt("sysmontick.syscallwhen"),
+        ) {
+            let ptr = self.mem.u64(a).unwrap_or(0);
+            let len = self.mem.u64(a.wrapping_add(8)).unwrap_or(0).min(1024);
+            for i in 0..len {
+                let Ok(p) = self.mem.u64(ptr.wrapping_add(8 * i)) else { break };
+                for (o, what) in [(sw, "schedwhen"), (yw, "syscallwhen")] {
+                    if let Ok(v) = self.mem.u64(p.wrapping_add(tick + o)) {
+                        if v as i64 > now {
+                            now = v as i64;
+                            src = format!("runtime.allp[{i}].sysmontick.{what}");
+                        }
+                    }
                 }
             }
         }

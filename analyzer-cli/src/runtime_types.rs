@@ -54,6 +54,9 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("m.alllink", true),
     ("m.caughtsig", false),
     ("schedt.lastpoll", true),
+    ("p.sysmontick", false),
+    ("sysmontick.schedwhen", false),
+    ("sysmontick.syscallwhen", false),
 ];
 
 /// Offsets by "struct.field".
