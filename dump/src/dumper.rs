@@ -153,10 +153,11 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
         pieces.extend(memory::split_resident(m.start, len, page, res.as_deref()));
     }
     let chunks = memory::plan(&pieces, opts.chunk_size.max(page as usize));
+    let job = Job { t, map: &map, chunks: &chunks, opts, page, state, started };
     let (unreadable, read_time) = match opts.format {
         Format::Elf => {
             let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
-            let r = pump(t, &map, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
             let r = r.map_err(|e| e.into_error(&ppath))?;
             t.memory_read_done();
             w.finish().map_err(werr)?;
@@ -166,7 +167,7 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
             let head = crate::minidump::head(t, &map, &notes, &ranges, page)?;
             std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
             let mut w = SparseStream::new(file, total);
-            let r = pump(t, &map, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
             let r = r.map_err(|e| e.into_error(&ppath))?;
             t.memory_read_done();
             w.finish().map_err(werr)?;
@@ -209,16 +210,22 @@ fn expected_unreadable(map: &[MemoryMapEntry], addr: u64) -> bool {
     })
 }
 
-fn pump(
-    t: &dyn Target,
-    map: &[MemoryMapEntry],
-    chunks: &[Chunk],
-    opts: &DumpOptions,
+/// What the readers and the writer share.
+struct Job<'a> {
+    t: &'a dyn Target,
+    map: &'a [MemoryMapEntry],
+    chunks: &'a [Chunk],
+    opts: &'a DumpOptions,
     page: u64,
-    state: &DumpState,
-    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
+    state: &'a DumpState,
     started: Instant,
+}
+
+fn pump(
+    job: &Job,
+    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
 ) -> std::result::Result<(u64, Duration), PumpError> {
+    let Job { t, map, chunks, opts, page, state, started } = *job;
     let mut read_time = started.elapsed();
     if chunks.is_empty() {
         return Ok((0, read_time));
