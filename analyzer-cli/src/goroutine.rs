@@ -78,7 +78,23 @@ pub struct Goroutine {
     pub stack_lo: u64,
     pub stack_hi: u64,
     pub labels: Vec<(String, String)>,
+    /// GODEBUG=tracebackancestors: the creating goroutines' stacks.
+    pub ancestors: Vec<Ancestor>,
 }
+
+/// `runtime.ancestorInfo`: {pcs []uintptr, goid uint64, gopc uintptr}.
+#[derive(Debug, Clone, Default)]
+pub struct Ancestor {
+    pub goid: u64,
+    pub gopc: u64,
+    /// Return pcs, one per logical frame (inlined calls expanded).
+    pub pcs: Vec<u64>,
+}
+
+/// `tracebackInnerFrames`: saveAncestors keeps at most this many pcs.
+const MAX_ANCESTOR_PCS: u64 = 50;
+/// GODEBUG=tracebackancestors=N keeps N ancestors; any real N is small.
+const MAX_ANCESTORS: u64 = 1 << 12;
 
 impl Goroutine {
     pub fn status(&self) -> u32 {
@@ -180,7 +196,15 @@ impl<'a> Reader<'a> {
             stack_lo: m.u64(stack.wrapping_add(self.off("stack.lo")?))?,
             stack_hi: m.u64(stack.wrapping_add(self.off("stack.hi")?))?,
             labels: Vec::new(),
+            ancestors: Vec::new(),
         };
+        if let Some(o) = self.bin.layout.opt("g.ancestors") {
+            if let Ok(p) = m.u64(addr.wrapping_add(o)) {
+                if p != 0 {
+                    g.ancestors = self.read_ancestors(p).unwrap_or_default();
+                }
+            }
+        }
         if let Some(o) = self.bin.layout.opt("g.labels") {
             if let Ok(p) = m.u64(addr.wrapping_add(o)) {
                 if p != 0 {
@@ -207,6 +231,25 @@ impl<'a> Reader<'a> {
         for i in 0..len {
             let e = list.wrapping_add(i * 32);
             out.push((self.mem.go_string(e, 4096)?, self.mem.go_string(e.wrapping_add(16), 4096)?));
+        }
+        Ok(out)
+    }
+
+    /// `*[]ancestorInfo` at `p`.
+    fn read_ancestors(&self, p: u64) -> Result<Vec<Ancestor>> {
+        let m = self.mem;
+        let arr = m.u64(p)?;
+        let len = m.u64(p.wrapping_add(8))?.min(MAX_ANCESTORS);
+        let mut out = Vec::new();
+        for i in 0..len {
+            let e = arr.wrapping_add(40 * i);
+            let pcs_ptr = m.u64(e)?;
+            let n = m.u64(e.wrapping_add(8))?.min(MAX_ANCESTOR_PCS);
+            let mut pcs = Vec::new();
+            for j in 0..n {
+                pcs.push(m.u64(pcs_ptr.wrapping_add(8 * j))?);
+            }
+            out.push(Ancestor { goid: m.u64(e.wrapping_add(24))?, gopc: m.u64(e.wrapping_add(32))?, pcs });
         }
         Ok(out)
     }

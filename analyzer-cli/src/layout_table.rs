@@ -9,6 +9,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (21, &[
         ("g._defer", 40),
         ("g._panic", 32),
+        ("g.ancestors", 288),
         ("g.atomicstatus", 144),
         ("g.goid", 152),
         ("g.gopc", 280),
@@ -48,6 +49,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (22, &[
         ("g._defer", 40),
         ("g._panic", 32),
+        ("g.ancestors", 288),
         ("g.atomicstatus", 144),
         ("g.goid", 152),
         ("g.gopc", 280),
@@ -87,6 +89,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (23, &[
         ("g._defer", 40),
         ("g._panic", 32),
+        ("g.ancestors", 296),
         ("g.atomicstatus", 152),
         ("g.goid", 160),
         ("g.gopc", 288),
@@ -126,6 +129,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (24, &[
         ("g._defer", 40),
         ("g._panic", 32),
+        ("g.ancestors", 296),
         ("g.atomicstatus", 152),
         ("g.goid", 160),
         ("g.gopc", 288),
@@ -165,6 +169,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (25, &[
         ("g._defer", 40),
         ("g._panic", 32),
+        ("g.ancestors", 288),
         ("g.atomicstatus", 144),
         ("g.goid", 152),
         ("g.gopc", 280),
@@ -204,6 +209,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (26, &[
         ("g._defer", 40),
         ("g._panic", 32),
+        ("g.ancestors", 296),
         ("g.atomicstatus", 144),
         ("g.goid", 152),
         ("g.gopc", 288),

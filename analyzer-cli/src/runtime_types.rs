@@ -36,6 +36,7 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("g.startpc", true),
     ("g.parentGoid", false),
     ("g.labels", false),
+    ("g.ancestors", false),
     ("gobuf.sp", true),
     ("gobuf.pc", true),
     ("gobuf.lr", true),

@@ -12,6 +12,10 @@ fn run_variant(v: Variant, toolchain: Option<&str>) {
 }
 
 fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>) {
+    run_fixture_env(fixture, args, min_goroutines, v, toolchain, "");
+}
+
+fn run_fixture_env(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>, env: &str) {
     if !have("go") && missing("go") {
         return;
     }
@@ -26,7 +30,7 @@ fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, too
         }
         panic!("{e}");
     }
-    let (core, stderr) = crash_core(dir.path(), &exe, args, v.goarch == "arm64").unwrap();
+    let (core, stderr) = crash_core_env(dir.path(), &exe, args, v.goarch == "arm64", env).unwrap();
     let runtime = parse_traceback(&stderr);
     assert!(runtime.len() >= min_goroutines, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
 
@@ -110,6 +114,13 @@ fn fixtures_panic_nilderef_many() {
 fn fatal_throw_with_running_goroutines() {
     run_fixture("mapwrites", "", 2, AMD64, None);
     run_fixture("mapwrites", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
+}
+
+/// GODEBUG=tracebackancestors: "[originating from goroutine N]:" blocks.
+#[test]
+fn traceback_ancestors() {
+    run_fixture_env("zoo", "crash", 15, AMD64, None, "GODEBUG=tracebackancestors=5");
+    run_fixture_env("zoo", "crash", 15, Variant { stripped: true, ..AMD64 }, Some("go1.22.12"), "GODEBUG=tracebackancestors=3");
 }
 
 #[test]
