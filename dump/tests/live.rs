@@ -92,9 +92,10 @@ static void *churn(void *a) {
 int main(int argc, char **argv) {
     pthread_t t;
     for (int i = 0; i < 3; i++) pthread_create(&t, 0, idle, 0);
-    if (argc > 1) pthread_create(&t, 0, churn, 0);
+    if (argc > 1 && strcmp(argv[1], "churn") == 0) pthread_create(&t, 0, churn, 0);
     char *p = malloc(32 << 20); memset(p, 0x5a, 32 << 20);
     printf("ready\n"); fflush(stdout);
+    if (argc > 1 && strcmp(argv[1], "exitmain") == 0) pthread_exit(0);
     for (;;) pause();
 }
 "#;
@@ -553,4 +554,30 @@ fn convert_keeps_a_kernel_core_readable() {
         let n = readelf_notes(&conv);
         assert_eq!(count(&n, "NT_PRSTATUS"), count(&readelf_notes(&core), "NT_PRSTATUS"));
     }
+}
+
+/// main() called pthread_exit: the leader is a zombie, the process is not.
+#[test]
+fn a_process_whose_main_thread_exited_is_dumped() {
+    let Some(exe) = c_exe() else { return };
+    let p = Proc::start(exe, &["exitmain"]);
+    let core = scratch().join("exitmain.core");
+    create(p.pid(), &core);
+    let live = std::fs::read_dir(format!("/proc/{}/task", p.pid()))
+        .unwrap()
+        .filter(|t| {
+            let stat = std::fs::read_to_string(t.as_ref().unwrap().path().join("stat")).unwrap_or_default();
+            !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z')
+        })
+        .count();
+    assert_eq!(live, 3);
+    if have("readelf") {
+        assert_eq!(count(&readelf_notes(&core), "NT_PRSTATUS"), live);
+    }
+    if have("gdb") {
+        let t = run("gdb", &["-nx", "-batch", "-ex", "thread apply all bt", exe.to_str().unwrap(), core.to_str().unwrap()]);
+        assert_eq!(t.matches(" idle (").count(), 3, "{t}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap();
+    assert!(status.contains("TracerPid:\t0"));
 }

@@ -53,7 +53,9 @@ impl Stopped {
     /// until a listing finds none that is not stopped yet: a thread created
     /// while we were stopping the others is caught by the next listing, and
     /// once all are stopped nobody can create more.
-    pub fn stop_all(pid: i32) -> Result<Stopped> {
+    /// `leader_gone`: the main thread has exited (a zombie that ptrace
+    /// cannot attach to); only the other threads are stopped.
+    pub fn stop_all(pid: i32, leader_gone: bool) -> Result<Stopped> {
         let mut s = Stopped {
             pid,
             tracees: Vec::new(),
@@ -63,7 +65,10 @@ impl Stopped {
         };
         loop {
             interrupt::check()?;
-            let tids = procfs::tasks(pid)?;
+            let mut tids = procfs::tasks(pid)?;
+            if leader_gone {
+                tids.retain(|&t| t != pid);
+            }
             let new: Vec<i32> = tids.into_iter().filter(|t| !s.tracees.iter().any(|x| x.tid == *t)).collect();
             if new.is_empty() {
                 break;
