@@ -581,3 +581,8 @@ fn a_process_whose_main_thread_exited_is_dumped() {
     let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap();
     assert!(status.contains("TracerPid:\t0"));
 }
+
+#[test]
+fn sighup_mid_dump_leaves_the_target_running_and_no_partial() {
+    interrupted_by("HUP");
+}
