@@ -235,7 +235,27 @@ pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> Str
         s.push_str(l);
         s.push('\n');
     };
-    if lines.len() > INNER + OUTER {
+    if matches!(a.bin.go_minor(), Some(m) if m < 21) {
+        // Before Go 1.21 the runtime printed the first 100 physical frames
+        // (_TracebackMaxFrames) and then "...additional frames elided...".
+        const MAX_PHYSICAL: usize = 100;
+        let vis = visible_frames(a, r, opts);
+        let mut physical = 0;
+        let mut last: Option<*const Frame> = None;
+        for (i, (f, _)) in vis.iter().enumerate() {
+            if last != Some(*f as *const Frame) {
+                physical += 1;
+                last = Some(*f as *const Frame);
+            }
+            if physical > MAX_PHYSICAL {
+                break;
+            }
+            push(&mut s, &lines[i]);
+        }
+        if r.stack.frames.len() >= MAX_PHYSICAL {
+            s += "...additional frames elided...\n";
+        }
+    } else if lines.len() > INNER + OUTER {
         for l in &lines[..INNER] {
             push(&mut s, l);
         }
