@@ -1,11 +1,50 @@
 //! Runtime struct offsets by Go minor version, for binaries without DWARF.
 //! Generated with `goanalyze --layout-table EXE` from linux/amd64 builds of
-//! tests/go/zoo with go1.20.14, 1.21.13, 1.22.12, 1.23.12, 1.24.11, 1.25.5 and
+//! tests/go/zoo with go1.19.13, go1.20.14, 1.21.13, 1.22.12, 1.23.12, 1.24.11, 1.25.5 and
 //! 1.26.8 (see runtime_types.rs); the structs hold only pointer-sized and
 //! fixed-size fields before the ones we read, so the offsets are the same on
 //! linux/arm64. `tests/layout_table.rs` checks the table against DWARF.
 
 pub static TABLE: &[(u32, &[(&str, u64)])] = &[
+    (19, &[
+        ("g._defer", 40),
+        ("g._panic", 32),
+        ("g.ancestors", 304),
+        ("g.atomicstatus", 144),
+        ("g.goid", 152),
+        ("g.gopc", 296),
+        ("g.labels", 360),
+        ("g.lockedm", 232),
+        ("g.m", 48),
+        ("g.sched", 56),
+        ("g.stack", 0),
+        ("g.startpc", 312),
+        ("g.syscallpc", 120),
+        ("g.syscallsp", 112),
+        ("g.waitreason", 176),
+        ("g.waitsince", 168),
+        ("gobuf.bp", 48),
+        ("gobuf.lr", 40),
+        ("gobuf.pc", 8),
+        ("gobuf.sp", 0),
+        ("m.alllink", 336),
+        ("m.caughtsig", 200),
+        ("m.curg", 192),
+        ("m.g0", 0),
+        ("m.gsignal", 80),
+        ("m.id", 232),
+        ("m.lockedg", 352),
+        ("m.procid", 72),
+        ("m.throwing", 244),
+        ("m.vdsoPC", 808),
+        ("m.vdsoSP", 800),
+        ("p.sysmontick", 24),
+        ("schedt.lastpoll", 8),
+        ("stack.hi", 8),
+        ("stack.lo", 0),
+        ("sysmontick.schedwhen", 8),
+        ("sysmontick.syscallwhen", 24),
+    ]),
     (20, &[
         ("g._defer", 40),
         ("g._panic", 32),

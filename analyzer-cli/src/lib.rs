@@ -10,7 +10,8 @@
 //! goroutine's starting registers (g.sched, syscallsp, a thread's registers,
 //! or a signal frame) and [`traceback`] / [`report`] / [`json`] format.
 //!
-//! Supported: Go 1.20..1.26 (pclntab from 1.18), ELF cores of linux/amd64
+//! Supported: Go 1.19..1.26 (pclntab and inline trees from 1.18; runtime
+//! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
 //! and linux/arm64, PIE and not, with or without DWARF.
 //!
 //! Known gaps: C frames are not unwound (a goroutine in cgo is walked from

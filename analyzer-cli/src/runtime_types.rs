@@ -235,7 +235,7 @@ pub fn from_table(version: Option<&str>) -> Result<Layout> {
         .iter()
         .filter(|(m, _)| *m <= minor)
         .max_by_key(|(m, _)| *m)
-        .ok_or_else(|| Error::Layout(format!("no layout table for {v} (the table starts at go1.20)")))?;
+        .ok_or_else(|| Error::Layout(format!("no layout table for {v} (the table starts at go1.19)")))?;
     let exact = *m == minor;
     Ok(Layout {
         fields: entries.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

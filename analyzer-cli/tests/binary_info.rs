@@ -108,7 +108,7 @@ fn layout_table_matches_dwarf() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
-    for t in [None, Some("go1.20.14"), Some("go1.21.13"), Some("go1.22.12"), Some("go1.23.12"), Some("go1.24.11"), Some("go1.25.5")] {
+    for t in [None, Some("go1.19.13"), Some("go1.20.14"), Some("go1.21.13"), Some("go1.22.12"), Some("go1.23.12"), Some("go1.24.11"), Some("go1.25.5")] {
         let name = format!("zoo-{}", t.unwrap_or("local"));
         let Some(exe) = built(AMD64, t, dir.path(), &name) else { continue };
         let bin = Binary::open(&exe).unwrap();

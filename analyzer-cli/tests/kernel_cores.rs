@@ -93,7 +93,7 @@ fn amd64_pie_stripped() {
 /// when they cannot be fetched.
 #[test]
 fn amd64_older_toolchains() {
-    for t in ["go1.20.14", "go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5"] {
+    for t in ["go1.19.13", "go1.20.14", "go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5"] {
         run_variant(AMD64, Some(t));
         run_variant(Variant { pie: true, stripped: true, ..AMD64 }, Some(t));
     }
