@@ -37,10 +37,15 @@ fn dlv() -> String {
     }
 }
 
-/// A temp dir that lives for the whole test binary.
+/// A directory for the whole test binary, under cargo's target/tmp so
+/// that runs reuse (overwrite) it instead of piling cores up in /tmp.
 fn scratch() -> &'static Path {
     static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| tempfile::Builder::new().prefix("godump-test").tempdir().unwrap().keep())
+    D.get_or_init(|| {
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("godump-live");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
 }
 
 const GO_SRC: &str = r#"package main
@@ -329,7 +334,9 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
     if have("gcore") && have("readelf") {
         let prefix = scratch().join("gcore-go");
         run("gcore", &["-o", prefix.to_str().unwrap(), &p.pid().to_string()]);
-        let theirs = readelf_notes(&PathBuf::from(format!("{}.{}", prefix.display(), p.pid())));
+        let gcore_file = PathBuf::from(format!("{}.{}", prefix.display(), p.pid()));
+        let theirs = readelf_notes(&gcore_file);
+        let _ = std::fs::remove_file(&gcore_file);
         let ours = readelf_notes(&core);
         for t in ["NT_PRSTATUS", "NT_FPREGSET", "NT_X86_XSTATE"] {
             assert_eq!(count(&ours, t), count(&theirs, t), "{t}: ours {ours:?}\ngcore {theirs:?}");
@@ -526,6 +533,8 @@ fn convert_keeps_a_kernel_core_readable() {
     }
     let dir = scratch().join("kernel-core");
     std::fs::create_dir_all(&dir).unwrap();
+    // The kernel will not replace a core left by an earlier run.
+    let _ = std::fs::remove_file(dir.join("core"));
     let mut c = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -c unlimited && cd {} && exec {}", dir.display(), exe.display()))
