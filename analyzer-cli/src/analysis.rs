@@ -124,6 +124,11 @@ impl Analysis {
                 "syscallpc/syscallsp".to_string(),
             )
         } else if g.status() == goroutine::G_RUNNING {
+            let in_stack = |sp: u64| sp >= g.stack_lo && sp < g.stack_hi;
+            let sig = thread
+                .filter(|t| !in_stack(t.regs.sp()))
+                .and_then(|t| self.signal_context(t))
+                .filter(|(_, sp, _)| in_stack(*sp));
             match thread {
                 Some(t) if t.regs.sp() >= g.stack_lo && t.regs.sp() < g.stack_hi => (
                     Some(Start {
@@ -138,8 +143,8 @@ impl Analysis {
                 // In a signal handler on gsignal: the interrupted registers
                 // are in the signal frame (a GOTRACEBACK=crash core's
                 // crashing thread re-raises its signal from there).
-                Some(t) if self.signal_context(t).is_some_and(|(_, sp, _)| sp >= g.stack_lo && sp < g.stack_hi) => {
-                    let (pc, sp, lr) = self.signal_context(t).unwrap();
+                Some(t) if sig.is_some() => {
+                    let (pc, sp, lr) = sig.unwrap_or_default();
                     (
                         Some(Start { pc, sp, lr, trap: true, syscall: false }),
                         format!("signal frame on thread {}", t.tid),

@@ -309,7 +309,7 @@ impl<'a> Reader<'a> {
         // allgs: a slice {ptr, len, cap}.
         let (gptr, glen) = match self.global("runtime.allgs") {
             Some(a) => (self.mem.u64(a)?, self.mem.u64(a.wrapping_add(8))?),
-            None => self.scan_allgs(&st)?,
+            None => self.scan_allgs()?,
         };
         if glen > MAX_GOROUTINES {
             return Err(Error::Other(format!(
@@ -345,7 +345,7 @@ impl<'a> Reader<'a> {
     /// Stripped binaries have no `runtime.allgs` symbol: look in the
     /// executable's writable data, in memory, for a `{ptr, len, cap}` whose
     /// first element is a g with goid 1 (allgs[0] is always the main goroutine).
-    fn scan_allgs(&self, _st: &RuntimeState) -> Result<(u64, u64)> {
+    fn scan_allgs(&self) -> Result<(u64, u64)> {
         let goid = self.off("g.goid")?;
         for s in &self.bin.sections {
             if !matches!(s.name.as_str(), ".data" | ".bss" | ".noptrbss" | ".noptrdata" | "__data" | "__bss") {
