@@ -595,3 +595,46 @@ fn a_process_whose_main_thread_exited_is_dumped() {
 fn sighup_mid_dump_leaves_the_target_running_and_no_partial() {
     interrupted_by("HUP");
 }
+
+/// The last line of a debugger's output that starts with `prefix`, with its
+/// hex words.
+fn hex_words(text: &str, prefix: &str) -> Vec<u64> {
+    let line = text.lines().filter(|l| l.starts_with(prefix)).last().unwrap_or("");
+    line.split(|c: char| c.is_whitespace() || c == ':')
+        .filter_map(|w| w.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+/// `--format macho`: lldb opens it and sees the registers and stack memory
+/// gdb sees in the ELF core of the same stopped moment... of the same process.
+#[test]
+fn macho_format_is_read_by_lldb() {
+    let Some(exe) = c_exe() else { return };
+    if !have("lldb") || !have("gdb") {
+        return;
+    }
+    let p = Proc::start(exe, &[]);
+    let pid = p.pid().to_string();
+    // Job-control stop it, so both dumps see the very same registers.
+    run("kill", &["-STOP", &pid]);
+    std::thread::sleep(Duration::from_millis(100));
+    let (macho, elf) = (scratch().join("c.macho"), scratch().join("c-for-macho.core"));
+    for (fmt, out) in [("macho", &macho), ("elf", &elf)] {
+        let o = godump(&["create", "--format", fmt, &pid, out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    run("kill", &["-CONT", &pid]);
+    std::thread::sleep(Duration::from_millis(100));
+    p.assert_running();
+    assert_eq!(&std::fs::read(&macho).unwrap()[..4], &0xfeed_facfu32.to_le_bytes());
+
+    let l = run("lldb", &["--batch", "-c", macho.to_str().unwrap(), "-o", "thread list", "-o", "x/2gx $rsp", "-o", "p/x $rip"]);
+    let listed = l.lines().filter(|x| x.trim_start().trim_start_matches('*').trim_start().starts_with("thread #")).count();
+    assert_eq!(listed, p.threads(), "lldb:\n{l}");
+    let g = run("gdb", &["-nx", "-batch", "-ex", "x/2gx $rsp", "-ex", "p/x $rip", exe.to_str().unwrap(), elf.to_str().unwrap()]);
+    let (lw, gw) = (hex_words(&l, "0x7"), hex_words(&g, "0x7"));
+    assert_eq!(lw.len(), 3, "lldb:\n{l}");
+    assert_eq!(lw, gw, "lldb on the Mach-O core:\n{l}\ngdb on the ELF core:\n{g}");
+    let rip = |t: &str| t.lines().rev().find_map(|x| x.split(" = ").nth(1).and_then(|v| v.trim().strip_prefix("0x")).and_then(|h| u64::from_str_radix(h, 16).ok()));
+    assert!(rip(&l).is_some() && rip(&l) == rip(&g), "rip: lldb {:?} gdb {:?}\n{l}\n{g}", rip(&l), rip(&g));
+}
