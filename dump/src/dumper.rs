@@ -1,4 +1,4 @@
-//! `dump()`: any [`Target`] to an ELF core file, streamed.
+//! `dump()`: any [`Target`] to a core file (ELF, minidump or Mach-O), streamed.
 //!
 //! Reader threads fill chunks of memory while this thread writes the ones
 //! before them, so reading (page faults, copies out of the target) and

@@ -599,14 +599,14 @@ fn sighup_mid_dump_leaves_the_target_running_and_no_partial() {
 /// The last line of a debugger's output that starts with `prefix`, with its
 /// hex words.
 fn hex_words(text: &str, prefix: &str) -> Vec<u64> {
-    let line = text.lines().filter(|l| l.starts_with(prefix)).last().unwrap_or("");
+    let line = text.lines().rev().find(|l| l.starts_with(prefix)).unwrap_or("");
     line.split(|c: char| c.is_whitespace() || c == ':')
         .filter_map(|w| w.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()))
         .collect()
 }
 
 /// `--format macho`: lldb opens it and sees the registers and stack memory
-/// gdb sees in the ELF core of the same stopped moment... of the same process.
+/// gdb sees in the ELF core of the same (job-control stopped) process.
 #[test]
 fn macho_format_is_read_by_lldb() {
     let Some(exe) = c_exe() else { return };
