@@ -76,7 +76,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
     let u = a.unwinder();
     let mut gs = Vec::new();
     for r in &a.goroutines {
-        if with_frames && !opts.system && r.system && !r.crashing {
+        if !opts.system && r.system && !r.crashing {
             continue;
         }
         let g = &r.g;

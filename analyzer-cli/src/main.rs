@@ -49,8 +49,8 @@ struct Cli {
     /// Core format, architecture, pid, executable, signal, threads, mappings.
     #[arg(long)]
     info: bool,
-    /// With --stacks: include runtime frames and system goroutines (GOTRACEBACK=crash);
-    /// `--system=false` prints what GOTRACEBACK=all prints.
+    /// Include runtime frames and system goroutines (GOTRACEBACK=crash);
+    /// `--system=false` prints what GOTRACEBACK=all prints (also filters --goroutines).
     #[arg(
         long,
         default_value_t = true,
@@ -124,7 +124,7 @@ fn run(cli: &Cli) -> Result<()> {
         if json {
             out += &analyzer::json::goroutines(&a, opts)?;
         } else {
-            out += &analyzer::report::goroutines(&a);
+            out += &analyzer::report::goroutines(&a, cli.system);
         }
     }
     if cli.stacks {
