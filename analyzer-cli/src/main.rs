@@ -79,6 +79,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if cli.format == Format::Json && (cli.info || cli.threads || !(cli.stacks || cli.goroutines)) {
+        eprintln!("goanalyze: --format json needs --goroutines or --stacks (and works with nothing else)");
+        return ExitCode::from(2);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -120,7 +124,8 @@ fn run(cli: &Cli) -> Result<()> {
         out += &analyzer::report::threads(&a);
     }
     let opts = Options { system: cli.system };
-    if cli.goroutines {
+    // One JSON document: --stacks' is a superset of --goroutines'.
+    if cli.goroutines && !(json && cli.stacks) {
         if json {
             out += &analyzer::json::goroutines(&a, opts)?;
         } else {

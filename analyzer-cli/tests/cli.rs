@@ -11,6 +11,8 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2, "{err}");
     let (code, _, _) = goanalyze(&["core", "--no-such-flag"]);
     assert_eq!(code, 2);
+    let (code, _, err) = goanalyze(&["core", "--threads", "--format", "json"]);
+    assert_eq!(code, 2, "{err}");
     let (code, out, _) = goanalyze(&["--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("Examples:") && out.contains("--stacks"));
