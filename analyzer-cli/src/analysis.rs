@@ -95,9 +95,16 @@ impl Analysis {
             let (start, source) = self.start_for(g, m.as_ref(), thread);
             let mut stack = match start {
                 Some(s) => self.unwinder().unwind(s),
-                None => Stack { frames: vec![], stopped: Some(source.clone()) },
+                None => Stack { frames: vec![], stopped: Some(source.clone()), stopped_at_pc: None },
             };
             let trimmed = trim_crash_frames(&self.bin, &mut stack);
+            // Say where a walk that left Go code went: C frames are not unwound.
+            if let (Some(pc), Some(why)) = (stack.stopped_at_pc, stack.stopped.as_mut()) {
+                if let Some(m) = self.core.mappings.iter().find(|m| pc >= m.start && pc < m.end) {
+                    let mut sym = crate::symbolize::Symbolizer::default();
+                    *why += &format!(" in {}; not Go code, C frames are not unwound", sym.describe(pc, m));
+                }
+            }
             out.push(GoroutineReport {
                 system: self.is_system(g),
                 crashing: crashing == Some(g.addr),
