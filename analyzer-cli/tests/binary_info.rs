@@ -196,7 +196,7 @@ fn unwinder_stops_cleanly_at_non_go_return_address() {
     let exe = built(AMD64, None, dir.path(), "zoo").unwrap();
     let bin = Binary::open(&exe).unwrap();
     let f = bin.pcln.lookup_name("main.recurse").unwrap();
-    let sp = 0xc000_0100_00u64;
+    let sp = 0x00c0_0001_0000_u64;
     let c_pc = 0x7f00_0000_1234u64;
     let mut stack = vec![0u8; 64];
     stack[..8].copy_from_slice(&c_pc.to_le_bytes()); // at entry, [sp] is the return address
