@@ -34,7 +34,7 @@ struct JGoroutine {
     thread: Option<u64>,
     user_location: Option<JLoc>,
     start_func: Option<String>,
-    /// pprof labels (Go 1.24+; empty when absent or not decodable).
+    /// pprof labels (empty when absent or not decodable).
     labels: std::collections::BTreeMap<String, String>,
     created_by: Option<JCreated>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -16,7 +16,7 @@
 //!
 //! Known gaps: C frames are not unwound (a goroutine in cgo is walked from
 //! its Go-side `syscallsp`, as the runtime does; threads in C show the
-//! library symbol at pc only); pprof labels are decoded for Go 1.24+ only; the
+//! library symbol at pc only); the
 //! finalizer/cleanup goroutines always count as system goroutines.
 
 pub mod analysis;
