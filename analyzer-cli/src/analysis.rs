@@ -226,16 +226,36 @@ impl Analysis {
     }
 
     /// runtime.isSystemGoroutine: started in package runtime, except
-    /// runtime.main and coroutine/async-event starters. runFinalizers and
-    /// runCleanups count as system (the runtime checks whether they are
-    /// currently running user code; we do not).
+    /// runtime.main and coroutine/async-event starters; the finalizer and
+    /// cleanup goroutines count as user goroutines while they run user code
+    /// (`fingStatus & fingRunningFinalizer`, `g.runningCleanups`). Without
+    /// those variables (stripped binaries) they count as system.
     pub fn is_system(&self, g: &Goroutine) -> bool {
+        /// `fingRunningFinalizer` in runtime/mfinal.go (1 << 1 since Go 1.19).
+        const FING_RUNNING_FINALIZER: u32 = 2;
         let Some(f) = self.unwinder().find_func(g.startpc) else { return false };
         let name = self.bin.pcln.func_name(&f);
-        if matches!(name, "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent") {
-            return false;
+        match name {
+            "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent" => false,
+            "runtime.runFinalizers" => {
+                let running = self
+                    .bin
+                    .symbol("runtime.fingStatus")
+                    .and_then(|a| self.core.u32(a.wrapping_add(self.bias)).ok())
+                    .is_some_and(|v| v & FING_RUNNING_FINALIZER != 0);
+                !running
+            }
+            "runtime.runCleanups" => {
+                let running = self
+                    .bin
+                    .layout
+                    .opt("g.runningCleanups")
+                    .and_then(|o| self.core.u8(g.addr.wrapping_add(o)).ok())
+                    .is_some_and(|v| v != 0);
+                !running
+            }
+            _ => name.starts_with("runtime."),
         }
-        name.starts_with("runtime.")
     }
 }
 
