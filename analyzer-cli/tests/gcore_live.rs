@@ -26,6 +26,14 @@ fn live_compare(fixture: &str, min: usize) {
         .spawn()
         .unwrap();
     let pid = child.id();
+    // Kill the child if an assertion below fails, so no process outlives the test.
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").arg("-KILL").arg(self.0.to_string()).status();
+        }
+    }
+    let _guard = KillOnDrop(pid);
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("ready"), "{line}");
