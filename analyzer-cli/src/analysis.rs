@@ -44,10 +44,15 @@ impl Analysis {
             core_path,
             &core_reader::OpenOptions { exe: exe.map(|p| p.to_path_buf()) },
         )?;
+        Self::from_core(core)
+    }
+
+    /// Analyze a core that is already open (its executable found).
+    pub fn from_core(core: core_reader::Core) -> Result<Analysis> {
         let exe_info = core.exe.clone().ok_or_else(|| {
             Error::Other(format!(
                 "{}: the executable was not found; pass it with --exe",
-                core_path.display()
+                core.path.display()
             ))
         })?;
         let bin = Binary::open(&exe_info.path)?;

@@ -93,8 +93,11 @@ impl std::fmt::Debug for Binary {
 }
 
 const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
+/// Most pclntab candidates a scan of a stripped binary parses.
+const MAX_PCLNTAB_CANDIDATES: usize = 64;
 
 impl Binary {
+    #[allow(unsafe_code)] // the read-only map of the executable, commented below
     pub fn open(path: &Path) -> Result<Binary> {
         let io = |source| Error::Io { path: path.to_path_buf(), source };
         let file = std::fs::File::open(path).map_err(io)?;
@@ -141,8 +144,9 @@ impl Binary {
         let (pc_addr, pc_end) = image
             .find_pclntab(&obj, &symbols)
             .ok_or_else(|| bad("no Go pclntab found: not a Go binary, or Go older than 1.18".into()))?;
-        let pc_data = image
-            .static_bytes(pc_addr, (pc_end - pc_addr) as usize)
+        let pc_data = usize::try_from(pc_end.saturating_sub(pc_addr))
+            .ok()
+            .and_then(|len| image.static_bytes(pc_addr, len))
             .ok_or_else(|| bad(format!("pclntab at {pc_addr:#x} is not in the file")))?;
         // The moduledata: its `text` field is the best textStart hint for PIE.
         let md = crate::moduledata::find(&image, &obj, &symbols, pc_addr);
@@ -221,15 +225,16 @@ impl Binary {
 impl Image {
     /// Static bytes of the file at link-time `addr` (None when outside the
     /// file-backed part of a segment).
+    /// Every number here comes from the file: no arithmetic may overflow.
     pub fn static_bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
         for s in &self.segments {
             if addr >= s.addr && addr - s.addr < s.filesz {
                 let off = addr - s.addr;
-                if off + len as u64 > s.filesz {
+                if off.checked_add(len as u64)? > s.filesz {
                     return None;
                 }
-                let start = (s.file_off + off) as usize;
-                return self.map.get(start..start + len);
+                let start = usize::try_from(s.file_off.checked_add(off)?).ok()?;
+                return self.map.get(start..start.checked_add(len)?);
             }
         }
         None
@@ -254,19 +259,19 @@ impl Image {
         self.segments
             .iter()
             .find(|s| addr >= s.addr && addr - s.addr < s.filesz)
-            .map(|s| s.addr + s.filesz)
+            .map(|s| s.addr.saturating_add(s.filesz))
     }
 
     /// Link-time ranges of file-backed data, for scans.
     pub(crate) fn data_ranges(&self) -> Vec<(u64, u64)> {
-        self.segments.iter().filter(|s| s.filesz > 0).map(|s| (s.addr, s.addr + s.filesz)).collect()
+        self.segments.iter().filter(|s| s.filesz > 0).map(|s| (s.addr, s.addr.saturating_add(s.filesz))).collect()
     }
 
     fn find_pclntab(&self, obj: &object::File, symbols: &HashMap<String, (u64, u64)>) -> Option<(u64, u64)> {
         for name in [".gopclntab", "__gopclntab"] {
             if let Some(s) = obj.section_by_name(name) {
                 if s.size() > 0 && self.static_bytes(s.address(), 8).is_some_and(pclntab::looks_like_header) {
-                    return Some((s.address(), s.address() + s.size()));
+                    return Some((s.address(), s.address().saturating_add(s.size())));
                 }
             }
         }
@@ -276,14 +281,19 @@ impl Image {
             }
         }
         // Scan the file for the header magic at 8-byte alignment; accept the
-        // first candidate whose header parses and whose first function looks sane.
+        // first candidate whose header parses and whose first function looks
+        // sane. Only candidates whose header fits are copied and parsed, and
+        // only so many: a file full of fake headers must not cost
+        // (candidates x file size).
+        let mut parsed = 0;
         for s in &self.segments {
-            let Some(bytes) = self.static_bytes(s.addr, s.filesz as usize) else { continue };
+            let Some(bytes) = usize::try_from(s.filesz).ok().and_then(|n| self.static_bytes(s.addr, n)) else { continue };
             let mut i = 0usize;
-            while i + 64 <= bytes.len() {
-                if pclntab::looks_like_header(&bytes[i..]) {
-                    let addr = s.addr + i as u64;
-                    let end = s.addr + s.filesz;
+            while i + 64 <= bytes.len() && parsed < MAX_PCLNTAB_CANDIDATES {
+                if Pclntab::header_fits(&bytes[i..]) {
+                    parsed += 1;
+                    let addr = s.addr.wrapping_add(i as u64);
+                    let end = s.addr.saturating_add(s.filesz);
                     if let Ok(t) = Pclntab::parse(addr, bytes[i..].to_vec(), Some(0)) {
                         if t.func_at(0).is_some() && t.func_at(t.nfunc - 1).is_some() {
                             return Some((addr, end));
@@ -301,11 +311,11 @@ impl Image {
         let mut blob_addr = obj.section_by_name(".go.buildinfo").map(|s| s.address());
         if blob_addr.is_none() {
             'scan: for s in &self.segments {
-                let Some(bytes) = self.static_bytes(s.addr, s.filesz as usize) else { continue };
+                let Some(bytes) = usize::try_from(s.filesz).ok().and_then(|n| self.static_bytes(s.addr, n)) else { continue };
                 let mut i = 0;
                 while i + 32 <= bytes.len() {
                     if &bytes[i..i + BUILDINFO_MAGIC.len()] == BUILDINFO_MAGIC {
-                        blob_addr = Some(s.addr + i as u64);
+                        blob_addr = Some(s.addr.wrapping_add(i as u64));
                         break 'scan;
                     }
                     i += 16;
@@ -320,7 +330,7 @@ impl Image {
         // runtime.buildVersion is a Go string header in the data section.
         let a = symbols.get("runtime.buildVersion")?.0;
         let ptr = self.static_u64(a)?;
-        let len = self.static_u64(a + 8)?;
+        let len = self.static_u64(a.wrapping_add(8))?;
         if len == 0 || len > 64 {
             return None;
         }
@@ -338,7 +348,7 @@ impl Image {
         let flags = h[15];
         if flags & 2 != 0 {
             let end = self.segment_end(addr)?;
-            let rest = self.static_bytes(addr + 32, (end - addr - 32).min(256) as usize)?;
+            let rest = self.static_bytes(addr.checked_add(32)?, end.checked_sub(addr)?.checked_sub(32)?.min(256) as usize)?;
             let (len, n) = {
                 let mut v = 0usize;
                 let mut n = 0;
@@ -352,13 +362,13 @@ impl Image {
                 }
                 (v, n)
             };
-            let s = rest.get(n..n + len)?;
+            let s = rest.get(n..n.checked_add(len)?)?;
             return Some(String::from_utf8_lossy(s).into_owned());
         }
         // Older: pointers to string headers.
         let p = u64::from_le_bytes(h[16..24].try_into().ok()?);
         let ptr = self.static_u64(p)?;
-        let len = self.static_u64(p + 8)?;
+        let len = self.static_u64(p.wrapping_add(8))?;
         if len > 64 {
             return None;
         }

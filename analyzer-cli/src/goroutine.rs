@@ -30,6 +30,8 @@ const MAX_GOROUTINES: u64 = 1 << 24;
 const MAX_SCAN: u64 = 1 << 28;
 /// Bound on the `allm` list walk (cycle protection).
 const MAX_MS: usize = 1 << 14;
+/// Unreadable gs in allgs warned about one by one; the rest are counted.
+const MAX_G_WARNINGS: usize = 32;
 
 /// One OS thread as the analyzer needs it.
 #[derive(Debug, Clone)]
@@ -362,12 +364,32 @@ impl<'a> Reader<'a> {
         }
         let mut ptrs = vec![0u8; (glen * 8) as usize];
         self.mem.read(gptr, &mut ptrs)?;
+        let mut unreadable = 0usize;
+        // The same g twice means a corrupt allgs; walking it once is enough
+        // (a slice of 16M copies of one pointer must not cost 16M walks).
+        let mut seen_g = std::collections::HashSet::new();
         for c in ptrs.chunks_exact(8) {
             let gp = u64::from_le_bytes(c.try_into().unwrap());
+            if !seen_g.insert(gp) {
+                continue;
+            }
             match self.read_g(gp) {
                 Ok(g) => st.goroutines.push(g),
-                Err(e) => st.warnings.push(format!("goroutine at {gp:#x}: {e}")),
+                // A corrupt allgs can name millions of bad gs: a warning
+                // each for the first few, then a count.
+                Err(e) => {
+                    unreadable += 1;
+                    if unreadable <= MAX_G_WARNINGS {
+                        st.warnings.push(format!("goroutine at {gp:#x}: {e}"));
+                    }
+                }
             }
+        }
+        if unreadable > MAX_G_WARNINGS {
+            st.warnings.push(format!(
+                "{} more goroutines of runtime.allgs ({gptr:#x}, {glen} entries) are unreadable",
+                unreadable - MAX_G_WARNINGS
+            ));
         }
 
         self.read_wait_reasons(&mut st);
@@ -455,7 +477,7 @@ impl<'a> Reader<'a> {
             let bytes = self.bin.static_bytes(lo, (hi - lo) as usize)?;
             let mut from = 0;
             while let Some(i) = find(&bytes[from..], FIRST) {
-                targets.push((lo + (from + i) as u64).wrapping_add(self.bias));
+                targets.push(lo.wrapping_add((from + i) as u64).wrapping_add(self.bias));
                 from += i + 1;
                 if targets.len() > 64 {
                     break;
@@ -487,7 +509,7 @@ impl<'a> Reader<'a> {
                         }
                         n += 1;
                     }
-                    return Some((start + i as u64, n as u64));
+                    return Some((start.wrapping_add(i as u64), n as u64));
                 }
                 i += 8;
             }

@@ -18,6 +18,9 @@
 //! its Go-side `syscallsp`, as the runtime does; threads in C show the
 //! library symbol at pc only).
 
+// The one unsafe operation is mapping the executable (`binary.rs`).
+#![deny(unsafe_code)]
+
 pub mod analysis;
 pub mod args;
 pub mod binary;

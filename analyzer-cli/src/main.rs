@@ -1,5 +1,7 @@
 //! goanalyze: goroutines and stacks from a Go program's core file.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -38,12 +38,12 @@ pub(crate) fn find(
     symbols: &HashMap<String, (u64, u64)>,
     pclntab: u64,
 ) -> Option<Moduledata> {
-    let funcname_off = img.static_u64(pclntab + 8 + 3 * 8)?;
+    let funcname_off = img.static_u64(pclntab.wrapping_add(8 + 3 * 8))?;
     let magic = img.static_bytes(pclntab, 4)?;
     let go120 = magic == crate::pclntab::MAGIC_GO120.to_le_bytes();
     let valid = |a: u64| {
         img.static_u64(a) == Some(pclntab)
-            && img.static_u64(a + OFF_FUNCNAMETAB) == Some(pclntab + funcname_off)
+            && img.static_u64(a.wrapping_add(OFF_FUNCNAMETAB)) == Some(pclntab.wrapping_add(funcname_off))
     };
     let mut cands: Vec<u64> = Vec::new();
     if let Some(s) = symbols.get("runtime.firstmoduledata") {
@@ -56,12 +56,12 @@ pub(crate) fn find(
     if addr.is_none() {
         // Scan every file-backed range, 8-byte aligned.
         'scan: for (lo, hi) in img.data_ranges() {
-            let Some(bytes) = img.static_bytes(lo, (hi - lo) as usize) else { continue };
+            let Some(bytes) = usize::try_from(hi - lo).ok().and_then(|n| img.static_bytes(lo, n)) else { continue };
             let want = pclntab.to_le_bytes();
             let mut i = 0usize;
             while i + 16 <= bytes.len() {
-                if bytes[i..i + 8] == want && valid(lo + i as u64) {
-                    addr = Some(lo + i as u64);
+                if bytes[i..i + 8] == want && valid(lo.wrapping_add(i as u64)) {
+                    addr = Some(lo.wrapping_add(i as u64));
                     break 'scan;
                 }
                 i += 8;
@@ -72,8 +72,8 @@ pub(crate) fn find(
     let gofunc_off = if go120 { OFF_GOFUNC_120 } else { OFF_GOFUNC_118 };
     Some(Moduledata {
         addr,
-        text: img.static_u64(addr + OFF_TEXT)?,
-        etext: img.static_u64(addr + OFF_ETEXT)?,
-        gofunc: img.static_u64(addr + gofunc_off)?,
+        text: img.static_u64(addr.wrapping_add(OFF_TEXT))?,
+        etext: img.static_u64(addr.wrapping_add(OFF_ETEXT))?,
+        gofunc: img.static_u64(addr.wrapping_add(gofunc_off))?,
     })
 }

@@ -139,10 +139,21 @@ impl Pclntab {
             pcln_off: off(7)?,
             data,
         };
-        if nfunc == 0 || t.pcln_off + (t.nfunc + 1) * 8 > t.data.len() {
+        if !ftab_fits(nfunc, t.pcln_off, t.data.len()) {
             return Err(err(&format!("nfunc {nfunc} does not fit the table")));
         }
         Ok(t)
+    }
+
+    /// What [`parse`](Self::parse) checks of the header, without copying
+    /// the table: for scans that try many candidate offsets.
+    pub fn header_fits(d: &[u8]) -> bool {
+        if !looks_like_header(d) || d[7] != 8 || !matches!(le_u32(d, 0), Some(MAGIC_GO120 | MAGIC_GO118)) {
+            return false;
+        }
+        let word = |i: usize| le_u64(d, 8 + 8 * i);
+        let (Some(nfunc), Some(pcln)) = (word(0), word(7)) else { return false };
+        (3..=7).all(|i| word(i).is_some_and(|v| v < d.len() as u64)) && ftab_fits(nfunc, pcln as usize, d.len())
     }
 
     pub fn data(&self) -> &[u8] {
@@ -332,6 +343,18 @@ impl Pclntab {
     }
 }
 
+/// The function table (`nfunc + 1` entries of 8 bytes at `pcln_off`) lies
+/// inside a table of `len` bytes; no arithmetic on the header's numbers may
+/// overflow (they come from the file).
+fn ftab_fits(nfunc: u64, pcln_off: usize, len: usize) -> bool {
+    nfunc != 0
+        && nfunc
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(8))
+            .and_then(|n| n.checked_add(pcln_off as u64))
+            .is_some_and(|end| end <= len as u64)
+}
+
 fn cstr(d: &[u8], start: usize) -> Option<&str> {
     let rest = d.get(start..)?;
     let rest = &rest[..rest.len().min(MAX_NAME)];
@@ -439,6 +462,11 @@ mod tests {
         h[6] = 1;
         h[7] = 8;
         h[8] = 0xff; // absurd nfunc
-        assert!(Pclntab::parse(0x1000, h, None).is_err());
+        assert!(Pclntab::parse(0x1000, h.clone(), None).is_err());
+        // nfunc = u64::MAX: `nfunc + 1` must not overflow (bounds audit).
+        h[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Pclntab::parse(0x1000, h.clone(), None).is_err());
+        assert!(!Pclntab::header_fits(&h));
+        assert!(Pclntab::header_fits(tiny_table().data()));
     }
 }

@@ -92,6 +92,9 @@ impl Layout {
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
+/// Largest DWARF section decompressed (Go's own are a few MiB).
+const MAX_DWARF_SECTION: u64 = 512 << 20;
+
 /// Read the layouts from DWARF; `Ok(None)` when the binary has no DWARF.
 pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
     let mut owned: Vec<(gimli::SectionId, Vec<u8>)> = Vec::new();
@@ -113,8 +116,17 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
         let sec = obj.section_by_name(name).or_else(|| obj.section_by_name(&zname));
         let data = match sec {
             Some(s) => {
-                let d = s
-                    .uncompressed_data()
+                // The declared uncompressed size comes from the file: a
+                // compression bomb must not take the memory.
+                let c = s.compressed_data().map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?;
+                if c.uncompressed_size > MAX_DWARF_SECTION {
+                    return Err(Error::Other(format!(
+                        "DWARF section {name} claims {} bytes uncompressed, more than the {MAX_DWARF_SECTION} read",
+                        c.uncompressed_size
+                    )));
+                }
+                let d = c
+                    .decompress()
                     .map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?
                     .into_owned();
                 zdebug(&d).map_err(|e| Error::Other(format!("DWARF section {zname}: {e}")))?.unwrap_or(d)
@@ -200,17 +212,20 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
 /// `.zdebug_*` sections ("ZLIB", 8-byte big-endian size, zlib stream), as
 /// Go writes them into PE and Mach-O files, where `object` does not
 /// decompress them by itself.
-fn zdebug(d: &[u8]) -> Result<Option<Vec<u8>>, object::Error> {
+fn zdebug(d: &[u8]) -> std::result::Result<Option<Vec<u8>>, String> {
     if d.len() < 12 || &d[..4] != b"ZLIB" {
         return Ok(None);
     }
     let size = u64::from_be_bytes(d[4..12].try_into().unwrap());
+    if size > MAX_DWARF_SECTION {
+        return Err(format!("claims {size} bytes uncompressed, more than the {MAX_DWARF_SECTION} read"));
+    }
     let c = object::CompressedData {
         format: object::CompressionFormat::Zlib,
         data: &d[12..],
         uncompressed_size: size,
     };
-    Ok(Some(c.decompress()?.into_owned()))
+    Ok(Some(c.decompress().map_err(|e| e.to_string())?.into_owned()))
 }
 
 fn attr_string(
@@ -246,4 +261,18 @@ pub fn from_table(version: Option<&str>) -> Result<Layout> {
             format!("table for go1.{m} (nearest to {v}; may be wrong)")
         },
     })
+}
+
+#[cfg(test)]
+mod bomb_tests {
+    /// A `.zdebug_*` header claiming a terabyte is refused before any
+    /// allocation (bounds audit).
+    #[test]
+    fn zdebug_claiming_a_terabyte_is_refused() {
+        let mut d = b"ZLIB".to_vec();
+        d.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        d.extend_from_slice(&[0x78, 0x9c, 3, 0]);
+        assert!(super::zdebug(&d).unwrap_err().contains("claims"));
+        assert_eq!(super::zdebug(b"not zlib"), Ok(None));
+    }
 }

@@ -138,7 +138,7 @@ impl<'a> Unwinder<'a> {
                     Err(e) => stop_reason = Some(format!("return address: {e}")),
                 }
             }
-            let sym_pc = if !trap && link_pc > f.entry { pc - 1 } else { pc };
+            let sym_pc = if !trap && link_pc > f.entry { pc.wrapping_sub(1) } else { pc };
             let link_sym = sym_pc.wrapping_sub(self.bias);
             let read = |a: u64, b: &mut [u8]| self.bin.read_static(a, b);
             let gofunc = self.bin.moduledata.as_ref().map(|m| m.gofunc);
@@ -149,7 +149,7 @@ impl<'a> Unwinder<'a> {
                 pc,
                 sp,
                 fp,
-                offset: link_pc - f.entry,
+                offset: link_pc.wrapping_sub(f.entry),
                 func: f.clone(),
                 sym_pc,
                 logical,

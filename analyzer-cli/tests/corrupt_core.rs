@@ -95,3 +95,217 @@ fn corrupted_goroutines_and_stacks_do_not_panic() {
         assert!(t.elapsed() < Duration::from_secs(60), "seed {seed}: too slow");
     }
 }
+
+/// How one run of goanalyze ended.
+struct Ended {
+    code: Option<i32>,
+    signal: Option<i32>,
+    stderr: String,
+    max_rss_kib: i64,
+    elapsed: Duration,
+}
+
+/// Run goanalyze with a deadline (killed past it) and its peak resident set
+/// size, from wait4(2)'s rusage of that one child.
+fn goanalyze_bounded(args: &[&str], deadline: Duration) -> Result<Ended, String> {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let t = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_goanalyze"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // Drain stderr on a thread so a chatty child cannot block on a full pipe.
+    let mut pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data that wait4 fills in; an all-zero
+    // value is a valid one.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 on our own child's pid with valid pointers to
+        // locals; WNOHANG so we can enforce the deadline. Reaping here
+        // means `child.wait()` must not be called afterwards.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+        if r == pid {
+            break;
+        }
+        if r < 0 {
+            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+        }
+        if t.elapsed() > deadline {
+            let _ = child.kill();
+            // SAFETY: as above, blocking this time: the child was just killed.
+            unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+            let stderr = reader.join().unwrap_or_default();
+            return Err(format!("no answer within {deadline:?} (killed): {stderr}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let st = std::process::ExitStatus::from_raw(status);
+    Ok(Ended {
+        code: st.code(),
+        signal: st.signal(),
+        stderr: reader.join().unwrap_or_default(),
+        max_rss_kib: ru.ru_maxrss,
+        elapsed: t.elapsed(),
+    })
+}
+
+/// ELF64 core layout facts, for aiming cuts and flips: (program header
+/// table range, note segment ranges, data segment ranges), as file offsets.
+type Ranges = Vec<(usize, usize)>;
+fn core_layout(d: &[u8]) -> ((usize, usize), Ranges, Ranges) {
+    let u64_at = |o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap()) as usize;
+    let phoff = u64_at(32);
+    let phnum = u16::from_le_bytes([d[56], d[57]]) as usize;
+    let (mut notes, mut data) = (Vec::new(), Vec::new());
+    for i in 0..phnum {
+        let o = phoff + 56 * i;
+        let ty = u32::from_le_bytes(d[o..o + 4].try_into().unwrap());
+        let (off, sz) = (u64_at(o + 8), u64_at(o + 32));
+        if sz == 0 || off + sz > d.len() {
+            continue;
+        }
+        match ty {
+            4 => notes.push((off, off + sz)),
+            1 => data.push((off, off + sz)),
+            _ => {}
+        }
+    }
+    ((phoff, phoff + 56 * phnum), notes, data)
+}
+
+/// A real kernel core cut at 50 offsets (inside the ELF header, the program
+/// headers, the notes and the data) and with bytes flipped in its headers,
+/// notes and data (250 seeded cases): every run of goanalyze over all of
+/// --info --threads --goroutines --stacks ends with output (exit 0) or a
+/// clear error (exit 1), never a panic, a hang, or more than 1 GiB of memory.
+#[test]
+fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("zoo");
+    build("zoo", Variant { pie: false, stripped: false, goarch: "amd64" }, None, &exe).unwrap();
+    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
+    let original = std::fs::read(&core).unwrap();
+    let (phdrs, notes, data) = core_layout(&original);
+    assert!(!notes.is_empty() && !data.is_empty());
+
+    // Cases: (label, bytes).
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut cuts: Vec<usize> = vec![0, 1, 4, 16, 20, 40, 57, 63, 64];
+    for i in 0..6 {
+        cuts.push(phdrs.0 + (phdrs.1 - phdrs.0) * i / 6 + 3);
+    }
+    let (n0, n1) = notes[0];
+    for i in 0..12 {
+        cuts.push(n0 + (n1 - n0) * i / 12 + 1);
+    }
+    let rest = original.len() - n1;
+    while cuts.len() < 50 {
+        let k = cuts.len() as u64;
+        cuts.push(n1 + (rest as u64 * (k * 37 % 23 + 1) / 24) as usize);
+    }
+    for c in cuts {
+        let c = c.min(original.len() - 1);
+        cases.push((format!("cut at {c:#x}"), original[..c].to_vec()));
+    }
+    let mut rng = Rng(0x5eed_0bad_c0de);
+    let ranges = |k: u64| -> Vec<(usize, usize)> {
+        match k % 3 {
+            0 => vec![(0, 64), phdrs],
+            1 => notes.clone(),
+            _ => data.clone(),
+        }
+    };
+    for i in 0..250u64 {
+        let mut b = original.clone();
+        let rs = ranges(i);
+        let mut what = Vec::new();
+        for _ in 0..1 + rng.next() % 8 {
+            let (s, e) = rs[(rng.next() % rs.len() as u64) as usize];
+            let at = s + (rng.next() as usize) % (e - s).max(1);
+            b[at] = match rng.next() % 4 {
+                0 => 0xff,
+                1 => 0,
+                2 => b[at] ^ (1 << (rng.next() % 8)),
+                _ => rng.next() as u8,
+            };
+            what.push(format!("{at:#x}"));
+        }
+        cases.push((format!("flip #{i} at {}", what.join(",")), b));
+    }
+
+    let e = exe.to_str().unwrap().to_string();
+    let failures = std::sync::Mutex::new(Vec::<String>::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (worst_rss, slowest) = (std::sync::atomic::AtomicI64::new(0), std::sync::Mutex::new(Duration::ZERO));
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for w in 0..2 {
+            let (cases, failures, next, e, dir) = (&cases, &failures, &next, &e, dir.path());
+            let (worst_rss, slowest) = (&worst_rss, &slowest);
+            s.spawn(move || {
+                let path = dir.join(format!("bad-{w}.core"));
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((label, bytes)) = cases.get(i) else { return };
+                    std::fs::write(&path, bytes).unwrap();
+                    let p = path.to_str().unwrap();
+                    let args = [p, "--exe", e.as_str(), "--info", "--threads", "--goroutines", "--stacks"];
+                    let r = goanalyze_bounded(&args, Duration::from_secs(60));
+                    let problem = match r {
+                        Err(msg) => Some(msg),
+                        Ok(end) => {
+                            worst_rss.fetch_max(end.max_rss_kib, std::sync::atomic::Ordering::Relaxed);
+                            let mut sl = slowest.lock().unwrap();
+                            *sl = (*sl).max(end.elapsed);
+                            if end.stderr.contains("panicked") || end.code == Some(101) {
+                                Some(format!("panic: {}", end.stderr))
+                            } else if let Some(sig) = end.signal {
+                                Some(format!("killed by signal {sig}: {}", end.stderr))
+                            } else if !matches!(end.code, Some(0 | 1)) {
+                                Some(format!("exit {:?}: {}", end.code, end.stderr))
+                            } else if end.code == Some(1) && !end.stderr.lines().last().is_some_and(|l| l.starts_with("goanalyze: ") && l.len() > 20) {
+                                Some(format!("exit 1 without a clear error: {:?}", end.stderr))
+                            } else if end.max_rss_kib > 1 << 20 {
+                                Some(format!("peak RSS {} MiB", end.max_rss_kib >> 10))
+                            } else {
+                                None
+                            }
+                        }
+                    };
+                    if let Some(p) = problem {
+                        // Keep the input for the report.
+                        let keep = dir.join(format!("failed-{i}.core"));
+                        let _ = std::fs::copy(&path, &keep);
+                        failures.lock().unwrap().push(format!("{label} ({}): {p}", keep.display()));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    eprintln!(
+        "{} damaged cores in {:?}; slowest run {:?}, peak RSS {} MiB",
+        cases.len(),
+        t0.elapsed(),
+        slowest.into_inner().unwrap(),
+        worst_rss.into_inner() >> 10
+    );
+    if !failures.is_empty() {
+        // Leave the directory for inspection.
+        let kept = dir.keep();
+        panic!("{} of {} damaged cores went wrong (inputs kept in {}):\n{}", failures.len(), cases.len(), kept.display(), failures.join("\n"));
+    }
+}

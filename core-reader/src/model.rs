@@ -316,6 +316,13 @@ impl Core {
         crate::open::open(path, opts)
     }
 
+    /// Open a core from bytes in memory (compressed or not), as [`Core::open`]
+    /// does a file; `name` stands for the file in messages. For callers that
+    /// already hold the bytes, and for fuzzing.
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>, opts: &OpenOptions) -> Result<Core> {
+        crate::open::open_data(name, std::sync::Arc::new(bytes), opts)
+    }
+
     /// The executable's bytes, when it was found.
     pub fn exe_bytes(&self) -> Option<&[u8]> {
         let exe = self.exe.as_ref()?;

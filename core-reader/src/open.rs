@@ -4,10 +4,16 @@
 use std::path::Path;
 
 use crate::source::{decompress, map_file, Compression};
+use crate::spliced::Bytes;
 use crate::{elfcore, Core, Error, OpenOptions, Result};
 
 pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
-    let mut data = map_file(path)?;
+    open_data(path, map_file(path)?, opts)
+}
+
+/// Open a core whose bytes are already in memory; `path` names it in
+/// messages (and is where the executable is looked for next to it).
+pub(crate) fn open_data(path: &Path, mut data: Bytes, opts: &OpenOptions) -> Result<Core> {
     let mut warnings = Vec::new();
     let mut compressed = None;
     if let Some(c) = Compression::sniff((*data).as_ref()) {

@@ -107,7 +107,18 @@ fn partial_path(out: &Path) -> PathBuf {
 /// updating `state` as it goes.
 pub fn dump(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Result<Summary> {
     state.dumping.store(true, Ordering::Release);
-    let r = run(t, out, opts, state);
+    let mut r = run(t, out, opts, state);
+    // A target that died under us: say so, whatever step noticed first (a
+    // ptrace call failing with ESRCH, or nothing at all: reads of a dead
+    // process's memory just come back empty). `run` left no partial file.
+    if !matches!(r, Err(Error::Interrupted { .. })) {
+        if let Some(why) = t.gone() {
+            if let Ok(s) = &r {
+                let _ = std::fs::remove_file(&s.path);
+            }
+            r = Err(Error::Target(why));
+        }
+    }
     state.finish(r.as_ref().err().map(|e| e.to_string()));
     r
 }
@@ -186,6 +197,11 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
             r
         }
     };
+    // Checked before the rename, so that a dead target's core never appears
+    // under its final name, not even for a moment.
+    if let Some(why) = t.gone() {
+        return Err(Error::Target(why));
+    }
     std::fs::rename(&ppath, out).map_err(Error::io(out))?;
     partial.done = true;
     Ok(Summary {
@@ -456,5 +472,54 @@ mod tests {
         let tl = (0..n).map(|i| dir_rva + 12 * i).find(|&o| u32_at(o) == 3).map(|o| u32_at(o + 8) as usize).unwrap();
         assert_eq!(u32_at(tl), 1);
         assert_eq!(u32_at(tl + 4 + 40), 1232); // amd64 CONTEXT size
+    }
+
+    /// A target that dies while its memory is read (a process SIGKILLed
+    /// mid-dump): every format fails with the target's reason, and neither
+    /// the partial file nor the core is left.
+    #[test]
+    fn a_target_that_dies_mid_dump_leaves_no_file() {
+        struct Dying {
+            inner: Fake,
+            reads: AtomicUsize,
+        }
+        impl Target for Dying {
+            fn machine(&self) -> Machine {
+                Machine::Amd64
+            }
+            fn page_size(&self) -> u64 {
+                0x1000
+            }
+            fn memory_map(&self) -> Result<Vec<MemoryMapEntry>> {
+                self.inner.memory_map()
+            }
+            fn threads(&self) -> Vec<u64> {
+                vec![1]
+            }
+            fn dump_process_notes(&self, notes: &mut Vec<Note>, done: &mut dyn FnMut()) -> Result<bool> {
+                self.inner.dump_process_notes(notes, done)
+            }
+            fn read_memory(&self, addr: u64, buf: &mut [u8]) -> usize {
+                // Dead after the second read: nothing more comes back.
+                if self.reads.fetch_add(1, Ordering::SeqCst) >= 2 {
+                    return 0;
+                }
+                self.inner.read_memory(addr, buf)
+            }
+            fn gone(&self) -> Option<String> {
+                (self.reads.load(Ordering::SeqCst) > 2).then(|| "pid 42 exited while it was being dumped".to_string())
+            }
+        }
+        for format in [Format::Elf, Format::Minidump, Format::MachO] {
+            let t = Dying { inner: Fake(vec![entry(0x40_0000, 0x48_0000, Dump::Whole)]), reads: AtomicUsize::new(0) };
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("t.core");
+            let opts = DumpOptions { format, chunk_size: 0x4000, buffer_bytes: 0x8000, readers: 1 };
+            let state = DumpState::new();
+            let e = dump(&t, &out, &opts, &state).unwrap_err();
+            assert!(e.to_string().contains("exited while it was being dumped"), "{format:?}: {e}");
+            assert!(!out.exists() && !partial_path(&out).exists(), "{format:?}: a file was left");
+            assert!(state.error().is_some());
+        }
     }
 }

@@ -15,6 +15,7 @@ extern "C" fn record(sig: libc::c_int) {
 
 /// Install the handlers. No `SA_RESTART`, so a blocked `waitpid` returns
 /// `EINTR` and the attach loop gets to look at the flag.
+#[allow(unsafe_code)] // sigaction, commented below
 pub fn install() -> nix::Result<()> {
     let act = SigAction::new(SigHandler::Handler(record), SaFlags::empty(), SigSet::empty());
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {

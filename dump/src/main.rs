@@ -1,6 +1,8 @@
 //! `godump`: the command line. Argument parsing, the progress bar and
 //! messages live here; the work is in the `dump` library.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;

@@ -164,6 +164,7 @@ pub fn nt_file(maps: &[MemoryMapEntry], page: u64) -> Note {
 /// so readers need not guess the layout of another CPU. Newer kernels write
 /// it once a core; the offsets are the standard format ones from CPUID 0xD.
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)] // CPUID, commented below
 pub fn xsave_layout(xstate: &[u8]) -> Option<Note> {
     // XCR0 as the kernel saved it: sw_reserved.xfeatures at offset 464.
     let xcr0 = u64::from_le_bytes(xstate.get(464..472)?.try_into().ok()?);
@@ -193,6 +194,7 @@ pub fn xsave_layout(_xstate: &[u8]) -> Option<Note> {
 /// Size of the XSAVE area for the features this CPU has enabled (CPUID 0xD
 /// sub-leaf 0, EBX), the buffer PTRACE_GETREGSET(NT_X86_XSTATE) needs.
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)] // CPUID, commented below
 pub fn xsave_size() -> usize {
     // SAFETY: as above.
     #[allow(unused_unsafe)]

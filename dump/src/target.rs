@@ -111,4 +111,11 @@ pub trait Target: Sync {
     /// Called once every byte of memory has been read: a live process is
     /// resumed here, while the last bytes are still being written.
     fn memory_read_done(&self) {}
+    /// Why the target can no longer be dumped faithfully, if it cannot: a
+    /// live process that exited (was killed) while it was being read. Its
+    /// memory reads as zeros from then on, so the dump must not pass for a
+    /// snapshot. `None` for targets that cannot go away (cores).
+    fn gone(&self) -> Option<String> {
+        None
+    }
 }

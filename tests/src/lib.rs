@@ -4,6 +4,8 @@
 //! text, the oracle every stack test compares against ([`traceback`]), and
 //! finding the external tools a test needs ([`tools`]).
 
+#![forbid(unsafe_code)]
+
 pub mod bins;
 pub mod compare;
 pub mod elfcore;

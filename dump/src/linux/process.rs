@@ -43,6 +43,8 @@ pub struct LinuxProcess {
     filter: Option<u32>,
     maps: Mutex<Option<Vec<MemoryMapEntry>>>,
     attacher: std::thread::ThreadId,
+    /// Set when the process was found dead while still stopped by us.
+    died: Mutex<Option<String>>,
 }
 
 /// Most remote ranges one `process_vm_readv` takes (UIO_MAXIOV).
@@ -104,6 +106,7 @@ impl LinuxProcess {
             filter: opts.filter,
             maps: Mutex::new(None),
             attacher: std::thread::current().id(),
+            died: Mutex::new(None),
         })
     }
 
@@ -143,6 +146,20 @@ impl LinuxProcess {
             let mut m = [0u8; 4];
             self.read_memory(addr, &mut m) == 4 && &m == b"\x7fELF"
         }))
+    }
+
+    /// Whether the process has exited: the thread we read its memory
+    /// through is gone or a zombie. (While we hold it stopped, nothing but
+    /// SIGKILL ends it.)
+    fn dead_now(&self) -> Option<String> {
+        let alive = procfs::stat(self.pid, task_path(self.pid, self.mm_tid, "stat"))
+            .is_ok_and(|s| !matches!(s.state, b'Z' | b'X' | b'x'));
+        (!alive).then(|| {
+            format!(
+                "pid {} exited while it was being dumped (killed?): its memory is gone, so no core was written",
+                self.pid
+            )
+        })
     }
 
     fn psinfo(&self) -> Result<PrPsInfo> {
@@ -339,10 +356,27 @@ impl Target for LinuxProcess {
 
     fn memory_read_done(&self) {
         // Resume it now rather than after the last write; only the thread
-        // that attached may do so.
+        // that attached may do so. First see whether it survived the
+        // reading: once resumed, an exit is its own business.
         if std::thread::current().id() == self.attacher {
+            if !self.is_detached() {
+                if let Some(why) = self.dead_now() {
+                    *self.died.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                }
+            }
             self.detach();
         }
+    }
+
+    fn gone(&self) -> Option<String> {
+        if let Some(why) = self.died.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Some(why);
+        }
+        // Still stopped by us (the dump failed before all was read): look now.
+        if !self.is_detached() {
+            return self.dead_now();
+        }
+        None
     }
 }
 

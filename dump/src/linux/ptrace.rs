@@ -178,6 +178,7 @@ impl Drop for Stopped {
 /// `PTRACE_GETREGSET`: one register set, as many bytes as the kernel gives.
 /// `cap` is a first guess; if the kernel fills it completely we try again
 /// with twice as much, so no set is ever cut short.
+#[allow(unsafe_code)] // the one raw PTRACE_GETREGSET, commented below
 pub fn getregset(tid: i32, nt: u32, cap: usize) -> nix::Result<Vec<u8>> {
     let mut cap = cap.max(64);
     loop {
@@ -207,6 +208,7 @@ pub fn getregset(tid: i32, nt: u32, cap: usize) -> nix::Result<Vec<u8>> {
 }
 
 /// `PTRACE_GETSIGINFO` as the kernel's 128 raw bytes (what `NT_SIGINFO` holds).
+#[allow(unsafe_code)] // the one raw PTRACE_GETSIGINFO, commented below
 pub fn getsiginfo(tid: i32) -> nix::Result<[u8; 128]> {
     let mut buf = [0u8; 128];
     // SAFETY: `buf` has room for a whole `siginfo_t` (128 bytes on Linux).

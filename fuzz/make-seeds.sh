@@ -1,0 +1,28 @@
+#!/bin/sh
+# Seed corpora for the fuzz targets, from the team's Go fixture (testdata/go/zoo):
+# a stripped amd64 build, and a kernel core of it crashing (GOTRACEBACK=crash).
+# Needs go and core_pattern "core" (as .ci/setup sets it). Seeds are kept small:
+# the core's head (ELF header, program headers, notes, first pages), the whole
+# core only for goroutine_walk, which mutates a copy of it in memory.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+out="$here/seed-cores"
+mkdir -p "$out" "$here/corpus/core_open" "$here/corpus/binary_info" "$here/corpus/goroutine_walk"
+(cd "$root/testdata/go" && CGO_ENABLED=0 go build -ldflags='-s -w' -o "$out/zoo" ./zoo)
+work=$(mktemp -d)
+(cd "$work" && sh -c "ulimit -c unlimited; GOTRACEBACK=crash exec '$out/zoo' crash" >/dev/null 2>&1 || true)
+core=$(ls "$work"/core* | head -n1)
+mv "$core" "$out/zoo.core"
+rm -rf "$work"
+# core_open: heads of the core (cut inside the notes, after them, in the data),
+# and one zstd-compressed head.
+for n in 4096 16384 65536; do head -c $n "$out/zoo.core" > "$here/corpus/core_open/head-$n"; done
+if command -v zstd >/dev/null; then zstd -q -f -19 "$here/corpus/core_open/head-65536" -o "$here/corpus/core_open/head-65536.zst"; fi
+# binary_info: the executable itself and its first 256 KiB.
+cp "$out/zoo" "$here/corpus/binary_info/zoo"
+head -c 262144 "$out/zoo" > "$here/corpus/binary_info/zoo-head"
+# goroutine_walk: a few mutation lists (16-byte records).
+for i in 1 2 3 4; do head -c $((16 * i * 4)) /dev/urandom > "$here/corpus/goroutine_walk/random-$i"; done
+: > "$here/corpus/goroutine_walk/empty"
+ls -la "$out" "$here/corpus"/*
