@@ -21,6 +21,8 @@
 pub mod analysis;
 pub mod args;
 pub mod binary;
+pub mod cfi;
+pub mod elfsym;
 pub mod error;
 pub mod goroutine;
 pub mod inline;
@@ -28,6 +30,7 @@ pub mod json;
 mod layout_table;
 pub mod memory;
 pub mod moduledata;
+pub mod native_unwind;
 pub mod pclntab;
 pub mod report;
 pub mod runtime_types;

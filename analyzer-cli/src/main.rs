@@ -25,6 +25,7 @@ enum Format {
   goanalyze core --stacks --system=false  as GOTRACEBACK=all: no runtime frames or system goroutines
   goanalyze core --exe ./server --goroutines
   goanalyze core --threads
+  goanalyze core --threads --bt           every thread's native stack (C and Go frames), like gdb's bt
   goanalyze core --info
   goanalyze core --stacks --format json > stacks.json
 
@@ -46,6 +47,10 @@ struct Cli {
     /// One line per OS thread: tid, pc, sp, function at pc.
     #[arg(long)]
     threads: bool,
+    /// With --threads: each thread's native backtrace, like gdb's `bt`
+    /// (C frames from DWARF CFI or frame pointers, Go frames from the pclntab).
+    #[arg(long, visible_alias = "backtrace", requires = "threads")]
+    bt: bool,
     /// Core format, architecture, pid, executable, signal, threads, mappings.
     #[arg(long)]
     info: bool,
@@ -121,7 +126,7 @@ fn run(cli: &Cli) -> Result<()> {
         out += &analyzer::report::info(&a);
     }
     if cli.threads {
-        out += &analyzer::report::threads(&a);
+        out += &if cli.bt { analyzer::report::threads_with_backtraces(&a) } else { analyzer::report::threads(&a) };
     }
     let opts = Options { system: cli.system };
     // One JSON document: --stacks' is a superset of --goroutines'.
