@@ -23,7 +23,9 @@ pub mod args;
 pub mod binary;
 pub mod cfi;
 pub mod elfsym;
+pub mod dwarf;
 pub mod error;
+pub mod expr;
 pub mod goroutine;
 pub mod inline;
 pub mod json;
@@ -37,5 +39,7 @@ pub mod runtime_types;
 pub mod symbolize;
 pub mod traceback;
 pub mod unwind;
+pub mod value;
+pub mod vars;
 
 pub use error::{Error, Result};
