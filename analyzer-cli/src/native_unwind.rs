@@ -516,3 +516,67 @@ pub fn format(a: &Analysis, bt: &Backtrace, indent: &str) -> String {
     }
     s
 }
+
+/// One frame of a thread's native stack in `--format json` (see JSON.md,
+/// `native_frames`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JsonFrame {
+    /// `"c"`, `"go"` or `"signal"` (the kernel's signal frame).
+    pub kind: &'static str,
+    /// The ELF symbol (C) or pclntab function (Go); null when unknown.
+    pub func: Option<String>,
+    /// The file the pc is in (`libc.so.6`), for C frames.
+    pub module: Option<String>,
+    /// pc minus the symbol's start.
+    pub offset: Option<u64>,
+    pub pc: String,
+    pub sp: String,
+}
+
+impl NativeUnwinder<'_> {
+    /// The frames of the thread running goroutine `r` that lie before its
+    /// own stack (on g0 or gsignal), when C code is among them: a goroutine
+    /// in a cgo call, or one whose thread crashed inside C. None otherwise,
+    /// so Go-only goroutines keep exactly the runtime's view.
+    pub fn goroutine_native_frames(&self, r: &GoroutineReport) -> Option<Vec<JsonFrame>> {
+        let tid = r.thread?;
+        let t = self.a.core.threads.iter().find(|t| t.tid == tid)?;
+        let bt = self.backtrace(t);
+        let head: Vec<&BtFrame> =
+            bt.frames.iter().take_while(|f| !matches!(f.kind, BtKind::Goroutine { .. })).collect();
+        if !head.iter().any(|f| matches!(f.kind, BtKind::C { .. })) {
+            return None;
+        }
+        let hex = |v: u64| format!("{v:#x}");
+        Some(
+            head.iter()
+                .map(|f| match &f.kind {
+                    BtKind::C { symbol, module, .. } => JsonFrame {
+                        kind: "c",
+                        func: symbol.as_ref().map(|s| s.0.clone()),
+                        module: Some(module.clone()),
+                        offset: symbol.as_ref().map(|s| s.1),
+                        pc: hex(f.pc),
+                        sp: hex(f.sp),
+                    },
+                    BtKind::Go(fr) => JsonFrame {
+                        kind: "go",
+                        func: Some(self.a.bin.pcln.func_name(&fr.func).to_string()),
+                        module: None,
+                        offset: Some(fr.offset),
+                        pc: hex(f.pc),
+                        sp: hex(f.sp),
+                    },
+                    BtKind::Signal | BtKind::Goroutine { .. } => JsonFrame {
+                        kind: "signal",
+                        func: None,
+                        module: None,
+                        offset: None,
+                        pc: hex(f.pc),
+                        sp: hex(f.sp),
+                    },
+                })
+                .collect(),
+        )
+    }
+}
