@@ -125,7 +125,7 @@ impl Modules {
             let idx = match mods.iter().position(|x| &x.path == path) {
                 Some(i) => i,
                 None => {
-                    let is_exe = exe_paths.iter().any(|p| *p == path.as_path());
+                    let is_exe = exe_paths.contains(&path.as_path());
                     let file = if is_exe {
                         core.exe.as_ref().and_then(|e| core.files.iter().find(|f| f.path == e.path))
                     } else {

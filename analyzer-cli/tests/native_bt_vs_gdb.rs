@@ -183,7 +183,7 @@ fn tools() -> bool {
     if !have("gcc") && missing("gcc (for cgo)") {
         return false;
     }
-    !(!have("gdb") && missing("gdb (the oracle)"))
+    have("gdb") || !missing("gdb (the oracle)")
 }
 
 const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
