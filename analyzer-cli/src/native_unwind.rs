@@ -403,14 +403,14 @@ impl<'a> NativeUnwinder<'a> {
             let (next, signal, how) = match m.cfi().step(m.data(), link, &regs, ar, mem) {
                 Ok(Some(s)) if s.outermost => return bt,
                 Ok(Some(s)) => (s.caller, s.signal_frame, Via::Cfi),
-                Ok(None) => match self.frame_pointer_step(&regs) {
+                Ok(None) => match frame_pointer_step(&regs, ar, mem) {
                     Ok(r) => (r, false, Via::FramePointer),
                     Err(why) => {
                         stop(&mut bt, format!("no CFI for pc {pc:#x} in {} and {why}", m.name));
                         return bt;
                     }
                 },
-                Err(e) => match self.frame_pointer_step(&regs) {
+                Err(e) => match frame_pointer_step(&regs, ar, mem) {
                     Ok(r) => (r, false, Via::FramePointer),
                     Err(why) => {
                         stop(&mut bt, format!("{e}; and {why}"));
@@ -446,29 +446,28 @@ impl<'a> NativeUnwinder<'a> {
         bt
     }
 
-    /// The frame-pointer chain, for code without CFI: amd64's `push rbp;
-    /// mov rbp, rsp` and arm64's frame record both leave [fp] = caller's fp
-    /// and [fp+8] = return address, with the caller's sp at fp+16.
-    fn frame_pointer_step(&self, regs: &Regs) -> Result<Regs, String> {
-        let ar = self.regs;
-        let mem = self.a.mem();
-        let (Some(fp), Some(sp)) = (regs.get(ar.fp), regs.get(ar.sp)) else {
-            return Err("the frame pointer is unknown".into());
-        };
-        if fp < sp || fp % 8 != 0 {
-            return Err(format!("the frame pointer {fp:#x} is not a frame on this stack (sp {sp:#x})"));
-        }
-        let ra = mem.u64(fp.wrapping_add(8)).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
-        let saved = mem.u64(fp).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
-        let mut r = Regs::default();
-        r.set(ar.pc, ra);
-        if ar.ra != ar.pc {
-            r.set(ar.ra, ra);
-        }
-        r.set(ar.sp, fp.wrapping_add(16));
-        r.set(ar.fp, saved);
-        Ok(r)
+}
+
+/// The frame-pointer chain, for code without CFI: amd64's `push rbp;
+/// mov rbp, rsp` and arm64's frame record both leave [fp] = caller's fp
+/// and [fp+8] = return address, with the caller's sp at fp+16.
+fn frame_pointer_step(regs: &Regs, ar: ArchRegs, mem: &dyn crate::memory::Memory) -> Result<Regs, String> {
+    let (Some(fp), Some(sp)) = (regs.get(ar.fp), regs.get(ar.sp)) else {
+        return Err("the frame pointer is unknown".into());
+    };
+    if fp < sp || fp % 8 != 0 {
+        return Err(format!("the frame pointer {fp:#x} is not a frame on this stack (sp {sp:#x})"));
     }
+    let ra = mem.u64(fp.wrapping_add(8)).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
+    let saved = mem.u64(fp).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
+    let mut r = Regs::default();
+    r.set(ar.pc, ra);
+    if ar.ra != ar.pc {
+        r.set(ar.ra, ra);
+    }
+    r.set(ar.sp, fp.wrapping_add(16));
+    r.set(ar.fp, saved);
+    Ok(r)
 }
 
 /// gdb-like lines of a backtrace, each ending with a newline, indented by `indent`.
@@ -578,5 +577,47 @@ impl NativeUnwinder<'_> {
                 })
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::VecMemory;
+
+    #[test]
+    fn frame_pointer_chain_and_its_checks() {
+        // A frame record at 0x1000: saved rbp 0x1040, return address 0x401234.
+        let mut stack = vec![0u8; 0x80];
+        stack[..8].copy_from_slice(&0x1040u64.to_le_bytes());
+        stack[8..16].copy_from_slice(&0x40_1234u64.to_le_bytes());
+        let mem = VecMemory { regions: vec![(0x1000, stack)] };
+        let mut r = Regs::default();
+        r.set(cfi::AMD64.sp, 0xff0);
+        r.set(cfi::AMD64.fp, 0x1000);
+        let up = frame_pointer_step(&r, cfi::AMD64, &mem).unwrap();
+        assert_eq!(up.get(cfi::AMD64.pc), Some(0x40_1234));
+        assert_eq!(up.get(cfi::AMD64.sp), Some(0x1010));
+        assert_eq!(up.get(cfi::AMD64.fp), Some(0x1040));
+        // arm64 keeps the return address in x30 as well as the pc.
+        let mut r = Regs::default();
+        r.set(cfi::ARM64.sp, 0xff0);
+        r.set(cfi::ARM64.fp, 0x1000);
+        let up = frame_pointer_step(&r, cfi::ARM64, &mem).unwrap();
+        assert_eq!((up.get(cfi::ARM64.pc), up.get(cfi::ARM64.ra)), (Some(0x40_1234), Some(0x40_1234)));
+        // A frame pointer below sp, misaligned, unknown or unreadable: a reason, not a frame.
+        r.set(cfi::ARM64.fp, 0xf00);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).unwrap_err().contains("not a frame"));
+        r.set(cfi::ARM64.fp, 0x1003);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).is_err());
+        r.set(cfi::ARM64.fp, 0x9000);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).unwrap_err().contains("unreadable"));
+        r.clear(cfi::ARM64.fp);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).unwrap_err().contains("unknown"));
+    }
+
+    #[test]
+    fn load_bias_without_a_parsable_file_uses_the_mapping() {
+        assert_eq!(load_bias(b"junk", 0x7f00_0000_0000, 0x7f00_0001_0000, 0x1000), 0x7eff_ffff_f000);
     }
 }
