@@ -167,3 +167,25 @@ fn vars_go1_23_classic_maps() {
 fn vars_go1_22() {
     run(Some("go1.22.12"), false);
 }
+
+/// Without DWARF there are no variables: --vars still prints the stacks and
+/// says why under each frame; --print fails with a one-line reason.
+#[test]
+fn vars_stripped_says_why() {
+    if tools::require("go", "building the vars fixture").is_none() {
+        return;
+    }
+    let fx = Build::new("vars").stripped().build().expect("build");
+    let made = tests::producers::kernel_core(&fx.exe, &[]).expect("kernel core");
+    let ga = tests::bins::goanalyze();
+    let run = |args: &[&str]| Command::new(&ga).arg(&made.core).arg("--exe").arg(&fx.exe).args(args).output().unwrap();
+    let out = run(&["--vars", "--system=false"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("main.holdLocals("), "{text}");
+    assert!(text.contains("<no variables: ") && text.contains("has no DWARF"), "{text}");
+    let out = run(&["--print", "main.gInt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no DWARF") && err.lines().count() == 1, "{err}");
+}
