@@ -131,6 +131,13 @@ fn run(toolchain: Option<&str>, pie: bool) {
     assert!(text.contains("\t\targ s = \"spinning\"\n"), "{text}");
     assert!(text.contains("\t\tvar s = \"local string 7\"\n"), "{text}");
 
+    // A pointer to unmapped memory: that value is unreadable, the rest prints.
+    let (code, out, err) = base(&["--print", "main.gWild"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("(*main.point)(0xdead0000) <unreadable: "), "{out}");
+    let (code, _, err) = base(&["--print", "main.gWild.X"]);
+    assert_eq!(code, Some(0), "{err}");
+
     // A local by name in a goroutine's scope, and a frame that lacks it.
     let spin = doc["goroutines"]
         .as_array()

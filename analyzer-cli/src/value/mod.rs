@@ -189,6 +189,12 @@ impl<'a> Printer<'a> {
                     let _ = write!(out, "({})({p:#x})", t.name);
                     return Ok(());
                 }
+                // A pointer into memory the core does not have (a truncated
+                // core, a wild pointer): say so once, not once per field.
+                if let Err(e) = self.mem.read(p, &mut [0u8; 1]) {
+                    let _ = write!(out, "({})({p:#x}) <unreadable: {e}>", t.name);
+                    return Ok(());
+                }
                 out.push('*');
                 chain.push(p);
                 self.value(*elem, &Src::Mem(p), depth + 1, show_type, chain, out);
