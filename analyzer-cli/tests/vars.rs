@@ -165,6 +165,18 @@ fn vars_go_default_pie() {
     run(None, true);
 }
 
+/// Swiss maps with DWARF 4 (.debug_loc, .debug_ranges).
+#[test]
+fn vars_go1_24_swiss_dwarf4() {
+    run(Some("go1.24.11"), false);
+}
+
+/// The first toolchain writing DWARF 5 (.debug_loclists, .debug_addr).
+#[test]
+fn vars_go1_25_dwarf5() {
+    run(Some("go1.25.5"), false);
+}
+
 #[test]
 fn vars_go1_23_classic_maps() {
     run(Some("go1.23.12"), false);
