@@ -14,9 +14,15 @@
 //! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
 //! and linux/arm64, PIE and not, with or without DWARF.
 //!
-//! Known gaps: C frames are not unwound (a goroutine in cgo is walked from
-//! its Go-side `syscallsp`, as the runtime does; threads in C show the
-//! library symbol at pc only).
+//! C frames: `--threads --bt` walks each OS thread's native stack like
+//! gdb's `bt` ([`native_unwind`]: DWARF CFI of the module at pc, frame
+//! pointers where there is none, signal frames, then the goroutine's own
+//! stack once the system stack ends). `--stacks` keeps the runtime's
+//! format, which has no C frames: a goroutine in cgo is walked from its
+//! Go-side `syscallsp`, as the runtime does.
+//!
+//! Known gaps: C frames are named by ELF symbols only (no C file:line, no
+//! inlined C frames); C unwinding on arm64 is untested.
 
 // The one unsafe operation is mapping the executable (`binary.rs`).
 #![deny(unsafe_code)]
@@ -24,18 +30,25 @@
 pub mod analysis;
 pub mod args;
 pub mod binary;
+pub mod cfi;
+pub mod elfsym;
+pub mod dwarf;
 pub mod error;
+pub mod expr;
 pub mod goroutine;
 pub mod inline;
 pub mod json;
 mod layout_table;
 pub mod memory;
 pub mod moduledata;
+pub mod native_unwind;
 pub mod pclntab;
 pub mod report;
 pub mod runtime_types;
 pub mod symbolize;
 pub mod traceback;
 pub mod unwind;
+pub mod value;
+pub mod vars;
 
 pub use error::{Error, Result};

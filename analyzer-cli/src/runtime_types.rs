@@ -115,22 +115,7 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
         let zname = format!(".zdebug_{}", &name[".debug_".len()..]);
         let sec = obj.section_by_name(name).or_else(|| obj.section_by_name(&zname));
         let data = match sec {
-            Some(s) => {
-                // The declared uncompressed size comes from the file: a
-                // compression bomb must not take the memory.
-                let c = s.compressed_data().map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?;
-                if c.uncompressed_size > MAX_DWARF_SECTION {
-                    return Err(Error::Other(format!(
-                        "DWARF section {name} claims {} bytes uncompressed, more than the {MAX_DWARF_SECTION} read",
-                        c.uncompressed_size
-                    )));
-                }
-                let d = c
-                    .decompress()
-                    .map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?
-                    .into_owned();
-                zdebug(&d).map_err(|e| Error::Other(format!("DWARF section {zname}: {e}")))?.unwrap_or(d)
-            }
+            Some(s) => section_bytes(&s).map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?,
             None => Vec::new(),
         };
         if id == gimli::SectionId::DebugInfo && !data.is_empty() {
@@ -209,10 +194,26 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
     Ok(Some(Layout { fields, source: "DWARF".into() }))
 }
 
+/// A section's bytes, decompressed (`SHF_COMPRESSED` or `.zdebug_*`),
+/// refusing one that claims more than [`MAX_DWARF_SECTION`] uncompressed:
+/// the size comes from the file, and a compression bomb must not take the
+/// memory. Every DWARF/CFI section the analyzer reads goes through here.
+pub(crate) fn section_bytes<'d>(s: &impl ObjectSection<'d>) -> std::result::Result<Vec<u8>, String> {
+    let c = s.compressed_data().map_err(|e| e.to_string())?;
+    if c.uncompressed_size > MAX_DWARF_SECTION {
+        return Err(format!(
+            "claims {} bytes uncompressed, more than the {MAX_DWARF_SECTION} read",
+            c.uncompressed_size
+        ));
+    }
+    let d = c.decompress().map_err(|e| e.to_string())?.into_owned();
+    Ok(zdebug(&d)?.unwrap_or(d))
+}
+
 /// `.zdebug_*` sections ("ZLIB", 8-byte big-endian size, zlib stream), as
 /// Go writes them into PE and Mach-O files, where `object` does not
 /// decompress them by itself.
-fn zdebug(d: &[u8]) -> std::result::Result<Option<Vec<u8>>, String> {
+pub(crate) fn zdebug(d: &[u8]) -> std::result::Result<Option<Vec<u8>>, String> {
     if d.len() < 12 || &d[..4] != b"ZLIB" {
         return Ok(None);
     }
