@@ -201,8 +201,13 @@ fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
     let (phdrs, notes, data) = core_layout(&original);
     assert!(!notes.is_empty() && !data.is_empty());
 
-    // Cases: (label, bytes).
-    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    // Cases, as edits of the original (materialised one at a time: 300
+    // copies of a 40 MiB core must not sit in memory at once).
+    enum Edit {
+        Cut(usize),
+        Flip(Vec<(usize, u8)>),
+    }
+    let mut cases: Vec<(String, Edit)> = Vec::new();
     let mut cuts: Vec<usize> = vec![0, 1, 4, 16, 20, 40, 57, 63, 64];
     for i in 0..6 {
         cuts.push(phdrs.0 + (phdrs.1 - phdrs.0) * i / 6 + 3);
@@ -218,7 +223,7 @@ fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
     }
     for c in cuts {
         let c = c.min(original.len() - 1);
-        cases.push((format!("cut at {c:#x}"), original[..c].to_vec()));
+        cases.push((format!("cut at {c:#x}"), Edit::Cut(c)));
     }
     let mut rng = Rng(0x5eed_0bad_c0de);
     let ranges = |k: u64| -> Vec<(usize, usize)> {
@@ -229,21 +234,21 @@ fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
         }
     };
     for i in 0..250u64 {
-        let mut b = original.clone();
         let rs = ranges(i);
-        let mut what = Vec::new();
+        let mut flips = Vec::new();
         for _ in 0..1 + rng.next() % 8 {
             let (s, e) = rs[(rng.next() % rs.len() as u64) as usize];
             let at = s + (rng.next() as usize) % (e - s).max(1);
-            b[at] = match rng.next() % 4 {
+            let v = match rng.next() % 4 {
                 0 => 0xff,
                 1 => 0,
-                2 => b[at] ^ (1 << (rng.next() % 8)),
+                2 => original[at] ^ (1 << (rng.next() % 8)),
                 _ => rng.next() as u8,
             };
-            what.push(format!("{at:#x}"));
+            flips.push((at, v));
         }
-        cases.push((format!("flip #{i} at {}", what.join(",")), b));
+        let what: Vec<String> = flips.iter().map(|(a, _)| format!("{a:#x}")).collect();
+        cases.push((format!("flip #{i} at {}", what.join(",")), Edit::Flip(flips)));
     }
 
     let e = exe.to_str().unwrap().to_string();
@@ -253,14 +258,23 @@ fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
     let t0 = Instant::now();
     std::thread::scope(|s| {
         for w in 0..2 {
-            let (cases, failures, next, e, dir) = (&cases, &failures, &next, &e, dir.path());
+            let (cases, failures, next, e, dir, original) = (&cases, &failures, &next, &e, dir.path(), &original);
             let (worst_rss, slowest) = (&worst_rss, &slowest);
             s.spawn(move || {
                 let path = dir.join(format!("bad-{w}.core"));
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((label, bytes)) = cases.get(i) else { return };
-                    std::fs::write(&path, bytes).unwrap();
+                    let Some((label, edit)) = cases.get(i) else { return };
+                    match edit {
+                        Edit::Cut(c) => std::fs::write(&path, &original[..*c]).unwrap(),
+                        Edit::Flip(flips) => {
+                            let mut b = original.clone();
+                            for &(at, v) in flips {
+                                b[at] = v;
+                            }
+                            std::fs::write(&path, &b).unwrap();
+                        }
+                    }
                     let p = path.to_str().unwrap();
                     let args = [p, "--exe", e.as_str(), "--info", "--threads", "--goroutines", "--stacks"];
                     let r = goanalyze_bounded(&args, Duration::from_secs(60));

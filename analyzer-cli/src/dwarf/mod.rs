@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use gimli::{AttributeValue, DebugInfoOffset, Reader, UnitOffset};
-use object::{Object, ObjectSection};
+use object::Object;
 
 pub use types::{Kind, Type, TypeRef};
 
