@@ -193,7 +193,9 @@ pub fn var_src(a: &Analysis, di: &DebugInfo, v: &Var, f: &Frame, regs: Option<&c
     };
     match di.place(v, f.sym_pc.wrapping_sub(a.bias), size, &cx) {
         Ok(Place::Memory(addr)) => Ok(Src::Mem(addr)),
-        Ok(Place::Bytes(b)) => Ok(Src::Bytes(b.into(), 0)),
+        Ok(Place::Bytes { bytes, known, why }) => {
+            Ok(Src::Bytes(std::sync::Arc::new(crate::value::Assembled { bytes, known, why }), 0))
+        }
         Ok(Place::Unavailable(why)) => Err(format!("<unavailable: {why}>")),
         Err(e) => Err(format!("<unreadable: {e}>")),
     }

@@ -105,7 +105,7 @@ fn run(toolchain: Option<&str>, pie: bool) {
         }
         match found.first() {
             Some(v) if *v == w.value => checked += 1,
-            Some(v) if v.starts_with("<unavailable") && MAY_BE_UNAVAILABLE.contains(&(w.func.as_str(), w.name.as_str())) => {
+            Some(v) if v.contains("<unavailable: ") && MAY_BE_UNAVAILABLE.contains(&(w.func.as_str(), w.name.as_str())) => {
                 unavailable.push(format!("{} {} = {v}", w.func, w.name));
             }
             other => bad.push(format!("{} {} {}: want {:?}, got {:?}", w.kind, w.func, w.name, w.value, other)),
