@@ -150,6 +150,19 @@ fn run(toolchain: Option<&str>, pie: bool) {
         .to_string();
     let (code, out, err) = base(&["--print", "len(s)", "-g", &spin]);
     assert_eq!((code, out.trim_end()), (Some(0), "8"), "{err}");
+    // The same in JSON, in an explicit frame (0 = innermost shown).
+    let (code, out, err) = base(&["--print", "s", "-g", &spin, "-f", "0", "--system=false", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let p: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(p["schema"], "goanalyze.print");
+    assert_eq!(p["type"], "string");
+    assert_eq!(p["value"], "\"spinning\"");
+    assert_eq!(p["error"], serde_json::Value::Null);
+    // --locals: that goroutine only.
+    let (code, out, err) = base(&["--locals", "-g", &spin, "--system=false"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("goroutine ")).count(), 1, "{out}");
+    assert!(out.contains("\t\targ n = 5\n"), "{out}");
     let (code, _, err) = base(&["--print", "nosuchvar", "-g", &spin]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("no variable named nosuchvar"), "{err}");
