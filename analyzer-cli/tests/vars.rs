@@ -11,7 +11,8 @@
 //! (go1.22/1.23), a buffered channel's contents, interfaces holding structs,
 //! closures, a generic function's arguments, unsafe.Pointer, a named int,
 //! and a running goroutine's string split across two registers (restored
-//! from runtime.asyncPreempt's save area).
+//! from runtime.asyncPreempt's save area, or from its thread's signal frame
+//! when async preemption is off).
 
 use std::process::Command;
 
@@ -220,4 +221,39 @@ fn vars_stripped_says_why() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("has no DWARF") && err.lines().count() == 1, "{err}");
+}
+
+/// Without async preemption spin is still running when the crash stops the
+/// world: its innermost frame's registers come from its thread's signal
+/// frame (the SIGQUIT the crashing thread sent), and its string argument,
+/// split across RAX and RBX, prints whole.
+#[test]
+fn vars_running_goroutine_registers_from_signal_frame() {
+    if tools::require("go", "building the vars fixture").is_none() {
+        return;
+    }
+    let fx = Build::new("vars").build().expect("build");
+    let made = tests::producers::kernel_core(&fx.exe, &["nopreempt"]).expect("kernel core");
+    let out = Command::new(tests::bins::goanalyze())
+        .arg(&made.core)
+        .arg("--exe")
+        .arg(&fx.exe)
+        .args(["--vars", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["frames"].as_array().into_iter().flatten().any(|f| f["func"] == "main.spin"))
+        .expect("spin goroutine");
+    assert_eq!(g["status"], "running", "{g:#}");
+    let f = g["frames"].as_array().unwrap().iter().find(|f| f["func"] == "main.spin").unwrap();
+    let val = |n: &str| {
+        f["vars"].as_array().unwrap().iter().find(|v| v["name"] == n).map(|v| v["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(val("s").as_deref(), Some("\"spinning\""), "{f:#}");
+    assert_eq!(val("n").as_deref(), Some("5"), "{f:#}");
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -155,6 +156,16 @@ func spin(s string, n int) int {
 }
 
 func main() {
+	// "nopreempt": run again without async preemption, so that spin is
+	// still running on its thread when the crash stops the world and its
+	// registers are in that thread's signal frame.
+	if len(os.Args) > 1 && os.Args[1] == "nopreempt" && os.Getenv("GODEBUG") == "" {
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, append(os.Environ(), "GODEBUG=asyncpreemptoff=1"))
+		}
+		panic(err)
+	}
 	done := make(chan bool)
 	gSlice[0], gSlice[1], gSlice[2] = 1, 2, 3
 	gOuter = &outer{ID: 2, In: inner{Name: "global", P: point{1, 2}}, Tags: []string{"g"}, Ptr: &gPoint}
