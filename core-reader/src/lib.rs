@@ -13,7 +13,10 @@ mod elf;
 mod elfcore;
 pub mod error;
 mod exe;
+mod image;
 mod le;
+mod macho;
+mod minidump;
 pub mod model;
 mod notes;
 mod open;
@@ -23,3 +26,10 @@ pub mod spliced;
 pub use error::{Error, Result};
 pub use model::*;
 pub use spliced::SplicedMemory;
+
+/// Where a Go executable's pclntab is (ELF `.gopclntab`, Mach-O
+/// `__gopclntab`, PE between `runtime.pclntab` and `runtime.epclntab`): its
+/// link-time address and bytes. See [`image::gopclntab`].
+pub fn gopclntab(exe: &[u8]) -> Option<(u64, &[u8])> {
+    image::gopclntab(exe)
+}
