@@ -84,7 +84,13 @@ impl Analysis {
             if g.is_dead() {
                 continue;
             }
-            let m = self.state.m_by_addr(g.m).cloned();
+            // An M missing from our list (stripped binaries find Ms through
+            // the threads only) is read directly.
+            let m = self.state.m_by_addr(g.m).cloned().or_else(|| {
+                (g.m != 0)
+                    .then(|| Reader { bin: &self.bin, mem: &self.core, bias: self.bias }.read_m(g.m).ok())
+                    .flatten()
+            });
             let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
             let (start, source) = self.start_for(g, m.as_ref(), thread);
             let mut stack = match start {
@@ -132,10 +138,10 @@ impl Analysis {
                 // In a signal handler on gsignal: the interrupted registers
                 // are in the signal frame (a GOTRACEBACK=crash core's
                 // crashing thread re-raises its signal from there).
-                Some(t) if self.signal_context(t).is_some_and(|(_, sp)| sp >= g.stack_lo && sp < g.stack_hi) => {
-                    let (pc, sp) = self.signal_context(t).unwrap();
+                Some(t) if self.signal_context(t).is_some_and(|(_, sp, _)| sp >= g.stack_lo && sp < g.stack_hi) => {
+                    let (pc, sp, lr) = self.signal_context(t).unwrap();
                     (
-                        Some(Start { pc, sp, lr: 0, trap: true, syscall: false }),
+                        Some(Start { pc, sp, lr, trap: true, syscall: false }),
                         format!("signal frame on thread {}", t.tid),
                     )
                 }
@@ -170,30 +176,41 @@ impl Analysis {
         s
     }
 
-    /// The registers a signal interrupted, for a thread that is in a Go
-    /// signal handler: walk the thread's (gsignal) stack to `runtime.sigtramp`,
-    /// which the kernel entered with the `rt_sigframe` right above it.
-    /// linux/amd64 only: there `ucontext` starts just past sigtramp's return
-    /// address (the frame's fp) and `uc_mcontext` holds rsp at +40+120 and
-    /// rip at +40+128.
-    pub fn signal_context(&self, t: &Thread) -> Option<(u64, u64)> {
-        if self.bin.arch != crate::binary::BinArch::Amd64 {
-            return None;
-        }
+    /// The registers a signal interrupted (pc, sp, lr), for a thread that is
+    /// in a Go signal handler: walk the thread's (gsignal) stack to
+    /// `runtime.sigtramp`, which the kernel entered with the `rt_sigframe`
+    /// right above it.
+    /// - linux/amd64: `ucontext` starts just past sigtramp's return address
+    ///   (the frame's fp); `uc_mcontext` (+40) holds rsp at +120, rip at +128.
+    /// - linux/arm64: the frame starts at sigtramp's entry sp (its fp) with
+    ///   128 bytes of siginfo, then ucontext whose `uc_mcontext` is at +176:
+    ///   fault_address, x0..x30, sp, pc.
+    pub fn signal_context(&self, t: &Thread) -> Option<(u64, u64, u64)> {
         let stack = self.unwinder().unwind(Start {
             pc: t.regs.pc(),
             sp: t.regs.sp(),
-            lr: 0,
+            lr: t.regs.lr().unwrap_or(0),
             trap: true,
             syscall: false,
         });
         let f = stack.frames.iter().take(32).find(|f| {
             matches!(self.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
         })?;
-        let mc = f.fp + 40;
-        let sp = self.core.u64(mc + 120).ok()?;
-        let pc = self.core.u64(mc + 128).ok()?;
-        Some((pc, sp))
+        match self.bin.arch {
+            crate::binary::BinArch::Amd64 => {
+                let mc = f.fp.wrapping_add(40);
+                Some((self.core.u64(mc.wrapping_add(128)).ok()?, self.core.u64(mc.wrapping_add(120)).ok()?, 0))
+            }
+            crate::binary::BinArch::Arm64 => {
+                let mc = f.fp.wrapping_add(128 + 176);
+                let regs = mc.wrapping_add(8);
+                Some((
+                    self.core.u64(regs.wrapping_add(32 * 8)).ok()?,
+                    self.core.u64(regs.wrapping_add(31 * 8)).ok()?,
+                    self.core.u64(regs.wrapping_add(30 * 8)).ok()?,
+                ))
+            }
+        }
     }
 
     /// runtime.isSystemGoroutine: started in package runtime, except

@@ -33,11 +33,11 @@ pub fn format_args(
     let mut p = [0u8; MAX_LEN];
     // The encoding may end near the end of the section: read what fits.
     let mut n = MAX_LEN;
-    while n > 0 && !bin.read_static(base + off as u64, &mut p[..n]) {
+    while n > 0 && !bin.read_static(base.wrapping_add(off as u64), &mut p[..n]) {
         n -= 1;
     }
     let p = &p[..n];
-    let live_info = tab.funcdata_off(f, FUNCDATA_ARG_LIVE_INFO).map(|o| base + o as u64);
+    let live_info = tab.funcdata_off(f, FUNCDATA_ARG_LIVE_INFO).map(|o| base.wrapping_add(o as u64));
     let live_idx = tab
         .pcvalue(tab.pcdata_off(f, PCDATA_ARG_LIVE_INDEX), f.entry, link_sym_pc)
         .unwrap_or(-1);
@@ -54,7 +54,7 @@ pub fn format_args(
             return true;
         }
         let mut b = [0u8; 1];
-        if !bin.read_static(li + live_idx as u64 + (slot / 8) as u64, &mut b) {
+        if !bin.read_static(li.wrapping_add(live_idx as u64 + (slot / 8) as u64), &mut b) {
             return true;
         }
         b[0] & (1 << (slot % 8)) != 0
@@ -95,7 +95,7 @@ pub fn format_args(
                 }
                 let Some(&sz) = p.get(i) else { break };
                 i += 1;
-                let mut x = mem.u64(argp + o as u64).unwrap_or(0);
+                let mut x = mem.u64(argp.wrapping_add(o as u64)).unwrap_or(0);
                 if sz < 8 && sz > 0 {
                     let shift = 64 - sz as u32 * 8;
                     x = (x << shift) >> shift;

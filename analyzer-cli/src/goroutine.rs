@@ -25,6 +25,9 @@ pub const G_SCAN: u32 = 0x1000;
 
 /// More goroutines than this is taken as a corrupt `allgs`.
 const MAX_GOROUTINES: u64 = 1 << 24;
+/// Data sections larger than this are not scanned (a corrupt header could
+/// claim any size).
+const MAX_SCAN: u64 = 1 << 28;
 /// Bound on the `allm` list walk (cycle protection).
 const MAX_MS: usize = 1 << 14;
 
@@ -150,36 +153,36 @@ impl<'a> Reader<'a> {
 
     pub fn read_g(&self, addr: u64) -> Result<Goroutine> {
         let m = self.mem;
-        let sched = addr + self.off("g.sched")?;
-        let stack = addr + self.off("g.stack")?;
+        let sched = addr.wrapping_add(self.off("g.sched")?);
+        let stack = addr.wrapping_add(self.off("g.stack")?);
         let mut g = Goroutine {
             addr,
-            goid: m.u64(addr + self.off("g.goid")?)?,
-            raw_status: m.u32(addr + self.off("g.atomicstatus")?)?,
-            wait_reason: m.u8(addr + self.off("g.waitreason")?)?,
-            waitsince: m.u64(addr + self.off("g.waitsince")?)? as i64,
-            m: m.u64(addr + self.off("g.m")?)?,
-            lockedm: m.u64(addr + self.off("g.lockedm")?)?,
-            gopc: m.u64(addr + self.off("g.gopc")?)?,
-            startpc: m.u64(addr + self.off("g.startpc")?)?,
+            goid: m.u64(addr.wrapping_add(self.off("g.goid")?))?,
+            raw_status: m.u32(addr.wrapping_add(self.off("g.atomicstatus")?))?,
+            wait_reason: m.u8(addr.wrapping_add(self.off("g.waitreason")?))?,
+            waitsince: m.u64(addr.wrapping_add(self.off("g.waitsince")?))? as i64,
+            m: m.u64(addr.wrapping_add(self.off("g.m")?))?,
+            lockedm: m.u64(addr.wrapping_add(self.off("g.lockedm")?))?,
+            gopc: m.u64(addr.wrapping_add(self.off("g.gopc")?))?,
+            startpc: m.u64(addr.wrapping_add(self.off("g.startpc")?))?,
             parent_goid: match self.bin.layout.opt("g.parentGoid") {
-                Some(o) => m.u64(addr + o)?,
+                Some(o) => m.u64(addr.wrapping_add(o))?,
                 None => 0,
             },
             sched: Gobuf {
-                sp: m.u64(sched + self.off("gobuf.sp")?)?,
-                pc: m.u64(sched + self.off("gobuf.pc")?)?,
-                lr: m.u64(sched + self.off("gobuf.lr")?)?,
-                bp: m.u64(sched + self.off("gobuf.bp")?)?,
+                sp: m.u64(sched.wrapping_add(self.off("gobuf.sp")?))?,
+                pc: m.u64(sched.wrapping_add(self.off("gobuf.pc")?))?,
+                lr: m.u64(sched.wrapping_add(self.off("gobuf.lr")?))?,
+                bp: m.u64(sched.wrapping_add(self.off("gobuf.bp")?))?,
             },
-            syscallsp: m.u64(addr + self.off("g.syscallsp")?)?,
-            syscallpc: m.u64(addr + self.off("g.syscallpc")?)?,
-            stack_lo: m.u64(stack + self.off("stack.lo")?)?,
-            stack_hi: m.u64(stack + self.off("stack.hi")?)?,
+            syscallsp: m.u64(addr.wrapping_add(self.off("g.syscallsp")?))?,
+            syscallpc: m.u64(addr.wrapping_add(self.off("g.syscallpc")?))?,
+            stack_lo: m.u64(stack.wrapping_add(self.off("stack.lo")?))?,
+            stack_hi: m.u64(stack.wrapping_add(self.off("stack.hi")?))?,
             labels: Vec::new(),
         };
         if let Some(o) = self.bin.layout.opt("g.labels") {
-            if let Ok(p) = m.u64(addr + o) {
+            if let Ok(p) = m.u64(addr.wrapping_add(o)) {
                 if p != 0 {
                     g.labels = self.read_labels(p).unwrap_or_default();
                 }
@@ -196,14 +199,14 @@ impl<'a> Reader<'a> {
             return Ok(Vec::new());
         }
         let list = self.mem.u64(p)?;
-        let len = self.mem.u64(p + 8)?;
+        let len = self.mem.u64(p.wrapping_add(8))?;
         if len > 64 {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
         for i in 0..len {
-            let e = list + i * 32;
-            out.push((self.mem.go_string(e, 4096)?, self.mem.go_string(e + 16, 4096)?));
+            let e = list.wrapping_add(i * 32);
+            out.push((self.mem.go_string(e, 4096)?, self.mem.go_string(e.wrapping_add(16), 4096)?));
         }
         Ok(out)
     }
@@ -212,17 +215,17 @@ impl<'a> Reader<'a> {
         let m = self.mem;
         Ok(MInfo {
             addr,
-            id: m.u64(addr + self.off("m.id")?)? as i64,
-            procid: m.u64(addr + self.off("m.procid")?)?,
-            curg: m.u64(addr + self.off("m.curg")?)?,
-            g0: m.u64(addr + self.off("m.g0")?)?,
-            gsignal: m.u64(addr + self.off("m.gsignal")?)?,
+            id: m.u64(addr.wrapping_add(self.off("m.id")?))? as i64,
+            procid: m.u64(addr.wrapping_add(self.off("m.procid")?))?,
+            curg: m.u64(addr.wrapping_add(self.off("m.curg")?))?,
+            g0: m.u64(addr.wrapping_add(self.off("m.g0")?))?,
+            gsignal: m.u64(addr.wrapping_add(self.off("m.gsignal")?))?,
             throwing: match self.bin.layout.opt("m.throwing") {
-                Some(o) => m.u32(addr + o)?,
+                Some(o) => m.u32(addr.wrapping_add(o))?,
                 None => 0,
             },
-            vdso_sp: m.u64(addr + self.off("m.vdsoSP")?)?,
-            vdso_pc: m.u64(addr + self.off("m.vdsoPC")?)?,
+            vdso_sp: m.u64(addr.wrapping_add(self.off("m.vdsoSP")?))?,
+            vdso_pc: m.u64(addr.wrapping_add(self.off("m.vdsoPC")?))?,
         })
     }
 
@@ -237,7 +240,7 @@ impl<'a> Reader<'a> {
         } else {
             for t in threads {
                 if let Some(g) = self.thread_g(t) {
-                    if let Ok(mp) = self.mem.u64(g + self.off("g.m")?) {
+                    if let Ok(mp) = self.mem.u64(g.wrapping_add(self.off("g.m")?)) {
                         m_heads.push(mp);
                     }
                 }
@@ -255,19 +258,19 @@ impl<'a> Reader<'a> {
                         break;
                     }
                 }
-                p = self.mem.u64(p + alllink).unwrap_or(0);
+                p = self.mem.u64(p.wrapping_add(alllink)).unwrap_or(0);
             }
         }
         st.ms.sort_by_key(|m| m.id);
 
         // allgs: a slice {ptr, len, cap}.
         let (gptr, glen) = match self.global("runtime.allgs") {
-            Some(a) => (self.mem.u64(a)?, self.mem.u64(a + 8)?),
+            Some(a) => (self.mem.u64(a)?, self.mem.u64(a.wrapping_add(8))?),
             None => self.scan_allgs(&st)?,
         };
         if glen > MAX_GOROUTINES {
             return Err(Error::Other(format!(
-                "runtime.allgs at {gptr:#x} claims {glen} goroutines; the core looks corrupt"
+                "runtime.allgs at {gptr:#x} claims {glen} goroutines; the core is corrupt or the executable does not match it"
             )));
         }
         let mut ptrs = vec![0u8; (glen * 8) as usize];
@@ -289,7 +292,7 @@ impl<'a> Reader<'a> {
     /// linux/amd64 Go keeps g at -8(FS); on arm64 in x28.
     pub fn thread_g(&self, t: &Thread) -> Option<u64> {
         match t.regs {
-            core_reader::Registers::Amd64(r) if r.fs_base != 0 => self.mem.u64(r.fs_base - 8).ok(),
+            core_reader::Registers::Amd64(r) if r.fs_base != 0 => self.mem.u64(r.fs_base.wrapping_sub(8)).ok(),
             core_reader::Registers::Arm64(r) => Some(r.x[28]),
             _ => None,
         }
@@ -306,6 +309,9 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let start = s.addr.wrapping_add(self.bias);
+            if s.size > MAX_SCAN {
+                continue;
+            }
             let mut buf = vec![0u8; s.size as usize];
             if self.mem.read(start, &mut buf).is_err() {
                 continue;
@@ -316,7 +322,7 @@ impl<'a> Reader<'a> {
                 let (p, l, c) = (w(i), w(i + 8), w(i + 16));
                 if p != 0 && p % 8 == 0 && l >= 1 && l <= c && c <= MAX_GOROUTINES {
                     if let Ok(g0) = self.mem.u64(p) {
-                        if g0 % 8 == 0 && self.mem.u64(g0 + goid).ok() == Some(1) {
+                        if g0 % 8 == 0 && self.mem.u64(g0.wrapping_add(goid)).ok() == Some(1) {
                             if let Ok(g) = self.read_g(g0) {
                                 if g.stack_lo < g.stack_hi && g.stack_hi - g.stack_lo <= 1 << 30 {
                                     return Ok((p, l));
@@ -344,7 +350,7 @@ impl<'a> Reader<'a> {
             },
         };
         for i in 0..n {
-            match self.mem.go_string(addr + 16 * i, 256) {
+            match self.mem.go_string(addr.wrapping_add(16 * i), 256) {
                 Ok(s) => st.wait_reasons.push(s),
                 Err(_) => break,
             }
@@ -362,7 +368,7 @@ impl<'a> Reader<'a> {
             let bytes = self.bin.static_bytes(lo, (hi - lo) as usize)?;
             let mut from = 0;
             while let Some(i) = find(&bytes[from..], FIRST) {
-                targets.push(lo + (from + i) as u64 + self.bias);
+                targets.push((lo + (from + i) as u64).wrapping_add(self.bias));
                 from += i + 1;
                 if targets.len() > 64 {
                     break;
@@ -374,6 +380,9 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let start = s.addr.wrapping_add(self.bias);
+            if s.size > MAX_SCAN {
+                continue;
+            }
             let mut buf = vec![0u8; s.size as usize];
             if self.mem.read(start, &mut buf).is_err() {
                 continue;
@@ -385,7 +394,7 @@ impl<'a> Reader<'a> {
                     // Count entries while they look like short strings.
                     let mut n = 2;
                     while i + 16 * (n + 1) <= buf.len() && n < 128 {
-                        let l = w(i + 16 * n as usize + 8);
+                        let l = w(i + 16 * n + 8);
                         if l == 0 || l > 64 {
                             break;
                         }
@@ -410,7 +419,7 @@ impl<'a> Reader<'a> {
         let mut now = 0i64;
         let mut src = String::from("no timestamp found");
         if let (Some(a), Ok(o)) = (self.global("runtime.sched"), self.off("schedt.lastpoll")) {
-            if let Ok(v) = self.mem.u64(a + o) {
+            if let Ok(v) = self.mem.u64(a.wrapping_add(o)) {
                 if v as i64 > now {
                     now = v as i64;
                     src = "runtime.sched.lastpoll".into();

@@ -33,7 +33,7 @@ pub fn expand(
     let mut out = Vec::new();
     let tree = match (gofunc, tab.funcdata_off(f, FUNCDATA_INL_TREE)) {
         (Some(base), Some(off)) if tab.version == crate::pclntab::PclnVersion::Go120 => {
-            Some(base + off as u64)
+            Some(base.wrapping_add(off as u64))
         }
         _ => None,
     };
@@ -46,7 +46,7 @@ pub fn expand(
                 _ => break,
             };
             let mut b = [0u8; INLINED_CALL_SIZE as usize];
-            if idx > 1 << 20 || !read(tree + idx as u64 * INLINED_CALL_SIZE, &mut b) {
+            if idx > 1 << 20 || !read(tree.wrapping_add(idx as u64 * INLINED_CALL_SIZE), &mut b) {
                 break;
             }
             let func_id = b[0];
@@ -63,7 +63,7 @@ pub fn expand(
             if parent_pc < 0 {
                 break;
             }
-            cur = f.entry + parent_pc as u64;
+            cur = f.entry.wrapping_add(parent_pc as u64);
         }
     }
     let (file, line) = tab.file_line(f, cur);

@@ -34,6 +34,8 @@ struct JGoroutine {
     thread: Option<u64>,
     user_location: Option<JLoc>,
     start_func: Option<String>,
+    /// pprof labels (Go 1.24+; empty when absent or not decodable).
+    labels: std::collections::BTreeMap<String, String>,
     created_by: Option<JCreated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frames: Option<Vec<JFrame>>,
@@ -81,7 +83,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
         let st = g.status();
         let waiting = st == crate::goroutine::G_WAITING;
         let minutes = if (waiting || st == crate::goroutine::G_SYSCALL) && g.waitsince != 0 {
-            Some((a.state.now - g.waitsince) / 60_000_000_000)
+            Some(a.state.now.saturating_sub(g.waitsince) / 60_000_000_000)
         } else {
             None
         };
@@ -100,23 +102,18 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
         });
         let frames = with_frames.then(|| {
             let mut v = Vec::new();
-            for f in &r.stack.frames {
-                for lf in &f.logical {
-                    if !opts.system && lf.name.starts_with("runtime.") && !r.crashing {
-                        continue;
-                    }
-                    v.push(JFrame {
-                        func: lf.name.clone(),
-                        file: lf.file.clone(),
-                        line: lf.line,
-                        inlined: lf.inlined,
-                        pc: format!("{:#x}", f.pc),
-                        sp: format!("{:#x}", f.sp),
-                        fp: format!("{:#x}", f.fp),
-                        offset: f.offset,
-                        args: (!lf.inlined).then(|| f.args.clone()),
-                    });
-                }
+            for (f, lf) in traceback::visible_frames(a, r, opts) {
+                v.push(JFrame {
+                    func: lf.name.clone(),
+                    file: lf.file.clone(),
+                    line: lf.line,
+                    inlined: lf.inlined,
+                    pc: format!("{:#x}", f.pc),
+                    sp: format!("{:#x}", f.sp),
+                    fp: format!("{:#x}", f.fp),
+                    offset: f.offset,
+                    args: (!lf.inlined).then(|| f.args.clone()),
+                });
             }
             v
         });
@@ -140,6 +137,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
                 pc: format!("{pc:#x}"),
             }),
             start_func: u.find_func(g.startpc).map(|f| u.func_name(&f).to_string()),
+            labels: g.labels.iter().cloned().collect(),
             created_by: created,
             frames,
             unwinding_stopped: r.stack.stopped.clone(),

@@ -74,7 +74,9 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("goanalyze: {e:#}");
+            // Our errors already name the file or address and carry their
+            // cause in the message: print the top one only, on one line.
+            eprintln!("goanalyze: {e}");
             ExitCode::from(1)
         }
     }
@@ -90,6 +92,16 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let core = cli.core.as_ref().expect("clap requires CORE");
     let a = Analysis::open(core, cli.exe.as_deref())?;
+    for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
+        eprintln!("goanalyze: warning: {w}");
+    }
+    if a.goroutines.is_empty() && (cli.stacks || cli.goroutines) {
+        anyhow::bail!(
+            "{}: no live goroutines found through runtime.allgs; is {} the executable that wrote this core? (pass the right one with --exe)",
+            core.display(),
+            a.bin.path.display()
+        );
+    }
     let mut out = String::new();
     let json = cli.format == Format::Json;
     let any = cli.stacks || cli.goroutines || cli.threads || cli.info;

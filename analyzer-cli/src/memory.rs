@@ -26,7 +26,7 @@ pub trait Memory {
     /// because the header may be garbage.
     fn go_string(&self, addr: u64, max: u64) -> Result<String> {
         let ptr = self.u64(addr)?;
-        let len = self.u64(addr + 8)?;
+        let len = self.u64(addr.wrapping_add(8))?;
         self.string_at(ptr, len, max)
     }
     fn string_at(&self, ptr: u64, len: u64, max: u64) -> Result<String> {

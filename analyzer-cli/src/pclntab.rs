@@ -157,8 +157,8 @@ impl Pclntab {
     /// Lowest and highest link-time pc covered by the table.
     pub fn pc_range(&self) -> (u64, u64) {
         (
-            self.text_start + self.ftab_entry(0).0 as u64,
-            self.text_start + self.ftab_entry(self.nfunc).0 as u64,
+            self.text_start.wrapping_add(self.ftab_entry(0).0 as u64),
+            self.text_start.wrapping_add(self.ftab_entry(self.nfunc).0 as u64),
         )
     }
 
@@ -168,7 +168,7 @@ impl Pclntab {
         if pc < lo || pc >= hi {
             return None;
         }
-        let rel = pc - self.text_start;
+        let rel = pc.wrapping_sub(self.text_start);
         // Binary search for the last entry <= rel.
         let (mut a, mut b) = (0usize, self.nfunc);
         while b - a > 1 {
@@ -197,8 +197,8 @@ impl Pclntab {
             PclnVersion::Go118 => (0, 36),
         };
         let f = Func {
-            entry: self.text_start + u(0)? as u64,
-            end: self.text_start + end_off as u64,
+            entry: self.text_start.wrapping_add(u(0)? as u64),
+            end: self.text_start.wrapping_add(end_off as u64),
             off: o,
             name_off: u(4)? as i32,
             args: u(8)? as i32,

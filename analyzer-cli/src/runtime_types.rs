@@ -107,10 +107,13 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
         let zname = format!(".zdebug_{}", &name[".debug_".len()..]);
         let sec = obj.section_by_name(name).or_else(|| obj.section_by_name(&zname));
         let data = match sec {
-            Some(s) => s
-                .uncompressed_data()
-                .map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?
-                .into_owned(),
+            Some(s) => {
+                let d = s
+                    .uncompressed_data()
+                    .map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?
+                    .into_owned();
+                zdebug(&d).map_err(|e| Error::Other(format!("DWARF section {zname}: {e}")))?.unwrap_or(d)
+            }
             None => Vec::new(),
         };
         if id == gimli::SectionId::DebugInfo && !data.is_empty() {
@@ -187,6 +190,22 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
         return Ok(None);
     }
     Ok(Some(Layout { fields, source: "DWARF".into() }))
+}
+
+/// `.zdebug_*` sections ("ZLIB", 8-byte big-endian size, zlib stream), as
+/// Go writes them into PE and Mach-O files, where `object` does not
+/// decompress them by itself.
+fn zdebug(d: &[u8]) -> Result<Option<Vec<u8>>, object::Error> {
+    if d.len() < 12 || &d[..4] != b"ZLIB" {
+        return Ok(None);
+    }
+    let size = u64::from_be_bytes(d[4..12].try_into().unwrap());
+    let c = object::CompressedData {
+        format: object::CompressionFormat::Zlib,
+        data: &d[12..],
+        uncompressed_size: size,
+    };
+    Ok(Some(c.decompress()?.into_owned()))
 }
 
 fn attr_string(

@@ -4,7 +4,9 @@
 use std::fmt::Write;
 
 use crate::analysis::{Analysis, GoroutineReport};
-use crate::goroutine::{self, G_SYSCALL, G_WAITING, G_LEAKED};
+use crate::goroutine::{self, G_LEAKED, G_SYSCALL, G_WAITING};
+use crate::inline::LogicalFrame;
+use crate::unwind::Frame;
 
 /// `tracebackInnerFrames` / `tracebackOuterFrames`.
 const INNER: usize = 50;
@@ -59,7 +61,7 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
     let mut s = format!("goroutine {}", g.goid);
     let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == g.addr);
     // Go 1.22 added ` gp=.. m=.. mp=..` to headers.
-    let has_gp = a.bin.go_minor().is_none_or(|m| m >= 22);
+    let has_gp = !matches!(a.bin.go_minor(), Some(m) if m < 22);
     if has_gp && (opts.system || throwing) {
         let _ = write!(s, " gp={:#x}", g.addr);
         match &r.m {
@@ -80,7 +82,7 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
         s += " (scan)";
     }
     if (st == G_WAITING || st == G_SYSCALL) && g.waitsince != 0 {
-        let waitfor = (a.state.now - g.waitsince) / 60_000_000_000;
+        let waitfor = a.state.now.saturating_sub(g.waitsince) / 60_000_000_000;
         if waitfor >= 1 {
             let _ = write!(s, ", {waitfor} minutes");
         }
@@ -92,50 +94,62 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
     s
 }
 
-/// The logical frames the runtime would print, as (function line, file line).
-pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+/// The logical frames the runtime would print (showframe's filter at the
+/// chosen level), each with its physical frame.
+pub fn visible_frames<'r>(a: &Analysis, r: &'r GoroutineReport, opts: Options) -> Vec<(&'r Frame, &'r LogicalFrame)> {
     let wrapper_id = a.wrapper_func_id();
+    // showframe: a goroutine whose M is throwing a runtime error shows every frame.
+    let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == r.g.addr);
     let build = |show_runtime: bool| {
-        let mut lines = Vec::new();
-        let mut callee: Option<String> = None;
+        let mut out = Vec::new();
+        let mut callee: Option<&str> = None;
         for f in &r.stack.frames {
             for lf in &f.logical {
-                let callee_elides = !matches!(
-                    callee.as_deref(),
-                    Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap")
-                );
+                let callee_elides =
+                    !matches!(callee, Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap"));
                 let shown = show_runtime
-                    || r.crashing
-                    || show_frame(&lf.name, lines.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
-                callee = Some(lf.name.clone());
-                if !shown {
-                    continue;
+                    || throwing
+                    || show_frame(&lf.name, out.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
+                callee = Some(lf.name.as_str());
+                if shown {
+                    out.push((f, lf));
                 }
-                let mut fl = print_name(&lf.name);
-                if lf.inlined {
-                    fl += "(...)";
-                } else {
-                    let _ = write!(fl, "({})", f.args);
-                }
-                let mut loc = format!("\t{}:{}", lf.file, lf.line);
-                if !lf.inlined {
-                    if f.offset > 0 {
-                        let _ = write!(loc, " +{:#x}", f.offset);
-                    }
-                    if opts.system {
-                        let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
-                    }
-                }
-                lines.push((fl, loc));
             }
         }
-        lines
+        out
     };
-    let lines = build(opts.system);
-    if lines.is_empty() && !opts.system {
+    let v = build(opts.system);
+    // "By default, omits runtime frames. If that means we print nothing at
+    // all, repeat forcing all frames printed."
+    if v.is_empty() && !opts.system {
         return build(true);
     }
-    lines
+    v
+}
+
+/// The logical frames the runtime would print, as (function line, file line).
+pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+    visible_frames(a, r, opts)
+        .into_iter()
+        .map(|(f, lf)| {
+            let mut fl = print_name(&lf.name);
+            if lf.inlined {
+                fl += "(...)";
+            } else {
+                let _ = write!(fl, "({})", f.args);
+            }
+            let mut loc = format!("\t{}:{}", lf.file, lf.line);
+            if !lf.inlined {
+                if f.offset > 0 {
+                    let _ = write!(loc, " +{:#x}", f.offset);
+                }
+                if opts.system {
+                    let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
+                }
+            }
+            (fl, loc)
+        })
+        .collect()
 }
 
 pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(String, String)> {
@@ -214,4 +228,31 @@ pub fn format_all(a: &Analysis, opts: Options) -> String {
         out.push_str(&format_goroutine(a, r, opts));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_print_like_the_runtime() {
+        assert_eq!(print_name("runtime.gopanic"), "panic");
+        assert_eq!(print_name("main.genericWait[go.shape.struct { X int; Y int }]"), "main.genericWait[...]");
+        assert_eq!(print_name("main.(*T[go.shape.int]).m"), "main.(*T[...]).m");
+        assert_eq!(print_name("main.main.func1"), "main.main.func1");
+        assert_eq!(print_name("weird]name["), "weird]name[");
+    }
+
+    #[test]
+    fn showframe_at_level_1() {
+        assert!(show_frame("main.main", true, false, true));
+        assert!(!show_frame("runtime.gopark", true, false, true));
+        assert!(show_frame("runtime.Goexit", true, false, true));
+        assert!(!show_frame("runtime.gopanic", true, false, true));
+        assert!(show_frame("runtime.gopanic", false, false, true));
+        assert!(show_frame("runtime.runFinalizers", false, false, true));
+        assert!(!show_frame("main.(*T).M-fm", false, true, true));
+        assert!(show_frame("main.(*T).M-fm", false, true, false));
+        assert!(!show_frame("nodot", false, false, true));
+    }
 }

@@ -86,7 +86,7 @@ impl<'a> Unwinder<'a> {
             if arch.uses_lr() {
                 lr = 0;
             } else {
-                sp += 8;
+                sp = sp.wrapping_add(8);
             }
         }
         let mut trap = start.trap;
@@ -130,7 +130,7 @@ impl<'a> Unwinder<'a> {
                     }
                 }
             } else {
-                match self.mem.u64(fp - 8) {
+                match self.mem.u64(fp.wrapping_sub(8)) {
                     Ok(v) => next_lr = v,
                     Err(e) => stop_reason = Some(format!("return address: {e}")),
                 }
@@ -140,7 +140,7 @@ impl<'a> Unwinder<'a> {
             let read = |a: u64, b: &mut [u8]| self.bin.read_static(a, b);
             let gofunc = self.bin.moduledata.as_ref().map(|m| m.gofunc);
             let logical = inline::expand(tab, &f, link_sym, gofunc, &read);
-            let argp = fp + if arch.uses_lr() { 8 } else { 0 };
+            let argp = fp.wrapping_add(if arch.uses_lr() { 8 } else { 0 });
             let args = crate::args::format_args(self.bin, self.mem, &f, argp, link_sym, gofunc);
             st.frames.push(Frame {
                 pc,
@@ -163,6 +163,10 @@ impl<'a> Unwinder<'a> {
                 st.stopped = Some(format!("unexpected return pc {next_lr:#x} for {name}"));
                 return st;
             };
+            if fp < sp {
+                st.stopped = Some(format!("frame pointer {fp:#x} below sp {sp:#x} in {name}"));
+                return st;
+            }
             if pc == next_lr && sp == fp {
                 st.stopped = Some(format!("traceback stuck at pc {pc:#x} sp {sp:#x}"));
                 return st;
@@ -176,7 +180,7 @@ impl<'a> Unwinder<'a> {
                 // An injected call on arm64 leaves the interrupted function's LR
                 // in the slot the injected frame pushed.
                 let x = self.mem.u64(sp).unwrap_or(0);
-                sp += 16;
+                sp = sp.wrapping_add(16);
                 if tab.sp_delta(&caller, pc.wrapping_sub(self.bias)) == Some(0) {
                     lr = x;
                 }

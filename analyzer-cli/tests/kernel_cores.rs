@@ -8,27 +8,34 @@ mod common;
 use common::*;
 
 fn run_variant(v: Variant, toolchain: Option<&str>) {
+    run_fixture("zoo", "crash", 15, v, toolchain);
+}
+
+fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>) {
     if !have("go") && missing("go") {
         return;
     }
+    if v.goarch == "arm64" && !have("qemu-aarch64") && missing("qemu-aarch64") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    if let Err(e) = build("zoo", v, toolchain, &exe) {
+    let exe = dir.path().join(fixture);
+    if let Err(e) = build(fixture, v, toolchain, &exe) {
         if toolchain.is_some() && missing(&format!("toolchain {toolchain:?}: {e}")) {
             return;
         }
         panic!("{e}");
     }
-    let (core, stderr) = crash_core(dir.path(), &exe, false).unwrap();
+    let (core, stderr) = crash_core(dir.path(), &exe, args, v.goarch == "arm64").unwrap();
     let runtime = parse_traceback(&stderr);
-    assert!(runtime.len() >= 15, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
+    assert!(runtime.len() >= min_goroutines, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
 
     let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks"]);
     assert_eq!(code, 0, "goanalyze failed: {err}");
     let ours = parse_traceback(&out);
     let (n, bad) = compare(&runtime, &ours);
     eprintln!(
-        "{} {}: compared {n} goroutines, {} mismatches",
+        "{fixture} {args} {} {}: compared {n} goroutines, {} mismatches",
         toolchain.unwrap_or("go (machine)"),
         v.name(),
         bad.len()
@@ -86,4 +93,79 @@ fn amd64_older_toolchains() {
         run_variant(AMD64, Some(t));
         run_variant(Variant { pie: true, stripped: true, ..AMD64 }, Some(t));
     }
+}
+
+#[test]
+fn fixtures_panic_nilderef_many() {
+    run_fixture("zoo", "panic", 15, AMD64, None);
+    run_fixture("panic", "", 1, AMD64, None);
+    run_fixture("nilderef", "", 1, AMD64, None);
+    run_fixture("many", "300 crash", 300, Variant { pie: true, stripped: true, ..AMD64 }, None);
+}
+
+/// A runtime throw ("fatal error: concurrent map writes") with other
+/// goroutines running: the thrower starts at runtime.fatal, the others are
+/// walked from their threads.
+#[test]
+fn fatal_throw_with_running_goroutines() {
+    run_fixture("mapwrites", "", 2, AMD64, None);
+    run_fixture("mapwrites", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
+}
+
+#[test]
+fn cgo_fixture() {
+    if !have("gcc") && missing("gcc (for cgo)") {
+        return;
+    }
+    run_fixture("cgo", "", 2, AMD64, None);
+}
+
+const ARM64: Variant = Variant { pie: false, stripped: false, goarch: "arm64" };
+
+/// qemu-aarch64 writes its own ELF cores of the emulated process. (No PIE:
+/// a linux/arm64 PIE needs the aarch64 dynamic loader, which this machine
+/// does not have.)
+#[test]
+fn arm64_qemu() {
+    run_fixture("zoo", "crash", 15, ARM64, None);
+    run_fixture("zoo", "panic", 15, Variant { stripped: true, ..ARM64 }, None);
+    run_fixture("nilderef", "", 1, Variant { stripped: true, ..ARM64 }, None);
+    // The layout table on arm64 with an older toolchain.
+    run_fixture("zoo", "crash", 15, Variant { stripped: true, ..ARM64 }, Some("go1.22.12"));
+}
+
+/// `--stacks --system=false` against GOTRACEBACK=all output of a second run
+/// of the same binary (GOTRACEBACK=all writes no core). Goroutine ids depend
+/// on scheduling (goids are handed out in per-P batches), so goroutines are
+/// matched by content: the sorted lists of (status, frames, created by) must
+/// be equal. Argument words (heap addresses) differ between runs and are not
+/// compared.
+#[test]
+fn system_false_matches_gotraceback_all() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("zoo");
+    build("zoo", AMD64, None, &exe).unwrap();
+    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
+    let all = std::process::Command::new(&exe)
+        .arg("crash")
+        .env("GOTRACEBACK", "all")
+        .output()
+        .unwrap();
+    let runtime = parse_traceback(&String::from_utf8_lossy(&all.stderr));
+    assert!(runtime.len() >= 10);
+    let (code, out, err) =
+        goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks", "--system=false"]);
+    assert_eq!(code, 0, "{err}");
+    let ours = parse_traceback(&out);
+    let key = |g: &TbGoroutine| format!("[{}] {:?} {:?}", g.status, g.frames, g.created_by);
+    let mut want: Vec<String> = runtime.iter().map(key).collect();
+    let mut got: Vec<String> = ours.iter().map(key).collect();
+    want.sort();
+    got.sort();
+    let bad = want.iter().filter(|k| !got.contains(k)).count() + got.iter().filter(|k| !want.contains(k)).count();
+    eprintln!("GOTRACEBACK=all vs --system=false: compared {} goroutines, {bad} mismatches", want.len());
+    assert_eq!(want, got, "--- ours ---\n{out}");
 }

@@ -1,5 +1,7 @@
 //! Print what core-reader sees in a core: `cargo run -p core-reader --example coreinfo -- CORE [EXE]`.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -20,15 +22,18 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("opened in {:?}", t.elapsed());
-    println!("{:?} {} {:?} pid={:?} command={:?}", core.format, core.arch.name(), core.os, core.pid, core.command);
-    println!("exe: {:?}", core.exe);
-    println!("recorded exe: {:?}", core.recorded_exe);
-    println!("signal: {:?}", core.signal);
-    println!("truncated: {:?}", core.truncated);
+    // Collected and written once, so `| head` does not make us panic.
+    let mut out = String::new();
+    macro_rules! say { ($($a:tt)*) => { let _ = writeln!(out, $($a)*); } }
+    say!("opened in {:?}", t.elapsed());
+    say!("{:?} {} {:?} pid={:?} command={:?}", core.format, core.arch.name(), core.os, core.pid, core.command);
+    say!("exe: {:?}", core.exe);
+    say!("recorded exe: {:?}", core.recorded_exe);
+    say!("signal: {:?}", core.signal);
+    say!("truncated: {:?}", core.truncated);
     for t in &core.threads {
         let sets: Vec<String> = t.extra_regsets.iter().map(|(k, v)| format!("{k:#x}:{}", v.len())).collect();
-        println!(
+        say!(
             "thread {} pc={:#x} sp={:#x} fp={:#x} sig={} regsets=[{}]",
             t.tid,
             t.regs.pc(),
@@ -38,11 +43,12 @@ fn main() {
             sets.join(" ")
         );
     }
-    println!("{} mappings, {} memory regions, {} files", core.mappings.len(), core.memory.regions().len(), core.files.len());
+    say!("{} mappings, {} memory regions, {} files", core.mappings.len(), core.memory.regions().len(), core.files.len());
     for m in core.mappings.iter().filter(|m| m.path.is_some()) {
-        println!("  {:#x}-{:#x} {:#x} {}", m.start, m.end, m.file_offset, m.path.as_ref().unwrap().display());
+        say!("  {:#x}-{:#x} {:#x} {}", m.start, m.end, m.file_offset, m.path.as_ref().unwrap().display());
     }
     for w in &core.warnings {
-        println!("warning: {w}");
+        say!("warning: {w}");
     }
+    let _ = std::io::stdout().write_all(out.as_bytes());
 }

@@ -317,6 +317,18 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     };
     let file_size = d.len() as u64;
     let (phdrs, phdrs_missing) = elf::program_headers(d, &h);
+    if phdrs.is_empty() {
+        // Nothing to go on. Delve writes its program headers last, so a cut
+        // Delve core ends up here.
+        return Err(Error::Malformed {
+            path: path.to_path_buf(),
+            what: format!(
+                "program header table ({} entries; the file is only {file_size} bytes: truncated?)",
+                h.phnum
+            ),
+            offset: h.phoff,
+        });
+    }
     if phdrs_missing > 0 {
         warnings.push(format!(
             "{}: {} of {} program headers lie beyond the end of the file",
@@ -435,10 +447,13 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
 
     // Layer 0: never-dumped tails of anonymous mappings read as zeros. A tail
     // that a file mapping covers holds file data, not zeros: leave it to
-    // the file (or unreadable if the file is missing).
+    // the file (or unreadable if the file is missing). Without NT_FILE
+    // (qemu, Delve) only writable tails are taken as anonymous; read-only
+    // ones are likely file text, which must not read as zeros.
     let mut memory = Builder::new();
+    let know_files = !f.files.is_empty();
     for p in &loads {
-        if p.memsz > p.filesz {
+        if p.memsz > p.filesz && (know_files || p.flags & PF_W != 0) {
             memory.add(Region {
                 start: p.vaddr.saturating_add(p.filesz),
                 len: p.memsz - p.filesz,
@@ -541,9 +556,6 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         Some("darwin") => Os::MacOs,
         Some(_) => Os::Unknown,
     };
-    if delve_format {
-        warnings.push("core written by Delve in its own format (Delve notes, no NT_PRSTATUS)".to_string());
-    }
     Ok(Core {
         path: path.to_path_buf(),
         format: Format::Elf,

@@ -4,6 +4,36 @@
 //! the signal, and a [`SplicedMemory`] that reads any address of the process.
 //!
 //! It knows nothing about Go; the analyzer builds on this model.
+//!
+//! ```no_run
+//! use core_reader::{Core, OpenOptions};
+//! # fn main() -> core_reader::Result<()> {
+//! let core = Core::open("core.1234".as_ref(), &OpenOptions::default())?;
+//! for w in &core.warnings {
+//!     eprintln!("warning: {w}");
+//! }
+//! let crashed = core.crashed_thread().expect("a thread");
+//! let word = core.read_u64(crashed.regs.sp())?;
+//! # let _ = word; Ok(()) }
+//! ```
+//!
+//! What an ELF core yields, whoever wrote it (the kernel, gdb's gcore,
+//! Delve's `dump`, qemu-user), compressed (zstd, xz, lz4 frame: recognised by
+//! magic) or not:
+//! - threads with general registers (`NT_PRSTATUS`, or Delve's thread notes)
+//!   and the raw bytes of their other register sets;
+//! - the signal, and which thread took it (`NT_SIGINFO`, else `pr_cursig`);
+//! - mappings with their files (`NT_FILE`), the auxiliary vector, the pid
+//!   and command line (`NT_PRPSINFO`);
+//! - the executable, found by `OpenOptions::exe` or from what the core
+//!   records, checked against the core (build id or first page), with its
+//!   PIE load bias;
+//! - memory: the core's data over the executable's segments over the mapped
+//!   files over zeros for never-dumped anonymous memory. A truncated core
+//!   reads up to the cut, then fails naming the address.
+//!
+//! Nothing here panics on damaged input: damage becomes an [`Error`] or a
+//! line in [`Core::warnings`].
 
 // The one exception is the memory map in `source.rs`.
 #![deny(unsafe_code)]

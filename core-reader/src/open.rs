@@ -9,9 +9,12 @@ use crate::{elfcore, macho, minidump, Core, Error, OpenOptions, Result};
 pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
     let mut data = map_file(path)?;
     let mut warnings = Vec::new();
+    let mut compressed = None;
     if let Some(c) = Compression::sniff((*data).as_ref()) {
-        data = decompress(path, (*data).as_ref(), c)?;
-        let _ = &mut warnings; // decompression is not worth a warning
+        let (plain, warning) = decompress(path, (*data).as_ref(), c)?;
+        data = plain;
+        warnings.extend(warning);
+        compressed = Some(c);
     }
     let head: &[u8] = (*data).as_ref();
     if head.starts_with(b"\x7fELF") {
@@ -27,6 +30,10 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
         "the file is empty".to_string()
     } else {
         format!("unrecognised magic bytes {:02x?}", &head[..head.len().min(8)])
+    };
+    let what = match compressed {
+        Some(c) => format!("{what} (after {} decompression)", c.name()),
+        None => what,
     };
     Err(Error::UnknownFormat {
         path: path.to_path_buf(),

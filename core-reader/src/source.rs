@@ -69,47 +69,118 @@ impl Compression {
 /// then map, instead of the heap.
 const IN_MEMORY_LIMIT: usize = 256 << 20;
 
-/// Decompress `data` (which `path` names, for errors) completely.
-pub fn decompress(path: &Path, data: &[u8], c: Compression) -> Result<Bytes> {
+/// Decompress `data` (which `path` names, for errors). A stream that breaks
+/// off after producing output (a core cut short while being written) yields
+/// what was decompressed and a warning; the ELF reader then reports the
+/// truncation. No output at all is an error.
+pub fn decompress(path: &Path, data: &[u8], c: Compression) -> Result<(Bytes, Option<String>)> {
     let reader: Box<dyn Read + '_> = match c {
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(data).map_err(|e| io(path, e))?),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(data)),
         Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
     };
-    spill(path, reader, c)
+    spill(path, reader, c, IN_MEMORY_LIMIT)
 }
 
-fn spill(path: &Path, mut r: impl Read, c: Compression) -> Result<Bytes> {
-    let bad = |e: std::io::Error| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(e.kind(), format!("{} decompression failed: {e}", c.name())),
-    };
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 1 << 20];
-    loop {
-        let n = match r.read(&mut chunk) {
-            Ok(0) => return Ok(Arc::new(buf)),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(bad(e)),
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > IN_MEMORY_LIMIT {
-            break;
+/// Where decompressed bytes go: the heap up to `limit`, then a temp file.
+enum Sink {
+    Heap(Vec<u8>),
+    File(File, u64),
+}
+
+impl Sink {
+    fn len(&self) -> u64 {
+        match self {
+            Sink::Heap(v) => v.len() as u64,
+            Sink::File(_, n) => *n,
         }
     }
-    let mut tmp = tempfile::tempfile().map_err(|e| io(Path::new("<temporary file>"), e))?;
-    tmp.write_all(&buf).map_err(|e| io(Path::new("<temporary file>"), e))?;
-    drop(buf);
-    loop {
-        let n = match r.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(bad(e)),
-        };
-        tmp.write_all(&chunk[..n]).map_err(|e| io(Path::new("<temporary file>"), e))?;
+
+    fn write(&mut self, b: &[u8], limit: usize) -> std::io::Result<()> {
+        match self {
+            Sink::Heap(v) => {
+                v.extend_from_slice(b);
+                if v.len() > limit {
+                    let mut f = tempfile::tempfile()?;
+                    f.write_all(v)?;
+                    *self = Sink::File(f, v.len() as u64);
+                }
+            }
+            Sink::File(f, n) => {
+                f.write_all(b)?;
+                *n += b.len() as u64;
+            }
+        }
+        Ok(())
     }
-    tmp.flush().map_err(|e| io(Path::new("<temporary file>"), e))?;
-    Ok(Arc::new(map(&tmp).map_err(|e| io(Path::new("<temporary file>"), e))?))
+
+    fn finish(self) -> std::io::Result<Bytes> {
+        Ok(match self {
+            Sink::Heap(v) => Arc::new(v),
+            Sink::File(mut f, _) => {
+                f.flush()?;
+                Arc::new(map(&f)?)
+            }
+        })
+    }
+}
+
+fn spill(path: &Path, mut r: impl Read, c: Compression, limit: usize) -> Result<(Bytes, Option<String>)> {
+    let tmp_err = |e| io(Path::new("<temporary file for the decompressed core>"), e);
+    let mut sink = Sink::Heap(Vec::new());
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut warning = None;
+    loop {
+        match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => sink.write(&chunk[..n], limit).map_err(tmp_err)?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if sink.len() > 0 => {
+                warning = Some(format!(
+                    "{}: {} stream is damaged or cut short after {} decompressed bytes ({e}); reading what was recovered",
+                    path.display(),
+                    c.name(),
+                    sink.len()
+                ));
+                break;
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::new(e.kind(), format!("{} decompression failed: {e}", c.name())),
+                })
+            }
+        }
+    }
+    Ok((sink.finish().map_err(tmp_err)?, warning))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spills_to_a_file_past_the_limit_and_keeps_partial_output() {
+        let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let z = zstd::encode_all(&data[..], 1).unwrap();
+        let p = Path::new("x.zst");
+        let (b, w) = spill(p, zstd::stream::read::Decoder::new(&z[..]).unwrap(), Compression::Zstd, 1000).unwrap();
+        assert_eq!((*b).as_ref(), &data[..]);
+        assert!(w.is_none());
+        // Cut the compressed stream: what came out before the cut is kept.
+        let cut = &z[..z.len() * 2 / 3];
+        let (b, w) = spill(p, zstd::stream::read::Decoder::new(cut).unwrap(), Compression::Zstd, 1000).unwrap();
+        let got: &[u8] = (*b).as_ref();
+        assert!(!got.is_empty() && got.len() < data.len());
+        assert_eq!(got, &data[..got.len()]);
+        assert!(w.unwrap().contains("cut short"));
+        // Garbage from the start is an error naming the file.
+        let Err(e) = decompress(p, &[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff], Compression::Zstd) else {
+            panic!("garbage decompressed");
+        };
+        assert!(e.to_string().contains("x.zst"), "{e}");
+        assert_eq!(Compression::sniff(&[0xfd, b'7', b'z', b'X', b'Z', 0, 1]), Some(Compression::Xz));
+        assert_eq!(Compression::sniff(&[0x04, 0x22, 0x4d, 0x18]), Some(Compression::Lz4));
+        assert_eq!(Compression::sniff(b"\x7fELF"), None);
+    }
 }

@@ -12,6 +12,9 @@ fn check_against_gdb(exe: &std::path::Path, core: &Core) {
     let mut ours: Vec<(u64, u64)> = core.threads.iter().map(|t| (t.tid, t.regs.pc())).collect();
     ours.sort();
     assert_eq!(ours, gdb_threads(exe, &core.path), "threads (tid, pc) differ from gdb's");
+    let mut sps: Vec<(u64, u64)> = core.threads.iter().map(|t| (t.tid, t.regs.sp())).collect();
+    sps.sort();
+    assert_eq!(sps, gdb_sps(exe, &core.path), "threads (tid, sp) differ from gdb's");
 }
 
 fn elf_entry(exe: &[u8]) -> u64 {
@@ -137,4 +140,42 @@ fn executable_next_to_the_core_when_it_matches() {
 fn core_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Core>();
+}
+
+/// Damage a real core's headers and notes every which way: errors and
+/// warnings, never a panic.
+#[test]
+fn damaged_real_core_never_panics() {
+    if !need("go") {
+        return;
+    }
+    let exe = build("amd64", &[]);
+    let made = kernel_core(&exe, "nil", None);
+    let data = std::fs::read(&made.core).unwrap();
+    // Headers, notes and the first pages of data.
+    let head = &data[..data.len().min(0x20000)];
+    let notes_end = 0x5000.min(head.len());
+    let p = made.dir.path().join("damaged");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..300 {
+        let mut b = head.to_vec();
+        for _ in 0..1 + rnd() % 6 {
+            let at = (rnd() as usize) % notes_end;
+            b[at] = if i % 2 == 0 { rnd() as u8 } else { 0xff };
+        }
+        std::fs::write(&p, &b).unwrap();
+        if let Ok(c) = Core::open(&p, &OpenOptions::default()) {
+            for t in &c.threads {
+                let _ = c.read_memory(t.regs.pc(), &mut [0u8; 32]);
+                let _ = c.read_u64(t.regs.sp());
+            }
+            let _ = c.exe_bytes();
+        }
+    }
 }

@@ -29,8 +29,12 @@ fn note(out: &mut Vec<u8>, name: &[u8], t: u32, desc: &[u8]) {
     }
 }
 
-/// A little ELF64 core: header, program headers, one PT_NOTE, PT_LOADs.
+/// A little ELF64 core: header, program headers, one PT_NOTE, PT_LOADs (RW).
 fn core(machine: u16, notes: &[u8], segs: &[Seg], xnum: bool) -> Vec<u8> {
+    core_with_flags(machine, notes, segs, xnum, 6)
+}
+
+fn core_with_flags(machine: u16, notes: &[u8], segs: &[Seg], xnum: bool, flags: u32) -> Vec<u8> {
     let phnum = 1 + segs.len();
     let notes_at = 64 + 56 * phnum;
     let mut data_at = notes_at + notes.len();
@@ -57,7 +61,7 @@ fn core(machine: u16, notes: &[u8], segs: &[Seg], xnum: bool) -> Vec<u8> {
     };
     ph(&mut out, 4, 0, notes_at, 0, notes.len(), 0);
     for s in segs {
-        ph(&mut out, 1, 6, data_at, s.vaddr, s.data.len(), s.memsz);
+        ph(&mut out, 1, flags, data_at, s.vaddr, s.data.len(), s.memsz);
         data_at += s.data.len();
     }
     out.extend_from_slice(notes);
@@ -125,7 +129,9 @@ fn delve_format_core() {
     // Without named registers the fixed header fields stand in.
     let t = &c.threads[1];
     assert_eq!((t.tid, t.regs.pc(), t.regs.sp(), t.regs.fp()), (12, 0xdead, 0xbeef, 0xcafe));
-    assert!(c.warnings.iter().any(|w| w.contains("Delve")), "{:?}", c.warnings);
+    // No auxv, no NT_FILE, no NT_PRPSINFO: nothing names the executable.
+    assert!(c.exe.is_none());
+    assert!(c.warnings.iter().all(|w| w.contains("does not name its executable")), "{:?}", c.warnings);
     assert_eq!(c.read_u64(0xc000).unwrap(), 0x0707070707070707);
 }
 
@@ -193,6 +199,17 @@ fn arm64_notes_tls_siginfo_and_gdb_nt_file() {
 }
 
 #[test]
+fn undumped_read_only_memory_without_nt_file_is_not_zeros() {
+    let mut n = Vec::new();
+    note(&mut n, b"CORE", 1, &[0u8; 0x150]);
+    let segs = [Seg { vaddr: 0x10000, data: vec![5; 0x10], memsz: 0x1000 }];
+    let (_d, p) = write("ro.core", &core_with_flags(EM_X86_64, &n, &segs, false, 5));
+    let c = open(&p);
+    assert_eq!(c.memory.read_u8(0x1000f).unwrap(), 5);
+    assert!(matches!(c.memory.read_u8(0x10010), Err(Error::Unmapped { addr: 0x10010 })));
+}
+
+#[test]
 fn pn_xnum_many_segments() {
     // More than 0xffff segments: e_phnum = PN_XNUM, count in section 0.
     let count = 70_000u64;
@@ -223,6 +240,15 @@ fn not_a_core() {
     assert!(Core::open(&p, &OpenOptions::default()).is_err());
     let e = Core::open(Path::new("/nonexistent/core"), &OpenOptions::default()).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/core"), "{e}");
+    // A core whose program headers are gone says so.
+    let mut n = Vec::new();
+    note(&mut n, b"CORE", 1, &[0u8; 0x150]);
+    let mut b = core(EM_X86_64, &n, &[], false);
+    b[32..40].copy_from_slice(&0x10_0000u64.to_le_bytes());
+    let (_d, p) = write("nophdrs", &b);
+    let e = Core::open(&p, &OpenOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Malformed { offset: 0x10_0000, .. }), "{e}");
+    assert!(e.to_string().contains("truncated"), "{e}");
     // An executable is ELF but not a core.
     let exe = std::env::current_exe().unwrap();
     let e = Core::open(&exe, &OpenOptions::default()).unwrap_err();

@@ -2,6 +2,7 @@
 //! process through ptrace, or an opened core), the [`DumpState`] progress
 //! shared with the CLI, and [`dump()`], which streams a target through `elfwriter`.
 
+pub mod convert;
 pub mod dumper;
 pub mod error;
 pub mod interrupt;
@@ -9,11 +10,12 @@ pub mod interrupt;
 pub mod linux;
 pub mod maps;
 pub mod memory;
+pub mod minidump;
 pub mod notes;
 pub mod state;
 pub mod target;
 
-pub use dumper::{dump, DumpOptions, Summary};
+pub use dumper::{dump, DumpOptions, Format, Summary};
 pub use error::{Error, Result};
 #[cfg(target_os = "linux")]
 pub use linux::{process::AttachOptions, LinuxProcess};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use dump::{AttachOptions, DumpOptions, DumpState, LinuxProcess};
 
 #[derive(Parser)]
@@ -33,7 +33,8 @@ enum Cmd {
     /// Snapshot a live process into an ELF core; it is stopped while its memory is copied, then resumed.
     #[command(after_help = "Examples:\n  \
         godump create 4242 app.core\n  \
-        godump create --filter 0x33 --quiet 4242 app.core\n\n\
+        godump create --filter 0x33 --quiet 4242 app.core\n  \
+        godump create --format minidump 4242 app.dmp\n\n\
         The core is written to OUT.partial and renamed to OUT when complete; on failure or\n\
         SIGINT/SIGTERM/SIGHUP the process is detached (left running) and OUT.partial removed.\n\
         Which mappings are dumped follows /proc/PID/coredump_filter, as for a crash.")]
@@ -53,7 +54,51 @@ enum Cmd {
         /// Threads reading memory.
         #[arg(long, default_value_t = DumpOptions::default().readers)]
         readers: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "elf")]
+        format: FormatArg,
+        /// MiB of memory reading may run ahead of writing (default: a quarter of
+        /// the available memory, 64..1024). The target resumes once all is read.
+        #[arg(long)]
+        buffer_mib: Option<usize>,
     },
+    /// Rewrite any core goanalyze reads (ELF, minidump, Mach-O, Delve's, compressed) as a Linux ELF core.
+    #[command(after_help = "Examples:\n  \
+        godump convert crash.dmp crash.core          minidump -> ELF core for gdb/dlv\n  \
+        godump convert --exe ./server core.zst core  a zstd-compressed core, naming the executable")]
+    Convert {
+        /// Core to read.
+        input: PathBuf,
+        /// ELF core to write.
+        out: PathBuf,
+        /// The executable, when the core's own record of it is not enough.
+        #[arg(long)]
+        exe: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "elf")]
+        format: FormatArg,
+    },
+}
+
+/// `--format`.
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// Linux ELF core (gdb, dlv, lldb, eu-stack, goanalyze).
+    Elf,
+    /// Breakpad-style minidump holding all dumped memory (lldb, rust-minidump).
+    Minidump,
+}
+
+impl From<FormatArg> for dump::Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Elf => dump::Format::Elf,
+            FormatArg::Minidump => dump::Format::Minidump,
+        }
+    }
 }
 
 fn parse_filter(s: &str) -> Result<u32, String> {
@@ -76,7 +121,16 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers } => create(pid, out, filter, quiet, readers),
+        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib } => {
+            let mut opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+            if let Some(m) = buffer_mib {
+                opts.buffer_bytes = m << 20;
+            }
+            create(pid, out, filter, quiet, opts)
+        }
+        Cmd::Convert { input, out, exe, quiet, format } => {
+            convert(input, out, exe, quiet, DumpOptions { format: format.into(), ..DumpOptions::default() })
+        }
     }
 }
 
@@ -84,7 +138,7 @@ fn human(b: u64) -> String {
     indicatif::HumanBytes(b).to_string()
 }
 
-fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usize) -> Result<()> {
+fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOptions) -> Result<()> {
     dump::interrupt::install().context("installing signal handlers")?;
     if out.is_dir() {
         bail!("{}: is a directory; give the core file's name", out.display());
@@ -94,7 +148,6 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usi
 
     let result = (|| {
         let target = LinuxProcess::attach(pid, &AttachOptions { filter })?;
-        let opts = DumpOptions { readers: readers.max(1), ..DumpOptions::default() };
         let r = dump::dump(&target, &out, &opts, &state);
         let stopped = target.detach();
         r.map(|s| (s, stopped))
@@ -103,7 +156,8 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usi
     if let Some(h) = bar {
         let _ = h.join();
     }
-    let (s, stopped) = result.with_context(|| format!("dumping pid {pid}"))?;
+    // Errors already name the pid or path.
+    let (s, stopped) = result?;
     let on_disk = std::fs::metadata(&s.path).map(|m| {
         use std::os::unix::fs::MetadataExt;
         m.blocks() * 512
@@ -120,6 +174,30 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, readers: usi
     if s.unreadable_pages > 0 {
         eprintln!("godump: {} unreadable pages were written as zeros", s.unreadable_pages);
     }
+    Ok(())
+}
+
+fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool, opts: DumpOptions) -> Result<()> {
+    dump::interrupt::install().context("installing signal handlers")?;
+    let core = core_reader::Core::open(&input, &core_reader::OpenOptions { exe })?;
+    for w in &core.warnings {
+        eprintln!("godump: warning: {}: {w}", input.display());
+    }
+    let state = Arc::new(DumpState::new());
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
+    let r = dump::dump(&core, &out, &opts, &state);
+    state.all_done.store(true, Ordering::Release);
+    if let Some(h) = bar {
+        let _ = h.join();
+    }
+    let s = r?;
+    eprintln!(
+        "godump: wrote {} ({} threads, {} mappings, {} of memory)",
+        s.path.display(),
+        s.threads,
+        s.mappings,
+        human(s.memory_bytes)
+    );
     Ok(())
 }
 

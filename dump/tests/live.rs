@@ -141,6 +141,9 @@ impl Proc {
         let mut line = String::new();
         BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready");
+        // "ready" is read before the write that printed it has returned;
+        // give main time to reach its final wait.
+        std::thread::sleep(Duration::from_millis(200));
         Proc(c)
     }
     fn pid(&self) -> u32 {
@@ -252,6 +255,22 @@ fn check_gdb(exe: &Path, core: &Path, threads: usize, want_frame: &str) -> Optio
     Some(text)
 }
 
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// lldb: as many threads as the process had.
+fn check_lldb(exe: &Path, core: &Path, threads: usize) {
+    if !have("lldb") {
+        return;
+    }
+    let text = run("lldb", &["--batch", "-c", core.to_str().unwrap(), exe.to_str().unwrap(), "-o", "thread list"]);
+    let listed = text.lines().filter(|l| l.trim_start().trim_start_matches('*').trim_start().starts_with("thread #")).count();
+    assert_eq!(listed, threads, "lldb:\n{text}");
+}
+
 fn check_eu_stack(exe: &Path, core: &Path, want: &str) {
     if !have("eu-stack") {
         return;
@@ -273,6 +292,7 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
     check_readelf(&core, threads);
     check_gdb(exe, &core, threads, "runtime.");
     check_eu_stack(exe, &core, "runtime.");
+    check_lldb(exe, &core, threads);
 
     let dlv = dlv();
     if have(&dlv) {
@@ -280,11 +300,22 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
         std::fs::write(&init, "goroutines\nprint len(main.heap)\nprint main.heap[3][5]\nprint main.heap[47][1000]\nexit\n").unwrap();
         let text = run(&dlv, &["core", exe.to_str().unwrap(), core.to_str().unwrap(), "--init", init.to_str().unwrap(), "--allow-non-terminal-interactive=true"]);
         assert!(text.contains("main.main"), "dlv:\n{text}");
-        assert_eq!(text.matches("main.blocked").count() + text.matches("main.main.gowrap").count() >= 8, true, "dlv:\n{text}");
+        assert!(text.matches("main.blocked").count() + text.matches("main.main.gowrap").count() >= 8, "dlv:\n{text}");
         assert!(text.contains("[chan receive]") && text.contains("[sleep]"), "dlv:\n{text}");
         // The heap made it: len 48, heap[i][j] == byte(i+j).
         let vals: Vec<&str> = text.lines().map(str::trim).filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty()).collect();
         assert_eq!(vals, ["48", "8", &((47 + 1000) % 256).to_string()], "dlv:\n{text}");
+
+        // godump convert: our core read back by core-reader and rewritten
+        // must still satisfy dlv, with the same heap.
+        let conv = scratch().join("go-converted.core");
+        let out = godump(&["convert", "--quiet", core.to_str().unwrap(), conv.to_str().unwrap()]);
+        assert!(out.status.success(), "convert: {}", String::from_utf8_lossy(&out.stderr));
+        let text2 = run(&dlv, &["core", exe.to_str().unwrap(), conv.to_str().unwrap(), "--init", init.to_str().unwrap(), "--allow-non-terminal-interactive=true"]);
+        let vals2: Vec<&str> = text2.lines().map(str::trim).filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty()).collect();
+        assert_eq!(vals2, vals, "dlv on the converted core:\n{text2}");
+        assert_eq!(text2.matches("Goroutine ").count(), text.matches("Goroutine ").count());
+        check_readelf(&conv, threads);
     }
 
     // The same process through gdb's gcore: the same threads and kinds of notes.
@@ -316,6 +347,7 @@ fn c_program_core_is_read_by_gdb_and_eu_stack() {
         assert!(text.contains("idle"), "{text}");
     }
     check_eu_stack(exe, &core, "main");
+    check_lldb(exe, &core, threads);
     // The 32 MiB of 0x5a is in the file, not a hole; the file is sparse.
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::metadata(&core).unwrap();
@@ -402,9 +434,117 @@ fn clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("zombie"), "{err}");
 
+    // Not allowed to ptrace: godump as nobody against a root process.
+    if have("setpriv") && nix_is_root() {
+        let mut target = Command::new("sleep").arg("100").spawn().unwrap();
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", GODUMP, "create", &target.id().to_string(), "/tmp/eperm.core"])
+            .output()
+            .unwrap();
+        let _ = target.kill();
+        let _ = target.wait();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("permission denied") && err.contains("CAP_SYS_PTRACE") && err.contains("ptrace_scope"), "{err}");
+    }
+
     // Usage errors exit 2.
     assert_eq!(godump(&["create", "notapid", "x"]).status.code(), Some(2));
     assert_eq!(godump(&["create", "--filter", "xyz", "1", "x"]).status.code(), Some(2));
     let help = godump(&["create", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("godump create 4242 app.core"));
+}
+
+#[test]
+fn a_stopped_process_stays_stopped() {
+    let Some(exe) = c_exe() else { return };
+    let p = Proc::start(exe, &[]);
+    let pid = p.pid().to_string();
+    run("kill", &["-STOP", &pid]);
+    let state = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit(')').next().unwrap().trim_start().chars().next().unwrap()
+    };
+    let t0 = Instant::now();
+    while state() != 'T' {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let core = scratch().join("stopped.core");
+    create(p.pid(), &core);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(state(), 'T', "godump resumed a process that was stopped");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("TracerPid:\t0"));
+    run("kill", &["-CONT", &pid]);
+    std::thread::sleep(Duration::from_millis(100));
+    p.assert_running();
+    if have("readelf") {
+        assert_eq!(count(&readelf_notes(&core), "NT_PRSTATUS"), p.threads());
+    }
+}
+
+#[test]
+fn minidump_format_is_read_by_lldb() {
+    let Some(exe) = c_exe() else { return };
+    if !have("lldb") {
+        return;
+    }
+    let p = Proc::start(exe, &[]);
+    std::thread::sleep(Duration::from_millis(100));
+    let dmp = scratch().join("c.dmp");
+    let out = godump(&["create", "--format", "minidump", &p.pid().to_string(), dmp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    p.assert_running();
+    assert_eq!(&std::fs::read(&dmp).unwrap()[..4], b"MDMP");
+    let text = run("lldb", &["--batch", "-c", dmp.to_str().unwrap(), exe.to_str().unwrap(), "-o", "thread list", "-o", "bt all"]);
+    let listed = text.lines().filter(|l| l.trim_start().trim_start_matches('*').trim_start().starts_with("thread #") && l.contains("tid =")).count();
+    assert_eq!(listed, p.threads(), "lldb:\n{text}");
+    assert!(text.contains("`main at prog.c") && text.contains("`idle"), "lldb:\n{text}");
+    assert!(text.contains(&format!("Process {} stopped", p.pid())), "lldb:\n{text}");
+}
+
+/// A kernel core of the C program, converted by `godump convert`: gdb must
+/// show the same threads and the same crashing backtrace in both.
+#[test]
+fn convert_keeps_a_kernel_core_readable() {
+    let Some(exe) = c_exe() else { return };
+    if !have("gdb") {
+        return;
+    }
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.trim() != "core" {
+        eprintln!("\n!!!!!!!! SKIPPING convert_keeps_a_kernel_core_readable: core_pattern is {pattern:?}, not \"core\" !!!!!!!!\n");
+        return;
+    }
+    let dir = scratch().join("kernel-core");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -c unlimited && cd {} && exec {}", dir.display(), exe.display()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    run("kill", &["-SEGV", &c.id().to_string()]);
+    let _ = c.wait();
+    let core = dir.join("core");
+    assert!(core.exists(), "the kernel wrote no core in {}", dir.display());
+    let conv = dir.join("converted.core");
+    let out = godump(&["convert", "--quiet", core.to_str().unwrap(), conv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let gdb = |c: &Path| {
+        let t = run("gdb", &["-nx", "-batch", "-ex", "info threads", "-ex", "thread apply all bt", exe.to_str().unwrap(), c.to_str().unwrap()]);
+        // Frames and thread lines only: the header names the core file.
+        t.lines().filter(|l| l.starts_with('#') || l.contains("LWP")).map(String::from).collect::<Vec<_>>()
+    };
+    let (a, b) = (gdb(&core), gdb(&conv));
+    assert!(a.iter().any(|l| l.contains(" main (")), "{a:#?}");
+    assert_eq!(a, b, "gdb sees the kernel core and the converted one differently");
+    if have("readelf") {
+        let n = readelf_notes(&conv);
+        assert_eq!(count(&n, "NT_PRSTATUS"), count(&readelf_notes(&core), "NT_PRSTATUS"));
+    }
 }

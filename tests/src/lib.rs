@@ -4,6 +4,8 @@
 //! text, the oracle every stack test compares against ([`traceback`]), and
 //! finding the external tools a test needs ([`tools`]).
 
+pub mod bins;
+pub mod compare;
 pub mod elfcore;
 pub mod fixture;
 pub mod producers;

@@ -50,11 +50,19 @@ pub fn kernel_core(exe: &Path, args: &[&str]) -> Result<MadeCore> {
 /// real aarch64 ELF core `qemu_<exe>_<date>_<pid>.core` in the working directory.
 pub fn qemu_arm64_core(qemu: &Path, exe: &Path, args: &[&str]) -> Result<MadeCore> {
     let dir = workdir()?;
-    let stderr = run_crashing(Command::new("sh").current_dir(dir.path()).args([
-        "-c",
-        "ulimit -c unlimited; exec \"$@\"",
-        "sh",
-    ]).arg(qemu).arg(exe).args(args))?;
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(dir.path())
+        .args(["-c", "ulimit -c unlimited; exec \"$@\"", "sh"])
+        .arg(qemu)
+        .arg(exe)
+        .args(args);
+    // PIE builds are dynamically linked: their loader comes from Debian's
+    // libc6-arm64-cross.
+    let sysroot = Path::new("/usr/aarch64-linux-gnu");
+    if sysroot.join("lib/ld-linux-aarch64.so.1").is_file() {
+        cmd.env("QEMU_LD_PREFIX", sysroot);
+    }
+    let stderr = run_crashing(&mut cmd)?;
     let core = find_file(dir.path(), |n| n.starts_with("qemu_") && n.ends_with(".core"))
         .ok_or_else(|| anyhow!("qemu-aarch64 {} left no core\n{stderr}", exe.display()))?;
     Ok(MadeCore { core, stderr, dir })

@@ -26,13 +26,14 @@ pub fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub fn fixture_dir(name: &str) -> PathBuf {
-    // The team's fixtures win when present; else our own.
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/go").join(name);
-    if shared.join("main.go").exists() {
-        return shared;
+/// (module directory, package path) of a fixture: the team's fixtures in
+/// testdata/go (one module) win when present; else our own copy.
+pub fn fixture_dir(name: &str) -> (PathBuf, String) {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/go");
+    if shared.join(name).join("main.go").exists() {
+        return (shared, format!("./{name}"));
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go").join(name)
+    (Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go").join(name), ".".into())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +64,9 @@ pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> 
     if v.stripped {
         cmd.arg("-ldflags=-s -w");
     }
-    cmd.arg(".").current_dir(fixture_dir(fixture)).env("GOARCH", v.goarch).env("CGO_ENABLED", "0");
+    let (dir, pkg) = fixture_dir(fixture);
+    let cgo = if fixture == "cgo" { "1" } else { "0" };
+    cmd.arg(pkg).current_dir(dir).env("GOARCH", v.goarch).env("CGO_ENABLED", cgo);
     if let Some(t) = toolchain {
         cmd.env("GOTOOLCHAIN", t);
     }
@@ -76,10 +79,10 @@ pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> 
 
 /// Run `exe` with GOTRACEBACK=crash in `dir` under `ulimit -c unlimited`;
 /// return (core path, stderr text).
-pub fn crash_core(dir: &Path, exe: &Path, qemu: bool) -> Result<(PathBuf, String), String> {
+pub fn crash_core(dir: &Path, exe: &Path, args: &str, qemu: bool) -> Result<(PathBuf, String), String> {
     let runner = if qemu { "qemu-aarch64 " } else { "" };
     let script = format!(
-        "ulimit -c unlimited; GOTRACEBACK=crash exec {runner}{} 2>stderr.txt",
+        "ulimit -c unlimited; GOTRACEBACK=crash exec {runner}{} {args} 2>stderr.txt >stdout.txt",
         exe.display()
     );
     let _ = Command::new("sh").arg("-c").arg(&script).current_dir(dir).status();
@@ -90,7 +93,12 @@ pub fn crash_core(dir: &Path, exe: &Path, qemu: bool) -> Result<(PathBuf, String
         .map(|e| e.path())
         .find(|p| {
             let n = p.file_name().unwrap().to_string_lossy().to_string();
-            (n == "core" || n.starts_with("core.") || n.starts_with("qemu_")) && !n.ends_with(".txt")
+            // Under qemu the kernel may also dump qemu itself as `core`.
+            if qemu {
+                n.starts_with("qemu_") && n.ends_with(".core")
+            } else {
+                n == "core" || n.starts_with("core.")
+            }
         })
         .ok_or_else(|| format!("no core file written in {} (check core_pattern)", dir.display()))?;
     Ok((core, stderr))
@@ -179,8 +187,18 @@ pub fn parse_traceback(text: &str) -> Vec<TbGoroutine> {
             g.frames.push(TbFrame { func, inlined, pos: pos_of(loc), offset });
             i += 2;
         }
-        if id != 0 && !out.iter().any(|o| o.id == id) {
-            out.push(g);
+        if id == 0 {
+            continue;
+        }
+        match out.iter_mut().find(|o| o.id == id) {
+            None => out.push(g),
+            // The runtime first says "stack unavailable" for a goroutine
+            // running on another M, then prints it from that M's SIGQUIT.
+            Some(o) if o.unavailable && !g.frames.is_empty() => {
+                o.frames = g.frames;
+                o.unavailable = false;
+            }
+            Some(_) => {}
         }
     }
     out
@@ -201,10 +219,24 @@ pub fn compare(runtime: &[TbGoroutine], ours: &[TbGoroutine]) -> (usize, Vec<Str
         };
         n += 1;
         // "running" goroutines on another thread: the runtime has no stack to compare.
-        if r.status != o.status {
+        let live = |s: &str| s == "running" || s == "runnable";
+        let moving = (r.status == "running" || o.status == "running") && live(&r.status) && live(&o.status);
+        if r.status != o.status && !moving {
             bad.push(format!("goroutine {}: status {:?} vs ours {:?}", r.id, r.status, o.status));
         }
         if r.unavailable {
+            continue;
+        }
+        // A goroutine that was running when a live process was dumped has
+        // moved on (or been preempted) by the time the runtime prints it:
+        // compare its non-runtime functions only.
+        if moving && !r.frames.is_empty() {
+            let names = |f: &[TbFrame]| {
+                f.iter().filter(|f| !f.func.starts_with("runtime.")).map(|f| f.func.clone()).collect::<Vec<_>>()
+            };
+            if names(&r.frames) != names(&o.frames) {
+                bad.push(format!("goroutine {}: running frames differ: {:?} vs ours {:?}", r.id, names(&r.frames), names(&o.frames)));
+            }
             continue;
         }
         if r.frames != o.frames {

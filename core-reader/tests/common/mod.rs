@@ -230,10 +230,19 @@ pub fn dlv_dump(dlv: &Path, l: &Live) -> Made {
     Made { core, stderr: String::new(), dir: tmp }
 }
 
-/// What gdb says: (tid, pc) per thread, in gdb's thread order.
+/// What gdb says: (tid, pc) per thread, sorted.
 pub fn gdb_threads(exe: &Path, core: &Path) -> Vec<(u64, u64)> {
+    gdb_threads_expr(exe, core, "$pc")
+}
+
+/// What gdb says: (tid, sp) per thread, sorted.
+pub fn gdb_sps(exe: &Path, core: &Path) -> Vec<(u64, u64)> {
+    gdb_threads_expr(exe, core, "$sp")
+}
+
+fn gdb_threads_expr(exe: &Path, core: &Path, expr: &str) -> Vec<(u64, u64)> {
     let out = Command::new("gdb")
-        .args(["-nx", "-batch", "-ex", "set auto-load no", "-ex", "thread apply all p/x $pc"])
+        .args(["-nx", "-batch", "-ex", "set auto-load no", "-ex", &format!("thread apply all p/x {expr}")])
         .arg(exe)
         .arg(core)
         .output()

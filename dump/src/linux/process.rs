@@ -33,6 +33,8 @@ pub struct LinuxProcess {
     page: u64,
     stopped: Mutex<Stopped>,
     mem: File,
+    /// `/proc/PID/pagemap`, when readable: which pages exist at all.
+    pagemap: Option<File>,
     /// `/proc/PID/stat` before we stopped it: the state a core should show.
     before: procfs::Stat,
     filter: Option<u32>,
@@ -74,6 +76,7 @@ impl LinuxProcess {
         let stopped = Stopped::stop_all(pid)?;
         let mem_path = proc_path(pid, "mem");
         let mem = File::open(&mem_path).map_err(Error::io(mem_path))?;
+        let pagemap = File::open(proc_path(pid, "pagemap")).ok();
         let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
             .ok()
             .flatten()
@@ -84,6 +87,7 @@ impl LinuxProcess {
             page,
             stopped: Mutex::new(stopped),
             mem,
+            pagemap,
             before,
             filter: opts.filter,
             maps: Mutex::new(None),
@@ -286,6 +290,28 @@ impl Target for LinuxProcess {
             }
         }
         done
+    }
+
+    /// From `/proc/PID/pagemap`: 8 bytes a page, bit 63 present, bit 62
+    /// swapped. (Unprivileged readers get the PFNs zeroed, not these bits.)
+    fn resident_pages(&self, start: u64, len: u64) -> Option<Vec<bool>> {
+        let pm = self.pagemap.as_ref()?;
+        let pages = len.div_ceil(self.page) as usize;
+        let mut raw = vec![0u8; pages * 8];
+        let mut done = 0;
+        while done < raw.len() {
+            match pm.read_at(&mut raw[done..], (start / self.page) * 8 + done as u64) {
+                Ok(0) => return None,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Some(
+            raw.chunks_exact(8)
+                .map(|e| u64::from_le_bytes(e.try_into().unwrap_or_default()) & (3 << 62) != 0)
+                .collect(),
+        )
     }
 
     fn memory_read_done(&self) {

@@ -39,6 +39,8 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "wait" {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGUSR1)
+		// let the signal goroutines Notify starts park before saying so
+		time.Sleep(100 * time.Millisecond)
 		fmt.Println("ready")
 		<-sig
 		return

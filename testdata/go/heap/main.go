@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 type chunk struct {
@@ -43,6 +44,8 @@ func main() {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
+	// let the signal goroutines Notify starts park before saying so
+	time.Sleep(100 * time.Millisecond)
 	fmt.Println("ready")
 	<-sig
 	fmt.Println(live.id)

@@ -1,5 +1,7 @@
 // many starts N goroutines (first argument, default 10000) parked in a few
-// distinct stacks, then crashes (mode "crash") or waits for SIGUSR1 ("wait").
+// distinct stacks, optionally keeps a live heap of M MiB (third argument,
+// default 0), then crashes (mode "crash", the second argument) or waits for
+// SIGUSR1 ("wait"). The benchmarks use it for their big cores.
 package main
 
 import (
@@ -16,6 +18,8 @@ var (
 	block = make(chan struct{})
 	mu    sync.Mutex
 	wg    sync.WaitGroup
+	// ballast keeps the live heap reachable.
+	ballast [][]byte
 )
 
 //go:noinline
@@ -47,6 +51,19 @@ func main() {
 	if len(os.Args) > 2 {
 		mode = os.Args[2]
 	}
+	heapMiB := 0
+	if len(os.Args) > 3 {
+		if v, err := strconv.Atoi(os.Args[3]); err == nil {
+			heapMiB = v
+		}
+	}
+	for i := 0; i < heapMiB; i++ {
+		c := make([]byte, 1<<20)
+		for j := range c {
+			c[j] = byte(i+j) | 1
+		}
+		ballast = append(ballast, c)
+	}
 	mu.Lock()
 	wg.Add(n)
 	for i := 0; i < n; i++ {
@@ -57,6 +74,8 @@ func main() {
 	if mode == "wait" {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGUSR1)
+		// let the signal goroutines Notify starts park before saying so
+		time.Sleep(100 * time.Millisecond)
 		fmt.Println("ready")
 		<-sig
 		return

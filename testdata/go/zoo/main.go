@@ -100,8 +100,12 @@ func main() {
 	time.Sleep(200 * time.Millisecond) // let every goroutine park
 
 	if mode == "wait" || mode == "wait-then-crash" {
+		release := armRelease()
+		// Notify starts the runtime's signal goroutines; let them park
+		// too, so a dump right after "ready" sees every goroutine settled.
+		time.Sleep(100 * time.Millisecond)
 		fmt.Println("ready", os.Getpid())
-		waitForRelease()
+		release()
 		if mode == "wait" {
 			return
 		}

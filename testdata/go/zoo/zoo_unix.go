@@ -22,8 +22,9 @@ func spawnBlockingSyscall() {
 	})
 }
 
-func waitForRelease() {
+// armRelease makes SIGUSR1 the release; the returned func waits for it.
+func armRelease() func() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
-	<-sig
+	return func() { <-sig }
 }

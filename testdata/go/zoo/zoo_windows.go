@@ -21,13 +21,15 @@ func spawnBlockingSyscall() {
 	})
 }
 
-// waitForRelease blocks until stdin is closed: signals do not reach a
+// armRelease makes closing stdin the release: signals do not reach a
 // program under wine the way they do on Unix.
-func waitForRelease() {
-	buf := make([]byte, 1)
-	for {
-		if _, err := os.Stdin.Read(buf); err != nil {
-			return
+func armRelease() func() {
+	return func() {
+		buf := make([]byte, 1)
+		for {
+			if _, err := os.Stdin.Read(buf); err != nil {
+				return
+			}
 		}
 	}
 }

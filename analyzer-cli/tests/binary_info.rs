@@ -1,0 +1,186 @@
+//! Binary info without a core: the pclntab against `go tool nm` and
+//! `go tool addr2line`, stripped against unstripped, and the built-in runtime
+//! layout table against each toolchain's DWARF.
+
+mod common;
+
+use std::process::Command;
+
+use analyzer::binary::Binary;
+use common::*;
+
+fn built(v: Variant, toolchain: Option<&str>, dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    let exe = dir.join(name);
+    match build("zoo", v, toolchain, &exe) {
+        Ok(()) => Some(exe),
+        Err(e) if toolchain.is_some() => {
+            missing(&format!("toolchain {toolchain:?}: {e}"));
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
+
+#[test]
+fn pclntab_agrees_with_go_tool_nm_and_addr2line() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = built(AMD64, None, dir.path(), "zoo").unwrap();
+    let stripped = built(Variant { stripped: true, pie: true, ..AMD64 }, None, dir.path(), "zoo-s").unwrap();
+    let bin = Binary::open(&exe).unwrap();
+    assert!(bin.has_dwarf);
+    assert!(bin.go_version.as_deref().unwrap().starts_with("go1."));
+
+    // Every Go text symbol is a function of the table with that entry.
+    let nm = Command::new("go").args(["tool", "nm", "-sort", "address"]).arg(&exe).output().unwrap();
+    let nm = String::from_utf8_lossy(&nm.stdout);
+    // Several symbols may share an address (runtime.text is an alias).
+    let mut by_addr: std::collections::HashMap<u64, Vec<String>> = Default::default();
+    for l in nm.lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        if w.len() < 3 || !(w[1] == "T" || w[1] == "t") {
+            continue;
+        }
+        let addr = u64::from_str_radix(w[0], 16).unwrap();
+        by_addr.entry(addr).or_default().push(w[2..].join(" "));
+    }
+    let mut checked = 0;
+    let mut pcs = Vec::new();
+    for f in bin.pcln.funcs() {
+        let name = bin.pcln.func_name(&f);
+        let syms = by_addr.get(&f.entry).unwrap_or_else(|| panic!("{name} at {:#x} not in go tool nm", f.entry));
+        // Assembly functions carry an ABI suffix in the symbol table only.
+        assert!(
+            syms.iter().any(|s| {
+                // The symbol table also spells the middle dot as '.'.
+                let s = s.strip_suffix(".abi0").unwrap_or(s);
+                s == name || s == name.replace('·', ".")
+            }),
+            "{name} at {:#x}: nm has {syms:?}",
+            f.entry
+        );
+        checked += 1;
+        if checked % 50 == 0 && f.end > f.entry + 1 {
+            pcs.push(f.entry + 1);
+        }
+    }
+    assert!(checked > 1000, "only {checked} functions checked");
+
+    // file:line at a sample of pcs.
+    let input: String = pcs.iter().map(|p| format!("{p:#x}\n")).collect();
+    let mut child = Command::new("go")
+        .args(["tool", "addr2line"])
+        .arg(&exe)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, pc) in pcs.iter().enumerate() {
+        let f = bin.pcln.find_func(*pc).unwrap();
+        let (file, line) = bin.pcln.file_line(&f, *pc);
+        assert_eq!(lines[2 * i + 1], format!("{file}:{line}"), "pc {pc:#x}");
+    }
+
+    // The stripped PIE has the same table: names and entry offsets.
+    let sbin = Binary::open(&stripped).unwrap();
+    assert!(!sbin.has_dwarf && !sbin.symbols.contains_key("runtime.allgs"));
+    assert_eq!(sbin.go_version, bin.go_version);
+    assert!(sbin.moduledata.is_some(), "moduledata not found in the stripped binary");
+    let names = |b: &Binary| -> Vec<String> { b.pcln.funcs().map(|f| b.pcln.func_name(&f).to_string()).collect() };
+    assert_eq!(names(&bin).len(), names(&sbin).len());
+    assert_eq!(sbin.layout.fields, bin.layout.fields, "table ({}) vs DWARF", sbin.layout.source);
+}
+
+/// The built-in layout table against DWARF, for every toolchain we can get.
+#[test]
+fn layout_table_matches_dwarf() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for t in [None, Some("go1.21.13"), Some("go1.22.12"), Some("go1.23.12"), Some("go1.24.11"), Some("go1.25.5")] {
+        let name = format!("zoo-{}", t.unwrap_or("local"));
+        let Some(exe) = built(AMD64, t, dir.path(), &name) else { continue };
+        let bin = Binary::open(&exe).unwrap();
+        assert_eq!(bin.layout.source, "DWARF");
+        let table = analyzer::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
+        for (k, required) in analyzer::runtime_types::NEEDED {
+            assert_eq!(
+                bin.layout.fields.get(*k),
+                table.fields.get(*k),
+                "{k} for {:?} ({})",
+                bin.go_version,
+                table.source
+            );
+            if *required {
+                assert!(bin.layout.fields.contains_key(*k), "{k} missing from DWARF of {:?}", bin.go_version);
+            }
+        }
+        checked += 1;
+    }
+    eprintln!("layout table checked against DWARF of {checked} toolchains");
+}
+
+/// linux/arm64 uses the same offsets (the table is shared across arches).
+#[test]
+fn layout_table_matches_arm64_dwarf() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = built(Variant { goarch: "arm64", ..AMD64 }, None, dir.path(), "zoo-arm64").unwrap();
+    let bin = Binary::open(&exe).unwrap();
+    let table = analyzer::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
+    assert_eq!(bin.layout.fields, table.fields);
+}
+
+/// PE and Mach-O executables, with and without symbols and DWARF: the
+/// pclntab, moduledata, Go version and runtime layout are found in each.
+#[test]
+fn pe_and_macho_binaries() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mdir, pkg) = fixture_dir("zoo");
+    for (goos, goarch) in [("windows", "amd64"), ("darwin", "amd64"), ("darwin", "arm64")] {
+        for stripped in [false, true] {
+            let exe = dir.path().join(format!("zoo-{goos}-{goarch}-{stripped}"));
+            let mut cmd = Command::new("go");
+            cmd.arg("build").arg("-o").arg(&exe);
+            if stripped {
+                cmd.arg("-ldflags=-s -w");
+            }
+            let st = cmd
+                .arg(&pkg)
+                .current_dir(&mdir)
+                .env("GOOS", goos)
+                .env("GOARCH", goarch)
+                .env("CGO_ENABLED", "0")
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let bin = Binary::open(&exe).unwrap_or_else(|e| panic!("{goos}/{goarch} stripped={stripped}: {e}"));
+            let what = format!("{goos}/{goarch} stripped={stripped}");
+            assert!(bin.go_version.as_deref().is_some_and(|v| v.starts_with("go1.")), "{what}");
+            assert_eq!(bin.has_dwarf, !stripped, "{what}");
+            let md = bin.moduledata.as_ref().unwrap_or_else(|| panic!("{what}: no moduledata"));
+            let main = bin.pcln.lookup_name("main.main").unwrap_or_else(|| panic!("{what}: no main.main"));
+            assert_eq!(bin.pcln.find_func(main.entry + 1).unwrap().entry, main.entry, "{what}");
+            let (file, line) = bin.pcln.file_line(&main, main.entry);
+            assert!(file.ends_with("zoo/main.go") && line > 0, "{what}: {file}:{line}");
+            assert!(md.text <= main.entry && main.entry < md.etext, "{what}");
+            assert!(bin.layout.get("g.goid").is_ok(), "{what}: {}", bin.layout.source);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The benchmark harness: makes its workloads from the Go fixtures with the
+//! same producers the tests use, runs goanalyze/godump and the peers (Delve,
+//! gdb's gcore) on them side by side, and prints a Markdown table of medians
+//! for docs/BENCHMARKS.md.
+//!
+//!     cargo run --release -p bench                 # the full workloads (minutes, GiBs of disk)
+//!     cargo run --release -p bench -- --smoke      # tiny workloads: checks the harness runs
+//!
+//! Figures are whole-process: wall time and peak RSS from wait4(2), median
+//! of `--runs` runs after one warm-up.
+
+mod measure;
+mod workloads;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks of goanalyze and godump against Delve and gdb's gcore")]
+pub struct Args {
+    /// Tiny workloads, one run each: proves the harness works, measures nothing.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Counted runs per command (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Only these workloads (analyze, dump, info, triage); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.runs = 1;
+    }
+    let want = |w: &str| args.only.is_empty() || args.only.iter().any(|o| o == w);
+    println!("{}", measure::machine_line());
+    if want("analyze") {
+        workloads::analyze(&args)?;
+    }
+    if want("info") {
+        workloads::info(&args)?;
+    }
+    if want("dump") {
+        workloads::dump(&args)?;
+    }
+    if want("triage") {
+        workloads::triage(&args)?;
+    }
+    Ok(())
+}

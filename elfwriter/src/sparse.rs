@@ -1,0 +1,114 @@
+//! [`SparseStream`]: a fixed number of bytes written in order to a file,
+//! where runs of zero pages become holes (a seek, not a write). ELF cores
+//! use it for their segment data; other formats with one contiguous memory
+//! area (minidump's Memory64List) can use it too.
+
+use std::io::{Seek, SeekFrom, Write};
+
+use crate::writer::{io, Error};
+
+pub struct SparseStream<W: Write + Seek> {
+    out: W,
+    total: u64,
+    written: u64,
+    /// Bytes skipped but not yet seeked over: seeks are coalesced so a long
+    /// run of zero pages costs one `lseek`.
+    pending_skip: u64,
+}
+
+impl<W: Write + Seek> SparseStream<W> {
+    /// `out` is positioned where the stream starts; `total` bytes will follow.
+    pub fn new(out: W, total: u64) -> Self {
+        SparseStream { out, total, written: 0, pending_skip: 0 }
+    }
+
+    /// Bytes still expected.
+    pub fn remaining(&self) -> u64 {
+        self.total - self.written
+    }
+
+    fn claim(&mut self, n: u64) -> Result<(), Error> {
+        if n > self.remaining() {
+            return Err(Error::TooMuchData { extra: n - self.remaining(), total: self.total });
+        }
+        self.written += n;
+        Ok(())
+    }
+
+    fn flush_skip(&mut self) -> Result<(), Error> {
+        if self.pending_skip > 0 {
+            self.out
+                .seek(SeekFrom::Current(self.pending_skip as i64))
+                .map_err(io("segment data (seeking over zeros)"))?;
+            self.pending_skip = 0;
+        }
+        Ok(())
+    }
+
+    /// Append the next bytes of segment data.
+    pub fn write_data(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.claim(bytes.len() as u64)?;
+        self.flush_skip()?;
+        self.out.write_all(bytes).map_err(io("segment data"))
+    }
+
+    /// Append `n` zero bytes as a hole: nothing is written, the file stays sparse.
+    pub fn skip(&mut self, n: u64) -> Result<(), Error> {
+        self.claim(n)?;
+        self.pending_skip += n;
+        Ok(())
+    }
+
+    /// Append `bytes`, turning every whole `page`-sized, page-aligned (relative
+    /// to the data start) run of zeros into a hole.
+    pub fn write_sparse(&mut self, bytes: &[u8], page: usize) -> Result<(), Error> {
+        let mut i = 0;
+        while i < bytes.len() {
+            // Cut at the next page boundary of the stream so holes line up
+            // with file system blocks.
+            let at = (self.written as usize) % page;
+            let n = (page - at).min(bytes.len() - i);
+            let piece = &bytes[i..i + n];
+            if is_zero(piece) {
+                self.skip(n as u64)?;
+            } else {
+                // Gather the whole run of non-zero pages into one write.
+                let mut j = i + n;
+                while j < bytes.len() {
+                    let m = page.min(bytes.len() - j);
+                    if is_zero(&bytes[j..j + m]) {
+                        break;
+                    }
+                    j += m;
+                }
+                self.write_data(&bytes[i..j])?;
+                i = j;
+                continue;
+            }
+            i += n;
+        }
+        Ok(())
+    }
+
+    /// Check that every promised byte came, make a trailing hole part of the
+    /// file (by writing its last byte), flush, and hand back the output.
+    pub fn finish(mut self) -> Result<W, Error> {
+        if self.written != self.total {
+            return Err(Error::Incomplete { written: self.written, total: self.total });
+        }
+        if self.pending_skip > 0 {
+            self.pending_skip -= 1;
+            self.flush_skip()?;
+            self.out.write_all(&[0]).map_err(io("segment data (last byte)"))?;
+        }
+        self.out.flush().map_err(io("file"))?;
+        Ok(self.out)
+    }
+}
+
+/// Whether every byte is zero. Folding with OR has no early exit, which lets
+/// the compiler vectorise it; pages of data are small enough that this wins.
+pub fn is_zero(b: &[u8]) -> bool {
+    b.chunks(4096).all(|c| c.iter().fold(0u8, |a, &x| a | x) == 0)
+}
+
