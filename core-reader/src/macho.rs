@@ -647,7 +647,8 @@ fn find_exe(
     let evaluate = |p: &Path| -> Result<FoundExe> {
         let bytes = map_file(p)?;
         let image = image::parse((*bytes).as_ref())
-            .filter(|i| i.format == ImageFormat::MachO)
+            // One given explicitly is taken in any format we can place.
+            .filter(|i| i.format == ImageFormat::MachO || opts.exe.is_some())
             .ok_or_else(|| Error::Other(format!("{}: not a 64-bit Mach-O executable", p.display())))?;
         let bias = match (main_addr, main_slide) {
             (Some(a), _) => image.bias_for_base(a),

@@ -783,9 +783,10 @@ fn windows_mappings(info: &MinidumpMemoryInfoList<'_>, modules: &[MinidumpModule
         let module = modules
             .iter()
             .find(|m| m.raw.base_of_image <= start && start - m.raw.base_of_image < u64::from(m.raw.size_of_image));
-        // A file offset only where we know the file's layout (the exe).
+        // A file offset only where we know the file's layout: inside the
+        // executable's own module.
         let file_offset = exe
-            .filter(|fx| module.is_some_and(|m| fx.bias == fx.image.bias_for_base(m.raw.base_of_image)))
+            .filter(|fx| module.is_some_and(|m| m.raw.base_of_image == fx.image.link_base.wrapping_add(fx.bias)))
             .and_then(|fx| {
                 let link = start.wrapping_sub(fx.bias);
                 fx.image

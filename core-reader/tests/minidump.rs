@@ -226,8 +226,10 @@ fn minidump_writer_dump_of_live_linux_zoo() {
 /// memory ranges, and optionally an exception.
 mod synth {
     pub const CONTEXT_AMD64_SIZE: usize = 1232;
+    pub const CONTEXT_ARM64_SIZE: usize = 912;
 
     pub struct Dump {
+        pub arm64: bool,
         pub platform: u32,
         pub exception: Option<(u32, u64, Vec<u64>)>,
     }
@@ -241,10 +243,12 @@ mod synth {
 
     /// Memory: 0x10000..0x10010 = 0..16, 0x10010..0x10020 = 16..32.
     pub fn build(d: &Dump) -> Vec<u8> {
+        let ctx_size = if d.arm64 { CONTEXT_ARM64_SIZE } else { CONTEXT_AMD64_SIZE };
         let mut streams: Vec<(u32, Vec<u8>)> = Vec::new();
         // SystemInfo: AMD64.
         let mut si = Vec::new();
-        si.extend_from_slice(&9u16.to_le_bytes()); // PROCESSOR_ARCHITECTURE_AMD64
+        // PROCESSOR_ARCHITECTURE_ARM64 or _AMD64.
+        si.extend_from_slice(&(if d.arm64 { 12u16 } else { 9 }).to_le_bytes());
         si.extend_from_slice(&[0; 4]);
         si.extend_from_slice(&[1, 1]);
         put32(&mut si, 10);
@@ -282,7 +286,7 @@ mod synth {
             at += s;
         }
         let ctx_at = at;
-        let mem_at = ctx_at + CONTEXT_AMD64_SIZE;
+        let mem_at = ctx_at + ctx_size;
         for (i, (t, s)) in streams.iter_mut().enumerate() {
             match t {
                 3 => {
@@ -293,7 +297,7 @@ mod synth {
                     put64(s, 0x10000); // stack start
                     put32(s, 32);
                     put32(s, mem_at as u32);
-                    put32(s, CONTEXT_AMD64_SIZE as u32);
+                    put32(s, ctx_size as u32);
                     put32(s, ctx_at as u32);
                 }
                 5 => {
@@ -318,7 +322,7 @@ mod synth {
                     for i in 0..15 {
                         put64(s, params.get(i).copied().unwrap_or(0));
                     }
-                    put32(s, CONTEXT_AMD64_SIZE as u32);
+                    put32(s, ctx_size as u32);
                     put32(s, ctx_at as u32);
                 }
                 _ => {}
@@ -339,11 +343,24 @@ mod synth {
         for (_, s) in &streams {
             out.extend_from_slice(s);
         }
-        let mut ctx = vec![0u8; CONTEXT_AMD64_SIZE];
-        ctx[0x30..0x34].copy_from_slice(&0x0010_001fu32.to_le_bytes()); // CONTEXT_AMD64 | ALL
-        ctx[0x98..0xa0].copy_from_slice(&0x10008u64.to_le_bytes()); // rsp
-        ctx[0xa0..0xa8].copy_from_slice(&0x10018u64.to_le_bytes()); // rbp
-        ctx[0xf8..0x100].copy_from_slice(&0x40_1234u64.to_le_bytes()); // rip
+        let mut ctx = vec![0u8; ctx_size];
+        if d.arm64 {
+            // {flags, cpsr, x0..x30, sp, pc, v0..v31, fpcr, fpsr, debug regs}
+            ctx[0..4].copy_from_slice(&0x0040_0007u32.to_le_bytes()); // CONTEXT_ARM64 | control, integer, float
+            for i in 0..31u64 {
+                let at = 8 + 8 * i as usize;
+                ctx[at..at + 8].copy_from_slice(&(0x100 + i).to_le_bytes());
+            }
+            ctx[8 + 29 * 8..8 + 30 * 8].copy_from_slice(&0x10018u64.to_le_bytes()); // fp
+            ctx[256..264].copy_from_slice(&0x10008u64.to_le_bytes()); // sp
+            ctx[264..272].copy_from_slice(&0x40_1234u64.to_le_bytes()); // pc
+            ctx[272..288].copy_from_slice(&[0xab; 16]); // v0
+        } else {
+            ctx[0x30..0x34].copy_from_slice(&0x0010_001fu32.to_le_bytes()); // CONTEXT_AMD64 | ALL
+            ctx[0x98..0xa0].copy_from_slice(&0x10008u64.to_le_bytes()); // rsp
+            ctx[0xa0..0xa8].copy_from_slice(&0x10018u64.to_le_bytes()); // rbp
+            ctx[0xf8..0x100].copy_from_slice(&0x40_1234u64.to_le_bytes()); // rip
+        }
         out.extend_from_slice(&ctx);
         out.extend((0u8..32).collect::<Vec<u8>>());
         out
@@ -359,7 +376,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 #[test]
 fn synthetic_reads_span_adjacent_memory_ranges() {
     let dir = fresh_dir("md-synth");
-    let p = write(dir.path(), "a.dmp", &synth::build(&synth::Dump { platform: 2, exception: None }));
+    let p = write(dir.path(), "a.dmp", &synth::build(&synth::Dump { arm64: false, platform: 2, exception: None }));
     let core = open(&p);
     assert_eq!((core.format, core.arch, core.os, core.pid), (Format::Minidump, Arch::Amd64, Os::Windows, Some(4242)));
     assert_eq!(core.threads.len(), 1);
@@ -377,13 +394,13 @@ fn synthetic_reads_span_adjacent_memory_ranges() {
 #[test]
 fn synthetic_windows_access_violation_is_sigsegv() {
     let dir = fresh_dir("md-exc");
-    let bytes = synth::build(&synth::Dump { platform: 2, exception: Some((0xC000_0005, 0x40_1234, vec![0, 0x18])) });
+    let bytes = synth::build(&synth::Dump { arm64: false, platform: 2, exception: Some((0xC000_0005, 0x40_1234, vec![0, 0x18])) });
     let core = open(&write(dir.path(), "av.dmp", &bytes));
     let s = core.signal.as_ref().expect("exception");
     assert_eq!((s.signo, s.code as u32, s.addr, s.thread), (11, 0xC000_0005, Some(0x18), Some(0)));
     assert_eq!(core.threads[0].signal, 11);
     // Breakpad on Linux: the code is the signal number itself.
-    let bytes = synth::build(&synth::Dump { platform: 0x8201, exception: Some((7, 0xdead, vec![])) });
+    let bytes = synth::build(&synth::Dump { arm64: false, platform: 0x8201, exception: Some((7, 0xdead, vec![])) });
     let core = open(&write(dir.path(), "bus.dmp", &bytes));
     assert_eq!(core.os, Os::Linux);
     let s = core.signal.as_ref().unwrap();
@@ -391,28 +408,45 @@ fn synthetic_windows_access_violation_is_sigsegv() {
 }
 
 #[test]
+fn synthetic_arm64_context() {
+    let dir = fresh_dir("md-arm64");
+    let bytes = synth::build(&synth::Dump { arm64: true, platform: 0x8201, exception: None });
+    let core = open(&write(dir.path(), "a64.dmp", &bytes));
+    assert_eq!((core.arch, core.os), (Arch::Arm64, Os::Linux));
+    let Registers::Arm64(r) = core.threads[0].regs else { panic!("arm64 registers") };
+    assert_eq!((r.pc, r.sp, r.x[0], r.x[28], r.x[29], r.x[30]), (0x40_1234, 0x10008, 0x100, 0x11c, 0x10018, 0x11e));
+    assert_eq!(core.threads[0].regs.fp(), 0x10018);
+    // The FP state as Linux's NT_PRFPREG (user_fpsimd_state, 528 bytes).
+    let (k, fp) = &core.threads[0].extra_regsets[0];
+    assert_eq!((*k, fp.len(), &fp[..16]), (2, 528, &[0xab; 16][..]));
+    assert_eq!(core.read_u64(0x10008).unwrap(), u64::from_le_bytes([8, 9, 10, 11, 12, 13, 14, 15]));
+}
+
+#[test]
 fn damaged_minidumps_never_panic() {
     let dir = fresh_dir("md-fuzz");
-    let good = synth::build(&synth::Dump { platform: 2, exception: Some((0xC000_0005, 1, vec![0, 2])) });
-    // Every truncation, and single-byte corruptions everywhere.
-    for n in 0..good.len() {
-        let p = write(dir.path(), "t.dmp", &good[..n]);
-        let _ = Core::open(&p, &OpenOptions::default());
-    }
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    for _ in 0..3000 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let mut b = good.clone();
-        for k in 0..4 {
-            let i = ((seed >> (k * 16)) as usize) % b.len();
-            b[i] = (seed >> (k * 8 + 3)) as u8;
+    for arm64 in [false, true] {
+        let good = synth::build(&synth::Dump { arm64, platform: 2, exception: Some((0xC000_0005, 1, vec![0, 2])) });
+        // Every truncation, and byte corruptions everywhere.
+        for n in 0..good.len() {
+            let p = write(dir.path(), "t.dmp", &good[..n]);
+            let _ = Core::open(&p, &OpenOptions::default());
         }
-        let p = write(dir.path(), "f.dmp", &b);
-        if let Ok(c) = Core::open(&p, &OpenOptions::default()) {
-            let mut buf = [0u8; 64];
-            let _ = c.read_memory(0x10000, &mut buf);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut b = good.clone();
+            for k in 0..4 {
+                let i = ((seed >> (k * 16)) as usize) % b.len();
+                b[i] = (seed >> (k * 8 + 3)) as u8;
+            }
+            let p = write(dir.path(), "f.dmp", &b);
+            if let Ok(c) = Core::open(&p, &OpenOptions::default()) {
+                let mut buf = [0u8; 64];
+                let _ = c.read_memory(0x10000, &mut buf);
+            }
         }
     }
 }
