@@ -195,7 +195,7 @@ fn flavor_state(arch: Arch, flavor: u32, state: &[u8], st: &mut ThreadState) {
 fn exception_signal(arch: Arch, e: &ExcState) -> (i32, Option<u64>) {
     match arch {
         Arch::Amd64 => match e.code {
-            14 | 13 | 12 | 11 => (11, Some(e.addr)), // page fault, GP, stack, segment: SIGSEGV
+            11..=14 => (11, Some(e.addr)), // segment, stack, GP, page fault: SIGSEGV
             17 => (7, Some(e.addr)),                // alignment check: SIGBUS
             0 | 16 | 19 => (8, None),               // divide, x87, SIMD: SIGFPE
             6 => (4, None),                         // invalid opcode: SIGILL
@@ -214,6 +214,13 @@ fn exception_signal(arch: Arch, e: &ExcState) -> (i32, Option<u64>) {
     }
 }
 
+/// A "load binary" note: a binary the process had loaded.
+#[derive(Debug)]
+struct LoadBinary {
+    address: Option<u64>,
+    name: String,
+}
+
 /// What the LC_NOTEs say.
 #[derive(Default, Debug)]
 struct Notes {
@@ -223,8 +230,7 @@ struct Notes {
     main_addr: Option<u64>,
     main_slide: Option<u64>,
     main_uuid: Option<[u8; 16]>,
-    /// (address, uuid, slide, name) of each "load binary".
-    binaries: Vec<(Option<u64>, Option<[u8; 16]>, Option<u64>, String)>,
+    binaries: Vec<LoadBinary>,
     thread_ids: Vec<u64>,
 }
 
@@ -258,14 +264,13 @@ fn note(owner: &[u8], p: &[u8], n: &mut Notes) {
             }
         }
         b"load binary" => {
-            // {version, uuid, address, slide, name (NUL-terminated)}.
+            // {version, uuid, address, slide, name (NUL-terminated)}; the
+            // name is what we use, to find the main binary's file.
             let name = p.get(36..).map(until_nul).unwrap_or_default();
-            n.binaries.push((
-                known(u64_at(p, 20)),
-                uuid(p.get(4..20)),
-                known(u64_at(p, 28)),
-                String::from_utf8_lossy(name).into_owned(),
-            ));
+            n.binaries.push(LoadBinary {
+                address: known(u64_at(p, 20)),
+                name: String::from_utf8_lossy(name).into_owned(),
+            });
         }
         b"process metadata" => {
             // lldb's JSON: {"threads":[{"thread_id":N},...]}, in LC_THREAD order.
@@ -479,8 +484,8 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     let main_name = notes
         .binaries
         .iter()
-        .find(|b| b.0.is_some() && b.0 == main_addr && !b.3.is_empty())
-        .map(|b| b.3.clone());
+        .find(|b| b.address.is_some() && b.address == main_addr && !b.name.is_empty())
+        .map(|b| b.name.clone());
     let found = find_exe(path, opts, arch, main_addr, notes.main_slide, main_uuid, main_name.as_deref(), &mut warnings);
 
     let mut memory = Builder::new();
@@ -541,7 +546,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         })
         .collect();
 
-    let truncated = (file_size < expected_size).then(|| Truncation {
+    let truncated = (file_size < expected_size).then_some(Truncation {
         file_size,
         expected_size,
         first_missing_addr: first_cut.map(|(_, a)| a),

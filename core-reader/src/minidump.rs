@@ -253,7 +253,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         _ => fallback_mappings(&modules, &memory),
     };
 
-    let truncated = (file_size < expected_size).then(|| Truncation {
+    let truncated = (file_size < expected_size).then_some(Truncation {
         file_size,
         expected_size,
         first_missing_addr: first_missing,
@@ -288,8 +288,11 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     })
 }
 
+/// Other register sets of a thread, by ELF note type.
+type Regsets = Vec<(u32, Vec<u8>)>;
+
 /// Registers and the raw FP state from a CPU context.
-fn thread_regs(ctx: &MinidumpContext, os: Os, teb: u64) -> Option<(Registers, Vec<(u32, Vec<u8>)>)> {
+fn thread_regs(ctx: &MinidumpContext, os: Os, teb: u64) -> Option<(Registers, Regsets)> {
     match &ctx.raw {
         MinidumpRawContext::Amd64(c) => {
             let regs = Amd64Regs {
@@ -342,7 +345,7 @@ fn arm64(
     v: &[u128; 32],
     fpsr: u32,
     fpcr: u32,
-) -> (Registers, Vec<(u32, Vec<u8>)>) {
+) -> (Registers, Regsets) {
     let regs = Arm64Regs {
         x: *x,
         sp,
