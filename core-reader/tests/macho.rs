@@ -313,9 +313,12 @@ fn lldb_view(core: &Path, regs: &[&str], nthreads: usize, addrs: &[u64]) -> (Vec
                 .collect();
             thread_regs.push(vals);
         } else if chunk.starts_with("memory read") {
+            // "0xADDR: 0xVALUE"; lldb prints the stop info of `thread
+            // select` asynchronously, so it may land among these lines.
             let v = chunk
                 .lines()
-                .nth(1)
+                .skip(1)
+                .find(|l| l.starts_with("0x") && l.contains(": "))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok());
             words.push(v);
