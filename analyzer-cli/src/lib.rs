@@ -10,14 +10,13 @@
 //! goroutine's starting registers (g.sched, syscallsp, a thread's registers,
 //! or a signal frame) and [`traceback`] / [`report`] / [`json`] format.
 //!
-//! Supported: Go 1.21..1.26 (pclntab from 1.18), ELF cores of linux/amd64
+//! Supported: Go 1.19..1.26 (pclntab and inline trees from 1.18; runtime
+//! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
 //! and linux/arm64, PIE and not, with or without DWARF.
 //!
 //! Known gaps: C frames are not unwound (a goroutine in cgo is walked from
 //! its Go-side `syscallsp`, as the runtime does; threads in C show the
-//! library symbol at pc only); `GODEBUG=tracebackancestors` ancestors are
-//! not printed; pprof labels are decoded for Go 1.24+ only; the
-//! finalizer/cleanup goroutines always count as system goroutines.
+//! library symbol at pc only).
 
 pub mod analysis;
 pub mod args;

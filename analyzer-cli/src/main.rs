@@ -49,9 +49,17 @@ struct Cli {
     /// Core format, architecture, pid, executable, signal, threads, mappings.
     #[arg(long)]
     info: bool,
-    /// With --stacks: include runtime frames and system goroutines (GOTRACEBACK=crash);
-    /// `--system=false` prints what GOTRACEBACK=all prints.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    /// Include runtime frames and system goroutines (GOTRACEBACK=crash);
+    /// `--system=false` prints what GOTRACEBACK=all prints (also filters --goroutines).
+    #[arg(
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     system: bool,
     /// Output format for --goroutines and --stacks.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -71,6 +79,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if cli.format == Format::Json && (cli.info || cli.threads || !(cli.stacks || cli.goroutines)) {
+        eprintln!("goanalyze: --format json needs --goroutines or --stacks (and works with nothing else)");
+        return ExitCode::from(2);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -112,11 +124,12 @@ fn run(cli: &Cli) -> Result<()> {
         out += &analyzer::report::threads(&a);
     }
     let opts = Options { system: cli.system };
-    if cli.goroutines {
+    // One JSON document: --stacks' is a superset of --goroutines'.
+    if cli.goroutines && !(json && cli.stacks) {
         if json {
             out += &analyzer::json::goroutines(&a, opts)?;
         } else {
-            out += &analyzer::report::goroutines(&a);
+            out += &analyzer::report::goroutines(&a, cli.system);
         }
     }
     if cli.stacks {

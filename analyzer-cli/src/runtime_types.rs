@@ -6,7 +6,7 @@
 //! by the Go minor version. How the table was made: for each toolchain,
 //! build any program (`GOTOOLCHAIN=go1.N.x go build`) with DWARF and run
 //! `goanalyze --layout-table EXE`, which prints the offsets found by
-//! `from_dwarf` in the table's syntax; `tests/layout_table.rs` rebuilds
+//! `from_dwarf` in the table's syntax; `tests/binary_info.rs` rebuilds
 //! programs with the toolchains it can get and checks the table against
 //! their DWARF.
 
@@ -36,6 +36,8 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("g.startpc", true),
     ("g.parentGoid", false),
     ("g.labels", false),
+    ("g.ancestors", false),
+    ("g.runningCleanups", false),
     ("gobuf.sp", true),
     ("gobuf.pc", true),
     ("gobuf.lr", true),
@@ -54,6 +56,9 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("m.alllink", true),
     ("m.caughtsig", false),
     ("schedt.lastpoll", true),
+    ("p.sysmontick", false),
+    ("sysmontick.schedwhen", false),
+    ("sysmontick.syscallwhen", false),
 ];
 
 /// Offsets by "struct.field".
@@ -231,7 +236,7 @@ pub fn from_table(version: Option<&str>) -> Result<Layout> {
         .iter()
         .filter(|(m, _)| *m <= minor)
         .max_by_key(|(m, _)| *m)
-        .ok_or_else(|| Error::Layout(format!("no layout table for {v} (the table starts at go1.21)")))?;
+        .ok_or_else(|| Error::Layout(format!("no layout table for {v} (the table starts at go1.19)")))?;
     let exact = *m == minor;
     Ok(Layout {
         fields: entries.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

@@ -177,6 +177,52 @@ pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(S
     Some((l1, l2))
 }
 
+/// printAncestorTraceback: for GODEBUG=tracebackancestors, each creating
+/// goroutine's stack as it was at the `go` statement. Each saved pc is a
+/// logical frame's return pc; only its innermost function is printed.
+fn ancestors(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
+    let mut s = String::new();
+    let u = a.unwinder();
+    let gofunc = a.bin.moduledata.as_ref().map(|m| m.gofunc);
+    let read = |addr: u64, b: &mut [u8]| a.bin.read_static(addr, b);
+    for anc in &r.g.ancestors {
+        let _ = writeln!(s, "[originating from goroutine {}]:", anc.goid);
+        for (i, pc) in anc.pcs.iter().enumerate() {
+            let Some(f) = u.find_func(*pc) else { continue };
+            let link = pc.wrapping_sub(a.bias);
+            let lf = crate::inline::expand(&a.bin.pcln, &f, link, gofunc, &read);
+            let Some(inner) = lf.first() else { continue };
+            if !opts.system && !show_frame(&inner.name, i == 0, false, true) {
+                continue;
+            }
+            let _ = write!(s, "{}(...)\n\t{}:{}", print_name(&inner.name), inner.file, inner.line);
+            if link > f.entry {
+                let _ = write!(s, " +{:#x}", link - f.entry);
+            }
+            s.push('\n');
+        }
+        if anc.pcs.len() == INNER {
+            s += "...additional frames elided...\n";
+        }
+        if anc.goid != 1 {
+            if let Some(f) = u.find_func(anc.gopc) {
+                let name = u.func_name(&f).to_string();
+                if opts.system || show_frame(&name, false, false, true) {
+                    let link = anc.gopc.wrapping_sub(a.bias);
+                    let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
+                    let (file, line) = a.bin.pcln.file_line(&f, trace);
+                    let _ = write!(s, "created by {}\n\t{file}:{line}", print_name(&name));
+                    if link > f.entry {
+                        let _ = write!(s, " +{:#x}", link - f.entry);
+                    }
+                    s.push('\n');
+                }
+            }
+        }
+    }
+    s
+}
+
 /// One goroutine's block, ending with a newline, without the blank line
 /// that separates goroutines.
 pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
@@ -189,7 +235,27 @@ pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> Str
         s.push_str(l);
         s.push('\n');
     };
-    if lines.len() > INNER + OUTER {
+    if matches!(a.bin.go_minor(), Some(m) if m < 21) {
+        // Before Go 1.21 the runtime printed the first 100 physical frames
+        // (_TracebackMaxFrames) and then "...additional frames elided...".
+        const MAX_PHYSICAL: usize = 100;
+        let vis = visible_frames(a, r, opts);
+        let mut physical = 0;
+        let mut last: Option<*const Frame> = None;
+        for (i, (f, _)) in vis.iter().enumerate() {
+            if last != Some(*f as *const Frame) {
+                physical += 1;
+                last = Some(*f as *const Frame);
+            }
+            if physical > MAX_PHYSICAL {
+                break;
+            }
+            push(&mut s, &lines[i]);
+        }
+        if r.stack.frames.len() >= MAX_PHYSICAL {
+            s += "...additional frames elided...\n";
+        }
+    } else if lines.len() > INNER + OUTER {
         for l in &lines[..INNER] {
             push(&mut s, l);
         }
@@ -212,6 +278,7 @@ pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> Str
     if let Some((l1, l2)) = created_by(a, r, opts) {
         let _ = writeln!(s, "{l1}\n{l2}");
     }
+    s += &ancestors(a, r, opts);
     s
 }
 

@@ -12,6 +12,10 @@ fn run_variant(v: Variant, toolchain: Option<&str>) {
 }
 
 fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>) {
+    run_fixture_env(fixture, args, min_goroutines, v, toolchain, "");
+}
+
+fn run_fixture_env(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>, env: &str) {
     if !have("go") && missing("go") {
         return;
     }
@@ -26,7 +30,7 @@ fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, too
         }
         panic!("{e}");
     }
-    let (core, stderr) = crash_core(dir.path(), &exe, args, v.goarch == "arm64").unwrap();
+    let (core, stderr) = crash_core_env(dir.path(), &exe, args, v.goarch == "arm64", env).unwrap();
     let runtime = parse_traceback(&stderr);
     assert!(runtime.len() >= min_goroutines, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
 
@@ -89,7 +93,7 @@ fn amd64_pie_stripped() {
 /// when they cannot be fetched.
 #[test]
 fn amd64_older_toolchains() {
-    for t in ["go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5"] {
+    for t in ["go1.19.13", "go1.20.14", "go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5"] {
         run_variant(AMD64, Some(t));
         run_variant(Variant { pie: true, stripped: true, ..AMD64 }, Some(t));
     }
@@ -112,12 +116,22 @@ fn fatal_throw_with_running_goroutines() {
     run_fixture("mapwrites", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
 }
 
+/// GODEBUG=tracebackancestors: "[originating from goroutine N]:" blocks.
+#[test]
+fn traceback_ancestors() {
+    run_fixture_env("zoo", "crash", 15, AMD64, None, "GODEBUG=tracebackancestors=5");
+    run_fixture_env("zoo", "crash", 15, Variant { stripped: true, ..AMD64 }, Some("go1.22.12"), "GODEBUG=tracebackancestors=3");
+}
+
 #[test]
 fn cgo_fixture() {
     if !have("gcc") && missing("gcc (for cgo)") {
         return;
     }
     run_fixture("cgo", "", 2, AMD64, None);
+    // External linking: a PIE whose data relocations are applied by ld.so.
+    run_fixture("cgo", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
+    run_fixture("cgo", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, Some("go1.22.12"));
 }
 
 const ARM64: Variant = Variant { pie: false, stripped: false, goarch: "arm64" };

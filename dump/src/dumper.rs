@@ -1,4 +1,4 @@
-//! `dump()`: any [`Target`] to an ELF core file, streamed.
+//! `dump()`: any [`Target`] to a core file (ELF, minidump or Mach-O), streamed.
 //!
 //! Reader threads fill chunks of memory while this thread writes the ones
 //! before them, so reading (page faults, copies out of the target) and
@@ -20,7 +20,7 @@ use elfwriter::{CoreWriter, Segment, SegmentFlags, SparseStream};
 
 use crate::memory::{self, Chunk};
 use crate::state::DumpState;
-use crate::target::{Dump, Target};
+use crate::target::{Dump, MemoryMapEntry, Target};
 use crate::{interrupt, Error, Result};
 
 /// The kind of file `dump()` writes.
@@ -31,6 +31,8 @@ pub enum Format {
     Elf,
     /// A Breakpad-style Linux minidump with all of the memory (Memory64List).
     Minidump,
+    /// A Mach-O `MH_CORE`: segments and thread states (lldb).
+    MachO,
 }
 
 #[derive(Debug, Clone)]
@@ -73,7 +75,9 @@ pub struct Summary {
     pub mappings: usize,
     /// Memory bytes in the core (`sum of p_filesz`), holes included.
     pub memory_bytes: u64,
-    /// Pages that could not be read and were written as zeros.
+    /// Pages that could not be read and were written as zeros, not counting
+    /// the ones nobody can read (`[vvar]`, `[vsyscall]`: the kernel's own
+    /// dumps have holes there too).
     pub unreadable_pages: u64,
     /// Time from the start of the dump until all memory had been read.
     pub read_time: Duration,
@@ -151,10 +155,21 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
         pieces.extend(memory::split_resident(m.start, len, page, res.as_deref()));
     }
     let chunks = memory::plan(&pieces, opts.chunk_size.max(page as usize));
+    let job = Job { t, map: &map, chunks: &chunks, opts, page, state, started };
     let (unreadable, read_time) = match opts.format {
         Format::Elf => {
             let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
-            let r = pump(t, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
+            let r = r.map_err(|e| e.into_error(&ppath))?;
+            t.memory_read_done();
+            w.finish().map_err(werr)?;
+            r
+        }
+        Format::MachO => {
+            let head = crate::macho::head(t.machine(), &map, &notes, page);
+            std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
+            let mut w = SparseStream::new(file, total);
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
             let r = r.map_err(|e| e.into_error(&ppath))?;
             t.memory_read_done();
             w.finish().map_err(werr)?;
@@ -164,7 +179,7 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
             let head = crate::minidump::head(t, &map, &notes, &ranges, page)?;
             std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
             let mut w = SparseStream::new(file, total);
-            let r = pump(t, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
             let r = r.map_err(|e| e.into_error(&ppath))?;
             t.memory_read_done();
             w.finish().map_err(werr)?;
@@ -198,15 +213,31 @@ impl PumpError {
 }
 
 /// Run the readers and write their chunks in order.
-fn pump(
-    t: &dyn Target,
-    chunks: &[Chunk],
-    opts: &DumpOptions,
+/// Whether `addr` lies in a special mapping that no one can read (`[vvar]`,
+/// `[vsyscall]`): zeros there are normal, not worth a warning.
+fn expected_unreadable(map: &[MemoryMapEntry], addr: u64) -> bool {
+    let i = map.partition_point(|m| m.end <= addr);
+    map.get(i).is_some_and(|m| {
+        m.start <= addr && !m.file_backed && m.path.as_deref().is_some_and(|p| p.starts_with('[')) && !m.is_anonymous_private()
+    })
+}
+
+/// What the readers and the writer share.
+struct Job<'a> {
+    t: &'a dyn Target,
+    map: &'a [MemoryMapEntry],
+    chunks: &'a [Chunk],
+    opts: &'a DumpOptions,
     page: u64,
-    state: &DumpState,
-    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
+    state: &'a DumpState,
     started: Instant,
+}
+
+fn pump(
+    job: &Job,
+    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
 ) -> std::result::Result<(u64, Duration), PumpError> {
+    let Job { t, map, chunks, opts, page, state, started } = *job;
     let mut read_time = started.elapsed();
     if chunks.is_empty() {
         return Ok((0, read_time));
@@ -219,7 +250,7 @@ fn pump(
     let allocated = AtomicUsize::new(0);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     let pool_rx = std::sync::Mutex::new(pool_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<u8>, u64)>();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<u8>, Vec<u64>)>();
     std::thread::scope(|s| {
         for _ in 0..readers {
             let done_tx = done_tx.clone();
@@ -262,7 +293,7 @@ fn pump(
         let pool_tx = pool_tx;
         let done_rx = done_rx;
         let result = (|| {
-            let mut pending: BTreeMap<usize, (Vec<u8>, u64)> = BTreeMap::new();
+            let mut pending: BTreeMap<usize, (Vec<u8>, Vec<u64>)> = BTreeMap::new();
             let mut unreadable = 0;
             let mut received = 0;
             let mut released = false;
@@ -302,7 +333,7 @@ fn pump(
                     return Err(PumpError::Other(Error::Interrupted { signal }));
                 }
                 let (buf, z) = pending.remove(&want).expect("present");
-                unreadable += z;
+                unreadable += z.iter().filter(|&&a| !expected_unreadable(map, a)).count() as u64;
                 let len = chunks[want].len;
                 sink(&buf[..len]).map_err(PumpError::Write)?;
                 state.mem_done.fetch_add(len as u64, Ordering::Relaxed);

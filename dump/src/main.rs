@@ -15,11 +15,12 @@ use dump::{AttachOptions, DumpOptions, DumpState, LinuxProcess};
 #[command(
     name = "godump",
     version,
-    about = "Write ELF core files of live Linux processes (a gcore for Go programs)",
+    about = "Write core files of live Linux processes (a gcore for Go programs), or convert cores",
     after_help = "Examples:\n  \
     godump create 4242 app.core            snapshot pid 4242; it keeps running\n  \
     godump create --filter 0x37 4242 a.core   also dump private file mappings\n  \
     godump create -q $(pidof server) s.core   no progress bar\n  \
+    godump convert core.zst plain.core     a core goanalyze opens -> plain ELF core\n  \
     dlv core ./server s.core               then look at it with Delve, gdb or goanalyze\n\n\
     Exit status: 0 done, 1 the dump failed, 2 bad usage."
 )]
@@ -62,10 +63,11 @@ enum Cmd {
         #[arg(long)]
         buffer_mib: Option<usize>,
     },
-    /// Rewrite any core goanalyze reads (ELF, minidump, Mach-O, Delve's, compressed) as a Linux ELF core.
+    /// Rewrite any core goanalyze can open (through core-reader) as a Linux ELF core or a minidump.
     #[command(after_help = "Examples:\n  \
-        godump convert crash.dmp crash.core          minidump -> ELF core for gdb/dlv\n  \
-        godump convert --exe ./server core.zst core  a zstd-compressed core, naming the executable")]
+        godump convert --exe ./server core.zst app.core   a zstd-compressed core, naming the executable\n  \
+        godump convert --format minidump app.core app.dmp  ELF core -> minidump (lldb, crash pipelines)\n  \
+        godump convert dlv-dump.core app.core              Delve's dump -> kernel-style notes for gdb")]
     Convert {
         /// Core to read.
         input: PathBuf,
@@ -90,6 +92,8 @@ enum FormatArg {
     Elf,
     /// Breakpad-style minidump holding all dumped memory (lldb, rust-minidump).
     Minidump,
+    /// Mach-O MH_CORE: segments and thread states (lldb).
+    Macho,
 }
 
 impl From<FormatArg> for dump::Format {
@@ -97,6 +101,7 @@ impl From<FormatArg> for dump::Format {
         match f {
             FormatArg::Elf => dump::Format::Elf,
             FormatArg::Minidump => dump::Format::Minidump,
+            FormatArg::Macho => dump::Format::MachO,
         }
     }
 }

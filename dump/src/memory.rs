@@ -77,13 +77,14 @@ fn locate(c: &Chunk, mut at: usize) -> (usize, usize) {
 /// Fill `buf[..c.len]` with the chunk's memory. The batch read goes as far
 /// as it can; at the first unreadable byte the rest of that page is tried
 /// through the target's slow path and zeroed if that fails too; then the
-/// batch read resumes. Returns the number of pages (or partial pages) zeroed.
-pub fn fill(t: &dyn Target, c: &Chunk, buf: &mut [u8], page: u64) -> u64 {
+/// batch read resumes. Returns the addresses where a page (or the rest of
+/// one) had to be zeroed.
+pub fn fill(t: &dyn Target, c: &Chunk, buf: &mut [u8], page: u64) -> Vec<u64> {
     if !c.zero.iter().any(|&z| z) {
         return fill_run(t, c, buf, page);
     }
     // Runs of pieces to read, separated by pieces that are zero.
-    let mut zeroed = 0;
+    let mut zeroed = Vec::new();
     let mut off = 0;
     let mut i = 0;
     while i < c.ranges.len() {
@@ -93,7 +94,7 @@ pub fn fill(t: &dyn Target, c: &Chunk, buf: &mut [u8], page: u64) -> u64 {
             buf[off..off + len].fill(0);
         } else {
             let run = Chunk { ranges: c.ranges[i..j].to_vec(), zero: vec![false; j - i], len };
-            zeroed += fill_run(t, &run, &mut buf[off..off + len], page);
+            zeroed.extend(fill_run(t, &run, &mut buf[off..off + len], page));
         }
         off += len;
         i = j;
@@ -101,10 +102,10 @@ pub fn fill(t: &dyn Target, c: &Chunk, buf: &mut [u8], page: u64) -> u64 {
     zeroed
 }
 
-fn fill_run(t: &dyn Target, c: &Chunk, buf: &mut [u8], page: u64) -> u64 {
+fn fill_run(t: &dyn Target, c: &Chunk, buf: &mut [u8], page: u64) -> Vec<u64> {
     let buf = &mut buf[..c.len];
     let mut done = 0usize;
-    let mut zeroed = 0;
+    let mut zeroed = Vec::new();
     while done < c.len {
         let (i, off) = locate(c, done);
         let mut rest: Vec<(u64, usize)> = Vec::with_capacity(c.ranges.len() - i);
@@ -121,7 +122,7 @@ fn fill_run(t: &dyn Target, c: &Chunk, buf: &mut [u8], page: u64) -> u64 {
         let got = t.read_memory(addr, &mut buf[done..done + n]);
         if got < n {
             buf[done + got..done + n].fill(0);
-            zeroed += 1;
+            zeroed.push(addr);
         }
         done += n;
     }
@@ -208,7 +209,7 @@ mod tests {
         let c = &plan(&[(0x1000, 0x2000, true), (0x3000, 0x4000, true)], 1 << 20)[0];
         let mut buf = vec![0xeeu8; c.len];
         let z = fill(&f, c, &mut buf, 0x1000);
-        assert_eq!(z, 1);
+        assert_eq!(z, vec![0x3000]);
         // 0x1000..0x3000 from range 0, then 0x3000 (zeroed), 0x4000 (slow path), 0x5000.. fast
         assert!(buf[0..0x2000].iter().all(|&b| b != 0));
         assert!(buf[0x2000..0x3000].iter().all(|&b| b == 0));
@@ -217,7 +218,7 @@ mod tests {
         // Pieces known to be zero are not read (here they would fail).
         let c = &plan(&[(0x1000, 0x1000, true), (0x3000, 0x2000, false), (0x5000, 0x1000, true)], 1 << 20)[0];
         let mut buf = vec![0xeeu8; c.len];
-        assert_eq!(fill(&f, c, &mut buf, 0x1000), 0);
+        assert!(fill(&f, c, &mut buf, 0x1000).is_empty());
         assert!(buf[0x1000..0x3000].iter().all(|&b| b == 0));
         assert!(buf[..0x1000].iter().chain(&buf[0x3000..]).all(|&b| b & 1 == 1));
     }

@@ -80,9 +80,14 @@ pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> 
 /// Run `exe` with GOTRACEBACK=crash in `dir` under `ulimit -c unlimited`;
 /// return (core path, stderr text).
 pub fn crash_core(dir: &Path, exe: &Path, args: &str, qemu: bool) -> Result<(PathBuf, String), String> {
+    crash_core_env(dir, exe, args, qemu, "")
+}
+
+/// As [`crash_core`], with extra `NAME=value` settings for the program.
+pub fn crash_core_env(dir: &Path, exe: &Path, args: &str, qemu: bool, env: &str) -> Result<(PathBuf, String), String> {
     let runner = if qemu { "qemu-aarch64 " } else { "" };
     let script = format!(
-        "ulimit -c unlimited; GOTRACEBACK=crash exec {runner}{} {args} 2>stderr.txt >stdout.txt",
+        "ulimit -c unlimited; {env} GOTRACEBACK=crash exec {runner}{} {args} 2>stderr.txt >stdout.txt",
         exe.display()
     );
     let _ = Command::new("sh").arg("-c").arg(&script).current_dir(dir).status();
