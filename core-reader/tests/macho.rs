@@ -603,3 +603,25 @@ fn damaged_macho_cores_never_panic() {
         }
     }
 }
+
+#[test]
+fn addrable_bits_strip_pointer_authentication_from_pc_and_lr() {
+    let mut x = [0u64; 31];
+    x[30] = 0x00a5_0001_0000_4010; // lr signed with a PAC in the top bits
+    let regs = core_reader::Arm64Regs { x, sp: 0x1_6f00_0100, pc: 0x0021_0001_0000_4000, pstate: 0, tpidr: None };
+    let bits = writer::Note { owner: "addrable bits", payload: [4u32.to_le_bytes(), 47u32.to_le_bytes(), 47u32.to_le_bytes(), [0; 4]].concat() };
+    let bytes = writer::write(
+        writer::CPU_TYPE_ARM64,
+        &[State::Arm64 { regs, neon: None, exc: Some((0x18, 0x9200_0006, 0)) }],
+        &[Seg { addr: 0x1_6f00_0000, data: vec![0; 0x1000], prot: 3 }],
+        &[bits],
+    );
+    let dir = fresh_dir("macho-pac");
+    let p = dir.path().join("pac.core");
+    std::fs::write(&p, bytes).unwrap();
+    let core = open(&p);
+    let Registers::Arm64(r) = core.threads[0].regs else { panic!("arm64") };
+    assert_eq!((r.pc, r.x[30], r.sp), (0x1_0000_4000, 0x1_0000_4010, 0x1_6f00_0100));
+    // A data abort (ESR class 0x24) at FAR: SIGSEGV there.
+    assert_eq!(core.signal.as_ref().map(|s| (s.signo, s.addr, s.thread)), Some((11, Some(0x18), Some(0))));
+}
