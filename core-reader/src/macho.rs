@@ -580,6 +580,8 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         truncated,
         warnings,
         files,
+        // Mach-O cores record no list of mapped files beyond the load notes.
+        file_mappings: Vec::new(),
     })
 }
 

@@ -268,6 +268,9 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         ));
     }
 
+    // The dump's own list of file-backed ranges (LinuxMaps / MemoryInfoList
+    // with module paths) plays the part of NT_FILE.
+    let file_mappings = mappings.iter().filter(|m| m.path.is_some()).cloned().collect();
     Ok(Core {
         path: path.to_path_buf(),
         format: Format::Minidump,
@@ -285,6 +288,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         truncated,
         warnings,
         files,
+        file_mappings,
     })
 }
 

@@ -298,7 +298,8 @@ pub struct Core {
     /// those the core holds no data for (gdb's gcore does not dump
     /// unmodified library text, so `mappings`, made from the core's
     /// segments, lacks them). `NT_FILE` has no permissions: read, write and
-    /// exec are all false here. Empty when the core has no `NT_FILE`.
+    /// exec are all false here. Empty when the core has no `NT_FILE`; for a
+    /// minidump, its file-backed mappings; for a Mach-O core, empty.
     pub file_mappings: Vec<Mapping>,
 }
 
