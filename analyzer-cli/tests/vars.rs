@@ -11,7 +11,8 @@
 //! (go1.22/1.23), a buffered channel's contents, interfaces holding structs,
 //! closures, a generic function's arguments, unsafe.Pointer, a named int,
 //! and a running goroutine's string split across two registers (restored
-//! from runtime.asyncPreempt's save area).
+//! from runtime.asyncPreempt's save area, or from its thread's signal frame
+//! when async preemption is off).
 
 use std::process::Command;
 
@@ -52,10 +53,22 @@ fn wants(stderr: &str) -> Vec<Want> {
 }
 
 fn run(toolchain: Option<&str>, pie: bool) {
+    run_arch(toolchain, pie, "amd64");
+}
+
+fn run_arch(toolchain: Option<&str>, pie: bool, arch: &str) {
     if tools::require("go", "building the vars fixture").is_none() {
         return;
     }
-    let mut b = Build::new("vars");
+    let qemu = if arch == "arm64" {
+        match tools::require("qemu-aarch64", "running the arm64 vars fixture") {
+            Some(q) => Some(q),
+            None => return,
+        }
+    } else {
+        None
+    };
+    let mut b = Build::new("vars").arch(arch);
     if let Some(t) = toolchain {
         b = b.toolchain(t);
     }
@@ -70,7 +83,10 @@ fn run(toolchain: Option<&str>, pie: bool) {
         }
         Err(e) => panic!("{e:#}"),
     };
-    let made = tests::producers::kernel_core(&fx.exe, &[]).expect("kernel core");
+    let made = match &qemu {
+        Some(q) => tests::producers::qemu_arm64_core(q, &fx.exe, &[]).expect("qemu core"),
+        None => tests::producers::kernel_core(&fx.exe, &[]).expect("kernel core"),
+    };
     let wants = wants(&made.stderr);
     assert!(wants.len() > 40, "the fixture printed only {} want lines:\n{}", wants.len(), made.stderr);
     let ga = tests::bins::goanalyze();
@@ -105,7 +121,7 @@ fn run(toolchain: Option<&str>, pie: bool) {
         }
         match found.first() {
             Some(v) if *v == w.value => checked += 1,
-            Some(v) if v.starts_with("<unavailable") && MAY_BE_UNAVAILABLE.contains(&(w.func.as_str(), w.name.as_str())) => {
+            Some(v) if v.contains("<unavailable: ") && MAY_BE_UNAVAILABLE.contains(&(w.func.as_str(), w.name.as_str())) => {
                 unavailable.push(format!("{} {} = {v}", w.func, w.name));
             }
             other => bad.push(format!("{} {} {}: want {:?}, got {:?}", w.kind, w.func, w.name, w.value, other)),
@@ -150,6 +166,19 @@ fn run(toolchain: Option<&str>, pie: bool) {
         .to_string();
     let (code, out, err) = base(&["--print", "len(s)", "-g", &spin]);
     assert_eq!((code, out.trim_end()), (Some(0), "8"), "{err}");
+    // The same in JSON, in an explicit frame (0 = innermost shown).
+    let (code, out, err) = base(&["--print", "s", "-g", &spin, "-f", "0", "--system=false", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let p: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(p["schema"], "goanalyze.print");
+    assert_eq!(p["type"], "string");
+    assert_eq!(p["value"], "\"spinning\"");
+    assert_eq!(p["error"], serde_json::Value::Null);
+    // --locals: that goroutine only.
+    let (code, out, err) = base(&["--locals", "-g", &spin, "--system=false"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("goroutine ")).count(), 1, "{out}");
+    assert!(out.contains("\t\targ n = 5\n"), "{out}");
     let (code, _, err) = base(&["--print", "nosuchvar", "-g", &spin]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("no variable named nosuchvar"), "{err}");
@@ -175,6 +204,13 @@ fn vars_go1_24_swiss_dwarf4() {
 #[test]
 fn vars_go1_25_dwarf5() {
     run(Some("go1.25.5"), false);
+}
+
+/// linux/arm64 under qemu: stack slots relative to the CFA with a link
+/// register, and arm64's asyncPreempt save area for spin's registers.
+#[test]
+fn vars_arm64_qemu() {
+    run_arch(None, false, "arm64");
 }
 
 #[test]
@@ -207,4 +243,39 @@ fn vars_stripped_says_why() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("has no DWARF") && err.lines().count() == 1, "{err}");
+}
+
+/// Without async preemption spin is still running when the crash stops the
+/// world: its innermost frame's registers come from its thread's signal
+/// frame (the SIGQUIT the crashing thread sent), and its string argument,
+/// split across RAX and RBX, prints whole.
+#[test]
+fn vars_running_goroutine_registers_from_signal_frame() {
+    if tools::require("go", "building the vars fixture").is_none() {
+        return;
+    }
+    let fx = Build::new("vars").build().expect("build");
+    let made = tests::producers::kernel_core(&fx.exe, &["nopreempt"]).expect("kernel core");
+    let out = Command::new(tests::bins::goanalyze())
+        .arg(&made.core)
+        .arg("--exe")
+        .arg(&fx.exe)
+        .args(["--vars", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["frames"].as_array().into_iter().flatten().any(|f| f["func"] == "main.spin"))
+        .expect("spin goroutine");
+    assert_eq!(g["status"], "running", "{g:#}");
+    let f = g["frames"].as_array().unwrap().iter().find(|f| f["func"] == "main.spin").unwrap();
+    let val = |n: &str| {
+        f["vars"].as_array().unwrap().iter().find(|v| v["name"] == n).map(|v| v["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(val("s").as_deref(), Some("\"spinning\""), "{f:#}");
+    assert_eq!(val("n").as_deref(), Some("5"), "{f:#}");
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -68,14 +69,17 @@ var (
 	gBool    = true
 	gUptr    unsafe.Pointer
 	gMyInt   myInt = -17
-	gBig     = map[int]int{}
+	gBig           = map[int]int{}
+	gKeep    func() int
 	// gWild points where nothing is mapped: its target is unreadable.
 	gWild *point
 )
 
 func want(fn, name, v string) { fmt.Fprintf(os.Stderr, "want %s %s %s\n", fn, name, v) }
 
-var parked atomic.Int32
+// parked counts goroutines that printed their values and are about to
+// block; spinning says spin has been looping for a while.
+var parked, spinning atomic.Int32
 
 // call keeps a closure a real funcval (a direct call would be inlined).
 //
@@ -102,6 +106,10 @@ func holdLocals(done chan bool, seed int) {
 		e = rect{f + 0.75, 3}
 		sh = rect{f * 4, 5}
 	}
+	// moved escapes to the heap (a closure kept in a global captures it by
+	// reference): DWARF describes it as "&moved", a pointer to it.
+	moved := point{seed, seed * 2}
+	gKeep = func() int { moved.X++; return moved.X }
 	k := n + 2
 	clo := func(a int) int { return a + k }
 	want("main.holdLocals", "s", fmt.Sprintf("%q", s))
@@ -114,9 +122,10 @@ func holdLocals(done chan bool, seed int) {
 	want("main.holdLocals", "m", fmt.Sprintf("map[string]int [%q: %d, ]", "x", m["x"]))
 	want("main.holdLocals", "e", fmt.Sprintf("interface {}(main.rect) {W: %v, H: %v}", e.(rect).W, e.(rect).H))
 	want("main.holdLocals", "sh", fmt.Sprintf("main.shape(main.rect) {W: %v, H: %v}", sh.(rect).W, sh.(rect).H))
+	want("main.holdLocals", "moved", fmt.Sprintf("main.point {X: %d, Y: %d}", moved.X, moved.Y))
 	parked.Add(1)
 	<-done
-	fmt.Println(s, n, f, sl, p, o, m, e, sh, call(clo))
+	fmt.Println(moved, s, n, f, sl, p, o, m, e, sh, call(clo))
 }
 
 //go:noinline
@@ -147,12 +156,22 @@ func spin(s string, n int) int {
 		x += int(s[i&7]) + n
 		sink = x
 		if i == 1<<20 {
-			parked.Store(100)
+			spinning.Store(1)
 		}
 	}
 }
 
 func main() {
+	// "nopreempt": run again without async preemption, so that spin is
+	// still running on its thread when the crash stops the world and its
+	// registers are in that thread's signal frame.
+	if len(os.Args) > 1 && os.Args[1] == "nopreempt" && os.Getenv("GODEBUG") == "" {
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, append(os.Environ(), "GODEBUG=asyncpreemptoff=1"))
+		}
+		panic(err)
+	}
 	done := make(chan bool)
 	gSlice[0], gSlice[1], gSlice[2] = 1, 2, 3
 	gOuter = &outer{ID: 2, In: inner{Name: "global", P: point{1, 2}}, Tags: []string{"g"}, Ptr: &gPoint}
@@ -209,7 +228,7 @@ func main() {
 	fmt.Fprintf(os.Stderr, "want-reg main.spin s %q\n", spun)
 	fmt.Fprintf(os.Stderr, "want-reg main.spin n %d\n", 5)
 	go spin(spun, 5)
-	for parked.Load() < 100 {
+	for parked.Load() < 3 || spinning.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	runtime.Gosched()
