@@ -19,6 +19,16 @@ rm -rf "$work"
 # and one zstd-compressed head.
 for n in 4096 16384 65536; do head -c $n "$out/zoo.core" > "$here/corpus/core_open/head-$n"; done
 if command -v zstd >/dev/null; then zstd -q -f -19 "$here/corpus/core_open/head-65536" -o "$here/corpus/core_open/head-65536.zst"; fi
+# core_open also reaches the minidump and Mach-O readers: the same core
+# rewritten by godump convert, heads only.
+godump="$root/target/debug/godump"
+[ -x "$godump" ] || (cd "$root" && cargo build -q -p dump --bin godump)
+for f in minidump macho; do
+    "$godump" convert --quiet --format $f --exe "$out/zoo" "$out/zoo.core" "$out/zoo.$f"
+    head -c 65536 "$out/zoo.$f" > "$here/corpus/core_open/$f-head-65536"
+    head -c 8192 "$out/zoo.$f" > "$here/corpus/core_open/$f-head-8192"
+    rm -f "$out/zoo.$f"
+done
 # binary_info: the executable itself and its first 256 KiB.
 cp "$out/zoo" "$here/corpus/binary_info/zoo"
 head -c 262144 "$out/zoo" > "$here/corpus/binary_info/zoo-head"
