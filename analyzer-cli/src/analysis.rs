@@ -84,7 +84,13 @@ impl Analysis {
             if g.is_dead() {
                 continue;
             }
-            let m = self.state.m_by_addr(g.m).cloned();
+            // An M missing from our list (stripped binaries find Ms through
+            // the threads only) is read directly.
+            let m = self.state.m_by_addr(g.m).cloned().or_else(|| {
+                (g.m != 0)
+                    .then(|| Reader { bin: &self.bin, mem: &self.core, bias: self.bias }.read_m(g.m).ok())
+                    .flatten()
+            });
             let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
             let (start, source) = self.start_for(g, m.as_ref(), thread);
             let mut stack = match start {

@@ -23,7 +23,7 @@ pub enum Error {
     Memory { addr: u64, len: usize, reason: String },
     #[error("runtime layout: {0}")]
     Layout(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Core(#[from] core_reader::Error),
     #[error("{0}")]
     Other(String),

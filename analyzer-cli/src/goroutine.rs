@@ -78,7 +78,23 @@ pub struct Goroutine {
     pub stack_lo: u64,
     pub stack_hi: u64,
     pub labels: Vec<(String, String)>,
+    /// GODEBUG=tracebackancestors: the creating goroutines' stacks.
+    pub ancestors: Vec<Ancestor>,
 }
+
+/// `runtime.ancestorInfo`: {pcs []uintptr, goid uint64, gopc uintptr}.
+#[derive(Debug, Clone, Default)]
+pub struct Ancestor {
+    pub goid: u64,
+    pub gopc: u64,
+    /// Return pcs, one per logical frame (inlined calls expanded).
+    pub pcs: Vec<u64>,
+}
+
+/// `tracebackInnerFrames`: saveAncestors keeps at most this many pcs.
+const MAX_ANCESTOR_PCS: u64 = 50;
+/// GODEBUG=tracebackancestors=N keeps N ancestors; any real N is small.
+const MAX_ANCESTORS: u64 = 1 << 12;
 
 impl Goroutine {
     pub fn status(&self) -> u32 {
@@ -180,7 +196,15 @@ impl<'a> Reader<'a> {
             stack_lo: m.u64(stack.wrapping_add(self.off("stack.lo")?))?,
             stack_hi: m.u64(stack.wrapping_add(self.off("stack.hi")?))?,
             labels: Vec::new(),
+            ancestors: Vec::new(),
         };
+        if let Some(o) = self.bin.layout.opt("g.ancestors") {
+            if let Ok(p) = m.u64(addr.wrapping_add(o)) {
+                if p != 0 {
+                    g.ancestors = self.read_ancestors(p).unwrap_or_default();
+                }
+            }
+        }
         if let Some(o) = self.bin.layout.opt("g.labels") {
             if let Ok(p) = m.u64(addr.wrapping_add(o)) {
                 if p != 0 {
@@ -207,6 +231,25 @@ impl<'a> Reader<'a> {
         for i in 0..len {
             let e = list.wrapping_add(i * 32);
             out.push((self.mem.go_string(e, 4096)?, self.mem.go_string(e.wrapping_add(16), 4096)?));
+        }
+        Ok(out)
+    }
+
+    /// `*[]ancestorInfo` at `p`.
+    fn read_ancestors(&self, p: u64) -> Result<Vec<Ancestor>> {
+        let m = self.mem;
+        let arr = m.u64(p)?;
+        let len = m.u64(p.wrapping_add(8))?.min(MAX_ANCESTORS);
+        let mut out = Vec::new();
+        for i in 0..len {
+            let e = arr.wrapping_add(40 * i);
+            let pcs_ptr = m.u64(e)?;
+            let n = m.u64(e.wrapping_add(8))?.min(MAX_ANCESTOR_PCS);
+            let mut pcs = Vec::new();
+            for j in 0..n {
+                pcs.push(m.u64(pcs_ptr.wrapping_add(8 * j))?);
+            }
+            out.push(Ancestor { goid: m.u64(e.wrapping_add(24))?, gopc: m.u64(e.wrapping_add(32))?, pcs });
         }
         Ok(out)
     }
@@ -411,8 +454,10 @@ impl<'a> Reader<'a> {
     /// "Now" for `waitfor = (nanotime() - waitsince) / 60e9`. A core has no
     /// clock; the latest nanotime the runtime itself recorded is the best
     /// lower bound: `sched.lastpoll` (sysmon refreshes it every 10ms while
-    /// the program runs, and netpoll sets it when it returns) and the newest
-    /// `waitsince` of any goroutine. We take the maximum; minutes can only
+    /// the program runs, and netpoll sets it when it returns), each P's
+    /// `sysmontick.schedwhen`/`syscallwhen` (when sysmon last saw that P
+    /// switch goroutines or enter a syscall) and the newest `waitsince` of
+    /// any goroutine (set by the GC). We take the maximum; minutes can only
     /// come out too small, never too large, and for a process that was busy
     /// until it died they agree with the runtime's.
     fn choose_now(&self, st: &mut RuntimeState) {
@@ -423,6 +468,26 @@ impl<'a> Reader<'a> {
                 if v as i64 > now {
                     now = v as i64;
                     src = "runtime.sched.lastpoll".into();
+                }
+            }
+        }
+        if let (Some(a), Some(tick), Some(sw), Some(yw)) = (
+            self.global("runtime.allp"),
+            self.bin.layout.opt("p.sysmontick"),
+            self.bin.layout.opt("sysmontick.schedwhen"),
+            self.bin.layout.opt("sysmontick.syscallwhen"),
+        ) {
+            let ptr = self.mem.u64(a).unwrap_or(0);
+            let len = self.mem.u64(a.wrapping_add(8)).unwrap_or(0).min(1024);
+            for i in 0..len {
+                let Ok(p) = self.mem.u64(ptr.wrapping_add(8 * i)) else { break };
+                for (o, what) in [(sw, "schedwhen"), (yw, "syscallwhen")] {
+                    if let Ok(v) = self.mem.u64(p.wrapping_add(tick + o)) {
+                        if v as i64 > now {
+                            now = v as i64;
+                            src = format!("runtime.allp[{i}].sysmontick.{what}");
+                        }
+                    }
                 }
             }
         }

@@ -5,8 +5,24 @@
 
 use crate::pclntab::{Func, Pclntab, FUNCDATA_INL_TREE, PCDATA_INL_TREE_INDEX};
 
-/// Size of `runtime.inlinedCall` in Go 1.20+ (funcID, pad, nameOff, parentPc, startLine).
-const INLINED_CALL_SIZE: u64 = 16;
+use crate::pclntab::PclnVersion;
+
+/// `runtime.inlinedCall`: Go 1.20+ is {funcID u8, _ [3]byte, nameOff i32,
+/// parentPc i32, startLine i32}; Go 1.18/1.19 is {parent i16, funcID u8,
+/// _ byte, file i32, line i32, func_ i32, parentPc i32}.
+struct InlLayout {
+    size: u64,
+    func_id: usize,
+    name_off: usize,
+    parent_pc: usize,
+}
+
+fn inl_layout(v: PclnVersion) -> InlLayout {
+    match v {
+        PclnVersion::Go120 => InlLayout { size: 16, func_id: 0, name_off: 4, parent_pc: 8 },
+        PclnVersion::Go118 => InlLayout { size: 20, func_id: 2, name_off: 12, parent_pc: 16 },
+    }
+}
 /// Inline depth is small in practice; the cap only protects against cycles.
 const MAX_INLINE_DEPTH: usize = 100;
 
@@ -32,11 +48,10 @@ pub fn expand(
 ) -> Vec<LogicalFrame> {
     let mut out = Vec::new();
     let tree = match (gofunc, tab.funcdata_off(f, FUNCDATA_INL_TREE)) {
-        (Some(base), Some(off)) if tab.version == crate::pclntab::PclnVersion::Go120 => {
-            Some(base.wrapping_add(off as u64))
-        }
+        (Some(base), Some(off)) => Some(base.wrapping_add(off as u64)),
         _ => None,
     };
+    let lay = inl_layout(tab.version);
     let mut cur = pc;
     if let Some(tree) = tree {
         let idx_tab = tab.pcdata_off(f, PCDATA_INL_TREE_INDEX);
@@ -45,13 +60,15 @@ pub fn expand(
                 Some(i) if i >= 0 => i,
                 _ => break,
             };
-            let mut b = [0u8; INLINED_CALL_SIZE as usize];
-            if idx > 1 << 20 || !read(tree.wrapping_add(idx as u64 * INLINED_CALL_SIZE), &mut b) {
+            let mut b = [0u8; 20];
+            let b = &mut b[..lay.size as usize];
+            if idx > 1 << 20 || !read(tree.wrapping_add(idx as u64 * lay.size), b) {
                 break;
             }
-            let func_id = b[0];
-            let name_off = i32::from_le_bytes(b[4..8].try_into().unwrap());
-            let parent_pc = i32::from_le_bytes(b[8..12].try_into().unwrap());
+            let i32_at = |o: usize| i32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+            let func_id = b[lay.func_id];
+            let name_off = i32_at(lay.name_off);
+            let parent_pc = i32_at(lay.parent_pc);
             let (file, line) = tab.file_line(f, cur);
             out.push(LogicalFrame {
                 name: tab.name_at(name_off).unwrap_or("?").to_string(),

@@ -102,23 +102,18 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
         });
         let frames = with_frames.then(|| {
             let mut v = Vec::new();
-            for f in &r.stack.frames {
-                for lf in &f.logical {
-                    if !opts.system && lf.name.starts_with("runtime.") && !r.crashing {
-                        continue;
-                    }
-                    v.push(JFrame {
-                        func: lf.name.clone(),
-                        file: lf.file.clone(),
-                        line: lf.line,
-                        inlined: lf.inlined,
-                        pc: format!("{:#x}", f.pc),
-                        sp: format!("{:#x}", f.sp),
-                        fp: format!("{:#x}", f.fp),
-                        offset: f.offset,
-                        args: (!lf.inlined).then(|| f.args.clone()),
-                    });
-                }
+            for (f, lf) in traceback::visible_frames(a, r, opts) {
+                v.push(JFrame {
+                    func: lf.name.clone(),
+                    file: lf.file.clone(),
+                    line: lf.line,
+                    inlined: lf.inlined,
+                    pc: format!("{:#x}", f.pc),
+                    sp: format!("{:#x}", f.sp),
+                    fp: format!("{:#x}", f.fp),
+                    offset: f.offset,
+                    args: (!lf.inlined).then(|| f.args.clone()),
+                });
             }
             v
         });

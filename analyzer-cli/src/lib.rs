@@ -1,6 +1,23 @@
 //! `analyzer` owns the Go model of a core: binary info (pclntab, moduledata,
 //! DWARF), goroutines, stack unwinding, variables, crash reason, grouping,
 //! triage and the output formats. The `goanalyze` binary is a thin CLI over it.
+//!
+//! Data flow: [`binary::Binary`] reads the executable (pclntab, moduledata,
+//! Go version, runtime struct layouts from DWARF or [`runtime_types`]'s
+//! version table); [`goroutine::Reader`] reads `allgs`/`allm` and the wait
+//! reasons from the core's memory; [`unwind::Unwinder`] walks each stack the
+//! way the runtime's own unwinder does; [`analysis::Analysis`] picks each
+//! goroutine's starting registers (g.sched, syscallsp, a thread's registers,
+//! or a signal frame) and [`traceback`] / [`report`] / [`json`] format.
+//!
+//! Supported: Go 1.19..1.26 (pclntab and inline trees from 1.18; runtime
+//! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
+//! and linux/arm64, PIE and not, with or without DWARF.
+//!
+//! Known gaps: C frames are not unwound (a goroutine in cgo is walked from
+//! its Go-side `syscallsp`, as the runtime does; threads in C show the
+//! library symbol at pc only); pprof labels are decoded for Go 1.24+ only; the
+//! finalizer/cleanup goroutines always count as system goroutines.
 
 pub mod analysis;
 pub mod args;
@@ -20,6 +37,7 @@ pub mod reason;
 pub mod report;
 pub mod runtime_types;
 pub mod signature;
+pub mod symbolize;
 pub mod traceback;
 pub mod triage;
 pub mod unwind;

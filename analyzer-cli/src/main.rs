@@ -55,7 +55,15 @@ struct Cli {
     info: bool,
     /// With --stacks: include runtime frames and system goroutines (GOTRACEBACK=crash);
     /// `--system=false` prints what GOTRACEBACK=all prints.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     system: bool,
     /// Output format for --goroutines and --stacks.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -101,7 +109,9 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("goanalyze: {e:#}");
+            // Our errors already name the file or address and carry their
+            // cause in the message: print the top one only, on one line.
+            eprintln!("goanalyze: {e}");
             ExitCode::from(1)
         }
     }

@@ -212,7 +212,8 @@ pub fn analyze(a: &Analysis) -> Reason {
         return no_evidence(a, r);
     };
     r.crashing_thread = Some(t.tid);
-    let m = a.state.ms.iter().find(|m| m.procid == t.tid && m.procid != 0);
+    let m_owned = m_of_thread(a, t);
+    let m = m_owned.as_ref();
     let curg = m.and_then(|m| a.goroutines.iter().find(|g| g.g.addr == m.curg && m.curg != 0));
     r.crashing_goroutine = curg.map(|g| g.g.goid);
     // A throw on a goroutine's own stack (concurrent map writes) shows on
@@ -269,6 +270,18 @@ pub fn analyze(a: &Analysis) -> Reason {
             .map(|g| g.g.goid);
     }
     r
+}
+
+/// The M running on a thread: by `m.procid`, else (stripped binaries,
+/// whose `allm` we may not have) through the g in the thread's TLS.
+fn m_of_thread(a: &Analysis, t: &Thread) -> Option<MInfo> {
+    if let Some(m) = a.state.ms.iter().find(|m| m.procid == t.tid && m.procid != 0) {
+        return Some(m.clone());
+    }
+    let reader = crate::goroutine::Reader { bin: &a.bin, mem: &a.core, bias: a.bias };
+    let g = reader.thread_g(t)?;
+    let mp = a.core.u64(g.wrapping_add(a.bin.layout.opt("g.m")?)).ok()?;
+    reader.read_m(mp).ok().filter(|m| m.procid == t.tid)
 }
 
 /// No thread shows a crash path: a snapshot of a live process, or a core

@@ -90,13 +90,17 @@ pub fn signal_name(n: i32) -> &'static str {
 pub fn threads(a: &Analysis) -> String {
     let u = a.unwinder();
     let mut s = String::new();
+    let mut sym = crate::symbolize::Symbolizer::default();
     let crashed = a.core.signal.as_ref().and_then(|s| s.thread);
     for (i, t) in a.core.threads.iter().enumerate() {
         let pc = t.regs.pc();
         let func = u
             .find_func(pc)
             .map(|f| format!("{} +{:#x}", u.func_name(&f), pc.wrapping_sub(a.bias) - f.entry))
-            .unwrap_or_else(|| "?".into());
+            .unwrap_or_else(|| match a.core.mappings.iter().find(|m| pc >= m.start && pc < m.end) {
+                Some(m) => sym.describe(pc, m),
+                None => "? (pc not in any mapping)".into(),
+            });
         let m = a.state.ms.iter().find(|m| m.procid == t.tid);
         let _ = writeln!(
             s,
@@ -106,7 +110,11 @@ pub fn threads(a: &Analysis) -> String {
             pc,
             t.regs.sp(),
             func,
-            m.map(|m| format!(" m={}", m.id)).unwrap_or_default()
+            m.map(|m| {
+                let g = a.goroutines.iter().find(|r| r.g.addr == m.curg && m.curg != 0);
+                format!(" m={}{}", m.id, g.map(|r| format!(" goroutine={}", r.g.goid)).unwrap_or_default())
+            })
+            .unwrap_or_default()
         );
     }
     s

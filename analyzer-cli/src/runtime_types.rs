@@ -36,6 +36,7 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("g.startpc", true),
     ("g.parentGoid", false),
     ("g.labels", false),
+    ("g.ancestors", false),
     ("gobuf.sp", true),
     ("gobuf.pc", true),
     ("gobuf.lr", true),
@@ -54,6 +55,9 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("m.alllink", true),
     ("m.caughtsig", false),
     ("schedt.lastpoll", true),
+    ("p.sysmontick", false),
+    ("sysmontick.schedwhen", false),
+    ("sysmontick.syscallwhen", false),
     // Crash triage (reason.rs, panic.rs): the panic chain and the signal a
     // goroutine took. `_panic.repanicked` is new in Go 1.25.
     ("_panic.arg", false),
@@ -118,10 +122,13 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
         let zname = format!(".zdebug_{}", &name[".debug_".len()..]);
         let sec = obj.section_by_name(name).or_else(|| obj.section_by_name(&zname));
         let data = match sec {
-            Some(s) => s
-                .uncompressed_data()
-                .map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?
-                .into_owned(),
+            Some(s) => {
+                let d = s
+                    .uncompressed_data()
+                    .map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?
+                    .into_owned();
+                zdebug(&d).map_err(|e| Error::Other(format!("DWARF section {zname}: {e}")))?.unwrap_or(d)
+            }
             None => Vec::new(),
         };
         if id == gimli::SectionId::DebugInfo && !data.is_empty() {
@@ -200,6 +207,22 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
     Ok(Some(Layout { fields, source: "DWARF".into() }))
 }
 
+/// `.zdebug_*` sections ("ZLIB", 8-byte big-endian size, zlib stream), as
+/// Go writes them into PE and Mach-O files, where `object` does not
+/// decompress them by itself.
+fn zdebug(d: &[u8]) -> Result<Option<Vec<u8>>, object::Error> {
+    if d.len() < 12 || &d[..4] != b"ZLIB" {
+        return Ok(None);
+    }
+    let size = u64::from_be_bytes(d[4..12].try_into().unwrap());
+    let c = object::CompressedData {
+        format: object::CompressionFormat::Zlib,
+        data: &d[12..],
+        uncompressed_size: size,
+    };
+    Ok(Some(c.decompress()?.into_owned()))
+}
+
 fn attr_string(
     dwarf: &gimli::Dwarf<R<'_>>,
     unit: &gimli::Unit<R<'_>>,
@@ -223,7 +246,7 @@ pub fn from_table(version: Option<&str>) -> Result<Layout> {
         .iter()
         .filter(|(m, _)| *m <= minor)
         .max_by_key(|(m, _)| *m)
-        .ok_or_else(|| Error::Layout(format!("no layout table for {v} (the table starts at go1.21)")))?;
+        .ok_or_else(|| Error::Layout(format!("no layout table for {v} (the table starts at go1.19)")))?;
     let exact = *m == minor;
     Ok(Layout {
         fields: entries.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

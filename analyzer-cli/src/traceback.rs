@@ -4,7 +4,9 @@
 use std::fmt::Write;
 
 use crate::analysis::{Analysis, GoroutineReport};
-use crate::goroutine::{self, G_SYSCALL, G_WAITING, G_LEAKED};
+use crate::goroutine::{self, G_LEAKED, G_SYSCALL, G_WAITING};
+use crate::inline::LogicalFrame;
+use crate::unwind::Frame;
 
 /// `tracebackInnerFrames` / `tracebackOuterFrames`.
 const INNER: usize = 50;
@@ -92,52 +94,62 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
     s
 }
 
-/// The logical frames the runtime would print, as (function line, file line).
-pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+/// The logical frames the runtime would print (showframe's filter at the
+/// chosen level), each with its physical frame.
+pub fn visible_frames<'r>(a: &Analysis, r: &'r GoroutineReport, opts: Options) -> Vec<(&'r Frame, &'r LogicalFrame)> {
     let wrapper_id = a.wrapper_func_id();
     // showframe: a goroutine whose M is throwing a runtime error shows every frame.
     let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == r.g.addr);
     let build = |show_runtime: bool| {
-        let mut lines = Vec::new();
-        let mut callee: Option<String> = None;
+        let mut out = Vec::new();
+        let mut callee: Option<&str> = None;
         for f in &r.stack.frames {
             for lf in &f.logical {
-                let callee_elides = !matches!(
-                    callee.as_deref(),
-                    Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap")
-                );
+                let callee_elides =
+                    !matches!(callee, Some("runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap"));
                 let shown = show_runtime
                     || throwing
-                    || show_frame(&lf.name, lines.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
-                callee = Some(lf.name.clone());
-                if !shown {
-                    continue;
+                    || show_frame(&lf.name, out.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
+                callee = Some(lf.name.as_str());
+                if shown {
+                    out.push((f, lf));
                 }
-                let mut fl = print_name(&lf.name);
-                if lf.inlined {
-                    fl += "(...)";
-                } else {
-                    let _ = write!(fl, "({})", f.args);
-                }
-                let mut loc = format!("\t{}:{}", lf.file, lf.line);
-                if !lf.inlined {
-                    if f.offset > 0 {
-                        let _ = write!(loc, " +{:#x}", f.offset);
-                    }
-                    if opts.system {
-                        let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
-                    }
-                }
-                lines.push((fl, loc));
             }
         }
-        lines
+        out
     };
-    let lines = build(opts.system);
-    if lines.is_empty() && !opts.system {
+    let v = build(opts.system);
+    // "By default, omits runtime frames. If that means we print nothing at
+    // all, repeat forcing all frames printed."
+    if v.is_empty() && !opts.system {
         return build(true);
     }
-    lines
+    v
+}
+
+/// The logical frames the runtime would print, as (function line, file line).
+pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+    visible_frames(a, r, opts)
+        .into_iter()
+        .map(|(f, lf)| {
+            let mut fl = print_name(&lf.name);
+            if lf.inlined {
+                fl += "(...)";
+            } else {
+                let _ = write!(fl, "({})", f.args);
+            }
+            let mut loc = format!("\t{}:{}", lf.file, lf.line);
+            if !lf.inlined {
+                if f.offset > 0 {
+                    let _ = write!(loc, " +{:#x}", f.offset);
+                }
+                if opts.system {
+                    let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
+                }
+            }
+            (fl, loc)
+        })
+        .collect()
 }
 
 pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(String, String)> {
@@ -165,6 +177,52 @@ pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(S
     Some((l1, l2))
 }
 
+/// printAncestorTraceback: for GODEBUG=tracebackancestors, each creating
+/// goroutine's stack as it was at the `go` statement. Each saved pc is a
+/// logical frame's return pc; only its innermost function is printed.
+fn ancestors(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
+    let mut s = String::new();
+    let u = a.unwinder();
+    let gofunc = a.bin.moduledata.as_ref().map(|m| m.gofunc);
+    let read = |addr: u64, b: &mut [u8]| a.bin.read_static(addr, b);
+    for anc in &r.g.ancestors {
+        let _ = writeln!(s, "[originating from goroutine {}]:", anc.goid);
+        for (i, pc) in anc.pcs.iter().enumerate() {
+            let Some(f) = u.find_func(*pc) else { continue };
+            let link = pc.wrapping_sub(a.bias);
+            let lf = crate::inline::expand(&a.bin.pcln, &f, link, gofunc, &read);
+            let Some(inner) = lf.first() else { continue };
+            if !opts.system && !show_frame(&inner.name, i == 0, false, true) {
+                continue;
+            }
+            let _ = write!(s, "{}(...)\n\t{}:{}", print_name(&inner.name), inner.file, inner.line);
+            if link > f.entry {
+                let _ = write!(s, " +{:#x}", link - f.entry);
+            }
+            s.push('\n');
+        }
+        if anc.pcs.len() == INNER {
+            s += "...additional frames elided...\n";
+        }
+        if anc.goid != 1 {
+            if let Some(f) = u.find_func(anc.gopc) {
+                let name = u.func_name(&f).to_string();
+                if opts.system || show_frame(&name, false, false, true) {
+                    let link = anc.gopc.wrapping_sub(a.bias);
+                    let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
+                    let (file, line) = a.bin.pcln.file_line(&f, trace);
+                    let _ = write!(s, "created by {}\n\t{file}:{line}", print_name(&name));
+                    if link > f.entry {
+                        let _ = write!(s, " +{:#x}", link - f.entry);
+                    }
+                    s.push('\n');
+                }
+            }
+        }
+    }
+    s
+}
+
 /// One goroutine's block, ending with a newline, without the blank line
 /// that separates goroutines.
 pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
@@ -177,7 +235,27 @@ pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> Str
         s.push_str(l);
         s.push('\n');
     };
-    if lines.len() > INNER + OUTER {
+    if matches!(a.bin.go_minor(), Some(m) if m < 21) {
+        // Before Go 1.21 the runtime printed the first 100 physical frames
+        // (_TracebackMaxFrames) and then "...additional frames elided...".
+        const MAX_PHYSICAL: usize = 100;
+        let vis = visible_frames(a, r, opts);
+        let mut physical = 0;
+        let mut last: Option<*const Frame> = None;
+        for (i, (f, _)) in vis.iter().enumerate() {
+            if last != Some(*f as *const Frame) {
+                physical += 1;
+                last = Some(*f as *const Frame);
+            }
+            if physical > MAX_PHYSICAL {
+                break;
+            }
+            push(&mut s, &lines[i]);
+        }
+        if r.stack.frames.len() >= MAX_PHYSICAL {
+            s += "...additional frames elided...\n";
+        }
+    } else if lines.len() > INNER + OUTER {
         for l in &lines[..INNER] {
             push(&mut s, l);
         }
@@ -200,6 +278,7 @@ pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> Str
     if let Some((l1, l2)) = created_by(a, r, opts) {
         let _ = writeln!(s, "{l1}\n{l2}");
     }
+    s += &ancestors(a, r, opts);
     s
 }
 
@@ -216,4 +295,31 @@ pub fn format_all(a: &Analysis, opts: Options) -> String {
         out.push_str(&format_goroutine(a, r, opts));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_print_like_the_runtime() {
+        assert_eq!(print_name("runtime.gopanic"), "panic");
+        assert_eq!(print_name("main.genericWait[go.shape.struct { X int; Y int }]"), "main.genericWait[...]");
+        assert_eq!(print_name("main.(*T[go.shape.int]).m"), "main.(*T[...]).m");
+        assert_eq!(print_name("main.main.func1"), "main.main.func1");
+        assert_eq!(print_name("weird]name["), "weird]name[");
+    }
+
+    #[test]
+    fn showframe_at_level_1() {
+        assert!(show_frame("main.main", true, false, true));
+        assert!(!show_frame("runtime.gopark", true, false, true));
+        assert!(show_frame("runtime.Goexit", true, false, true));
+        assert!(!show_frame("runtime.gopanic", true, false, true));
+        assert!(show_frame("runtime.gopanic", false, false, true));
+        assert!(show_frame("runtime.runFinalizers", false, false, true));
+        assert!(!show_frame("main.(*T).M-fm", false, true, true));
+        assert!(show_frame("main.(*T).M-fm", false, true, false));
+        assert!(!show_frame("nodot", false, false, true));
+    }
 }

@@ -108,7 +108,7 @@ fn layout_table_matches_dwarf() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
-    for t in [None, Some("go1.21.13"), Some("go1.22.12"), Some("go1.23.12"), Some("go1.24.11"), Some("go1.25.5")] {
+    for t in [None, Some("go1.19.13"), Some("go1.20.14"), Some("go1.21.13"), Some("go1.22.12"), Some("go1.23.12"), Some("go1.24.11"), Some("go1.25.5")] {
         let name = format!("zoo-{}", t.unwrap_or("local"));
         let Some(exe) = built(AMD64, t, dir.path(), &name) else { continue };
         let bin = Binary::open(&exe).unwrap();
@@ -142,4 +142,45 @@ fn layout_table_matches_arm64_dwarf() {
     let bin = Binary::open(&exe).unwrap();
     let table = analyzer::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
     assert_eq!(bin.layout.fields, table.fields);
+}
+
+/// PE and Mach-O executables, with and without symbols and DWARF: the
+/// pclntab, moduledata, Go version and runtime layout are found in each.
+#[test]
+fn pe_and_macho_binaries() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mdir, pkg) = fixture_dir("zoo");
+    for (goos, goarch) in [("windows", "amd64"), ("darwin", "amd64"), ("darwin", "arm64")] {
+        for stripped in [false, true] {
+            let exe = dir.path().join(format!("zoo-{goos}-{goarch}-{stripped}"));
+            let mut cmd = Command::new("go");
+            cmd.arg("build").arg("-o").arg(&exe);
+            if stripped {
+                cmd.arg("-ldflags=-s -w");
+            }
+            let st = cmd
+                .arg(&pkg)
+                .current_dir(&mdir)
+                .env("GOOS", goos)
+                .env("GOARCH", goarch)
+                .env("CGO_ENABLED", "0")
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let bin = Binary::open(&exe).unwrap_or_else(|e| panic!("{goos}/{goarch} stripped={stripped}: {e}"));
+            let what = format!("{goos}/{goarch} stripped={stripped}");
+            assert!(bin.go_version.as_deref().is_some_and(|v| v.starts_with("go1.")), "{what}");
+            assert_eq!(bin.has_dwarf, !stripped, "{what}");
+            let md = bin.moduledata.as_ref().unwrap_or_else(|| panic!("{what}: no moduledata"));
+            let main = bin.pcln.lookup_name("main.main").unwrap_or_else(|| panic!("{what}: no main.main"));
+            assert_eq!(bin.pcln.find_func(main.entry + 1).unwrap().entry, main.entry, "{what}");
+            let (file, line) = bin.pcln.file_line(&main, main.entry);
+            assert!(file.ends_with("zoo/main.go") && line > 0, "{what}: {file}:{line}");
+            assert!(md.text <= main.entry && main.entry < md.etext, "{what}");
+            assert!(bin.layout.get("g.goid").is_ok(), "{what}: {}", bin.layout.source);
+        }
+    }
 }

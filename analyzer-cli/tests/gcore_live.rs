@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use common::*;
 
-#[test]
-fn gcore_of_blocked_process_matches_sigquit_dump() {
+fn live_compare(fixture: &str, min: usize) {
     if (!have("go") && missing("go")) || (!have("gcore") && missing("gcore (gdb)")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    build("zoo", Variant { pie: false, stripped: false, goarch: "amd64" }, None, &exe).unwrap();
+    let exe = dir.path().join(fixture);
+    build(fixture, Variant { pie: false, stripped: false, goarch: "amd64" }, None, &exe).unwrap();
     let stderr_path = dir.path().join("stderr.txt");
     let mut child = Command::new(&exe)
         .arg("wait")
@@ -44,18 +43,27 @@ fn gcore_of_blocked_process_matches_sigquit_dump() {
     assert!(st.success(), "gcore failed");
     let core = dir.path().join(format!("gc.{pid}"));
 
-    // No core for the SIGQUIT itself: the child inherited our rlimit, which
-    // may allow one; it would only waste disk, so it is removed below.
     Command::new("kill").arg("-QUIT").arg(pid.to_string()).status().unwrap();
     let _ = child.wait();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     let runtime = parse_traceback(&stderr);
-    assert!(runtime.len() >= 15, "SIGQUIT dump has {} goroutines:\n{stderr}", runtime.len());
+    assert!(runtime.len() >= min, "SIGQUIT dump has {} goroutines:\n{stderr}", runtime.len());
 
     let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks"]);
     assert_eq!(code, 0, "{err}");
     let ours = parse_traceback(&out);
     let (n, bad) = compare(&runtime, &ours);
-    eprintln!("gcore amd64: compared {n} goroutines, {} mismatches", bad.len());
+    eprintln!("gcore {fixture} amd64: compared {n} goroutines, {} mismatches", bad.len());
     assert!(bad.is_empty(), "{}\n--- ours ---\n{out}\n--- runtime ---\n{stderr}", bad.join("\n"));
+}
+
+#[test]
+fn gcore_of_blocked_process_matches_sigquit_dump() {
+    live_compare("zoo", 15);
+}
+
+/// Goroutines caught running: walked from their threads' registers.
+#[test]
+fn gcore_of_busy_process_matches_sigquit_dump() {
+    live_compare("busy", 5);
 }

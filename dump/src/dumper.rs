@@ -3,7 +3,11 @@
 //! Reader threads fill chunks of memory while this thread writes the ones
 //! before them, so reading (page faults, copies out of the target) and
 //! writing (the file system) overlap. Chunks are written strictly in order;
-//! buffers circulate through a small pool, which bounds memory use.
+//! buffers circulate through a pool, which bounds memory use.
+//!
+//! A live target stays stopped until the last byte is *read*, not written,
+//! so the readers may run ahead of the writer by up to `buffer_bytes`: when
+//! the dump fits that window the target is stopped only for the reading.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,7 +20,7 @@ use elfwriter::{CoreWriter, Segment, SegmentFlags, SparseStream};
 
 use crate::memory::{self, Chunk};
 use crate::state::DumpState;
-use crate::target::{Dump, Target};
+use crate::target::{Dump, MemoryMapEntry, Target};
 use crate::{interrupt, Error, Result};
 
 /// The kind of file `dump()` writes.
@@ -32,9 +36,11 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
     pub format: Format,
-    /// Bytes a read: big enough to amortise the syscall, small enough that
-    /// the pool (readers + 2 chunks) stays modest.
+    /// Bytes a read: big enough to amortise the syscall and page pinning.
     pub chunk_size: usize,
+    /// How far (bytes) reading may run ahead of writing. Buffers are
+    /// allocated only as needed.
+    pub buffer_bytes: usize,
     /// Reader threads.
     pub readers: usize,
 }
@@ -42,8 +48,21 @@ pub struct DumpOptions {
 impl Default for DumpOptions {
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        DumpOptions { format: Format::Elf, chunk_size: 8 << 20, readers: cpus.clamp(1, 4) }
+        DumpOptions { format: Format::Elf, chunk_size: 8 << 20, buffer_bytes: default_buffer(), readers: cpus.clamp(1, 4) }
     }
+}
+
+/// A quarter of the available memory, between 64 MiB and 1 GiB.
+fn default_buffer() -> usize {
+    let avail_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    ((avail_kb * 1024 / 4) as usize).clamp(64 << 20, 1 << 30)
 }
 
 /// What a finished dump did.
@@ -54,7 +73,9 @@ pub struct Summary {
     pub mappings: usize,
     /// Memory bytes in the core (`sum of p_filesz`), holes included.
     pub memory_bytes: u64,
-    /// Pages that could not be read and were written as zeros.
+    /// Pages that could not be read and were written as zeros, not counting
+    /// the ones nobody can read (`[vvar]`, `[vsyscall]`: the kernel's own
+    /// dumps have holes there too).
     pub unreadable_pages: u64,
     /// Time from the start of the dump until all memory had been read.
     pub read_time: Duration,
@@ -123,11 +144,20 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     let mut file = File::create(&ppath).map_err(Error::io(&ppath))?;
     let mut partial = Partial { path: ppath.clone(), done: false };
     let werr = |source| Error::Write { path: ppath.clone(), source };
-    let chunks = memory::plan(&ranges, opts.chunk_size.max(page as usize));
+    // Never-touched pages of anonymous memory are holes without being read:
+    // reading would fault them in, which the kernel's dump avoids too.
+    let mut pieces = Vec::new();
+    for m in map.iter().filter(|m| m.dump != Dump::Skip) {
+        let len = m.dump_len(page);
+        let res = if m.is_anonymous_private() { t.resident_pages(m.start, len) } else { None };
+        pieces.extend(memory::split_resident(m.start, len, page, res.as_deref()));
+    }
+    let chunks = memory::plan(&pieces, opts.chunk_size.max(page as usize));
+    let job = Job { t, map: &map, chunks: &chunks, opts, page, state, started };
     let (unreadable, read_time) = match opts.format {
         Format::Elf => {
             let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
-            let r = pump(t, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
             let r = r.map_err(|e| e.into_error(&ppath))?;
             t.memory_read_done();
             w.finish().map_err(werr)?;
@@ -137,7 +167,7 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
             let head = crate::minidump::head(t, &map, &notes, &ranges, page)?;
             std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
             let mut w = SparseStream::new(file, total);
-            let r = pump(t, &chunks, opts, page, state, &mut |b| w.write_sparse(b, page as usize), started);
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
             let r = r.map_err(|e| e.into_error(&ppath))?;
             t.memory_read_done();
             w.finish().map_err(werr)?;
@@ -171,15 +201,31 @@ impl PumpError {
 }
 
 /// Run the readers and write their chunks in order.
-fn pump(
-    t: &dyn Target,
-    chunks: &[Chunk],
-    opts: &DumpOptions,
+/// Whether `addr` lies in a special mapping that no one can read (`[vvar]`,
+/// `[vsyscall]`): zeros there are normal, not worth a warning.
+fn expected_unreadable(map: &[MemoryMapEntry], addr: u64) -> bool {
+    let i = map.partition_point(|m| m.end <= addr);
+    map.get(i).is_some_and(|m| {
+        m.start <= addr && !m.file_backed && m.path.as_deref().is_some_and(|p| p.starts_with('[')) && !m.is_anonymous_private()
+    })
+}
+
+/// What the readers and the writer share.
+struct Job<'a> {
+    t: &'a dyn Target,
+    map: &'a [MemoryMapEntry],
+    chunks: &'a [Chunk],
+    opts: &'a DumpOptions,
     page: u64,
-    state: &DumpState,
-    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
+    state: &'a DumpState,
     started: Instant,
+}
+
+fn pump(
+    job: &Job,
+    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
 ) -> std::result::Result<(u64, Duration), PumpError> {
+    let Job { t, map, chunks, opts, page, state, started } = *job;
     let mut read_time = started.elapsed();
     if chunks.is_empty() {
         return Ok((0, read_time));
@@ -187,23 +233,36 @@ fn pump(
     let readers = opts.readers.max(1).min(chunks.len());
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let chunk_size = opts.chunk_size.max(page as usize);
+    let max_buffers = (opts.buffer_bytes / chunk_size).max(readers + 2);
+    let allocated = AtomicUsize::new(0);
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     let pool_rx = std::sync::Mutex::new(pool_rx);
-    for _ in 0..readers + 2 {
-        let _ = pool_tx.send(vec![0u8; opts.chunk_size.max(page as usize)]);
-    }
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<u8>, u64)>();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<u8>, Vec<u64>)>();
     std::thread::scope(|s| {
         for _ in 0..readers {
             let done_tx = done_tx.clone();
-            let (next, stop, pool_rx) = (&next, &stop, &pool_rx);
+            let (next, stop, pool_rx, allocated) = (&next, &stop, &pool_rx, &allocated);
             s.spawn(move || loop {
                 // Take a buffer before claiming a chunk: whoever holds the
                 // earliest unwritten chunk always has a buffer, so the
                 // writer can never wait on a reader that waits for a buffer.
-                let buf = match pool_rx.lock().map(|rx| rx.recv()) {
-                    Ok(Ok(b)) => b,
-                    _ => return,
+                let buf = {
+                    let Ok(rx) = pool_rx.lock() else { return };
+                    match rx.try_recv() {
+                        Ok(b) => b,
+                        Err(mpsc::TryRecvError::Disconnected) => return,
+                        Err(mpsc::TryRecvError::Empty) => {
+                            if allocated.fetch_add(1, Ordering::Relaxed) < max_buffers {
+                                vec![0u8; chunk_size]
+                            } else {
+                                match rx.recv() {
+                                    Ok(b) => b,
+                                    Err(_) => return,
+                                }
+                            }
+                        }
+                    }
                 };
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= chunks.len() || stop.load(Ordering::Relaxed) || interrupt::requested().is_some() {
@@ -222,16 +281,35 @@ fn pump(
         let pool_tx = pool_tx;
         let done_rx = done_rx;
         let result = (|| {
-            let mut pending: BTreeMap<usize, (Vec<u8>, u64)> = BTreeMap::new();
+            let mut pending: BTreeMap<usize, (Vec<u8>, Vec<u64>)> = BTreeMap::new();
             let mut unreadable = 0;
+            let mut received = 0;
+            let mut released = false;
             for want in 0..chunks.len() {
-                while !pending.contains_key(&want) {
+                loop {
+                    // Take whatever the readers have finished, without
+                    // waiting, so we learn early that all memory is read.
+                    while let Ok((i, b, z)) = done_rx.try_recv() {
+                        pending.insert(i, (b, z));
+                        received += 1;
+                    }
+                    if received == chunks.len() && !released {
+                        released = true;
+                        read_time = started.elapsed();
+                        // Everything is read: let a live target go while
+                        // the rest is written.
+                        t.memory_read_done();
+                    }
+                    if pending.contains_key(&want) {
+                        break;
+                    }
                     if let Some(signal) = interrupt::requested() {
                         return Err(PumpError::Other(Error::Interrupted { signal }));
                     }
                     match done_rx.recv_timeout(Duration::from_millis(100)) {
                         Ok((i, b, z)) => {
                             pending.insert(i, (b, z));
+                            received += 1;
                         }
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -239,14 +317,11 @@ fn pump(
                         }
                     }
                 }
-                let (buf, z) = pending.remove(&want).expect("present");
-                unreadable += z;
-                if want == chunks.len() - 1 {
-                    read_time = started.elapsed();
-                    // Everything is read: let a live target go before the
-                    // last write.
-                    t.memory_read_done();
+                if let Some(signal) = interrupt::requested() {
+                    return Err(PumpError::Other(Error::Interrupted { signal }));
                 }
+                let (buf, z) = pending.remove(&want).expect("present");
+                unreadable += z.iter().filter(|&&a| !expected_unreadable(map, a)).count() as u64;
                 let len = chunks[want].len;
                 sink(&buf[..len]).map_err(PumpError::Write)?;
                 state.mem_done.fetch_add(len as u64, Ordering::Relaxed);
@@ -259,4 +334,115 @@ fn pump(
         drop(done_rx);
         result.map(|u| (u, read_time))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{MemoryMapEntry, Perms};
+    use elfwriter::{Machine, Note};
+    use object::read::elf::{ElfFile64, ProgramHeader as _};
+    use object::Endianness;
+
+    /// Mappings whose bytes are a function of the address, one unreadable
+    /// page and some zero pages.
+    struct Fake(Vec<MemoryMapEntry>);
+    const BAD: u64 = 0x40_3000;
+    fn byte(a: u64) -> u8 {
+        if (0x41_0000..0x41_8000).contains(&a) || (BAD..BAD + 0x1000).contains(&a) {
+            0
+        } else {
+            (a ^ (a >> 12)) as u8 | 1
+        }
+    }
+    impl Target for Fake {
+        fn machine(&self) -> Machine {
+            Machine::Amd64
+        }
+        fn page_size(&self) -> u64 {
+            0x1000
+        }
+        fn memory_map(&self) -> Result<Vec<MemoryMapEntry>> {
+            Ok(self.0.clone())
+        }
+        fn threads(&self) -> Vec<u64> {
+            vec![1]
+        }
+        fn dump_process_notes(&self, notes: &mut Vec<Note>, done: &mut dyn FnMut()) -> Result<bool> {
+            notes.push(crate::notes::prstatus(&Default::default(), &[0; 216]));
+            done();
+            Ok(true)
+        }
+        fn read_memory(&self, addr: u64, buf: &mut [u8]) -> usize {
+            for (i, b) in buf.iter_mut().enumerate() {
+                let a = addr + i as u64;
+                if (BAD..BAD + 0x1000).contains(&a) {
+                    return i;
+                }
+                *b = byte(a);
+            }
+            buf.len()
+        }
+    }
+
+    fn entry(start: u64, end: u64, dump: Dump) -> MemoryMapEntry {
+        MemoryMapEntry { start, end, perms: Perms { read: true, write: true, ..Default::default() }, offset: 0, path: None, file_backed: false, dump }
+    }
+
+    #[test]
+    fn many_readers_write_every_byte_in_order() {
+        let t = Fake(vec![
+            entry(0x40_0000, 0x40_9000, Dump::Whole),
+            entry(0x40_9000, 0x40_a000, Dump::Skip),
+            entry(0x41_0000, 0x42_0000, Dump::Whole),
+            entry(0x50_0000, 0x50_4000, Dump::FirstPage),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.core");
+        let state = DumpState::new();
+        let opts = DumpOptions { format: Format::Elf, chunk_size: 0x3000, buffer_bytes: 0x6000, readers: 3 };
+        let s = dump(&t, &out, &opts, &state).unwrap();
+        assert_eq!(s.unreadable_pages, 1);
+        assert_eq!(s.memory_bytes, 0x9000 + 0x10000 + 0x1000);
+        assert!(state.is_done() && state.error().is_none());
+        assert_eq!(state.mem(), (s.memory_bytes, s.memory_bytes));
+        assert!(!partial_path(&out).exists());
+
+        let data = std::fs::read(&out).unwrap();
+        let f = ElfFile64::<Endianness>::parse(&*data).unwrap();
+        let e = f.endian();
+        let mut checked = 0;
+        for ph in f.elf_program_headers().iter().skip(1) {
+            let (va, off, sz) = (ph.p_vaddr(e), ph.p_offset(e) as usize, ph.p_filesz(e) as usize);
+            for i in 0..sz {
+                assert_eq!(data[off + i], byte(va + i as u64), "at {:#x}", va + i as u64);
+            }
+            checked += sz;
+        }
+        assert_eq!(checked as u64, s.memory_bytes);
+    }
+
+    #[test]
+    fn minidump_layout_is_consistent() {
+        let t = Fake(vec![entry(0x40_0000, 0x40_9000, Dump::Whole), entry(0x41_0000, 0x42_0000, Dump::Whole)]);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.dmp");
+        let opts = DumpOptions { format: Format::Minidump, ..DumpOptions::default() };
+        dump(&t, &out, &opts, &DumpState::new()).unwrap();
+        let d = std::fs::read(&out).unwrap();
+        let u32_at = |o: usize| u32::from_le_bytes(d[o..o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap());
+        assert_eq!(&d[..4], b"MDMP");
+        let (n, dir_rva) = (u32_at(8) as usize, u32_at(12) as usize);
+        let m64 = (0..n).map(|i| dir_rva + 12 * i).find(|&o| u32_at(o) == 9).map(|o| u32_at(o + 8) as usize).unwrap();
+        assert_eq!(u64_at(m64), 2);
+        let base = u64_at(m64 + 8) as usize;
+        assert_eq!(base % 4096, 0);
+        assert_eq!(d.len(), base + 0x9000 + 0x10000);
+        assert_eq!(d[base + 5], byte(0x40_0005));
+        assert_eq!(d[base + 0x9000 + 0x9123], byte(0x41_9123));
+        let tl = (0..n).map(|i| dir_rva + 12 * i).find(|&o| u32_at(o) == 3).map(|o| u32_at(o + 8) as usize).unwrap();
+        assert_eq!(u32_at(tl), 1);
+        assert_eq!(u32_at(tl + 4 + 40), 1232); // amd64 CONTEXT size
+    }
 }

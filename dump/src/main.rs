@@ -15,11 +15,12 @@ use dump::{AttachOptions, DumpOptions, DumpState, LinuxProcess};
 #[command(
     name = "godump",
     version,
-    about = "Write ELF core files of live Linux processes (a gcore for Go programs)",
+    about = "Write core files of live Linux processes (a gcore for Go programs), or convert cores",
     after_help = "Examples:\n  \
     godump create 4242 app.core            snapshot pid 4242; it keeps running\n  \
     godump create --filter 0x37 4242 a.core   also dump private file mappings\n  \
     godump create -q $(pidof server) s.core   no progress bar\n  \
+    godump convert core.zst plain.core     a core goanalyze opens -> plain ELF core\n  \
     dlv core ./server s.core               then look at it with Delve, gdb or goanalyze\n\n\
     Exit status: 0 done, 1 the dump failed, 2 bad usage."
 )]
@@ -57,11 +58,16 @@ enum Cmd {
         /// Output format.
         #[arg(long, value_enum, default_value = "elf")]
         format: FormatArg,
+        /// MiB of memory reading may run ahead of writing (default: a quarter of
+        /// the available memory, 64..1024). The target resumes once all is read.
+        #[arg(long)]
+        buffer_mib: Option<usize>,
     },
-    /// Rewrite any core goanalyze reads (ELF, minidump, Mach-O, Delve's, compressed) as a Linux ELF core.
+    /// Rewrite any core goanalyze can open (through core-reader) as a Linux ELF core or a minidump.
     #[command(after_help = "Examples:\n  \
-        godump convert crash.dmp crash.core          minidump -> ELF core for gdb/dlv\n  \
-        godump convert --exe ./server core.zst core  a zstd-compressed core, naming the executable")]
+        godump convert --exe ./server core.zst app.core   a zstd-compressed core, naming the executable\n  \
+        godump convert --format minidump app.core app.dmp  ELF core -> minidump (lldb, crash pipelines)\n  \
+        godump convert dlv-dump.core app.core              Delve's dump -> kernel-style notes for gdb")]
     Convert {
         /// Core to read.
         input: PathBuf,
@@ -117,8 +123,11 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers, format } => {
-            let opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib } => {
+            let mut opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+            if let Some(m) = buffer_mib {
+                opts.buffer_bytes = m << 20;
+            }
             create(pid, out, filter, quiet, opts)
         }
         Cmd::Convert { input, out, exe, quiet, format } => {

@@ -116,9 +116,7 @@ pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u
     let mut b = vec![0u8; 32];
     let mut dir: Vec<(u32, u32, u32)> = Vec::new();
     fn append(b: &mut Vec<u8>, data: &[u8]) -> u32 {
-        while b.len() % 8 != 0 {
-            b.push(0);
-        }
+        b.resize(b.len().div_ceil(8) * 8, 0);
         let rva = b.len() as u32;
         b.extend_from_slice(data);
         rva

@@ -49,6 +49,17 @@ impl MemoryMapEntry {
     pub fn is_empty(&self) -> bool {
         self.end <= self.start
     }
+    /// Private memory with no file behind it (`[heap]`, `[stack]`, plain
+    /// anonymous mappings): pages never touched there read as zeros.
+    pub fn is_anonymous_private(&self) -> bool {
+        !self.file_backed
+            && !self.perms.shared
+            && match self.path.as_deref() {
+                None => true,
+                Some(p) => p == "[heap]" || p.starts_with("[stack") || p.starts_with("[anon:"),
+            }
+    }
+
     /// Bytes of this mapping written to the core (`p_filesz`).
     pub fn dump_len(&self, page: u64) -> u64 {
         match self.dump {
@@ -90,6 +101,12 @@ pub trait Target: Sync {
             }
         }
         done
+    }
+    /// Which pages of `[start, start + len)` hold data (resident or swapped),
+    /// one flag a page; `None` when unknown (then every page is read).
+    fn resident_pages(&self, start: u64, len: u64) -> Option<Vec<bool>> {
+        let _ = (start, len);
+        None
     }
     /// Called once every byte of memory has been read: a live process is
     /// resumed here, while the last bytes are still being written.

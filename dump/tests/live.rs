@@ -92,9 +92,10 @@ static void *churn(void *a) {
 int main(int argc, char **argv) {
     pthread_t t;
     for (int i = 0; i < 3; i++) pthread_create(&t, 0, idle, 0);
-    if (argc > 1) pthread_create(&t, 0, churn, 0);
+    if (argc > 1 && strcmp(argv[1], "churn") == 0) pthread_create(&t, 0, churn, 0);
     char *p = malloc(32 << 20); memset(p, 0x5a, 32 << 20);
     printf("ready\n"); fflush(stdout);
+    if (argc > 1 && strcmp(argv[1], "exitmain") == 0) pthread_exit(0);
     for (;;) pause();
 }
 "#;
@@ -141,6 +142,9 @@ impl Proc {
         let mut line = String::new();
         BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready");
+        // "ready" is read before the write that printed it has returned;
+        // give main time to reach its final wait.
+        std::thread::sleep(Duration::from_millis(200));
         Proc(c)
     }
     fn pid(&self) -> u32 {
@@ -287,6 +291,12 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
     let threads = p.threads();
 
     check_readelf(&core, threads);
+    // A snapshot is not a crash: no thread carries a signal.
+    if have("eu-readelf") {
+        let text = run("eu-readelf", &["-n", core.to_str().unwrap()]);
+        assert_eq!(text.matches("cursig: 0").count(), threads, "{text}");
+        assert!(text.contains(&format!("pid: {}", p.pid())), "{text}");
+    }
     check_gdb(exe, &core, threads, "runtime.");
     check_eu_stack(exe, &core, "runtime.");
     check_lldb(exe, &core, threads);
@@ -499,4 +509,80 @@ fn minidump_format_is_read_by_lldb() {
     assert_eq!(listed, p.threads(), "lldb:\n{text}");
     assert!(text.contains("`main at prog.c") && text.contains("`idle"), "lldb:\n{text}");
     assert!(text.contains(&format!("Process {} stopped", p.pid())), "lldb:\n{text}");
+}
+
+/// A kernel core of the C program, converted by `godump convert`: gdb must
+/// show the same threads and the same crashing backtrace in both.
+#[test]
+fn convert_keeps_a_kernel_core_readable() {
+    let Some(exe) = c_exe() else { return };
+    if !have("gdb") {
+        return;
+    }
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.trim() != "core" {
+        eprintln!("\n!!!!!!!! SKIPPING convert_keeps_a_kernel_core_readable: core_pattern is {pattern:?}, not \"core\" !!!!!!!!\n");
+        return;
+    }
+    let dir = scratch().join("kernel-core");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -c unlimited && cd {} && exec {}", dir.display(), exe.display()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    run("kill", &["-SEGV", &c.id().to_string()]);
+    let _ = c.wait();
+    let core = dir.join("core");
+    assert!(core.exists(), "the kernel wrote no core in {}", dir.display());
+    let conv = dir.join("converted.core");
+    let out = godump(&["convert", "--quiet", core.to_str().unwrap(), conv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let gdb = |c: &Path| {
+        let t = run("gdb", &["-nx", "-batch", "-ex", "info threads", "-ex", "thread apply all bt", exe.to_str().unwrap(), c.to_str().unwrap()]);
+        // Frames and thread lines only: the header names the core file.
+        t.lines().filter(|l| l.starts_with('#') || l.contains("LWP")).map(String::from).collect::<Vec<_>>()
+    };
+    let (a, b) = (gdb(&core), gdb(&conv));
+    assert!(a.iter().any(|l| l.contains(" main (")), "{a:#?}");
+    assert_eq!(a, b, "gdb sees the kernel core and the converted one differently");
+    if have("readelf") {
+        let n = readelf_notes(&conv);
+        assert_eq!(count(&n, "NT_PRSTATUS"), count(&readelf_notes(&core), "NT_PRSTATUS"));
+    }
+}
+
+/// main() called pthread_exit: the leader is a zombie, the process is not.
+#[test]
+fn a_process_whose_main_thread_exited_is_dumped() {
+    let Some(exe) = c_exe() else { return };
+    let p = Proc::start(exe, &["exitmain"]);
+    let core = scratch().join("exitmain.core");
+    create(p.pid(), &core);
+    let live = std::fs::read_dir(format!("/proc/{}/task", p.pid()))
+        .unwrap()
+        .filter(|t| {
+            let stat = std::fs::read_to_string(t.as_ref().unwrap().path().join("stat")).unwrap_or_default();
+            !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z')
+        })
+        .count();
+    assert_eq!(live, 3);
+    if have("readelf") {
+        assert_eq!(count(&readelf_notes(&core), "NT_PRSTATUS"), live);
+    }
+    if have("gdb") {
+        let t = run("gdb", &["-nx", "-batch", "-ex", "thread apply all bt", exe.to_str().unwrap(), core.to_str().unwrap()]);
+        assert_eq!(t.matches(" idle (").count(), 3, "{t}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap();
+    assert!(status.contains("TracerPid:\t0"));
+}
+
+#[test]
+fn sighup_mid_dump_leaves_the_target_running_and_no_partial() {
+    interrupted_by("HUP");
 }

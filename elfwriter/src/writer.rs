@@ -250,6 +250,30 @@ mod tests {
     }
     const PN_XNUM_TEST: u16 = crate::header::PN_XNUM;
 
+    /// binutils' readelf, a reader we did not write, on a PN_XNUM core.
+    #[test]
+    fn readelf_reads_pn_xnum() {
+        let have = std::process::Command::new("readelf").arg("--version").output().is_ok();
+        if !have {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "readelf is required in CI");
+            eprintln!("\n!!!!!!!! SKIPPING readelf_reads_pn_xnum: readelf is not installed !!!!!!!!\n");
+            return;
+        }
+        let n = 70_000u64;
+        let segs: Vec<_> = (0..n).map(|i| seg(0x2000 * (i + 1), 0x1000, if i % 1000 == 0 { 0x1000 } else { 0 })).collect();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let mut w = CoreWriter::new(f.reopen().unwrap(), Machine::Amd64, 4096, &[Note::new("CORE", 1, vec![0; 0x150])], &segs).unwrap();
+        for i in 0..70 {
+            w.write_data(&[i as u8 + 1; 0x1000]).unwrap();
+        }
+        w.finish().unwrap();
+        let out = std::process::Command::new("readelf").args(["-lW", f.path().to_str().unwrap()]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("There are 70001 program headers"), "{}", &text[..text.len().min(2000)]);
+        assert_eq!(text.matches(" LOAD ").count() + text.matches("\nLOAD").count(), 70_000);
+    }
+
     #[test]
     fn sparse_file_on_disk_and_errors() {
         let f = tempfile::tempfile().unwrap();

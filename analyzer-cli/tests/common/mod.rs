@@ -80,9 +80,14 @@ pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> 
 /// Run `exe` with GOTRACEBACK=crash in `dir` under `ulimit -c unlimited`;
 /// return (core path, stderr text).
 pub fn crash_core(dir: &Path, exe: &Path, args: &str, qemu: bool) -> Result<(PathBuf, String), String> {
+    crash_core_env(dir, exe, args, qemu, "")
+}
+
+/// As [`crash_core`], with extra `NAME=value` settings for the program.
+pub fn crash_core_env(dir: &Path, exe: &Path, args: &str, qemu: bool, env: &str) -> Result<(PathBuf, String), String> {
     let runner = if qemu { "qemu-aarch64 " } else { "" };
     let script = format!(
-        "ulimit -c unlimited; GOTRACEBACK=crash exec {runner}{} {args} 2>stderr.txt >stdout.txt",
+        "ulimit -c unlimited; {env} GOTRACEBACK=crash exec {runner}{} {args} 2>stderr.txt >stdout.txt",
         exe.display()
     );
     let _ = Command::new("sh").arg("-c").arg(&script).current_dir(dir).status();
@@ -187,8 +192,18 @@ pub fn parse_traceback(text: &str) -> Vec<TbGoroutine> {
             g.frames.push(TbFrame { func, inlined, pos: pos_of(loc), offset });
             i += 2;
         }
-        if id != 0 && !out.iter().any(|o| o.id == id) {
-            out.push(g);
+        if id == 0 {
+            continue;
+        }
+        match out.iter_mut().find(|o| o.id == id) {
+            None => out.push(g),
+            // The runtime first says "stack unavailable" for a goroutine
+            // running on another M, then prints it from that M's SIGQUIT.
+            Some(o) if o.unavailable && !g.frames.is_empty() => {
+                o.frames = g.frames;
+                o.unavailable = false;
+            }
+            Some(_) => {}
         }
     }
     out
@@ -209,10 +224,24 @@ pub fn compare(runtime: &[TbGoroutine], ours: &[TbGoroutine]) -> (usize, Vec<Str
         };
         n += 1;
         // "running" goroutines on another thread: the runtime has no stack to compare.
-        if r.status != o.status {
+        let live = |s: &str| s == "running" || s == "runnable";
+        let moving = (r.status == "running" || o.status == "running") && live(&r.status) && live(&o.status);
+        if r.status != o.status && !moving {
             bad.push(format!("goroutine {}: status {:?} vs ours {:?}", r.id, r.status, o.status));
         }
         if r.unavailable {
+            continue;
+        }
+        // A goroutine that was running when a live process was dumped has
+        // moved on (or been preempted) by the time the runtime prints it:
+        // compare its non-runtime functions only.
+        if moving && !r.frames.is_empty() {
+            let names = |f: &[TbFrame]| {
+                f.iter().filter(|f| !f.func.starts_with("runtime.")).map(|f| f.func.clone()).collect::<Vec<_>>()
+            };
+            if names(&r.frames) != names(&o.frames) {
+                bad.push(format!("goroutine {}: running frames differ: {:?} vs ours {:?}", r.id, names(&r.frames), names(&o.frames)));
+            }
             continue;
         }
         if r.frames != o.frames {

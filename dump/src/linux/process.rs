@@ -33,6 +33,11 @@ pub struct LinuxProcess {
     page: u64,
     stopped: Mutex<Stopped>,
     mem: File,
+    /// `/proc/PID/pagemap`, when readable: which pages exist at all.
+    pagemap: Option<File>,
+    /// A thread whose `/proc` files show the address space: the pid, or a
+    /// live thread when the main thread has exited.
+    mm_tid: i32,
     /// `/proc/PID/stat` before we stopped it: the state a core should show.
     before: procfs::Stat,
     filter: Option<u32>,
@@ -53,9 +58,17 @@ impl LinuxProcess {
         if pid == me || procfs::task_path(me, pid, "").exists() {
             return Err(Error::SelfDump { pid });
         }
-        let before = procfs::stat(pid, proc_path(pid, "stat"))?;
-        if matches!(before.state, b'Z' | b'X' | b'x') {
-            return Err(Error::Zombie { pid });
+        let mut before = procfs::stat(pid, proc_path(pid, "stat"))?;
+        // A main thread that called pthread_exit shows as a zombie while the
+        // other threads run on: that process is alive and dumpable, through
+        // a live thread (the zombie has no memory of its own any more).
+        let leader_gone = matches!(before.state, b'Z' | b'X' | b'x');
+        let mut mm_tid = pid;
+        if leader_gone {
+            let others: Vec<i32> = procfs::tasks(pid)?.into_iter().filter(|&t| t != pid).collect();
+            let Some(&other) = others.first() else { return Err(Error::Zombie { pid }) };
+            before.state = procfs::stat(pid, task_path(pid, other, "stat"))?.state;
+            mm_tid = other;
         }
         let status = procfs::status(pid, proc_path(pid, "status"))?;
         if let Some(tracer) = procfs::status_field(&status, "TracerPid").and_then(|t| t.parse::<i32>().ok()) {
@@ -71,9 +84,10 @@ impl LinuxProcess {
             }
         }
         let machine = Machine::host().ok_or(Error::UnsupportedArch)?;
-        let stopped = Stopped::stop_all(pid)?;
-        let mem_path = proc_path(pid, "mem");
+        let stopped = Stopped::stop_all(pid, leader_gone)?;
+        let mem_path = task_path(pid, mm_tid, "mem");
         let mem = File::open(&mem_path).map_err(Error::io(mem_path))?;
+        let pagemap = File::open(task_path(pid, mm_tid, "pagemap")).ok();
         let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
             .ok()
             .flatten()
@@ -84,6 +98,8 @@ impl LinuxProcess {
             page,
             stopped: Mutex::new(stopped),
             mem,
+            pagemap,
+            mm_tid,
             before,
             filter: opts.filter,
             maps: Mutex::new(None),
@@ -106,7 +122,7 @@ impl LinuxProcess {
     }
 
     fn load_maps(&self) -> Result<Vec<MemoryMapEntry>> {
-        let path = proc_path(self.pid, "smaps");
+        let path = task_path(self.pid, self.mm_tid, "smaps");
         let text = String::from_utf8_lossy(&procfs::read(self.pid, path.clone())?).into_owned();
         let smaps = maps::parse_smaps(&text, &path)?;
         let filt = match self.filter {
@@ -114,7 +130,13 @@ impl LinuxProcess {
             None => {
                 let p = proc_path(self.pid, "coredump_filter");
                 let t = String::from_utf8_lossy(&procfs::read(self.pid, p.clone())?).into_owned();
-                maps::parse_filter(&t).ok_or(Error::Parse { path: p, what: "coredump filter", text: t })?
+                // Empty when the main thread has exited (it reads the filter
+                // through the leader's mm): then the kernel's default.
+                if t.trim().is_empty() && self.mm_tid != self.pid {
+                    maps::filter::DEFAULT
+                } else {
+                    maps::parse_filter(&t).ok_or(Error::Parse { path: p, what: "coredump filter", text: t })?
+                }
             }
         };
         Ok(maps::memory_map(&smaps, filt, &mut |addr| {
@@ -132,7 +154,7 @@ impl LinuxProcess {
                 .unwrap_or(0)
         };
         let comm = procfs::read(pid, proc_path(pid, "comm"))?;
-        let mut args = procfs::read(pid, proc_path(pid, "cmdline"))?;
+        let mut args = procfs::read(pid, task_path(pid, self.mm_tid, "cmdline"))?;
         while args.last() == Some(&0) {
             args.pop();
         }
@@ -215,9 +237,14 @@ impl Target for LinuxProcess {
                     }
                 }
             }
+            // A signal the thread was about to take when we stopped it (Go's
+            // SIGURG preemption, usually) is not why a core exists: it goes
+            // in the pending mask, and pr_cursig stays 0 so no reader takes a
+            // live snapshot for a crash.
+            let about_to_take = t.pending.map(|s| 1u64 << ((s as i32 - 1) & 63)).unwrap_or(0);
             let st = PrStatus {
-                cursig: t.pending.map(|s| s as i32 as u16).unwrap_or(0),
-                sigpend: hex_field(&tstatus, "SigPnd") | hex_field(&tstatus, "ShdPnd"),
+                cursig: 0,
+                sigpend: hex_field(&tstatus, "SigPnd") | hex_field(&tstatus, "ShdPnd") | about_to_take,
                 sighold: hex_field(&tstatus, "SigBlk"),
                 pid: t.tid,
                 ppid: self.before.ppid,
@@ -231,10 +258,10 @@ impl Target for LinuxProcess {
             if first {
                 first = false;
                 out.push(notes::prpsinfo(&self.psinfo()?));
-                // No signal killed a live process: the thread's own pending
-                // signal if it stopped on one, else an empty siginfo.
-                out.push(Note::new("CORE", NT_SIGINFO, t.siginfo.map(|s| s.to_vec()).unwrap_or_else(|| vec![0; 128])));
-                out.push(Note::new("CORE", NT_AUXV, procfs::read(pid, proc_path(pid, "auxv"))?));
+                // No signal killed a live process: an empty siginfo (si_signo 0),
+                // as for pr_cursig.
+                out.push(Note::new("CORE", NT_SIGINFO, vec![0; 128]));
+                out.push(Note::new("CORE", NT_AUXV, procfs::read(pid, task_path(pid, self.mm_tid, "auxv"))?));
                 out.push(notes::nt_file(&maps, self.page));
             }
             for (nt, b) in extras {
@@ -275,7 +302,7 @@ impl Target for LinuxProcess {
             let total: usize = batch.iter().map(|r| r.1).sum();
             let remote: Vec<RemoteIoVec> = batch.iter().map(|&(a, l)| RemoteIoVec { base: a as usize, len: l }).collect();
             let mut local = [std::io::IoSliceMut::new(&mut buf[done..done + total])];
-            match process_vm_readv(Pid::from_raw(self.pid), &mut local, &remote) {
+            match process_vm_readv(Pid::from_raw(self.mm_tid), &mut local, &remote) {
                 Ok(n) => {
                     done += n;
                     if n < total {
@@ -286,6 +313,28 @@ impl Target for LinuxProcess {
             }
         }
         done
+    }
+
+    /// From `/proc/PID/pagemap`: 8 bytes a page, bit 63 present, bit 62
+    /// swapped. (Unprivileged readers get the PFNs zeroed, not these bits.)
+    fn resident_pages(&self, start: u64, len: u64) -> Option<Vec<bool>> {
+        let pm = self.pagemap.as_ref()?;
+        let pages = len.div_ceil(self.page) as usize;
+        let mut raw = vec![0u8; pages * 8];
+        let mut done = 0;
+        while done < raw.len() {
+            match pm.read_at(&mut raw[done..], (start / self.page) * 8 + done as u64) {
+                Ok(0) => return None,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Some(
+            raw.chunks_exact(8)
+                .map(|e| u64::from_le_bytes(e.try_into().unwrap_or_default()) & (3 << 62) != 0)
+                .collect(),
+        )
     }
 
     fn memory_read_done(&self) {

@@ -53,7 +53,9 @@ impl Stopped {
     /// until a listing finds none that is not stopped yet: a thread created
     /// while we were stopping the others is caught by the next listing, and
     /// once all are stopped nobody can create more.
-    pub fn stop_all(pid: i32) -> Result<Stopped> {
+    /// `leader_gone`: the main thread has exited (a zombie that ptrace
+    /// cannot attach to); only the other threads are stopped.
+    pub fn stop_all(pid: i32, leader_gone: bool) -> Result<Stopped> {
         let mut s = Stopped {
             pid,
             tracees: Vec::new(),
@@ -61,10 +63,19 @@ impl Stopped {
             stopped_for: None,
             thread: std::thread::current().id(),
         };
+        // Threads seen to exit: a listing may still show them for a moment,
+        // and they must not keep the loop going.
+        let mut gone: Vec<i32> = Vec::new();
+        if leader_gone {
+            gone.push(pid);
+        }
         loop {
             interrupt::check()?;
             let tids = procfs::tasks(pid)?;
-            let new: Vec<i32> = tids.into_iter().filter(|t| !s.tracees.iter().any(|x| x.tid == *t)).collect();
+            let new: Vec<i32> = tids
+                .into_iter()
+                .filter(|t| !gone.contains(t) && !s.tracees.iter().any(|x| x.tid == *t))
+                .collect();
             if new.is_empty() {
                 break;
             }
@@ -73,18 +84,26 @@ impl Stopped {
                 match ptrace::seize(Pid::from_raw(tid), Options::empty()) {
                     Ok(()) => {}
                     // Exited between the listing and now.
-                    Err(Errno::ESRCH) if tid != pid => continue,
+                    Err(Errno::ESRCH) if tid != pid => {
+                        gone.push(tid);
+                        continue;
+                    }
                     Err(e) => return Err(ptrace_err(pid, tid, "PTRACE_SEIZE")(e)),
                 }
                 s.tracees.push(Tracee { tid, pending: None, siginfo: None, attached: true });
                 match ptrace::interrupt(Pid::from_raw(tid)) {
                     Ok(()) => seized.push(tid),
-                    Err(Errno::ESRCH) => s.forget(tid),
+                    Err(Errno::ESRCH) => {
+                        s.forget(tid);
+                        gone.push(tid);
+                    }
                     Err(e) => return Err(ptrace_err(pid, tid, "PTRACE_INTERRUPT")(e)),
                 }
             }
             for tid in seized {
-                s.wait_stop(tid)?;
+                if !s.wait_stop(tid)? {
+                    gone.push(tid);
+                }
             }
         }
         if !s.tracees.iter().any(|t| t.attached) {
@@ -100,12 +119,13 @@ impl Stopped {
         self.tracees.retain(|t| t.tid != tid);
     }
 
-    fn wait_stop(&mut self, tid: i32) -> Result<()> {
+    /// Wait for `tid` to stop; false if it exited instead.
+    fn wait_stop(&mut self, tid: i32) -> Result<bool> {
         loop {
             match waitpid(Pid::from_raw(tid), Some(WaitPidFlag::__WALL)) {
                 // PTRACE_INTERRUPT's stop, or a group-stop (the process was
                 // already stopped by SIGSTOP).
-                Ok(WaitStatus::PtraceEvent(_, _, ev)) if ev == Event::PTRACE_EVENT_STOP as i32 => return Ok(()),
+                Ok(WaitStatus::PtraceEvent(_, _, ev)) if ev == Event::PTRACE_EVENT_STOP as i32 => return Ok(true),
                 // It was about to take a signal (Go sends itself SIGURG
                 // constantly): it is stopped all the same; keep the signal
                 // for detach so it is not lost.
@@ -115,13 +135,13 @@ impl Stopped {
                         t.pending = Some(sig);
                         t.siginfo = info;
                     }
-                    return Ok(());
+                    return Ok(true);
                 }
                 Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(Errno::ECHILD) => {
                     self.forget(tid);
-                    return Ok(());
+                    return Ok(false);
                 }
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(true),
                 Err(Errno::EINTR) => interrupt::check()?,
                 Err(e) => return Err(ptrace_err(self.pid, tid, "waitpid")(e)),
             }

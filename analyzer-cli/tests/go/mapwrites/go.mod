@@ -1,0 +1,3 @@
+module mapwrites
+
+go 1.21
