@@ -97,7 +97,8 @@ pub fn run(cli: &Cli) -> ExitCode {
 /// `--group` on one core.
 pub fn groups(a: &Analysis, json: bool) -> anyhow::Result<String> {
     let reason = analyzer::reason::analyze(a);
-    let buckets = analyzer::group::group(a, false, reason.crashing_goroutine);
+    let crashing = reason.crashing_goroutine.and_then(|_| analyzer::reason::crashing_report(a, &reason));
+    let buckets = analyzer::group::group(a, false, crashing.as_ref());
     if json {
         return Ok(serde_json::to_string_pretty(&buckets)? + "\n");
     }

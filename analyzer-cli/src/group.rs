@@ -72,14 +72,16 @@ fn created_by(a: &Analysis, r: &GoroutineReport) -> Option<GroupFrame> {
     Some(GroupFrame { func: u.func_name(&f).to_string(), file, line, inlined: false })
 }
 
-/// Bucket the goroutines. `crashing` is the crashing goroutine's id, if any.
-pub fn group(a: &Analysis, include_system: bool, crashing: Option<u64>) -> Vec<Bucket> {
+/// Bucket the goroutines. `crashing` is the crashing goroutine (as
+/// `reason::crashing_report` completes it), if any.
+pub fn group(a: &Analysis, include_system: bool, crashing: Option<&GoroutineReport>) -> Vec<Bucket> {
     // Key: status, frames, creator function (not its line: the same `go`
     // statement has one line anyway, and a creator's line says nothing new).
     let mut index: HashMap<(String, Vec<GroupFrame>, Option<String>), usize> = HashMap::new();
     let mut buckets: Vec<Bucket> = Vec::new();
     for r in &a.goroutines {
-        let is_crashing = crashing == Some(r.g.goid);
+        let is_crashing = crashing.is_some_and(|c| c.g.goid == r.g.goid);
+        let r = if is_crashing { crashing.unwrap_or(r) } else { r };
         if r.system && !include_system && !is_crashing {
             continue;
         }

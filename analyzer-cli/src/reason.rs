@@ -272,6 +272,26 @@ pub fn analyze(a: &Analysis) -> Reason {
     r
 }
 
+/// The crashing goroutine's report (goroutine 1's when none crashed, as
+/// the signature wants). When its stack could not be walked from where the
+/// analysis started (a thread inside nested signal handlers), the part of
+/// the crashing thread's stack that lies on the goroutine's stack is used.
+pub fn crashing_report(a: &Analysis, r: &Reason) -> Option<GoroutineReport> {
+    let id = r.crashing_goroutine.unwrap_or(1);
+    let mut g = a.goroutines.iter().find(|g| g.g.goid == id)?.clone();
+    if g.stack.frames.is_empty() && r.crashing_goroutine.is_some() {
+        if let Some(t) = r.crashing_thread.and_then(|tid| a.threads.iter().find(|t| t.tid == tid)) {
+            let st = thread_stack(a, t);
+            let on_g: Vec<_> =
+                st.frames.into_iter().filter(|f| f.sp >= g.g.stack_lo && f.sp < g.g.stack_hi).collect();
+            if !on_g.is_empty() {
+                g.stack = Stack { frames: on_g, stopped: st.stopped };
+            }
+        }
+    }
+    Some(g)
+}
+
 /// The M running on a thread: by `m.procid`, else (stripped binaries,
 /// whose `allm` we may not have) through the g in the thread's TLS.
 fn m_of_thread(a: &Analysis, t: &Thread) -> Option<MInfo> {

@@ -116,12 +116,8 @@ pub fn compute(a: &Analysis, r: &Reason) -> Signature {
         ReasonKind::Snapshot | ReasonKind::Unknown => {}
         _ => lines.push(format!("value={}", template(r.fatal_error.as_deref().unwrap_or("?")))),
     }
-    let g = r
-        .crashing_goroutine
-        .or(Some(1))
-        .and_then(|id| a.goroutines.iter().find(|g| g.g.goid == id));
-    if let Some(g) = g {
-        for f in user_frames(a, g, TOP_FRAMES) {
+    if let Some(g) = crate::reason::crashing_report(a, r) {
+        for f in user_frames(a, &g, TOP_FRAMES) {
             lines.push(format!("frame={f}"));
         }
     }

@@ -118,18 +118,16 @@ pub fn triage(core: &Path, exe: Option<&Path>) -> Record {
 pub fn from_analysis(a: &Analysis) -> Record {
     let r = reason::analyze(a);
     let sig = signature::compute(a, &r);
-    let buckets = group::group(a, false, r.crashing_goroutine);
-    let frames = r
-        .crashing_goroutine
-        .and_then(|id| a.goroutines.iter().find(|g| g.g.goid == id))
-        .map(|g| {
-            g.stack
-                .frames
-                .iter()
-                .flat_map(|f| f.logical.iter())
-                .map(|l| Frame { func: l.name.clone(), file: l.file.clone(), line: l.line, inlined: l.inlined })
-                .collect()
-        });
+    let crashing = r.crashing_goroutine.and_then(|_| reason::crashing_report(a, &r));
+    let buckets = group::group(a, false, crashing.as_ref());
+    let frames = crashing.as_ref().map(|g| {
+        g.stack
+            .frames
+            .iter()
+            .flat_map(|f| f.logical.iter())
+            .map(|l| Frame { func: l.name.clone(), file: l.file.clone(), line: l.line, inlined: l.inlined })
+            .collect()
+    });
     let signal = a.core.signal.as_ref().map(|s| Signal {
         number: s.signo,
         name: reason::signal_short(s.signo),
