@@ -106,7 +106,7 @@ impl<'a> TypeReader<'a> {
     }
 
     pub fn read(&self, addr: u64) -> Option<GoType> {
-        if addr == 0 || addr % 8 != 0 {
+        if addr == 0 || addr & 7 != 0 {
             return None;
         }
         let m = self.mem;
