@@ -95,9 +95,16 @@ impl Analysis {
             let (start, source) = self.start_for(g, m.as_ref(), thread);
             let mut stack = match start {
                 Some(s) => self.unwinder().unwind(s),
-                None => Stack { frames: vec![], stopped: Some(source.clone()) },
+                None => Stack { frames: vec![], stopped: Some(source.clone()), stopped_at_pc: None },
             };
             let trimmed = trim_crash_frames(&self.bin, &mut stack);
+            // Say where a walk that left Go code went: C frames are not unwound.
+            if let (Some(pc), Some(why)) = (stack.stopped_at_pc, stack.stopped.as_mut()) {
+                if let Some(m) = self.core.mappings.iter().find(|m| pc >= m.start && pc < m.end) {
+                    let mut sym = crate::symbolize::Symbolizer::default();
+                    *why += &format!(" in {}; not Go code, C frames are not unwound", sym.describe(pc, m));
+                }
+            }
             out.push(GoroutineReport {
                 system: self.is_system(g),
                 crashing: crashing == Some(g.addr),
@@ -124,6 +131,11 @@ impl Analysis {
                 "syscallpc/syscallsp".to_string(),
             )
         } else if g.status() == goroutine::G_RUNNING {
+            let in_stack = |sp: u64| sp >= g.stack_lo && sp < g.stack_hi;
+            let sig = thread
+                .filter(|t| !in_stack(t.regs.sp()))
+                .and_then(|t| self.signal_context(t))
+                .filter(|(_, sp, _)| in_stack(*sp));
             match thread {
                 Some(t) if t.regs.sp() >= g.stack_lo && t.regs.sp() < g.stack_hi => (
                     Some(Start {
@@ -138,8 +150,8 @@ impl Analysis {
                 // In a signal handler on gsignal: the interrupted registers
                 // are in the signal frame (a GOTRACEBACK=crash core's
                 // crashing thread re-raises its signal from there).
-                Some(t) if self.signal_context(t).is_some_and(|(_, sp, _)| sp >= g.stack_lo && sp < g.stack_hi) => {
-                    let (pc, sp, lr) = self.signal_context(t).unwrap();
+                Some(t) if sig.is_some() => {
+                    let (pc, sp, lr) = sig.unwrap_or_default();
                     (
                         Some(Start { pc, sp, lr, trap: true, syscall: false }),
                         format!("signal frame on thread {}", t.tid),
@@ -214,16 +226,36 @@ impl Analysis {
     }
 
     /// runtime.isSystemGoroutine: started in package runtime, except
-    /// runtime.main and coroutine/async-event starters. runFinalizers and
-    /// runCleanups count as system (the runtime checks whether they are
-    /// currently running user code; we do not).
+    /// runtime.main and coroutine/async-event starters; the finalizer and
+    /// cleanup goroutines count as user goroutines while they run user code
+    /// (`fingStatus & fingRunningFinalizer`, `g.runningCleanups`). Without
+    /// those variables (stripped binaries) they count as system.
     pub fn is_system(&self, g: &Goroutine) -> bool {
+        /// `fingRunningFinalizer` in runtime/mfinal.go (1 << 1 since Go 1.19).
+        const FING_RUNNING_FINALIZER: u32 = 2;
         let Some(f) = self.unwinder().find_func(g.startpc) else { return false };
         let name = self.bin.pcln.func_name(&f);
-        if matches!(name, "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent") {
-            return false;
+        match name {
+            "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent" => false,
+            "runtime.runFinalizers" => {
+                let running = self
+                    .bin
+                    .symbol("runtime.fingStatus")
+                    .and_then(|a| self.core.u32(a.wrapping_add(self.bias)).ok())
+                    .is_some_and(|v| v & FING_RUNNING_FINALIZER != 0);
+                !running
+            }
+            "runtime.runCleanups" => {
+                let running = self
+                    .bin
+                    .layout
+                    .opt("g.runningCleanups")
+                    .and_then(|o| self.core.u8(g.addr.wrapping_add(o)).ok())
+                    .is_some_and(|v| v != 0);
+                !running
+            }
+            _ => name.starts_with("runtime."),
         }
-        name.starts_with("runtime.")
     }
 }
 

@@ -91,6 +91,8 @@ pub struct Ancestor {
     pub pcs: Vec<u64>,
 }
 
+/// More pprof labels than this on one goroutine is taken as garbage.
+const MAX_LABELS: u64 = 64;
 /// `tracebackInnerFrames`: saveAncestors keeps at most this many pcs.
 const MAX_ANCESTOR_PCS: u64 = 50;
 /// GODEBUG=tracebackancestors=N keeps N ancestors; any real N is small.
@@ -216,21 +218,63 @@ impl<'a> Reader<'a> {
     }
 
     /// pprof labels. Go 1.24+ stores `*labelMap` = `struct{ LabelSet{ list []label } }`
-    /// with `label{key, value string}`; older versions a `map[string]string`,
-    /// which we do not decode (the labels are then omitted).
+    /// with `label{key, value string}`; Go 1.19..1.23 a `*labelMap` that is a
+    /// `map[string]string` (the classic hash map, decoded by `read_string_map`).
     fn read_labels(&self, p: u64) -> Result<Vec<(String, String)>> {
         if self.bin.go_minor().unwrap_or(0) < 24 {
-            return Ok(Vec::new());
+            let mut v = self.read_string_map(self.mem.u64(p)?)?;
+            v.sort();
+            return Ok(v);
         }
         let list = self.mem.u64(p)?;
         let len = self.mem.u64(p.wrapping_add(8))?;
-        if len > 64 {
+        if len > MAX_LABELS {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
         for i in 0..len {
             let e = list.wrapping_add(i * 32);
             out.push((self.mem.go_string(e, 4096)?, self.mem.go_string(e.wrapping_add(16), 4096)?));
+        }
+        Ok(out)
+    }
+
+    /// A `map[string]string` in the pre-1.24 layout (runtime/map.go): `hmap`
+    /// {count int, flags u8, B u8, noverflow u16, hash0 u32, buckets,
+    /// oldbuckets, ...}; each bucket is 8 tophash bytes, 8 keys, 8 values,
+    /// then the overflow pointer. A tophash >= 5 (minTopHash) marks a live
+    /// slot. A map in the middle of growing is read from its new buckets only.
+    fn read_string_map(&self, h: u64) -> Result<Vec<(String, String)>> {
+        const BUCKET_CNT: u64 = 8;
+        const MIN_TOP_HASH: u8 = 5;
+        const BUCKET_SIZE: u64 = 8 + BUCKET_CNT * 16 * 2 + 8;
+        let mut out = Vec::new();
+        if h == 0 {
+            return Ok(out);
+        }
+        let count = self.mem.u64(h)?;
+        let b = self.mem.u8(h.wrapping_add(9))?;
+        let buckets = self.mem.u64(h.wrapping_add(16))?;
+        if count == 0 || count > MAX_LABELS || b > 6 || buckets == 0 {
+            return Ok(out);
+        }
+        for i in 0..(1u64 << b) {
+            let mut bucket = buckets.wrapping_add(i * BUCKET_SIZE);
+            for _ in 0..MAX_LABELS {
+                let mut top = [0u8; 8];
+                self.mem.read(bucket, &mut top)?;
+                for (j, t) in top.iter().enumerate() {
+                    if *t >= MIN_TOP_HASH {
+                        let k = bucket.wrapping_add(8 + 16 * j as u64);
+                        let v = bucket.wrapping_add(8 + 16 * BUCKET_CNT + 16 * j as u64);
+                        out.push((self.mem.go_string(k, 4096)?, self.mem.go_string(v, 4096)?));
+                    }
+                }
+                bucket = self.mem.u64(bucket.wrapping_add(BUCKET_SIZE - 8))?;
+                if bucket == 0 || out.len() as u64 >= MAX_LABELS {
+                    break;
+                }
+            }
         }
         Ok(out)
     }
@@ -309,7 +353,7 @@ impl<'a> Reader<'a> {
         // allgs: a slice {ptr, len, cap}.
         let (gptr, glen) = match self.global("runtime.allgs") {
             Some(a) => (self.mem.u64(a)?, self.mem.u64(a.wrapping_add(8))?),
-            None => self.scan_allgs(&st)?,
+            None => self.scan_allgs()?,
         };
         if glen > MAX_GOROUTINES {
             return Err(Error::Other(format!(
@@ -345,7 +389,7 @@ impl<'a> Reader<'a> {
     /// Stripped binaries have no `runtime.allgs` symbol: look in the
     /// executable's writable data, in memory, for a `{ptr, len, cap}` whose
     /// first element is a g with goid 1 (allgs[0] is always the main goroutine).
-    fn scan_allgs(&self, _st: &RuntimeState) -> Result<(u64, u64)> {
+    fn scan_allgs(&self) -> Result<(u64, u64)> {
         let goid = self.off("g.goid")?;
         for s in &self.bin.sections {
             if !matches!(s.name.as_str(), ".data" | ".bss" | ".noptrbss" | ".noptrdata" | "__data" | "__bss") {

@@ -34,7 +34,7 @@ struct JGoroutine {
     thread: Option<u64>,
     user_location: Option<JLoc>,
     start_func: Option<String>,
-    /// pprof labels (Go 1.24+; empty when absent or not decodable).
+    /// pprof labels (empty when absent or not decodable).
     labels: std::collections::BTreeMap<String, String>,
     created_by: Option<JCreated>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,7 +76,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
     let u = a.unwinder();
     let mut gs = Vec::new();
     for r in &a.goroutines {
-        if with_frames && !opts.system && r.system && !r.crashing {
+        if !opts.system && r.system && !r.crashing {
             continue;
         }
         let g = &r.g;

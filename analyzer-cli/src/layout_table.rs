@@ -3,7 +3,7 @@
 //! tests/go/zoo with go1.19.13, go1.20.14, 1.21.13, 1.22.12, 1.23.12, 1.24.11, 1.25.5 and
 //! 1.26.8 (see runtime_types.rs); the structs hold only pointer-sized and
 //! fixed-size fields before the ones we read, so the offsets are the same on
-//! linux/arm64. `tests/layout_table.rs` checks the table against DWARF.
+//! linux/arm64. `tests/binary_info.rs` (layout_table_matches_dwarf) checks the table against DWARF.
 
 pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (19, &[
@@ -308,6 +308,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("g.lockedm", 208),
         ("g.m", 48),
         ("g.parentGoid", 272),
+        ("g.runningCleanups", 218),
         ("g.sched", 56),
         ("g.sig", 220),
         ("g.sigcode0", 248),
@@ -357,6 +358,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("g.lockedm", 208),
         ("g.m", 48),
         ("g.parentGoid", 280),
+        ("g.runningCleanups", 220),
         ("g.sched", 56),
         ("g.sig", 224),
         ("g.sigcode0", 256),

@@ -16,8 +16,7 @@
 //!
 //! Known gaps: C frames are not unwound (a goroutine in cgo is walked from
 //! its Go-side `syscallsp`, as the runtime does; threads in C show the
-//! library symbol at pc only); pprof labels are decoded for Go 1.24+ only; the
-//! finalizer/cleanup goroutines always count as system goroutines.
+//! library symbol at pc only).
 
 pub mod analysis;
 pub mod args;

@@ -53,8 +53,8 @@ struct Cli {
     /// Core format, architecture, pid, executable, signal, threads, mappings.
     #[arg(long)]
     info: bool,
-    /// With --stacks: include runtime frames and system goroutines (GOTRACEBACK=crash);
-    /// `--system=false` prints what GOTRACEBACK=all prints.
+    /// Include runtime frames and system goroutines (GOTRACEBACK=crash);
+    /// `--system=false` prints what GOTRACEBACK=all prints (also filters --goroutines).
     #[arg(
         long,
         default_value_t = true,
@@ -106,6 +106,14 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: several cores need --triage");
         return ExitCode::from(2);
     }
+    if cli.group && cli.format == Format::Json && (cli.info || cli.threads || cli.stacks || cli.goroutines) {
+        eprintln!("goanalyze: --group --format json prints one document and works with nothing else");
+        return ExitCode::from(2);
+    }
+    if cli.format == Format::Json && !cli.group && (cli.info || cli.threads || !(cli.stacks || cli.goroutines)) {
+        eprintln!("goanalyze: --format json needs --goroutines or --stacks (and works with nothing else)");
+        return ExitCode::from(2);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -147,11 +155,12 @@ fn run(cli: &Cli) -> Result<()> {
         out += &analyzer::report::threads(&a);
     }
     let opts = Options { system: cli.system };
-    if cli.goroutines {
+    // One JSON document: --stacks' is a superset of --goroutines'.
+    if cli.goroutines && !(json && cli.stacks) {
         if json {
             out += &analyzer::json::goroutines(&a, opts)?;
         } else {
-            out += &analyzer::report::goroutines(&a);
+            out += &analyzer::report::goroutines(&a, cli.system);
         }
     }
     if cli.stacks {

@@ -378,6 +378,58 @@ mod tests {
         assert_eq!(varint(&[0xff; 12], 0), None);
     }
 
+    /// A one-function table built by hand: header, pctab, names, functab,
+    /// one `_func` whose pcsp table says frame size 0 for 4 bytes, then 16.
+    fn tiny_table() -> Pclntab {
+        let mut d = vec![0u8; 200];
+        d[..4].copy_from_slice(&MAGIC_GO120.to_le_bytes());
+        d[6] = 1; // quantum
+        d[7] = 8; // pointer size
+        let put = |d: &mut Vec<u8>, off: usize, v: u64| d[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        put(&mut d, 8, 1); // nfunc
+        put(&mut d, 24, 0x1000); // textStart
+        put(&mut d, 32, 88); // funcnametab
+        put(&mut d, 40, 100); // cutab
+        put(&mut d, 48, 104); // filetab
+        put(&mut d, 56, 72); // pctab
+        put(&mut d, 64, 112); // functab (pclntable)
+        // pctab: offset 0 is reserved; the pcsp table starts at 1:
+        // value -1+1=0 for 4 bytes, then 0+16=16 for 8 bytes, end.
+        d[73..78].copy_from_slice(&[2, 4, 32, 8, 0]);
+        d[88..95].copy_from_slice(b"main.f\0");
+        d[104..110].copy_from_slice(b"f.go\0\0");
+        // functab: {entryoff 0, funcoff 16}, {end 0x0c, 0}.
+        d[112..116].copy_from_slice(&0u32.to_le_bytes());
+        d[116..120].copy_from_slice(&16u32.to_le_bytes());
+        d[120..124].copy_from_slice(&0x0cu32.to_le_bytes());
+        // _func at 112+16: entryOff 0, nameOff 0, args 8, deferreturn 0, pcsp 1.
+        let f = 128;
+        d[f + 8..f + 12].copy_from_slice(&8u32.to_le_bytes());
+        d[f + 16..f + 20].copy_from_slice(&1u32.to_le_bytes());
+        d[f + 40] = 0; // funcID
+        d[f + 41] = FUNC_FLAG_TOPFRAME;
+        Pclntab::parse(0x5000, d, None).unwrap()
+    }
+
+    #[test]
+    fn decodes_a_hand_built_table() {
+        let t = tiny_table();
+        assert_eq!(t.pc_range(), (0x1000, 0x100c));
+        let f = t.find_func(0x1005).unwrap();
+        assert_eq!((f.entry, f.end, f.args), (0x1000, 0x100c, 8));
+        assert_eq!(t.func_name(&f), "main.f");
+        assert!(f.is_topframe() && !f.is_spwrite());
+        assert_eq!(t.sp_delta(&f, 0x1000), Some(0));
+        assert_eq!(t.sp_delta(&f, 0x1003), Some(0));
+        assert_eq!(t.sp_delta(&f, 0x1004), Some(16));
+        assert_eq!(t.sp_delta(&f, 0x100b), Some(16));
+        assert_eq!(t.sp_delta(&f, 0x100c), None);
+        assert!(t.find_func(0xfff).is_none() && t.find_func(0x100c).is_none());
+        // No pcfile/pcln tables: the runtime's "?" and 0.
+        assert_eq!(t.file_line(&f, 0x1000), ("?".to_string(), 0));
+        assert_eq!(t.lookup_name("main.f").map(|f| f.entry), Some(0x1000));
+    }
+
     #[test]
     fn bad_magic_is_an_error_not_a_panic() {
         assert!(Pclntab::parse(0x1000, vec![0; 64], None).is_err());

@@ -285,7 +285,7 @@ pub fn crashing_report(a: &Analysis, r: &Reason) -> Option<GoroutineReport> {
             let on_g: Vec<_> =
                 st.frames.into_iter().filter(|f| f.sp >= g.g.stack_lo && f.sp < g.g.stack_hi).collect();
             if !on_g.is_empty() {
-                g.stack = Stack { frames: on_g, stopped: st.stopped };
+                g.stack = Stack { frames: on_g, ..st };
             }
         }
     }

@@ -140,10 +140,12 @@ pub fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
         .unwrap_or_default()
 }
 
-pub fn goroutines(a: &Analysis) -> String {
+/// One line per goroutine; with `system == false`, system goroutines are
+/// left out as GOTRACEBACK=all leaves them out.
+pub fn goroutines(a: &Analysis, system: bool) -> String {
     let u = a.unwinder();
     let mut s = String::new();
-    for r in &a.goroutines {
+    for r in a.goroutines.iter().filter(|r| system || !r.system || r.crashing) {
         let _ = write!(s, "{} Goroutine {} - ", if r.crashing { "*" } else { " " }, r.g.goid);
         match user_frame(r) {
             Some((name, file, line, pc)) => {

@@ -6,7 +6,7 @@
 //! by the Go minor version. How the table was made: for each toolchain,
 //! build any program (`GOTOOLCHAIN=go1.N.x go build`) with DWARF and run
 //! `goanalyze --layout-table EXE`, which prints the offsets found by
-//! `from_dwarf` in the table's syntax; `tests/layout_table.rs` rebuilds
+//! `from_dwarf` in the table's syntax; `tests/binary_info.rs` rebuilds
 //! programs with the toolchains it can get and checks the table against
 //! their DWARF.
 
@@ -37,6 +37,7 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("g.parentGoid", false),
     ("g.labels", false),
     ("g.ancestors", false),
+    ("g.runningCleanups", false),
     ("gobuf.sp", true),
     ("gobuf.pc", true),
     ("gobuf.lr", true),

@@ -49,6 +49,8 @@ pub struct Stack {
     pub frames: Vec<Frame>,
     /// Why the walk ended early, if it did (not for a normal end at goexit).
     pub stopped: Option<String>,
+    /// The pc outside Go code that ended the walk, if that is why.
+    pub stopped_at_pc: Option<u64>,
 }
 
 pub struct Unwinder<'a> {
@@ -94,6 +96,7 @@ impl<'a> Unwinder<'a> {
         for _ in 0..MAX_FRAMES {
             let Some(f) = self.find_func(pc) else {
                 st.stopped = Some(format!("unknown pc {pc:#x}"));
+                st.stopped_at_pc = Some(pc);
                 return st;
             };
             let link_pc = pc.wrapping_sub(self.bias);
@@ -161,6 +164,7 @@ impl<'a> Unwinder<'a> {
             }
             let Some(caller) = self.find_func(next_lr) else {
                 st.stopped = Some(format!("unexpected return pc {next_lr:#x} for {name}"));
+                st.stopped_at_pc = Some(next_lr);
                 return st;
             };
             if fp < sp {

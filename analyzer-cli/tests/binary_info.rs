@@ -184,3 +184,34 @@ fn pe_and_macho_binaries() {
         }
     }
 }
+
+/// The unwinder on synthetic memory: a frame whose return address is not Go
+/// code ends the walk with that pc recorded, and nothing is invented past it.
+#[test]
+fn unwinder_stops_cleanly_at_non_go_return_address() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = built(AMD64, None, dir.path(), "zoo").unwrap();
+    let bin = Binary::open(&exe).unwrap();
+    let f = bin.pcln.lookup_name("main.recurse").unwrap();
+    let sp = 0x00c0_0001_0000_u64;
+    let c_pc = 0x7f00_0000_1234u64;
+    let mut stack = vec![0u8; 64];
+    stack[..8].copy_from_slice(&c_pc.to_le_bytes()); // at entry, [sp] is the return address
+    let mem = analyzer::memory::VecMemory { regions: vec![(sp, stack)] };
+    let u = analyzer::unwind::Unwinder { bin: &bin, mem: &mem, bias: 0 };
+    let st = u.unwind(analyzer::unwind::Start { pc: f.entry, sp, lr: 0, trap: true, syscall: false });
+    assert_eq!(st.frames.len(), 1, "{st:?}");
+    assert_eq!(st.frames[0].logical.last().unwrap().name, "main.recurse");
+    assert_eq!((st.frames[0].sp, st.frames[0].fp), (sp, sp + 8));
+    assert_eq!(st.stopped_at_pc, Some(c_pc));
+    assert!(st.stopped.as_deref().unwrap().contains("unexpected return pc"), "{st:?}");
+
+    // An unmapped stack: one frame, then a clear reason, no panic.
+    let empty = analyzer::memory::VecMemory::default();
+    let u = analyzer::unwind::Unwinder { bin: &bin, mem: &empty, bias: 0 };
+    let st = u.unwind(analyzer::unwind::Start { pc: f.entry, sp, lr: 0, trap: true, syscall: false });
+    assert!(st.stopped.as_deref().unwrap().contains("return address"), "{st:?}");
+}

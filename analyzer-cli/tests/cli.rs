@@ -11,6 +11,8 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2, "{err}");
     let (code, _, _) = goanalyze(&["core", "--no-such-flag"]);
     assert_eq!(code, 2);
+    let (code, _, err) = goanalyze(&["core", "--threads", "--format", "json"]);
+    assert_eq!(code, 2, "{err}");
     let (code, out, _) = goanalyze(&["--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("Examples:") && out.contains("--stacks"));
@@ -80,4 +82,22 @@ fn reports_on_a_zoo_core() {
     let frames = g1["frames"].as_array().unwrap();
     assert!(frames.iter().any(|f| f["func"] == "main.main"));
     assert!(gs.iter().any(|g| g["wait_reason"] == "chan receive"));
+}
+
+/// pprof labels before Go 1.24 live in a `map[string]string`.
+#[test]
+fn labels_from_a_go122_map() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("zoo");
+    if let Err(e) = build("zoo", Variant { pie: false, stripped: true, goarch: "amd64" }, Some("go1.22.12"), &exe) {
+        missing(&format!("toolchain go1.22.12: {e}"));
+        return;
+    }
+    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
+    let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--goroutines"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#"labels:{"role": "labelled"}"#), "{out}");
 }

@@ -26,8 +26,19 @@ fn live_compare(fixture: &str, min: usize) {
         .spawn()
         .unwrap();
     let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    // Kill the child if an assertion below fails, so no process outlives the
+    // test. Through the Child handle: once reaped, its pid is never signalled.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(child);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     assert!(line.starts_with("ready"), "{line}");
     std::thread::sleep(Duration::from_millis(300));
 
@@ -44,7 +55,7 @@ fn live_compare(fixture: &str, min: usize) {
     let core = dir.path().join(format!("gc.{pid}"));
 
     Command::new("kill").arg("-QUIT").arg(pid.to_string()).status().unwrap();
-    let _ = child.wait();
+    let _ = child.0.wait();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     let runtime = parse_traceback(&stderr);
     assert!(runtime.len() >= min, "SIGQUIT dump has {} goroutines:\n{stderr}", runtime.len());

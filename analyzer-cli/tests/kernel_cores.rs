@@ -129,6 +129,9 @@ fn cgo_fixture() {
         return;
     }
     run_fixture("cgo", "", 2, AMD64, None);
+    // External linking: a PIE whose data relocations are applied by ld.so.
+    run_fixture("cgo", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
+    run_fixture("cgo", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, Some("go1.22.12"));
 }
 
 const ARM64: Variant = Variant { pie: false, stripped: false, goarch: "arm64" };

@@ -1,4 +1,4 @@
-//! `dump()`: any [`Target`] to an ELF core file, streamed.
+//! `dump()`: any [`Target`] to a core file (ELF, minidump or Mach-O), streamed.
 //!
 //! Reader threads fill chunks of memory while this thread writes the ones
 //! before them, so reading (page faults, copies out of the target) and
@@ -31,6 +31,8 @@ pub enum Format {
     Elf,
     /// A Breakpad-style Linux minidump with all of the memory (Memory64List).
     Minidump,
+    /// A Mach-O `MH_CORE`: segments and thread states (lldb).
+    MachO,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +159,16 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     let (unreadable, read_time) = match opts.format {
         Format::Elf => {
             let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
+            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
+            let r = r.map_err(|e| e.into_error(&ppath))?;
+            t.memory_read_done();
+            w.finish().map_err(werr)?;
+            r
+        }
+        Format::MachO => {
+            let head = crate::macho::head(t.machine(), &map, &notes, page);
+            std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
+            let mut w = SparseStream::new(file, total);
             let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
             let r = r.map_err(|e| e.into_error(&ppath))?;
             t.memory_read_done();

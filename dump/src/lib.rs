@@ -8,6 +8,7 @@ pub mod error;
 pub mod interrupt;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod macho;
 pub mod maps;
 pub mod memory;
 pub mod minidump;

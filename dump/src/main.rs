@@ -92,6 +92,8 @@ enum FormatArg {
     Elf,
     /// Breakpad-style minidump holding all dumped memory (lldb, rust-minidump).
     Minidump,
+    /// Mach-O MH_CORE: segments and thread states (lldb).
+    Macho,
 }
 
 impl From<FormatArg> for dump::Format {
@@ -99,6 +101,7 @@ impl From<FormatArg> for dump::Format {
         match f {
             FormatArg::Elf => dump::Format::Elf,
             FormatArg::Minidump => dump::Format::Minidump,
+            FormatArg::Macho => dump::Format::MachO,
         }
     }
 }

@@ -37,10 +37,15 @@ fn dlv() -> String {
     }
 }
 
-/// A temp dir that lives for the whole test binary.
+/// A directory for the whole test binary, under cargo's target/tmp so
+/// that runs reuse (overwrite) it instead of piling cores up in /tmp.
 fn scratch() -> &'static Path {
     static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| tempfile::Builder::new().prefix("godump-test").tempdir().unwrap().keep())
+    D.get_or_init(|| {
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("godump-live");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
 }
 
 const GO_SRC: &str = r#"package main
@@ -329,7 +334,9 @@ fn go_program_core_is_read_by_gdb_dlv_readelf_eu_stack() {
     if have("gcore") && have("readelf") {
         let prefix = scratch().join("gcore-go");
         run("gcore", &["-o", prefix.to_str().unwrap(), &p.pid().to_string()]);
-        let theirs = readelf_notes(&PathBuf::from(format!("{}.{}", prefix.display(), p.pid())));
+        let gcore_file = PathBuf::from(format!("{}.{}", prefix.display(), p.pid()));
+        let theirs = readelf_notes(&gcore_file);
+        let _ = std::fs::remove_file(&gcore_file);
         let ours = readelf_notes(&core);
         for t in ["NT_PRSTATUS", "NT_FPREGSET", "NT_X86_XSTATE"] {
             assert_eq!(count(&ours, t), count(&theirs, t), "{t}: ours {ours:?}\ngcore {theirs:?}");
@@ -526,6 +533,8 @@ fn convert_keeps_a_kernel_core_readable() {
     }
     let dir = scratch().join("kernel-core");
     std::fs::create_dir_all(&dir).unwrap();
+    // The kernel will not replace a core left by an earlier run.
+    let _ = std::fs::remove_file(dir.join("core"));
     let mut c = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -c unlimited && cd {} && exec {}", dir.display(), exe.display()))
@@ -585,4 +594,47 @@ fn a_process_whose_main_thread_exited_is_dumped() {
 #[test]
 fn sighup_mid_dump_leaves_the_target_running_and_no_partial() {
     interrupted_by("HUP");
+}
+
+/// The last line of a debugger's output that starts with `prefix`, with its
+/// hex words.
+fn hex_words(text: &str, prefix: &str) -> Vec<u64> {
+    let line = text.lines().rev().find(|l| l.starts_with(prefix)).unwrap_or("");
+    line.split(|c: char| c.is_whitespace() || c == ':')
+        .filter_map(|w| w.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+/// `--format macho`: lldb opens it and sees the registers and stack memory
+/// gdb sees in the ELF core of the same (job-control stopped) process.
+#[test]
+fn macho_format_is_read_by_lldb() {
+    let Some(exe) = c_exe() else { return };
+    if !have("lldb") || !have("gdb") {
+        return;
+    }
+    let p = Proc::start(exe, &[]);
+    let pid = p.pid().to_string();
+    // Job-control stop it, so both dumps see the very same registers.
+    run("kill", &["-STOP", &pid]);
+    std::thread::sleep(Duration::from_millis(100));
+    let (macho, elf) = (scratch().join("c.macho"), scratch().join("c-for-macho.core"));
+    for (fmt, out) in [("macho", &macho), ("elf", &elf)] {
+        let o = godump(&["create", "--format", fmt, &pid, out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    run("kill", &["-CONT", &pid]);
+    std::thread::sleep(Duration::from_millis(100));
+    p.assert_running();
+    assert_eq!(&std::fs::read(&macho).unwrap()[..4], &0xfeed_facfu32.to_le_bytes());
+
+    let l = run("lldb", &["--batch", "-c", macho.to_str().unwrap(), "-o", "thread list", "-o", "x/2gx $rsp", "-o", "p/x $rip"]);
+    let listed = l.lines().filter(|x| x.trim_start().trim_start_matches('*').trim_start().starts_with("thread #")).count();
+    assert_eq!(listed, p.threads(), "lldb:\n{l}");
+    let g = run("gdb", &["-nx", "-batch", "-ex", "x/2gx $rsp", "-ex", "p/x $rip", exe.to_str().unwrap(), elf.to_str().unwrap()]);
+    let (lw, gw) = (hex_words(&l, "0x7"), hex_words(&g, "0x7"));
+    assert_eq!(lw.len(), 3, "lldb:\n{l}");
+    assert_eq!(lw, gw, "lldb on the Mach-O core:\n{l}\ngdb on the ELF core:\n{g}");
+    let rip = |t: &str| t.lines().rev().find_map(|x| x.split(" = ").nth(1).and_then(|v| v.trim().strip_prefix("0x")).and_then(|h| u64::from_str_radix(h, 16).ok()));
+    assert!(rip(&l).is_some() && rip(&l) == rip(&g), "rip: lldb {:?} gdb {:?}\n{l}\n{g}", rip(&l), rip(&g));
 }
