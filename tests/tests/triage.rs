@@ -71,6 +71,7 @@ fn every_crash_is_named_as_the_runtime_names_it() {
         ("zoo", &["panic"], "panic"),
         ("zoo", &["crash"], "panic"),
         ("many", &["200", "crash"], "panic"),
+        ("cgo", &[], "panic"),
         ("panicvals", &["bounds"], "panic"),
         ("panicvals", &["int"], "panic"),
         ("panicvals", &["string"], "panic"),
@@ -272,4 +273,39 @@ fn a_live_snapshot_is_not_a_crash() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(s(&r[0], &["reason", "kind"]), "snapshot", "{}", r[0]);
     assert_eq!(s(&r[0], &["reason", "message"]), "snapshot (no crash)");
+}
+
+#[test]
+fn arm64_cores_under_qemu() {
+    if !have_go() {
+        return;
+    }
+    let Some(qemu) = tests::tools::require("qemu-aarch64", "arm64 cores") else { return };
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("panic", &[], "panic"),
+        ("fatal", &["unlock"], "fatal_error"),
+        ("deadlock", &[], "deadlock"),
+        ("fatal", &["sigquit"], "signal"),
+    ];
+    let mut bad = Vec::new();
+    for (name, args, kind) in cases {
+        let fx = Build::new(name).arch("arm64").build().unwrap();
+        let arm = producers::qemu_arm64_core(&qemu, &fx.exe, args).unwrap();
+        let amd = crash(name, args);
+        let (code, r, stderr) = triage(&[arm.core.as_path(), amd.core.as_path()], &[]);
+        assert_eq!(code, 0, "{stderr}");
+        let label = format!("{name} {}", args.join(" "));
+        if s(&r[0], &["reason", "kind"]) != *kind {
+            bad.push(format!("{label}: kind {}", r[0]["reason"]["kind"]));
+        }
+        let want = runtime_message(&arm.stderr);
+        if s(&r[0], &["reason", "message"]) != want {
+            bad.push(format!("{label}: {want:?} vs ours {:?}", r[0]["reason"]["message"]));
+        }
+        // The same crash on another architecture is the same bug.
+        if s(&r[0], &["signature"]) != s(&r[1], &["signature"]) {
+            bad.push(format!("{label}: arm64 {} vs amd64 {}", r[0]["signature_input"], r[1]["signature_input"]));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
