@@ -264,15 +264,32 @@ fn a_live_snapshot_is_not_a_crash() {
     if !have_go() {
         return;
     }
-    let Some(gcore) = tests::tools::require("gcore", "snapshot of a live process") else { return };
     let fx = Build::new("zoo").build().unwrap();
     let live = producers::LiveProcess::start(&fx.exe, &["wait"]).unwrap();
-    let core = producers::gcore(&gcore, live.pid).unwrap();
+    // godump's snapshot, then gdb's.
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("godump.core");
+    let out = Command::new(tests::bins::godump())
+        .args(["create", &live.pid.to_string()])
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut cores = vec![ours];
+    let gdb_core = tests::tools::require("gcore", "snapshot of a live process")
+        .map(|gcore| producers::gcore(&gcore, live.pid).unwrap());
+    if let Some(c) = &gdb_core {
+        cores.push(c.core.clone());
+    }
     drop(live);
-    let (code, r, stderr) = triage(&[core.core.as_path()], &[]);
+    let paths: Vec<&Path> = cores.iter().map(|p| p.as_path()).collect();
+    let (code, r, stderr) = triage(&paths, &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(s(&r[0], &["reason", "kind"]), "snapshot", "{}", r[0]);
-    assert_eq!(s(&r[0], &["reason", "message"]), "snapshot (no crash)");
+    for rec in &r {
+        assert_eq!(s(rec, &["reason", "kind"]), "snapshot", "{rec}");
+        assert_eq!(s(rec, &["reason", "message"]), "snapshot (no crash)");
+        assert!(rec["crashing_goroutine"].is_null());
+    }
 }
 
 #[test]
