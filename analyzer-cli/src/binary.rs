@@ -73,6 +73,8 @@ pub struct Binary {
     pub wrapper_func_id: u8,
     pub build_id: Option<Vec<u8>>,
     pub(crate) image: Image,
+    /// DWARF for variables, loaded on first use (stacks never need it).
+    debug: std::sync::OnceLock<Option<crate::dwarf::DebugInfo>>,
 }
 
 /// The file's bytes and its loadable segments: enough to read static data
@@ -167,6 +169,7 @@ impl Binary {
             wrapper_func_id: 0,
             build_id: obj.build_id().ok().flatten().map(|b| b.to_vec()),
             image,
+            debug: std::sync::OnceLock::new(),
         };
 
         bin.wrapper_func_id = bin.pcln.funcs().map(|f| f.func_id).max().unwrap_or(0);
@@ -210,6 +213,22 @@ impl Binary {
 
     pub(crate) fn data_ranges(&self) -> Vec<(u64, u64)> {
         self.image.data_ranges()
+    }
+
+    /// The DWARF for variables and types, loaded (and decompressed) on
+    /// first use; `Err` says why there is none.
+    pub fn debug_info(&self) -> std::result::Result<&crate::dwarf::DebugInfo, String> {
+        let d = self.debug.get_or_init(|| {
+            let obj = object::File::parse(&self.image.map[..]).ok()?;
+            match crate::dwarf::DebugInfo::load(&obj) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("goanalyze: warning: {}: {e}", self.path.display());
+                    None
+                }
+            }
+        });
+        d.as_ref().ok_or_else(|| format!("{} has no DWARF (built with -ldflags=-w?)", self.path.display()))
     }
 
     /// Parsed (major, minor) Go version, e.g. (1, 26).

@@ -8,11 +8,14 @@ use crate::report;
 use crate::traceback::{self, Options};
 
 pub const SCHEMA_VERSION: u32 = 1;
+/// Additions within version 1 (2: frame `vars`, the `goanalyze.print` document).
+pub const SCHEMA_MINOR: u32 = 2;
 
 #[derive(Serialize)]
 struct Doc<'a> {
     schema: &'static str,
     version: u32,
+    minor: u32,
     core: String,
     executable: String,
     go_version: Option<&'a str>,
@@ -70,13 +73,26 @@ struct JFrame {
     fp: String,
     offset: u64,
     args: Option<String>,
+    /// With --vars / --locals: the frame's arguments and locals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vars: Option<Vec<crate::vars::VarValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vars_error: Option<String>,
 }
 
 fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
+    doc_vars(a, opts, with_frames, None, None)
+}
+
+fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::value::Limits>, only: Option<u64>) -> Doc<'_> {
     let u = a.unwinder();
     let mut gs = Vec::new();
     for r in &a.goroutines {
-        if !opts.system && r.system && !r.crashing {
+        if let Some(id) = only {
+            if r.g.goid != id {
+                continue;
+            }
+        } else if !opts.system && r.system && !r.crashing {
             continue;
         }
         let g = &r.g;
@@ -103,7 +119,14 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
         let frames = with_frames.then(|| {
             let mut v = Vec::new();
             for (f, lf) in traceback::visible_frames(a, r, opts) {
+                let (fvars, verr) = match vars.map(|l| crate::vars::frame_values(a, r, f, lf, l)) {
+                    Some(Ok(v)) => (Some(v), None),
+                    Some(Err(e)) => (None, Some(e)),
+                    None => (None, None),
+                };
                 v.push(JFrame {
+                    vars: fvars,
+                    vars_error: verr,
                     func: lf.name.clone(),
                     file: lf.file.clone(),
                     line: lf.line,
@@ -146,6 +169,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
     Doc {
         schema: "goanalyze.goroutines",
         version: SCHEMA_VERSION,
+        minor: SCHEMA_MINOR,
         core: a.core.path.display().to_string(),
         executable: a.bin.path.display().to_string(),
         go_version: a.bin.go_version.as_deref(),
@@ -159,4 +183,30 @@ pub fn goroutines(a: &Analysis, opts: Options) -> Result<String> {
 
 pub fn stacks(a: &Analysis, opts: Options) -> Result<String> {
     Ok(serde_json::to_string_pretty(&doc(a, opts, true)).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
+}
+
+/// `--vars --format json`: `--stacks`' document with each frame's `vars`.
+pub fn vars(a: &Analysis, opts: Options, limits: crate::value::Limits, only: Option<u64>) -> Result<String> {
+    let d = doc_vars(a, opts, true, Some(limits), only);
+    Ok(serde_json::to_string_pretty(&d).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
+}
+
+/// `--print EXPR --format json`.
+#[derive(Serialize)]
+pub struct PrintDoc {
+    pub schema: &'static str,
+    pub version: u32,
+    pub minor: u32,
+    pub expr: String,
+    pub goroutine: Option<u64>,
+    pub frame: Option<usize>,
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+    pub value: Option<String>,
+    pub addr: Option<String>,
+    pub error: Option<String>,
+}
+
+pub fn print(d: &PrintDoc) -> Result<String> {
+    Ok(serde_json::to_string_pretty(d).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
 }

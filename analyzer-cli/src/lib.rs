@@ -21,7 +21,11 @@
 pub mod analysis;
 pub mod args;
 pub mod binary;
+pub mod cfi;
+pub mod elfsym;
+pub mod dwarf;
 pub mod error;
+pub mod expr;
 pub mod goroutine;
 pub mod gotype;
 pub mod group;
@@ -31,6 +35,7 @@ mod layout_table;
 pub mod memory;
 pub mod moduledata;
 pub mod panic;
+pub mod native_unwind;
 pub mod pclntab;
 pub mod reason;
 pub mod report;
@@ -40,5 +45,7 @@ pub mod symbolize;
 pub mod traceback;
 pub mod triage;
 pub mod unwind;
+pub mod value;
+pub mod vars;
 
 pub use error::{Error, Result};

@@ -27,6 +27,7 @@ enum Format {
   goanalyze core --stacks --system=false  as GOTRACEBACK=all: no runtime frames or system goroutines
   goanalyze core --exe ./server --goroutines
   goanalyze core --threads
+  goanalyze core --threads --bt           every thread's native stack (C and Go frames), like gdb's bt
   goanalyze core --info
   goanalyze core --stacks --format json > stacks.json
   goanalyze core --group                  goroutines with identical stacks, counted
@@ -50,6 +51,10 @@ struct Cli {
     /// One line per OS thread: tid, pc, sp, function at pc.
     #[arg(long)]
     threads: bool,
+    /// With --threads: each thread's native backtrace, like gdb's `bt`
+    /// (C frames from DWARF CFI or frame pointers, Go frames from the pclntab).
+    #[arg(long, visible_alias = "backtrace", requires = "threads")]
+    bt: bool,
     /// Core format, architecture, pid, executable, signal, threads, mappings.
     #[arg(long)]
     info: bool,
@@ -84,6 +89,31 @@ struct Cli {
     /// With --triage: analyse in this process (how the batch runs each core).
     #[arg(long, hide = true)]
     in_process: bool,
+    /// Like --stacks, with every frame's arguments and locals under it (needs DWARF).
+    #[arg(long)]
+    vars: bool,
+    /// One goroutine's frames with their arguments and locals (with -g N).
+    #[arg(long, requires = "goroutine")]
+    locals: bool,
+    /// Print a Go expression: globals (`main.cfg.Port`), fields, `a[3]`,
+    /// `m["k"]`, `*p`, `len(x)`, `cap(x)`; with -g N [-f M] in that frame's scope.
+    #[arg(long, value_name = "EXPR")]
+    print: Option<String>,
+    /// The goroutine (goid) for --locals, --vars and --print.
+    #[arg(short = 'g', long = "goroutine", value_name = "N")]
+    goroutine: Option<u64>,
+    /// The frame (0 = innermost shown frame) of -g's goroutine for --print.
+    #[arg(short = 'f', long = "frame", value_name = "M", requires = "goroutine")]
+    frame: Option<usize>,
+    /// Longest string shown, in bytes.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_string: usize,
+    /// Most elements of a slice, array, map or channel shown.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_elems: usize,
+    /// Deepest nesting of structs, elements and followed pointers shown.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    max_depth: usize,
     /// Developer aid: print the runtime struct offsets read from EXE's DWARF
     /// as an entry of the built-in layout table.
     #[arg(long, value_name = "EXE", hide = true)]
@@ -110,8 +140,9 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: --group --format json prints one document and works with nothing else");
         return ExitCode::from(2);
     }
-    if cli.format == Format::Json && !cli.group && (cli.info || cli.threads || !(cli.stacks || cli.goroutines)) {
-        eprintln!("goanalyze: --format json needs --goroutines or --stacks (and works with nothing else)");
+    let var_mode = cli.vars || cli.locals || cli.print.is_some();
+    if cli.format == Format::Json && !cli.group && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
+        eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
     }
     match run(&cli) {
@@ -138,7 +169,7 @@ fn run(cli: &Cli) -> Result<()> {
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
         eprintln!("goanalyze: warning: {w}");
     }
-    if a.goroutines.is_empty() && (cli.stacks || cli.goroutines) {
+    if a.goroutines.is_empty() && (cli.stacks || cli.goroutines || cli.vars || cli.locals) {
         anyhow::bail!(
             "{}: no live goroutines found through runtime.allgs; is {} the executable that wrote this core? (pass the right one with --exe)",
             core.display(),
@@ -147,12 +178,15 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let mut out = String::new();
     let json = cli.format == Format::Json;
+    if cli.vars || cli.locals || cli.print.is_some() {
+        return run_vars(cli, &a);
+    }
     let any = cli.stacks || cli.goroutines || cli.threads || cli.info || cli.group;
     if cli.info || !any {
         out += &analyzer::report::info(&a);
     }
     if cli.threads {
-        out += &analyzer::report::threads(&a);
+        out += &if cli.bt { analyzer::report::threads_with_backtraces(&a) } else { analyzer::report::threads(&a) };
     }
     let opts = Options { system: cli.system };
     // One JSON document: --stacks' is a superset of --goroutines'.
@@ -177,5 +211,51 @@ fn run(cli: &Cli) -> Result<()> {
     let mut so = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an analysis failure.
     let _ = so.write_all(out.as_bytes());
+    Ok(())
+}
+
+/// --vars, --locals and --print (analyzer::vars).
+fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
+    use analyzer::value::Limits;
+    let limits = Limits { max_string: cli.max_string, max_elems: cli.max_elems, max_depth: cli.max_depth };
+    let opts = Options { system: cli.system };
+    let json = cli.format == Format::Json;
+    let mut out = String::new();
+    if let Some(expr) = &cli.print {
+        let r = analyzer::vars::print_expr(a, expr, cli.goroutine, cli.frame, opts, limits);
+        if json {
+            let (ty, value, addr, error) = match r {
+                Ok((t, v, ad)) => (t, Some(v), ad.map(|x| format!("{x:#x}")), None),
+                Err(e) => (None, None, None, Some(e)),
+            };
+            out += &analyzer::json::print(&analyzer::json::PrintDoc {
+                schema: "goanalyze.print",
+                version: analyzer::json::SCHEMA_VERSION,
+                minor: analyzer::json::SCHEMA_MINOR,
+                expr: expr.clone(),
+                goroutine: cli.goroutine,
+                frame: cli.frame,
+                ty,
+                value,
+                addr,
+                error,
+            })?;
+        } else {
+            let (_, v, _) = r.map_err(|e| anyhow::anyhow!("{expr}: {e}"))?;
+            out += &v;
+            out.push('\n');
+        }
+    } else {
+        if let Some(id) = cli.goroutine {
+            anyhow::ensure!(a.goroutines.iter().any(|r| r.g.goid == id), "no goroutine {id} in the core");
+        }
+        if json {
+            out += &analyzer::json::vars(a, opts, limits, cli.goroutine)?;
+        } else {
+            out += &analyzer::vars::format_all(a, opts, limits, cli.goroutine);
+        }
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
 }

@@ -88,6 +88,17 @@ pub fn signal_name(n: i32) -> &'static str {
 }
 
 pub fn threads(a: &Analysis) -> String {
+    threads_impl(a, false)
+}
+
+/// `--threads --bt`: each thread's line, then its native backtrace as gdb's
+/// `bt` would show it (C frames by CFI, Go frames by the pclntab).
+pub fn threads_with_backtraces(a: &Analysis) -> String {
+    threads_impl(a, true)
+}
+
+fn threads_impl(a: &Analysis, backtrace: bool) -> String {
+    let native = backtrace.then(|| crate::native_unwind::NativeUnwinder::new(a));
     let u = a.unwinder();
     let mut s = String::new();
     let mut sym = crate::symbolize::Symbolizer::default();
@@ -116,6 +127,9 @@ pub fn threads(a: &Analysis) -> String {
             })
             .unwrap_or_default()
         );
+        if let Some(n) = &native {
+            s += &crate::native_unwind::format(a, &n.backtrace(t), "    ");
+        }
     }
     s
 }

@@ -211,7 +211,7 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
 /// `.zdebug_*` sections ("ZLIB", 8-byte big-endian size, zlib stream), as
 /// Go writes them into PE and Mach-O files, where `object` does not
 /// decompress them by itself.
-fn zdebug(d: &[u8]) -> Result<Option<Vec<u8>>, object::Error> {
+pub(crate) fn zdebug(d: &[u8]) -> Result<Option<Vec<u8>>, object::Error> {
     if d.len() < 12 || &d[..4] != b"ZLIB" {
         return Ok(None);
     }

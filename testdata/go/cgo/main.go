@@ -1,5 +1,8 @@
 // cgo parks one goroutine inside a C function (sleeping in libc) and one in
-// a Go callback called from C, then crashes on a nil dereference.
+// a Go callback called from C, then crashes on a nil dereference; with
+// `ccrash` it crashes inside C instead: SIGSEGV in c_crash_inner, called by
+// c_crash_middle, called by c_crash_outer (noipa: no inlining, no clones,
+// no tail calls, so gdb and we see three C frames).
 package main
 
 /*
@@ -7,6 +10,9 @@ package main
 extern void goCallback(void);
 static void c_sleep_forever(void) { for (;;) sleep(1000); }
 static void c_calls_go(void) { goCallback(); }
+__attribute__((noinline, noipa)) static int c_crash_inner(volatile int *p) { return *p + 1; }
+__attribute__((noinline, noipa)) static int c_crash_middle(volatile int *p) { return c_crash_inner(p) * 3; }
+__attribute__((noinline, noipa)) static int c_crash_outer(int *p) { return c_crash_middle(p) + 7; }
 */
 import "C"
 
@@ -44,6 +50,9 @@ func main() {
 		fmt.Println("ready")
 		<-sig
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "ccrash" {
+		fmt.Println(C.c_crash_outer(nil))
 	}
 	var p *int
 	fmt.Println(*p)

@@ -1,0 +1,117 @@
+//! Classic hash maps (Go before 1.24, or GOEXPERIMENT=noswissmap): the map
+//! word points to an `hmap {count int; flags uint8; B uint8; ...; buckets,
+//! oldbuckets unsafe.Pointer; ...}`, described in DWARF as `hash<K,V>` whose
+//! `buckets` field points to `bucket<K,V> {tophash [8]uint8; keys [8]K;
+//! values [8]V; overflow *bucket}` (keys/values are pointers when stored
+//! indirectly). A slot holds an entry when its tophash is >= minTopHash (5);
+//! while the map grows, old buckets not yet evacuated still hold entries.
+
+use super::{Printer, Src};
+use crate::dwarf::{Kind, Type, TypeRef};
+
+const MIN_TOP_HASH: u8 = 5;
+const BUCKET_SLOTS: u64 = 8;
+/// hashGrow's flag for a same-size grow.
+const SAME_SIZE_GROW: u8 = 8;
+const MAX_B: u8 = 40;
+const MAX_OVERFLOW_CHAIN: usize = 1 << 16;
+
+pub(super) fn entries(
+    p: &Printer,
+    h: u64,
+    hdr: Option<&Type>,
+    map_key: Option<TypeRef>,
+    f: &mut dyn FnMut(Src, Src) -> bool,
+) -> Result<(), String> {
+    let Some(Kind::Struct(fields)) = hdr.map(|t| &t.kind) else {
+        return Err("map header type missing from DWARF".into());
+    };
+    let off = |n: &str| fields.iter().find(|f| f.name == n).map(|f| f.offset);
+    let rd = |a: u64| p.mem.u64(a).map_err(|e| e.to_string());
+    let rd8 = |a: u64| p.mem.u8(a).map_err(|e| e.to_string());
+    let b = rd8(h + off("B").ok_or("hmap has no B")?)?;
+    let flags = off("flags").map(|o| rd8(h + o)).transpose()?.unwrap_or(0);
+    if b > MAX_B {
+        return Err(format!("hmap at {h:#x} has B={b}"));
+    }
+    let buckets = rd(h + off("buckets").ok_or("hmap has no buckets")?)?;
+    let oldbuckets = off("oldbuckets").map(|o| rd(h + o)).transpose()?.unwrap_or(0);
+    // The bucket struct, from the type of `buckets`.
+    let bt = fields
+        .iter()
+        .find(|f| f.name == "buckets")
+        .and_then(|f| p.ty(f.ty?))
+        .and_then(|t| match t.kind {
+            Kind::Pointer(Some(b)) => p.ty(b),
+            _ => None,
+        })
+        .ok_or("bucket type missing from DWARF")?;
+    let Kind::Struct(bf) = &bt.kind else { return Err("bucket type is not a struct".into()) };
+    let bfield = |n: &str| bf.iter().find(|f| f.name == n).cloned();
+    let (keys, vals, ovf) = match (bfield("keys"), bfield("values").or_else(|| bfield("elems")), bfield("overflow")) {
+        (Some(k), Some(v), Some(o)) => (k, v, o),
+        _ => return Err("bucket type lacks keys/values/overflow".into()),
+    };
+    // Slot types: the arrays' element types; a pointer where the map's key
+    // type is not one means the key is stored indirectly.
+    let arr_elem = |t: Option<TypeRef>| match t.and_then(|t| p.ty(t)).map(|t| t.kind.clone()) {
+        Some(Kind::Array { elem, .. }) => elem,
+        _ => None,
+    };
+    let slot_info = |t: Option<TypeRef>| -> (u64, bool) {
+        let e = arr_elem(t);
+        let et = e.and_then(|e| p.ty(e));
+        let size = et.as_ref().map(|t| t.size).unwrap_or(8);
+        let indirect = et.as_ref().is_some_and(|t| t.name.starts_with('*'))
+            && e != map_key
+            && !matches!(map_key.and_then(|k| p.ty(k)).map(|k| k.kind.clone()), Some(Kind::Pointer(_)));
+        (size, indirect)
+    };
+    let (ksize, kind_) = slot_info(keys.ty);
+    let (vsize, vind) = slot_info(vals.ty);
+    let walk = |bucket: u64, f: &mut dyn FnMut(Src, Src) -> bool| -> Result<bool, String> {
+        let mut bk = bucket;
+        for _ in 0..MAX_OVERFLOW_CHAIN {
+            if bk == 0 {
+                return Ok(true);
+            }
+            let mut top = [0u8; 8];
+            p.mem.read(bk, &mut top).map_err(|e| e.to_string())?;
+            for i in 0..BUCKET_SLOTS {
+                if top[i as usize] < MIN_TOP_HASH {
+                    continue;
+                }
+                let mut k = Src::Mem(bk + keys.offset + i * ksize);
+                let mut v = Src::Mem(bk + vals.offset + i * vsize);
+                if kind_ {
+                    k = Src::Mem(p.word(&k)?);
+                }
+                if vind {
+                    v = Src::Mem(p.word(&v)?);
+                }
+                if !f(k, v) {
+                    return Ok(false);
+                }
+            }
+            bk = rd(bk + ovf.offset)?;
+        }
+        Ok(true)
+    };
+    let bsize = bt.size;
+    if buckets != 0 {
+        for i in 0..(1u64 << b) {
+            if !walk(buckets + i * bsize, f)? {
+                return Ok(());
+            }
+        }
+    }
+    if oldbuckets != 0 {
+        let n = if flags & SAME_SIZE_GROW != 0 || b == 0 { 1u64 << b } else { 1u64 << (b - 1) };
+        for i in 0..n {
+            if !walk(oldbuckets + i * bsize, f)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Frame variables: for each frame the traceback shows, its arguments and
+//! locals read through DWARF at the frame's pc, and the text of `--vars`:
+//! the `--stacks` block with each frame's variables under it.
+
+use std::fmt::Write;
+
+use crate::analysis::{Analysis, GoroutineReport};
+use crate::dwarf::locations::{FrameContext, Place};
+use crate::dwarf::{DebugInfo, Var};
+use crate::inline::LogicalFrame;
+use crate::memory::Memory;
+use crate::traceback::{self, Options};
+use crate::unwind::Frame;
+use crate::value::{Limits, Printer, Src};
+
+/// One variable of one frame, printed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VarValue {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// An argument (formal parameter) rather than a local.
+    pub arg: bool,
+    /// Delve-style text, or `<unavailable: ...>` / `<unreadable: ...>`.
+    pub value: String,
+    /// Where it lives, when in memory.
+    pub addr: Option<String>,
+}
+
+/// The registers a frame's variables may use. Only two kinds of frame have
+/// them: the innermost frame of a goroutine walked from a thread's registers
+/// or a signal frame, and a frame interrupted by async preemption, whose
+/// registers `runtime.asyncPreempt` saved on the goroutine's stack.
+pub fn registers_for(a: &Analysis, r: &GoroutineReport, f: &Frame) -> Option<core_reader::Registers> {
+    let idx = r.stack.frames.iter().position(|x| std::ptr::eq(x, f))?;
+    if idx == 0 {
+        return frame_registers(a, r);
+    }
+    let callee = &r.stack.frames[idx - 1];
+    if a.bin.pcln.func_name(&callee.func) != "runtime.asyncPreempt" {
+        return None;
+    }
+    preempt_registers(a, callee.sp, f)
+}
+
+/// runtime/preempt_amd64.s saves AX, CX, DX, BX, SI, DI, R8..R15 at 0..104
+/// off its sp (every Go version with async preemption, 1.14+).
+fn preempt_registers(a: &Analysis, base: u64, f: &Frame) -> Option<core_reader::Registers> {
+    if a.bin.arch != crate::binary::BinArch::Amd64 {
+        return None;
+    }
+    let r = |i: u64| a.core.u64(base.wrapping_add(8 * i)).ok();
+    Some(core_reader::Registers::Amd64(core_reader::Amd64Regs {
+        rax: r(0)?,
+        rcx: r(1)?,
+        rdx: r(2)?,
+        rbx: r(3)?,
+        rsi: r(4)?,
+        rdi: r(5)?,
+        r8: r(6)?,
+        r9: r(7)?,
+        r10: r(8)?,
+        r11: r(9)?,
+        r12: r(10)?,
+        r13: r(11)?,
+        r14: r(12)?,
+        r15: r(13)?,
+        rsp: f.sp,
+        rip: f.pc,
+        ..Default::default()
+    }))
+}
+
+/// The innermost frame's registers: from the thread or its signal frame.
+pub fn frame_registers(a: &Analysis, r: &GoroutineReport) -> Option<core_reader::Registers> {
+    if r.trimmed > 0 {
+        return None;
+    }
+    let tid: u64 = if let Some(t) = r.start_source.strip_prefix("registers of thread ") {
+        let tid: u64 = t.parse().ok()?;
+        return a.threads.iter().find(|th| th.tid == tid).map(|th| th.regs);
+    } else {
+        r.start_source.strip_prefix("signal frame on thread ")?.parse().ok()?
+    };
+    let t = a.threads.iter().find(|th| th.tid == tid)?;
+    signal_registers(a, t)
+}
+
+/// Every general register of the context a Go signal handler interrupted
+/// (see [`Analysis::signal_context`] for where the kernel puts it).
+fn signal_registers(a: &Analysis, t: &crate::goroutine::Thread) -> Option<core_reader::Registers> {
+    let stack = a.unwinder().unwind(crate::unwind::Start {
+        pc: t.regs.pc(),
+        sp: t.regs.sp(),
+        lr: t.regs.lr().unwrap_or(0),
+        trap: true,
+        syscall: false,
+    });
+    let f = stack.frames.iter().take(32).find(|f| {
+        matches!(a.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
+    })?;
+    let m = &a.core;
+    match t.regs {
+        core_reader::Registers::Amd64(_) => {
+            // uc_mcontext.gregs: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip.
+            let g = f.fp.wrapping_add(40);
+            let r = |i: u64| m.u64(g.wrapping_add(8 * i)).ok();
+            Some(core_reader::Registers::Amd64(core_reader::Amd64Regs {
+                r8: r(0)?,
+                r9: r(1)?,
+                r10: r(2)?,
+                r11: r(3)?,
+                r12: r(4)?,
+                r13: r(5)?,
+                r14: r(6)?,
+                r15: r(7)?,
+                rdi: r(8)?,
+                rsi: r(9)?,
+                rbp: r(10)?,
+                rbx: r(11)?,
+                rdx: r(12)?,
+                rax: r(13)?,
+                rcx: r(14)?,
+                rsp: r(15)?,
+                rip: r(16)?,
+                ..Default::default()
+            }))
+        }
+        core_reader::Registers::Arm64(_) => {
+            let regs = f.fp.wrapping_add(128 + 176 + 8);
+            let mut x = [0u64; 31];
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = m.u64(regs.wrapping_add(8 * i as u64)).ok()?;
+            }
+            Some(core_reader::Registers::Arm64(core_reader::Arm64Regs {
+                x,
+                sp: m.u64(regs.wrapping_add(31 * 8)).ok()?,
+                pc: m.u64(regs.wrapping_add(32 * 8)).ok()?,
+                pstate: 0,
+                tpidr: None,
+            }))
+        }
+    }
+}
+
+/// A frame's variables in scope: arguments first, then locals.
+pub fn scope_vars<'d>(di: &'d DebugInfo, a: &Analysis, f: &Frame, lf: &LogicalFrame) -> Vec<Var> {
+    let link = f.sym_pc.wrapping_sub(a.bias);
+    let Some(fv) = di.func_at(link) else { return Vec::new() };
+    let idx = f.logical.iter().position(|l| std::ptr::eq(l, lf)).unwrap_or(f.logical.len() - 1);
+    let depth = f.logical.len() - 1 - idx;
+    let vars: Vec<Var> = if depth == 0 {
+        fv.vars.clone()
+    } else {
+        match fv.inline_chain(link).get(depth - 1) {
+            Some(c) => c.vars.clone(),
+            None => Vec::new(),
+        }
+    };
+    let mut vars: Vec<Var> = vars
+        .into_iter()
+        .filter(|v| v.scope.as_ref().is_none_or(|s| s.iter().any(|(l, h)| link >= *l && link < *h)))
+        .filter(|v| !v.name.is_empty() && !v.name.starts_with('.') && !v.name.starts_with('~'))
+        .collect();
+    vars.sort_by_key(|v| !v.is_param);
+    vars
+}
+
+/// Where a variable's value is in a frame, or why it is not available.
+pub fn var_src(a: &Analysis, di: &DebugInfo, v: &Var, f: &Frame, regs: Option<&core_reader::Registers>) -> Result<Src, String> {
+    let size = v.ty.and_then(|t| di.type_at(t)).map(|t| t.size).unwrap_or(0);
+    let regf = |n: u16| regs.and_then(|r| r.dwarf(n));
+    let cx = FrameContext {
+        cfa: f.fp,
+        regs: if regs.is_some() { Some(&regf) } else { None },
+        mem: &a.core,
+        bias: a.bias,
+    };
+    match di.place(v, f.sym_pc.wrapping_sub(a.bias), size, &cx) {
+        Ok(Place::Memory(addr)) => Ok(Src::Mem(addr)),
+        Ok(Place::Bytes(b)) => Ok(Src::Bytes(b.into(), 0)),
+        Ok(Place::Unavailable(why)) => Err(format!("<unavailable: {why}>")),
+        Err(e) => Err(format!("<unreadable: {e}>")),
+    }
+}
+
+pub fn printer<'a>(a: &'a Analysis, di: &'a DebugInfo, limits: Limits) -> Printer<'a> {
+    Printer { di, bin: &a.bin, mem: &a.core, bias: a.bias, limits }
+}
+
+/// The variables of one (logical) frame, printed.
+pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFrame, limits: Limits) -> Result<Vec<VarValue>, String> {
+    let di = a.bin.debug_info()?;
+    let regs = registers_for(a, r, f);
+    let p = printer(a, di, limits);
+    Ok(scope_vars(di, a, f, lf)
+        .iter()
+        .map(|v| {
+            let (value, addr) = match var_src(a, di, v, f, regs.as_ref()) {
+                Ok(src) => (p.format(v.ty, &src), src.addr().map(|x| format!("{x:#x}"))),
+                Err(e) => (e, None),
+            };
+            VarValue { name: v.name.clone(), ty: p.type_name(v.ty), arg: v.is_param, value, addr }
+        })
+        .collect())
+}
+
+/// `--vars`: one goroutine's traceback block with every frame's variables
+/// under its frame, indented.
+pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options, limits: Limits) -> String {
+    let mut s = traceback::header(a, r, opts);
+    s.push('\n');
+    let lines = traceback::frame_lines(a, r, opts);
+    for ((f, lf), (l1, l2)) in traceback::visible_frames(a, r, opts).into_iter().zip(lines) {
+        let _ = writeln!(s, "{l1}\n{l2}");
+        match frame_values(a, r, f, lf, limits) {
+            Ok(vs) => {
+                for v in vs {
+                    let _ = writeln!(s, "\t\t{} {} = {}", if v.arg { "arg" } else { "var" }, v.name, v.value);
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(s, "\t\t<no variables: {e}>");
+            }
+        }
+    }
+    if let Some(why) = &r.stack.stopped {
+        let _ = writeln!(s, "(unwinding stopped: {why})");
+    }
+    if let Some((l1, l2)) = traceback::created_by(a, r, opts) {
+        let _ = writeln!(s, "{l1}\n{l2}");
+    }
+    s
+}
+
+/// `--vars` for every goroutine (or the one `only` names).
+pub fn format_all(a: &Analysis, opts: Options, limits: Limits, only: Option<u64>) -> String {
+    let mut out = String::new();
+    for r in &a.goroutines {
+        if let Some(id) = only {
+            if r.g.goid != id {
+                continue;
+            }
+        } else if !opts.system && r.system && !r.crashing {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format_goroutine(a, r, opts, limits));
+    }
+    out
+}
+
+/// `--print`'s scope: a frame's variables (when one is chosen), then globals.
+pub struct FrameScope<'a> {
+    pub a: &'a Analysis,
+    pub di: &'a DebugInfo,
+    pub frame: Option<(&'a GoroutineReport, &'a Frame, &'a LogicalFrame)>,
+}
+
+impl crate::expr::Scope for FrameScope<'_> {
+    fn lookup(&self, name: &str) -> Option<Result<(Option<crate::dwarf::TypeRef>, Src), String>> {
+        if let Some((r, f, lf)) = self.frame {
+            let regs = registers_for(self.a, r, f);
+            // The innermost declaration wins (later in DWARF order).
+            if let Some(v) = scope_vars(self.di, self.a, f, lf).into_iter().rev().find(|v| v.name == name) {
+                return Some(var_src(self.a, self.di, &v, f, regs.as_ref()).map(|s| (v.ty, s)));
+            }
+        }
+        let g = self.di.globals().get(name)?;
+        Some(Ok((g.ty, Src::Mem(g.addr.wrapping_add(self.a.bias)))))
+    }
+}
+
+/// `--print EXPR [-g N [-f M]]`: (type name, value text, address).
+pub fn print_expr(
+    a: &Analysis,
+    expr: &str,
+    goroutine: Option<u64>,
+    frame: Option<usize>,
+    opts: Options,
+    limits: Limits,
+) -> Result<(Option<String>, String, Option<u64>), String> {
+    let di = a.bin.debug_info()?;
+    let e = crate::expr::parse(expr).map_err(|e| e.to_string())?;
+    let mut chosen = None;
+    if let Some(id) = goroutine {
+        let r = a.goroutines.iter().find(|r| r.g.goid == id).ok_or_else(|| format!("no goroutine {id}"))?;
+        let vis = traceback::visible_frames(a, r, opts);
+        let m = frame.unwrap_or(0);
+        let (f, lf) = *vis.get(m).ok_or_else(|| format!("goroutine {id} has {} frames; no frame {m}", vis.len()))?;
+        chosen = Some((r, f, lf));
+    }
+    let scope = FrameScope { a, di, frame: chosen };
+    let p = printer(a, di, limits);
+    match crate::expr::eval(&p, &scope, &e).map_err(|e| e.to_string())? {
+        crate::expr::Evaluated::Int(n) => Ok((Some("int".into()), n.to_string(), None)),
+        crate::expr::Evaluated::Value(t, s) => Ok((Some(p.type_name(t)), p.format(t, &s), s.addr())),
+    }
+}
