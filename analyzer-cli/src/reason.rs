@@ -260,14 +260,24 @@ pub fn analyze(a: &Analysis) -> Reason {
         if signo == SIGSEGV || signo == SIGBUS {
             text += &format!(" addr={addr:#x}");
         }
+        // The runtime's own note for a signal in C code called through cgo:
+        // the M was on g0 outside Go code, its goroutine in a syscall.
+        let curg = m.and_then(|m| a.goroutines.iter().find(|g| g.g.addr == m.curg && m.curg != 0));
+        let in_cgo = pc != 0
+            && a.unwinder().find_func(pc).is_none()
+            && curg.is_some_and(|g| g.g.status() == crate::goroutine::G_SYSCALL);
+        if in_cgo {
+            text += "\nsignal arrived during cgo execution";
+        }
         r.message = text;
         r.evidence = format!("runtime.sighandler on thread {}", t.tid);
         // The runtime prints no goroutine as crashing for these (it starts
-        // with the handling thread's g0), but the interrupted one is useful.
-        r.crashing_goroutine = m
+        // with the handling thread's g0), but the interrupted one is useful:
+        // `m.caughtsig` when it is a goroutine, else the M's goroutine.
+        let caught = m
             .and_then(|m| caught_g(a, m))
-            .and_then(|addr| a.goroutines.iter().find(|g| g.g.addr == addr))
-            .map(|g| g.g.goid);
+            .and_then(|addr| a.goroutines.iter().find(|g| g.g.addr == addr));
+        r.crashing_goroutine = caught.or(curg).map(|g| g.g.goid);
     }
     r
 }
@@ -396,7 +406,7 @@ fn read_chain(a: &Analysis, g: &GoroutineReport) -> Option<Vec<PanicEntry>> {
 /// `m.caughtsig`: the goroutine the signal interrupted.
 fn caught_g(a: &Analysis, m: &MInfo) -> Option<u64> {
     let off = a.bin.layout.opt("m.caughtsig")?;
-    a.core.u64(m.addr.wrapping_add(off)).ok().filter(|g| *g != 0).or((m.curg != 0).then_some(m.curg))
+    a.core.u64(m.addr.wrapping_add(off)).ok().filter(|g| *g != 0)
 }
 
 fn fault(a: &Analysis, g: &GoroutineReport) -> Option<Fault> {

@@ -72,6 +72,7 @@ fn every_crash_is_named_as_the_runtime_names_it() {
         ("zoo", &["crash"], "panic"),
         ("many", &["200", "crash"], "panic"),
         ("cgo", &[], "panic"),
+        ("cgo", &["ccrash"], "signal"),
         ("panicvals", &["bounds"], "panic"),
         ("panicvals", &["int"], "panic"),
         ("panicvals", &["string"], "panic"),
