@@ -242,9 +242,31 @@ pub struct BatchOptions {
     pub group: bool,
 }
 
+/// Why a core's child analysis gave no record.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("cannot run {}: {source}", program.display())]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("waiting for the analysis: {0}")]
+    Wait(#[source] std::io::Error),
+    #[error("analysis timed out after {secs} s (raise --timeout-per-core)")]
+    Timeout { secs: u64 },
+    /// The child exited without a record (it crashed, or was killed).
+    #[error("the analysis failed ({status}){}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
+    Failed { status: String, detail: String },
+}
+
 /// Triage `core` in a child `goanalyze --triage --format json --in-process`,
-/// killed after `opts.timeout`.
+/// killed after `opts.timeout`. Never fails: errors go in the record.
 pub fn triage_isolated(core: &Path, opts: &BatchOptions) -> Record {
+    run_child(core, opts).unwrap_or_else(|e| Record::failed(core, e.to_string()))
+}
+
+fn run_child(core: &Path, opts: &BatchOptions) -> Result<Record, BatchError> {
     let mut cmd = Command::new(&opts.program);
     cmd.arg(core).args(["--triage", "--format", "json", "--in-process"]);
     if let Some(exe) = &opts.exe {
@@ -253,10 +275,12 @@ pub fn triage_isolated(core: &Path, opts: &BatchOptions) -> Record {
     if opts.group {
         cmd.arg("--group");
     }
-    let mut child = match cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) => return Record::failed(core, format!("cannot run {}: {e}", opts.program.display())),
-    };
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| BatchError::Spawn { program: opts.program.clone(), source })?;
     // Drain the pipes while waiting, so a chatty child cannot block on a full pipe.
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
@@ -280,24 +304,23 @@ pub fn triage_isolated(core: &Path, opts: &BatchOptions) -> Record {
                 break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Record::failed(core, format!("waiting for the analysis: {e}")),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(BatchError::Wait(e));
+            }
         }
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
-    let Some(status) = status else {
-        return Record::failed(
-            core,
-            format!("analysis timed out after {:.0} s (raise --timeout-per-core)", opts.timeout.as_secs_f64()),
-        );
-    };
+    let status = status.ok_or(BatchError::Timeout { secs: opts.timeout.as_secs() })?;
     let text = String::from_utf8_lossy(&stdout);
     match text.lines().find(|l| l.starts_with('{')).map(serde_json::from_str::<Record>) {
-        Some(Ok(r)) => r,
-        _ => {
-            let why = String::from_utf8_lossy(&stderr).trim().to_string();
-            Record::failed(core, format!("the analysis failed ({status}){}", if why.is_empty() { String::new() } else { format!(": {why}") }))
-        }
+        Some(Ok(r)) => Ok(r),
+        _ => Err(BatchError::Failed {
+            status: status.to_string(),
+            detail: String::from_utf8_lossy(&stderr).trim().to_string(),
+        }),
     }
 }
 
