@@ -437,9 +437,11 @@ fn classify_throw(a: &Analysis, msg: Option<&str>, tstack: &Stack, curg: Option<
     }
     let has = |f: &str| frames.contains(&f);
     match msg {
-        Some(m) if m.contains("all goroutines are asleep") => ReasonKind::Deadlock,
+        // checkdead's messages: "all goroutines are asleep - deadlock!",
+        // "no goroutines (main called runtime.Goexit) - deadlock!".
+        Some(m) if m.ends_with("- deadlock!") || m.contains("all goroutines are asleep") => ReasonKind::Deadlock,
         Some("stack overflow") => ReasonKind::StackOverflow,
-        Some(m) if m.contains("out of memory") => ReasonKind::OutOfMemory,
+        Some(m) if m.contains("out of memory") || m.contains("cannot allocate memory") => ReasonKind::OutOfMemory,
         Some(_) => ReasonKind::FatalError,
         None if has("runtime.checkdead") => ReasonKind::Deadlock,
         None if has("runtime.newstack") => ReasonKind::StackOverflow,

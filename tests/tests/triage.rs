@@ -87,6 +87,7 @@ fn every_crash_is_named_as_the_runtime_names_it() {
         ("fatal", &["unlock"], "fatal_error"),
         ("fatal", &["sigquit"], "signal"),
         ("deadlock", &[], "deadlock"),
+        ("deadlock", &["goexit"], "deadlock"),
         ("overflow", &[], "stack_overflow"),
         ("oom", &[], "out_of_memory"),
     ];

@@ -1,9 +1,15 @@
 // deadlock blocks every goroutine: main waits on a WaitGroup that a parked
 // worker never releases, so the runtime's checkdead throws
-// "all goroutines are asleep - deadlock!".
+// "all goroutines are asleep - deadlock!". Mode "goexit": main calls
+// runtime.Goexit with nothing else running ("no goroutines (main called
+// runtime.Goexit) - deadlock!").
 package main
 
-import "sync"
+import (
+	"os"
+	"runtime"
+	"sync"
+)
 
 //go:noinline
 func worker(ch chan int, wg *sync.WaitGroup) {
@@ -12,6 +18,9 @@ func worker(ch chan int, wg *sync.WaitGroup) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "goexit" {
+		runtime.Goexit()
+	}
 	var wg sync.WaitGroup
 	ch := make(chan int)
 	wg.Add(1)
