@@ -98,11 +98,17 @@ impl Analysis {
                 None => Stack { frames: vec![], stopped: Some(source.clone()), stopped_at_pc: None },
             };
             let trimmed = trim_crash_frames(&self.bin, &mut stack);
-            // Say where a walk that left Go code went: C frames are not unwound.
+            // Say where a walk that left Go code went. The runtime's
+            // traceback format has no C frames; the thread view has them.
             if let (Some(pc), Some(why)) = (stack.stopped_at_pc, stack.stopped.as_mut()) {
-                if let Some(m) = self.core.mappings.iter().find(|m| pc >= m.start && pc < m.end) {
+                if let Some(m) =
+                    self.core.mappings.iter().chain(&self.core.file_mappings).find(|m| pc >= m.start && pc < m.end)
+                {
                     let mut sym = crate::symbolize::Symbolizer::default();
-                    *why += &format!(" in {}; not Go code, C frames are not unwound", sym.describe(pc, m));
+                    *why += &format!(
+                        " in {}; not Go code (C frames: goanalyze --threads --bt)",
+                        sym.describe(pc, m)
+                    );
                 }
             }
             out.push(GoroutineReport {

@@ -14,9 +14,15 @@
 //! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
 //! and linux/arm64, PIE and not, with or without DWARF.
 //!
-//! Known gaps: C frames are not unwound (a goroutine in cgo is walked from
-//! its Go-side `syscallsp`, as the runtime does; threads in C show the
-//! library symbol at pc only).
+//! C frames: `--threads --bt` walks each OS thread's native stack like
+//! gdb's `bt` ([`native_unwind`]: DWARF CFI of the module at pc, frame
+//! pointers where there is none, signal frames, then the goroutine's own
+//! stack once the system stack ends). `--stacks` keeps the runtime's
+//! format, which has no C frames: a goroutine in cgo is walked from its
+//! Go-side `syscallsp`, as the runtime does.
+//!
+//! Known gaps: C frames are named by ELF symbols only (no C file:line, no
+//! inlined C frames); C unwinding on arm64 is untested.
 
 pub mod analysis;
 pub mod args;

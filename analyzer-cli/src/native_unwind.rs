@@ -53,6 +53,17 @@ impl Module {
     fn symbols(&self) -> &Symbols {
         self.syms.get_or_init(|| Symbols::parse(self.data()))
     }
+    /// Whether a loadable executable segment of the file overlaps the
+    /// runtime range [start, end).
+    fn executable(&self, start: u64, end: u64) -> bool {
+        let Ok(obj) = object::File::parse(self.data()) else { return false };
+        obj.segments().any(|seg| {
+            let exec = matches!(seg.flags(), object::SegmentFlags::Elf { p_flags, .. } if p_flags.contains(object::elf::PF_X));
+            let lo = seg.address().wrapping_add(self.bias);
+            exec && lo < end && start < lo.saturating_add(seg.size())
+        })
+    }
+
     /// `name+0xoff`, or None when no symbol covers the pc.
     pub fn symbolize(&self, link_pc: u64) -> Option<(String, u64)> {
         self.symbols().lookup(link_pc).map(|(n, o)| (n.to_string(), o))
@@ -100,7 +111,16 @@ impl Modules {
             .map(|e| e.path.as_path())
             .chain(core.recorded_exe.path.as_deref())
             .collect();
-        for m in &core.mappings {
+        // NT_FILE's ranges fill in what the core's segments lack (gcore
+        // leaves out unmodified library text); their permissions come from
+        // the file's program headers below.
+        let mut all: Vec<(&core_reader::Mapping, bool)> = core.mappings.iter().map(|m| (m, true)).collect();
+        for f in &core.file_mappings {
+            if !core.mappings.iter().any(|m| m.start < f.end && f.start < m.end) {
+                all.push((f, false));
+            }
+        }
+        for (m, perms_known) in all {
             let Some(path) = &m.path else { continue };
             let idx = match mods.iter().position(|x| &x.path == path) {
                 Some(i) => i,
@@ -116,6 +136,7 @@ impl Modules {
                     let first = core
                         .mappings
                         .iter()
+                        .chain(&core.file_mappings)
                         .filter(|x| x.path.as_ref() == Some(path))
                         .min_by_key(|x| x.file_offset)
                         .unwrap_or(m);
@@ -135,7 +156,8 @@ impl Modules {
                     mods.len() - 1
                 }
             };
-            ranges.push((m.start, m.end, m.exec, idx));
+            let exec = if perms_known { m.exec } else { mods[idx].executable(m.start, m.end) };
+            ranges.push((m.start, m.end, exec, idx));
         }
         // The VDSO has no file: its image is in the core's memory.
         if let Some(base) = core.auxv_value(AT_SYSINFO_EHDR) {

@@ -108,7 +108,7 @@ fn threads_impl(a: &Analysis, backtrace: bool) -> String {
         let func = u
             .find_func(pc)
             .map(|f| format!("{} +{:#x}", u.func_name(&f), pc.wrapping_sub(a.bias) - f.entry))
-            .unwrap_or_else(|| match a.core.mappings.iter().find(|m| pc >= m.start && pc < m.end) {
+            .unwrap_or_else(|| match a.core.mappings.iter().chain(&a.core.file_mappings).find(|m| pc >= m.start && pc < m.end) {
                 Some(m) => sym.describe(pc, m),
                 None => "? (pc not in any mapping)".into(),
             });

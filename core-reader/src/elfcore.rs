@@ -573,6 +573,21 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         truncated,
         warnings,
         files: files_out,
+        // NT_FILE records no permissions; readers that need them look at
+        // the file's own program headers.
+        file_mappings: f
+            .files
+            .iter()
+            .map(|m| Mapping {
+                start: m.start,
+                end: m.end,
+                read: false,
+                write: false,
+                exec: false,
+                file_offset: m.offset,
+                path: Some(strip_deleted(&m.path)),
+            })
+            .collect(),
     })
 }
 

@@ -285,6 +285,12 @@ pub struct Core {
     /// The files whose bytes back memory (the executable first, then
     /// libraries), each mapped once.
     pub files: Vec<MappedFile>,
+    /// Every file-backed range of the process as `NT_FILE` lists it, also
+    /// those the core holds no data for (gdb's gcore does not dump
+    /// unmodified library text, so `mappings`, made from the core's
+    /// segments, lacks them). `NT_FILE` has no permissions: read, write and
+    /// exec are all false here. Empty when the core has no `NT_FILE`.
+    pub file_mappings: Vec<Mapping>,
 }
 
 /// A file the core's memory borrows from.

@@ -1,0 +1,257 @@
+//! `goanalyze --threads --bt` against gdb's `thread apply all bt` on the
+//! same core: for every thread, frame by frame, the pcs must be gdb's and a
+//! C frame's function must be the one gdb names (the physical function of
+//! gdb's inline group). gdb knows nothing of Go's stack switches, so the
+//! comparison stops where our walk ends or moves to the goroutine's stack;
+//! for a binary without DWARF gdb cannot unwind Go frames at all, so there
+//! it stops at the first Go frame (where C code crossed into Go).
+//!
+//! Cores: the kernel's, of the cgo fixture crashing inside C (`ccrash`:
+//! SIGSEGV in c_crash_inner <- c_crash_middle <- c_crash_outer, under the
+//! runtime's signal handler) and gdb's gcore of it waiting (`wait`: one
+//! thread asleep in libc, called from C); non-PIE with DWARF and PIE stripped.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use analyzer::analysis::Analysis;
+use common::*;
+
+/// One physical frame as a backtrace shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Phys {
+    /// None when gdb printed no address (frame #0 at a line start, the
+    /// frame right after a signal frame).
+    pc: Option<u64>,
+    /// The function: for gdb, the outermost name of an inline group.
+    name: String,
+    signal: bool,
+    /// Ours only: the walk moved to the goroutine's own stack here.
+    switch: bool,
+}
+
+fn parse_pc(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+}
+
+/// gdb: "#3  0x00000000004a37a2 in c_sleep_forever () at ..." starts a
+/// physical frame; "#4  _cgo_..._Cfunc_c_sleep_forever (v=...) at ..." (no
+/// address) continues its inline group, except as frame #0 or right after
+/// "<signal handler called>".
+fn gdb_bt(exe: &Path, core: &Path) -> BTreeMap<u64, Vec<Phys>> {
+    let out = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex", "set auto-load off", "-ex", "set pagination off", "-ex", "thread apply all bt"])
+        .arg(exe)
+        .arg(core)
+        .stderr(Stdio::null())
+        .output()
+        .expect("running gdb");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut map: BTreeMap<u64, Vec<Phys>> = BTreeMap::new();
+    let mut tid = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Thread ") {
+            tid = rest
+                .split("LWP ")
+                .nth(1)
+                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|s| s.parse().ok());
+            if let Some(t) = tid {
+                map.insert(t, Vec::new());
+            }
+            continue;
+        }
+        let (Some(t), Some(rest)) = (tid, line.strip_prefix('#')) else { continue };
+        let frames = map.get_mut(&t).unwrap();
+        let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+        if rest.starts_with("<signal handler called>") {
+            frames.push(Phys { pc: None, name: String::new(), signal: true, switch: false });
+            continue;
+        }
+        let (pc, func) = match rest.split_once(" in ") {
+            Some((a, f)) if a.starts_with("0x") => (parse_pc(a), f),
+            _ => (None, rest),
+        };
+        let name = func.split(" (").next().unwrap_or("").trim().to_string();
+        let continues = pc.is_none() && frames.last().is_some_and(|f| !f.signal);
+        if continues {
+            frames.last_mut().unwrap().name = name;
+        } else {
+            frames.push(Phys { pc, name, signal: false, switch: false });
+        }
+    }
+    map
+}
+
+/// Ours, from `--threads --bt`.
+fn our_bt(exe: &Path, core: &Path) -> (BTreeMap<u64, Vec<Phys>>, String) {
+    let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--threads", "--bt"]);
+    assert_eq!(code, 0, "goanalyze --threads --bt: {err}");
+    let mut map: BTreeMap<u64, Vec<Phys>> = BTreeMap::new();
+    let mut tid = None;
+    for line in out.lines() {
+        let t = line.trim_start_matches(['*', ' ']);
+        if let Some(rest) = t.strip_prefix("thread ") {
+            tid = rest.split(' ').next().and_then(|s| s.parse().ok());
+            map.insert(tid.unwrap(), Vec::new());
+            continue;
+        }
+        let Some(tid) = tid else { continue };
+        let frames = map.get_mut(&tid).unwrap();
+        if t.starts_with("--- goroutine ") {
+            frames.push(Phys { pc: None, name: String::new(), signal: false, switch: true });
+            continue;
+        }
+        let Some(rest) = t.strip_prefix('#') else { continue };
+        let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+        if rest.starts_with("<signal handler called>") {
+            frames.push(Phys { pc: None, name: String::new(), signal: true, switch: false });
+            continue;
+        }
+        match rest.split_once(" in ") {
+            Some((a, f)) if a.starts_with("0x") => {
+                // "sym+0x12 (module)" or "?? (module)" or "runtime.futex () at f:l"
+                let name = f.split([' ', '+']).next().unwrap_or("").to_string();
+                frames.push(Phys { pc: parse_pc(a), name, signal: false, switch: false });
+            }
+            // An inlined Go frame: same physical frame; its outermost name wins.
+            _ => {
+                if let Some(last) = frames.last_mut() {
+                    last.name = rest.split(" (").next().unwrap_or("").trim().to_string();
+                }
+            }
+        }
+    }
+    (map, out)
+}
+
+/// gdb's DWARF names libc's internal aliases (`__GI___nanosleep`, `__sleep`);
+/// the dynamic symbol table has the public ones.
+fn norm(name: &str) -> &str {
+    name.trim_start_matches("__GI_").trim_start_matches('_')
+}
+
+/// Compare every thread; returns (C frames compared, C function names seen).
+fn compare(exe: &Path, core: &Path) -> (usize, Vec<String>) {
+    let a = Analysis::open(core, Some(exe)).expect("open core");
+    let u = a.unwinder();
+    let is_go = |pc: u64| u.find_func(pc).is_some();
+    let theirs = gdb_bt(exe, core);
+    let (ours, text) = our_bt(exe, core);
+    assert_eq!(theirs.keys().collect::<Vec<_>>(), ours.keys().collect::<Vec<_>>(), "threads differ\n{text}");
+    let mut c_frames = 0;
+    let mut names = Vec::new();
+    for (tid, g) in &theirs {
+        let o = &ours[tid];
+        for (i, (gf, of)) in g.iter().zip(o.iter()).enumerate() {
+            if of.switch {
+                break;
+            }
+            let ctx = || format!("thread {tid} frame {i}: gdb {gf:?} vs ours {of:?}\n--- ours ---\n{text}");
+            assert_eq!(gf.signal, of.signal, "{}", ctx());
+            if gf.signal {
+                continue;
+            }
+            if let Some(pc) = gf.pc {
+                assert_eq!(Some(pc), of.pc, "{}", ctx());
+            }
+            let pc = of.pc.unwrap();
+            if is_go(pc) {
+                // Without DWARF gdb cannot unwind Go frames: compare no further.
+                if !a.bin.has_dwarf {
+                    break;
+                }
+                continue;
+            }
+            assert_eq!(norm(&gf.name), norm(&of.name), "{}", ctx());
+            c_frames += 1;
+            names.push(of.name.clone());
+        }
+    }
+    (c_frames, names)
+}
+
+fn tools() -> bool {
+    if !have("go") && missing("go") {
+        return false;
+    }
+    if !have("gcc") && missing("gcc (for cgo)") {
+        return false;
+    }
+    !(!have("gdb") && missing("gdb (the oracle)"))
+}
+
+const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
+const PIE_STRIPPED: Variant = Variant { pie: true, stripped: true, goarch: "amd64" };
+
+#[test]
+fn crash_inside_c_matches_gdb() {
+    if !tools() {
+        return;
+    }
+    for v in [AMD64, PIE_STRIPPED] {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("cgo");
+        build("cgo", v, None, &exe).unwrap();
+        let (core, stderr) = crash_core(dir.path(), &exe, "ccrash", false).unwrap();
+        assert!(stderr.contains("signal arrived during cgo execution"), "{stderr}");
+        let (n, names) = compare(&exe, &core);
+        eprintln!("ccrash {}: {n} C frames agree with gdb: {names:?}", v.name());
+        if v.stripped {
+            continue;
+        }
+        // The three C frames of the crash, in order, under the signal frame.
+        let pos = |f: &str| names.iter().position(|n| n == f).unwrap_or_else(|| panic!("{f} missing: {names:?}"));
+        assert!(pos("c_crash_inner") < pos("c_crash_middle") && pos("c_crash_middle") < pos("c_crash_outer"));
+        assert!(names.iter().any(|n| n == "sleep"), "{names:?}");
+    }
+}
+
+#[test]
+fn gcore_of_thread_asleep_in_c_matches_gdb() {
+    if !tools() || (!have("gcore") && missing("gcore (gdb)")) {
+        return;
+    }
+    for v in [AMD64, PIE_STRIPPED] {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("cgo");
+        build("cgo", v, None, &exe).unwrap();
+        let child = Command::new(&exe).arg("wait").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        // Killed through its Child handle when the test ends or fails.
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let mut child = KillOnDrop(child);
+        let pid = child.0.id();
+        let mut line = String::new();
+        BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("ready"), "{line}");
+        std::thread::sleep(Duration::from_millis(200));
+        let prefix = dir.path().join("gc");
+        let st = Command::new("gcore")
+            .arg("-o")
+            .arg(&prefix)
+            .arg(pid.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "gcore failed");
+        drop(child);
+        let core = dir.path().join(format!("gc.{pid}"));
+        let (n, names) = compare(&exe, &core);
+        eprintln!("gcore wait {}: {n} C frames agree with gdb: {names:?}", v.name());
+        // clock_nanosleep <- nanosleep <- sleep <- the cgo wrapper, stripped or not.
+        assert!(n >= 4, "{names:?}");
+        assert!(names.windows(3).any(|w| w == ["clock_nanosleep", "nanosleep", "sleep"]), "{names:?}");
+    }
+}
