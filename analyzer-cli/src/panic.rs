@@ -39,6 +39,11 @@ pub struct PanicEntry {
     pub repanicked: bool,
     /// A `runtime.Goexit` in progress, not a panic (not printed).
     pub goexit: bool,
+    /// Best effort: the value's type before `preprintpanics` turned it into
+    /// its message (`*fmt.wrapError`), from the `gopanic` frame's argument
+    /// spill slot, which may be stale (the traceback marks it `?`).
+    #[serde(default)]
+    pub original_type: Option<String>,
 }
 
 /// Offsets of the `_panic` fields (from DWARF or the version table).
@@ -87,10 +92,27 @@ pub fn read_chain(bin: &Binary, mem: &dyn Memory, bias: u64, first: u64) -> Opti
             recovered: flag(off.recovered),
             repanicked: off.repanicked.map(flag).unwrap_or(false),
             goexit: flag(off.goexit),
+            original_type: None,
         });
         p = mem.u64(p.wrapping_add(off.link)).unwrap_or(0);
     }
     Some(out)
+}
+
+/// Fill `original_type` from the goroutine's `gopanic` frames: innermost
+/// first, as the chain is newest first. `argp` of each frame is where its
+/// `e any` argument was spilled, when it was.
+pub fn original_types(types: &TypeReader<'_>, chain: &mut [PanicEntry], argps: &[u64]) {
+    let live: Vec<&mut PanicEntry> = chain.iter_mut().filter(|p| !p.goexit).collect();
+    for (p, argp) in live.into_iter().zip(argps) {
+        let Ok(typ) = types.mem.u64(*argp) else { continue };
+        // Only a type whose message the chain holds is worth naming.
+        if let Some(t) = types.read(typ) {
+            if p.type_name.as_deref() != Some(t.name.as_str()) {
+                p.original_type = Some(t.name);
+            }
+        }
+    }
 }
 
 /// The lines `printpanics` prints for a chain given newest first: the oldest
@@ -334,7 +356,14 @@ mod tests {
     use super::*;
 
     fn e(v: &str) -> PanicEntry {
-        PanicEntry { type_name: Some("string".into()), value: v.into(), recovered: false, repanicked: false, goexit: false }
+        PanicEntry {
+            type_name: Some("string".into()),
+            value: v.into(),
+            recovered: false,
+            repanicked: false,
+            goexit: false,
+            original_type: None,
+        }
     }
 
     #[test]

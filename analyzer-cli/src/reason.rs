@@ -400,7 +400,18 @@ fn panic_message(r: &Reason) -> String {
 
 fn read_chain(a: &Analysis, g: &GoroutineReport) -> Option<Vec<PanicEntry>> {
     let first = a.core.u64(g.g.addr.wrapping_add(a.bin.layout.opt("g._panic")?)).ok()?;
-    panic::read_chain(&a.bin, &a.core, a.bias, first)
+    let mut chain = panic::read_chain(&a.bin, &a.core, a.bias, first)?;
+    let argp_off = if a.bin.arch.uses_lr() { 8 } else { 0 };
+    let argps: Vec<u64> = g
+        .stack
+        .frames
+        .iter()
+        .filter(|f| a.bin.pcln.func_name(&f.func) == "runtime.gopanic")
+        .map(|f| f.fp.wrapping_add(argp_off))
+        .collect();
+    let types = crate::gotype::TypeReader { bin: &a.bin, mem: &a.core, bias: a.bias };
+    panic::original_types(&types, &mut chain, &argps);
+    Some(chain)
 }
 
 /// `m.caughtsig`: the goroutine the signal interrupted.

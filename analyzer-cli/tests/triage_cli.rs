@@ -38,6 +38,9 @@ fn panic_chain_and_signature_stripped_or_not() {
         let chain = r["reason"]["panics"].as_array().unwrap();
         assert_eq!(chain.len(), 2, "{r}");
         assert_eq!(chain[1]["recovered"], true);
+        // The errors' own types, from the gopanic frames' spill slots.
+        assert_eq!(chain[0]["original_type"], "*fmt.wrapError", "{r}");
+        assert_eq!(chain[1]["original_type"], "*main.parseError", "{r}");
         sigs.push(r["signature"].as_str().unwrap().to_string());
 
         let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--group"]);
