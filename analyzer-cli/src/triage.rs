@@ -201,6 +201,11 @@ pub fn format_text(r: &Record, full_groups: bool) -> String {
         for l in rs.message.lines() {
             let _ = writeln!(s, "    {l}");
         }
+        // Oldest first, as the message lists them.
+        let types: Vec<&str> = rs.panics.iter().rev().filter_map(|p| p.original_type.as_deref()).collect();
+        if !types.is_empty() {
+            let _ = writeln!(s, "    (panic value types: {})", types.join(", "));
+        }
     }
     match r.crashing_goroutine {
         Some(id) => {
