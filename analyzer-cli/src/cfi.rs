@@ -398,6 +398,37 @@ mod tests {
         assert_eq!(find(&idx, 0x50).map(|f| f.offset), None);
     }
 
+    /// The real `.eh_frame` of the machine's libc: at a function's entry
+    /// the CFA is rsp+8 and the return address sits at rsp.
+    #[test]
+    fn libc_function_entry() {
+        use object::ObjectSymbol;
+        let path = "/lib/x86_64-linux-gnu/libc.so.6";
+        let Ok(data) = std::fs::read(path) else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{path} missing in CI");
+            eprintln!("\n!!!!! SKIPPED: {path} is not available !!!!!\n");
+            return;
+        };
+        let obj = object::File::parse(&data[..]).unwrap();
+        let sleep = obj.dynamic_symbols().find(|s| s.name() == Ok("sleep")).unwrap().address();
+        let m = ModuleCfi::new("libc.so.6", &data);
+        assert!(m.has_cfi());
+        let (sp, ra) = (0x7000_0000u64, 0x40_1234u64);
+        let mem = crate::memory::VecMemory { regions: vec![(sp, ra.to_le_bytes().to_vec())] };
+        let mut regs = Regs::default();
+        regs.set(AMD64.sp, sp);
+        regs.set(AMD64.pc, sleep);
+        let step = m.step(&data, sleep, &regs, AMD64, &mem).unwrap().expect("an FDE covers sleep");
+        assert_eq!(step.cfa, sp + 8);
+        assert_eq!(step.caller.get(AMD64.pc), Some(ra));
+        assert_eq!(step.caller.get(AMD64.sp), Some(sp + 8));
+        assert!(!step.outermost && !step.signal_frame);
+        // The same pc with an unreadable stack: an error naming the address.
+        let empty = crate::memory::VecMemory::default();
+        let e = m.step(&data, sleep, &regs, AMD64, &empty).unwrap_err().to_string();
+        assert!(e.contains("0x70000000"), "{e}");
+    }
+
     #[test]
     fn garbage_is_no_cfi() {
         let m = ModuleCfi::new("junk", b"\x7fELF garbage");

@@ -43,6 +43,10 @@ struct JGoroutine {
     #[serde(skip_serializing_if = "Option::is_none")]
     frames: Option<Vec<JFrame>>,
     unwinding_stopped: Option<String>,
+    /// With frames, for a goroutine whose thread is in (or crashed in) C:
+    /// that thread's frames before the goroutine's own stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    native_frames: Option<Vec<crate::native_unwind::JsonFrame>>,
 }
 
 #[derive(Serialize)]
@@ -86,6 +90,7 @@ fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
 
 fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::value::Limits>, only: Option<u64>) -> Doc<'_> {
     let u = a.unwinder();
+    let native = with_frames.then(|| crate::native_unwind::NativeUnwinder::new(a));
     let mut gs = Vec::new();
     for r in &a.goroutines {
         if let Some(id) = only {
@@ -164,6 +169,7 @@ fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::
             created_by: created,
             frames,
             unwinding_stopped: r.stack.stopped.clone(),
+            native_frames: native.as_ref().and_then(|n| n.goroutine_native_frames(r)),
         });
     }
     Doc {

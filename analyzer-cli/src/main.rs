@@ -102,7 +102,8 @@ struct Cli {
     /// The goroutine (goid) for --locals, --vars and --print.
     #[arg(short = 'g', long = "goroutine", value_name = "N")]
     goroutine: Option<u64>,
-    /// The frame (0 = innermost shown frame) of -g's goroutine for --print.
+    /// The frame of -g's goroutine for --print, numbered as --vars shows them
+    /// (0 = innermost); without it, the innermost frame that has the name.
     #[arg(short = 'f', long = "frame", value_name = "M", requires = "goroutine")]
     frame: Option<usize>,
     /// Longest string shown, in bytes.

@@ -125,7 +125,7 @@ impl Modules {
             let idx = match mods.iter().position(|x| &x.path == path) {
                 Some(i) => i,
                 None => {
-                    let is_exe = exe_paths.iter().any(|p| *p == path.as_path());
+                    let is_exe = exe_paths.contains(&path.as_path());
                     let file = if is_exe {
                         core.exe.as_ref().and_then(|e| core.files.iter().find(|f| f.path == e.path))
                     } else {
@@ -403,14 +403,14 @@ impl<'a> NativeUnwinder<'a> {
             let (next, signal, how) = match m.cfi().step(m.data(), link, &regs, ar, mem) {
                 Ok(Some(s)) if s.outermost => return bt,
                 Ok(Some(s)) => (s.caller, s.signal_frame, Via::Cfi),
-                Ok(None) => match self.frame_pointer_step(&regs) {
+                Ok(None) => match frame_pointer_step(&regs, ar, mem) {
                     Ok(r) => (r, false, Via::FramePointer),
                     Err(why) => {
                         stop(&mut bt, format!("no CFI for pc {pc:#x} in {} and {why}", m.name));
                         return bt;
                     }
                 },
-                Err(e) => match self.frame_pointer_step(&regs) {
+                Err(e) => match frame_pointer_step(&regs, ar, mem) {
                     Ok(r) => (r, false, Via::FramePointer),
                     Err(why) => {
                         stop(&mut bt, format!("{e}; and {why}"));
@@ -446,29 +446,28 @@ impl<'a> NativeUnwinder<'a> {
         bt
     }
 
-    /// The frame-pointer chain, for code without CFI: amd64's `push rbp;
-    /// mov rbp, rsp` and arm64's frame record both leave [fp] = caller's fp
-    /// and [fp+8] = return address, with the caller's sp at fp+16.
-    fn frame_pointer_step(&self, regs: &Regs) -> Result<Regs, String> {
-        let ar = self.regs;
-        let mem = self.a.mem();
-        let (Some(fp), Some(sp)) = (regs.get(ar.fp), regs.get(ar.sp)) else {
-            return Err("the frame pointer is unknown".into());
-        };
-        if fp < sp || fp % 8 != 0 {
-            return Err(format!("the frame pointer {fp:#x} is not a frame on this stack (sp {sp:#x})"));
-        }
-        let ra = mem.u64(fp.wrapping_add(8)).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
-        let saved = mem.u64(fp).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
-        let mut r = Regs::default();
-        r.set(ar.pc, ra);
-        if ar.ra != ar.pc {
-            r.set(ar.ra, ra);
-        }
-        r.set(ar.sp, fp.wrapping_add(16));
-        r.set(ar.fp, saved);
-        Ok(r)
+}
+
+/// The frame-pointer chain, for code without CFI: amd64's `push rbp;
+/// mov rbp, rsp` and arm64's frame record both leave [fp] = caller's fp
+/// and [fp+8] = return address, with the caller's sp at fp+16.
+fn frame_pointer_step(regs: &Regs, ar: ArchRegs, mem: &dyn crate::memory::Memory) -> Result<Regs, String> {
+    let (Some(fp), Some(sp)) = (regs.get(ar.fp), regs.get(ar.sp)) else {
+        return Err("the frame pointer is unknown".into());
+    };
+    if fp < sp || fp % 8 != 0 {
+        return Err(format!("the frame pointer {fp:#x} is not a frame on this stack (sp {sp:#x})"));
     }
+    let ra = mem.u64(fp.wrapping_add(8)).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
+    let saved = mem.u64(fp).map_err(|_| format!("the frame record at {fp:#x} is unreadable"))?;
+    let mut r = Regs::default();
+    r.set(ar.pc, ra);
+    if ar.ra != ar.pc {
+        r.set(ar.ra, ra);
+    }
+    r.set(ar.sp, fp.wrapping_add(16));
+    r.set(ar.fp, saved);
+    Ok(r)
 }
 
 /// gdb-like lines of a backtrace, each ending with a newline, indented by `indent`.
@@ -515,4 +514,110 @@ pub fn format(a: &Analysis, bt: &Backtrace, indent: &str) -> String {
         let _ = writeln!(s, "{indent}(backtrace stopped: {why})");
     }
     s
+}
+
+/// One frame of a thread's native stack in `--format json` (see JSON.md,
+/// `native_frames`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JsonFrame {
+    /// `"c"`, `"go"` or `"signal"` (the kernel's signal frame).
+    pub kind: &'static str,
+    /// The ELF symbol (C) or pclntab function (Go); null when unknown.
+    pub func: Option<String>,
+    /// The file the pc is in (`libc.so.6`), for C frames.
+    pub module: Option<String>,
+    /// pc minus the symbol's start.
+    pub offset: Option<u64>,
+    pub pc: String,
+    pub sp: String,
+}
+
+impl NativeUnwinder<'_> {
+    /// The frames of the thread running goroutine `r` that lie before its
+    /// own stack (on g0 or gsignal), when C code is among them: a goroutine
+    /// in a cgo call, or one whose thread crashed inside C. None otherwise,
+    /// so Go-only goroutines keep exactly the runtime's view.
+    pub fn goroutine_native_frames(&self, r: &GoroutineReport) -> Option<Vec<JsonFrame>> {
+        let tid = r.thread?;
+        let t = self.a.core.threads.iter().find(|t| t.tid == tid)?;
+        let bt = self.backtrace(t);
+        let head: Vec<&BtFrame> =
+            bt.frames.iter().take_while(|f| !matches!(f.kind, BtKind::Goroutine { .. })).collect();
+        if !head.iter().any(|f| matches!(f.kind, BtKind::C { .. })) {
+            return None;
+        }
+        let hex = |v: u64| format!("{v:#x}");
+        Some(
+            head.iter()
+                .map(|f| match &f.kind {
+                    BtKind::C { symbol, module, .. } => JsonFrame {
+                        kind: "c",
+                        func: symbol.as_ref().map(|s| s.0.clone()),
+                        module: Some(module.clone()),
+                        offset: symbol.as_ref().map(|s| s.1),
+                        pc: hex(f.pc),
+                        sp: hex(f.sp),
+                    },
+                    BtKind::Go(fr) => JsonFrame {
+                        kind: "go",
+                        func: Some(self.a.bin.pcln.func_name(&fr.func).to_string()),
+                        module: None,
+                        offset: Some(fr.offset),
+                        pc: hex(f.pc),
+                        sp: hex(f.sp),
+                    },
+                    BtKind::Signal | BtKind::Goroutine { .. } => JsonFrame {
+                        kind: "signal",
+                        func: None,
+                        module: None,
+                        offset: None,
+                        pc: hex(f.pc),
+                        sp: hex(f.sp),
+                    },
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::VecMemory;
+
+    #[test]
+    fn frame_pointer_chain_and_its_checks() {
+        // A frame record at 0x1000: saved rbp 0x1040, return address 0x401234.
+        let mut stack = vec![0u8; 0x80];
+        stack[..8].copy_from_slice(&0x1040u64.to_le_bytes());
+        stack[8..16].copy_from_slice(&0x40_1234u64.to_le_bytes());
+        let mem = VecMemory { regions: vec![(0x1000, stack)] };
+        let mut r = Regs::default();
+        r.set(cfi::AMD64.sp, 0xff0);
+        r.set(cfi::AMD64.fp, 0x1000);
+        let up = frame_pointer_step(&r, cfi::AMD64, &mem).unwrap();
+        assert_eq!(up.get(cfi::AMD64.pc), Some(0x40_1234));
+        assert_eq!(up.get(cfi::AMD64.sp), Some(0x1010));
+        assert_eq!(up.get(cfi::AMD64.fp), Some(0x1040));
+        // arm64 keeps the return address in x30 as well as the pc.
+        let mut r = Regs::default();
+        r.set(cfi::ARM64.sp, 0xff0);
+        r.set(cfi::ARM64.fp, 0x1000);
+        let up = frame_pointer_step(&r, cfi::ARM64, &mem).unwrap();
+        assert_eq!((up.get(cfi::ARM64.pc), up.get(cfi::ARM64.ra)), (Some(0x40_1234), Some(0x40_1234)));
+        // A frame pointer below sp, misaligned, unknown or unreadable: a reason, not a frame.
+        r.set(cfi::ARM64.fp, 0xf00);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).unwrap_err().contains("not a frame"));
+        r.set(cfi::ARM64.fp, 0x1003);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).is_err());
+        r.set(cfi::ARM64.fp, 0x9000);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).unwrap_err().contains("unreadable"));
+        r.clear(cfi::ARM64.fp);
+        assert!(frame_pointer_step(&r, cfi::ARM64, &mem).unwrap_err().contains("unknown"));
+    }
+
+    #[test]
+    fn load_bias_without_a_parsable_file_uses_the_mapping() {
+        assert_eq!(load_bias(b"junk", 0x7f00_0000_0000, 0x7f00_0001_0000, 0x1000), 0x7eff_ffff_f000);
+    }
 }

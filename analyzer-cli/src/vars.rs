@@ -256,12 +256,13 @@ pub fn format_all(a: &Analysis, opts: Options, limits: Limits, only: Option<u64>
 pub struct FrameScope<'a> {
     pub a: &'a Analysis,
     pub di: &'a DebugInfo,
-    pub frame: Option<(&'a GoroutineReport, &'a Frame, &'a LogicalFrame)>,
+    /// Frames searched in order for a local (one with `-f`, all otherwise).
+    pub frames: Vec<(&'a GoroutineReport, &'a Frame, &'a LogicalFrame)>,
 }
 
 impl crate::expr::Scope for FrameScope<'_> {
     fn lookup(&self, name: &str) -> Option<Result<(Option<crate::dwarf::TypeRef>, Src), String>> {
-        if let Some((r, f, lf)) = self.frame {
+        for &(r, f, lf) in &self.frames {
             let regs = registers_for(self.a, r, f);
             // The innermost declaration wins (later in DWARF order).
             if let Some(v) = scope_vars(self.di, self.a, f, lf).into_iter().rev().find(|v| v.name == name) {
@@ -284,15 +285,20 @@ pub fn print_expr(
 ) -> Result<(Option<String>, String, Option<u64>), String> {
     let di = a.bin.debug_info()?;
     let e = crate::expr::parse(expr).map_err(|e| e.to_string())?;
-    let mut chosen = None;
+    let mut frames = Vec::new();
     if let Some(id) = goroutine {
         let r = a.goroutines.iter().find(|r| r.g.goid == id).ok_or_else(|| format!("no goroutine {id}"))?;
         let vis = traceback::visible_frames(a, r, opts);
-        let m = frame.unwrap_or(0);
-        let (f, lf) = *vis.get(m).ok_or_else(|| format!("goroutine {id} has {} frames; no frame {m}", vis.len()))?;
-        chosen = Some((r, f, lf));
+        match frame {
+            Some(m) => {
+                let (f, lf) = *vis.get(m).ok_or_else(|| format!("goroutine {id} has {} frames; no frame {m}", vis.len()))?;
+                frames.push((r, f, lf));
+            }
+            // No frame given: the innermost frame that has the name.
+            None => frames.extend(vis.into_iter().map(|(f, lf)| (r, f, lf))),
+        }
     }
-    let scope = FrameScope { a, di, frame: chosen };
+    let scope = FrameScope { a, di, frames };
     let p = printer(a, di, limits);
     match crate::expr::eval(&p, &scope, &e).map_err(|e| e.to_string())? {
         crate::expr::Evaluated::Int(n) => Ok((Some("int".into()), n.to_string(), None)),

@@ -119,6 +119,16 @@ impl<'a> Printer<'a> {
 
     fn value_inner(&self, t: &Type, src: &Src, depth: usize, show_type: bool, chain: &mut Chain, out: &mut String) -> Result<(), String> {
         let l = self.limits;
+        // A defined type over a basic one (`type myInt int`) has its own
+        // base-type DIE named by its package path: print it as a conversion.
+        let basic = matches!(t.kind, Kind::Bool | Kind::Int | Kind::Uint | Kind::Float | Kind::Complex | Kind::String);
+        if basic && t.name.contains('.') {
+            let plain = Type { name: String::new(), ..t.clone() };
+            let mut v = String::new();
+            self.value_inner(&plain, src, depth, false, chain, &mut v)?;
+            let _ = write!(out, "{}({v})", t.name);
+            return Ok(());
+        }
         match &t.kind {
             Kind::Named(inner) => {
                 let it = self.ty(*inner).ok_or("no type information")?;

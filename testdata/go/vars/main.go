@@ -75,6 +75,14 @@ func want(fn, name, v string) { fmt.Fprintf(os.Stderr, "want %s %s %s\n", fn, na
 
 var parked atomic.Int32
 
+// call keeps a closure a real funcval (a direct call would be inlined).
+//
+//go:noinline
+func call(f func(int) int) int { return f(1) }
+
+// sink keeps spin's work (and so its arguments) alive.
+var sink int
+
 //go:noinline
 func holdLocals(done chan bool, seed int) {
 	s := fmt.Sprintf("local string %d", seed)
@@ -104,10 +112,9 @@ func holdLocals(done chan bool, seed int) {
 	want("main.holdLocals", "m", fmt.Sprintf("map[string]int [%q: %d, ]", "x", m["x"]))
 	want("main.holdLocals", "e", fmt.Sprintf("interface {}(main.rect) {W: %v, H: %v}", e.(rect).W, e.(rect).H))
 	want("main.holdLocals", "sh", fmt.Sprintf("main.shape(main.rect) {W: %v, H: %v}", sh.(rect).W, sh.(rect).H))
-	want("main.holdLocals", "clo", "main.holdLocals.func1")
 	parked.Add(1)
 	<-done
-	fmt.Println(s, n, f, sl, p, o, m, e, sh, clo(1))
+	fmt.Println(s, n, f, sl, p, o, m, e, sh, call(clo))
 }
 
 //go:noinline
@@ -135,7 +142,8 @@ func holdChan(c chan int, done chan bool) {
 func spin(s string, n int) int {
 	x := 0
 	for i := 0; ; i++ {
-		x += int(s[i%len(s)]) + n
+		x += int(s[i&7]) + n
+		sink = x
 		if i == 1<<20 {
 			parked.Store(100)
 		}

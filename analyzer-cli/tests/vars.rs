@@ -1,0 +1,169 @@
+//! Variables against the program's own printout: the `vars` fixture prints
+//! (on stderr, before crashing with GOTRACEBACK=crash) every value it wants
+//! found, formatted with fmt from the live values, then crashes; the kernel
+//! writes the core. `goanalyze --vars --format json` must show each local and
+//! argument with exactly that text, and `--print EXPR` each global
+//! expression. Values Go's DWARF does not describe at the pc must print
+//! `<unavailable: ...>`, never a wrong value.
+//!
+//! Covered: bool, ints, floats, complex, string, slice, array, nested
+//! structs, pointers (and a cycle), Swiss maps (go1.24+) and classic maps
+//! (go1.22/1.23), a buffered channel's contents, interfaces holding structs,
+//! closures, a generic function's arguments, unsafe.Pointer, a named int,
+//! and a running goroutine's string split across two registers (restored
+//! from runtime.asyncPreempt's save area).
+
+use std::process::Command;
+
+use tests::fixture::Build;
+use tests::tools;
+
+/// Variables whose location the compiler leaves (partly) undescribed at
+/// the parked pc in some versions: these may be `<unavailable: ...>`.
+const MAY_BE_UNAVAILABLE: &[(&str, &str)] = &[("main.genericHold[...]", "v")];
+
+struct Want {
+    kind: String,
+    func: String,
+    name: String,
+    value: String,
+}
+
+fn wants(stderr: &str) -> Vec<Want> {
+    let mut v = Vec::new();
+    for l in stderr.lines() {
+        let mut it = l.splitn(2, ' ');
+        let kind = it.next().unwrap_or("");
+        let rest = it.next().unwrap_or("");
+        match kind {
+            "want" | "want-reg" => {
+                let mut p = rest.splitn(3, ' ');
+                let (f, n, val) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap_or(""));
+                v.push(Want { kind: kind.into(), func: f.into(), name: n.into(), value: val.into() });
+            }
+            "want-global" => {
+                let (e, val) = rest.split_once(' ').unwrap();
+                v.push(Want { kind: kind.into(), func: String::new(), name: e.into(), value: val.into() });
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+fn run(toolchain: Option<&str>, pie: bool) {
+    if tools::require("go", "building the vars fixture").is_none() {
+        return;
+    }
+    let mut b = Build::new("vars");
+    if let Some(t) = toolchain {
+        b = b.toolchain(t);
+    }
+    if pie {
+        b = b.pie();
+    }
+    let fx = match b.build() {
+        Ok(f) => f,
+        Err(e) if toolchain.is_some() && !tools::in_ci() => {
+            eprintln!("\n!!! SKIPPED: {} unavailable: {e:#} !!!\n", b.label());
+            return;
+        }
+        Err(e) => panic!("{e:#}"),
+    };
+    let made = tests::producers::kernel_core(&fx.exe, &[]).expect("kernel core");
+    let wants = wants(&made.stderr);
+    assert!(wants.len() > 40, "the fixture printed only {} want lines:\n{}", wants.len(), made.stderr);
+    let ga = tests::bins::goanalyze();
+    let base = |args: &[&str]| {
+        let out = Command::new(&ga).arg(&made.core).arg("--exe").arg(&fx.exe).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (code, json, err) = base(&["--vars", "--format", "json"]);
+    assert_eq!(code, Some(0), "goanalyze --vars failed: {err}");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["schema"], "goanalyze.goroutines");
+    assert!(doc["minor"].as_u64().unwrap() >= 2);
+    let mut checked = 0;
+    let mut unavailable = Vec::new();
+    let mut bad = Vec::new();
+    for w in wants.iter().filter(|w| w.kind != "want-global") {
+        // Every frame of that function, in any goroutine, that has the variable.
+        let mut found: Vec<String> = Vec::new();
+        for g in doc["goroutines"].as_array().unwrap() {
+            for f in g["frames"].as_array().into_iter().flatten() {
+                let func = analyzer::traceback::print_name(f["func"].as_str().unwrap_or(""));
+                if func != w.func {
+                    continue;
+                }
+                for v in f["vars"].as_array().into_iter().flatten() {
+                    if v["name"] == w.name.as_str() {
+                        found.push(v["value"].as_str().unwrap_or("").to_string());
+                    }
+                }
+            }
+        }
+        match found.first() {
+            Some(v) if *v == w.value => checked += 1,
+            Some(v) if v.starts_with("<unavailable") && MAY_BE_UNAVAILABLE.contains(&(w.func.as_str(), w.name.as_str())) => {
+                unavailable.push(format!("{} {} = {v}", w.func, w.name));
+            }
+            other => bad.push(format!("{} {} {}: want {:?}, got {:?}", w.kind, w.func, w.name, w.value, other)),
+        }
+    }
+    for w in wants.iter().filter(|w| w.kind == "want-global") {
+        let (code, out, err) = base(&["--print", &w.name]);
+        if code == Some(0) && out.trim_end() == w.value {
+            checked += 1;
+        } else {
+            bad.push(format!("--print {}: want {:?}, got {:?} {err}", w.name, w.value, out.trim_end()));
+        }
+    }
+    eprintln!(
+        "vars {}: {checked} values match the program's printout; may-be-unavailable: {unavailable:?}",
+        b.label()
+    );
+    assert!(bad.is_empty(), "{}\n--- program ---\n{}", bad.join("\n"), made.stderr);
+
+    // The text form shows the same values under each frame.
+    let (code, text, err) = base(&["--vars", "--system=false"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("\t\targ s = \"spinning\"\n"), "{text}");
+    assert!(text.contains("\t\tvar s = \"local string 7\"\n"), "{text}");
+
+    // A local by name in a goroutine's scope, and a frame that lacks it.
+    let spin = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["frames"].as_array().into_iter().flatten().any(|f| f["func"] == "main.spin"))
+        .expect("spin goroutine")["id"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let (code, out, err) = base(&["--print", "len(s)", "-g", &spin]);
+    assert_eq!((code, out.trim_end()), (Some(0), "8"), "{err}");
+    let (code, _, err) = base(&["--print", "nosuchvar", "-g", &spin]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no variable named nosuchvar"), "{err}");
+}
+
+#[test]
+fn vars_go_default() {
+    run(None, false);
+}
+
+#[test]
+fn vars_go_default_pie() {
+    run(None, true);
+}
+
+#[test]
+fn vars_go1_23_classic_maps() {
+    run(Some("go1.23.12"), false);
+}
+
+#[test]
+fn vars_go1_22() {
+    run(Some("go1.22.12"), false);
+}
