@@ -41,7 +41,7 @@ func main() {
 		unlockTwice(&mu)
 	default:
 		m := map[int]int{}
-		for i := 0; i < 4; i++ {
+		for i := 1; i < 2; i++ {
 			go writer(m, i*1000)
 		}
 		writer(m, 0)
