@@ -112,11 +112,10 @@ impl Parser<'_> {
             if self.eat('[') {
                 self.ws();
                 let rest = &self.s[self.pos..];
-                let lit = if rest.starts_with('"') {
-                    let end = rest[1..].find('"').map(|i| i + 1);
-                    let Some(end) = end else { return self.err("unterminated string") };
-                    let l = Lit::Str(rest[1..end].to_string());
-                    self.pos += end + 1;
+                let lit = if let Some(body) = rest.strip_prefix('"') {
+                    let Some(end) = body.find('"') else { return self.err("unterminated string") };
+                    let l = Lit::Str(body[..end].to_string());
+                    self.pos += end + 2;
                     l
                 } else {
                     let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(rest.len());

@@ -21,8 +21,20 @@
 //! format, which has no C frames: a goroutine in cgo is walked from its
 //! Go-side `syscallsp`, as the runtime does.
 //!
+//! Variables (`--vars`, `--locals`, `--print`): [`dwarf`] loads the DWARF
+//! lazily (units by pc range, each function's variables and inlined calls
+//! once) and evaluates location lists at a frame's pc with the frame's CFA
+//! (the unwinder's fp) and, where the core has them, registers (a thread's,
+//! a signal frame's, or runtime.asyncPreempt's save area); [`value`] reads
+//! and prints Go values like Delve's `print`; [`expr`] parses `--print`;
+//! [`vars`] ties them to goroutines and frames.
+//!
 //! Known gaps: C frames are named by ELF symbols only (no C file:line, no
-//! inlined C frames); C unwinding on arm64 is untested.
+//! inlined C frames); C unwinding on arm64 is untested. Variables: no
+//! generic dictionary lookup (a type parameter's value prints with its shape
+//! type), values partly described by the compiler print as unavailable
+//! rather than in part, arm64 variables are untested, maps being grown
+//! (Swiss tables mid-split) may show an entry twice or miss one.
 
 pub mod analysis;
 pub mod args;

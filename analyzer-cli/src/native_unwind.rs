@@ -206,7 +206,13 @@ pub enum Via {
 #[derive(Debug, Clone)]
 pub enum BtKind {
     /// Code outside the pclntab, named by the module's ELF symbols.
-    C { symbol: Option<(String, u64)>, module: String, via: Via },
+    C {
+        symbol: Option<(String, u64)>,
+        module: String,
+        /// The pc as a link-time address of the module (for addr2line).
+        link_pc: u64,
+        via: Via,
+    },
     /// Go code, as the runtime's unwinder sees it (with inlined frames).
     Go(Box<Frame>),
     /// The kernel's signal frame: what follows is what the signal interrupted.
@@ -399,7 +405,8 @@ impl<'a> NativeUnwinder<'a> {
             let link = lookup.wrapping_sub(m.bias);
             let symbol = m.symbolize(link).map(|(n, o)| (n, o + (pc - lookup)));
             let idx = bt.frames.len();
-            bt.frames.push(BtFrame { pc, sp, kind: BtKind::C { symbol, module: m.name.clone(), via } });
+            let link_pc = pc.wrapping_sub(m.bias);
+            bt.frames.push(BtFrame { pc, sp, kind: BtKind::C { symbol, module: m.name.clone(), link_pc, via } });
             let (next, signal, how) = match m.cfi().step(m.data(), link, &regs, ar, mem) {
                 Ok(Some(s)) if s.outermost => return bt,
                 Ok(Some(s)) => (s.caller, s.signal_frame, Via::Cfi),
@@ -477,10 +484,11 @@ pub fn format(a: &Analysis, bt: &Backtrace, indent: &str) -> String {
     let mut n = 0usize;
     for f in &bt.frames {
         match &f.kind {
-            BtKind::C { symbol, module, .. } => {
+            BtKind::C { symbol, module, link_pc, .. } => {
                 let name = match symbol {
                     Some((sym, off)) => format!("{sym}+{off:#x} ({module})"),
-                    None => format!("?? ({module})"),
+                    // No symbol (a stripped executable): where in the file, for addr2line.
+                    None => format!("?? ({module}+{link_pc:#x})"),
                 };
                 let _ = writeln!(s, "{indent}#{n:<3} {:#018x} in {name}", f.pc);
                 n += 1;

@@ -44,12 +44,27 @@ pub fn registers_for(a: &Analysis, r: &GoroutineReport, f: &Frame) -> Option<cor
 }
 
 /// runtime/preempt_amd64.s saves AX, CX, DX, BX, SI, DI, R8..R15 at 0..104
-/// off its sp (every Go version with async preemption, 1.14+).
+/// off its sp; preempt_arm64.s saves R0..R17 at 8.. and R19..R26 at 152..
+/// (R18 is the platform register, R27 REGTMP and R28 g are not saved).
+/// Both since async preemption came in (Go 1.14).
 fn preempt_registers(a: &Analysis, base: u64, f: &Frame) -> Option<core_reader::Registers> {
-    if a.bin.arch != crate::binary::BinArch::Amd64 {
-        return None;
-    }
     let r = |i: u64| a.core.u64(base.wrapping_add(8 * i)).ok();
+    if a.bin.arch == crate::binary::BinArch::Arm64 {
+        let mut x = [0u64; 31];
+        for (i, v) in x.iter_mut().enumerate().take(18) {
+            *v = r(1 + i as u64)?;
+        }
+        for (i, v) in x.iter_mut().enumerate().take(27).skip(19) {
+            *v = r(19 + (i as u64 - 19))?;
+        }
+        return Some(core_reader::Registers::Arm64(core_reader::Arm64Regs {
+            x,
+            sp: f.sp,
+            pc: f.pc,
+            pstate: 0,
+            tpidr: None,
+        }));
+    }
     Some(core_reader::Registers::Amd64(core_reader::Amd64Regs {
         rax: r(0)?,
         rcx: r(1)?,
@@ -144,7 +159,7 @@ fn signal_registers(a: &Analysis, t: &crate::goroutine::Thread) -> Option<core_r
 }
 
 /// A frame's variables in scope: arguments first, then locals.
-pub fn scope_vars<'d>(di: &'d DebugInfo, a: &Analysis, f: &Frame, lf: &LogicalFrame) -> Vec<Var> {
+pub fn scope_vars(di: &DebugInfo, a: &Analysis, f: &Frame, lf: &LogicalFrame) -> Vec<Var> {
     let link = f.sym_pc.wrapping_sub(a.bias);
     let Some(fv) = di.func_at(link) else { return Vec::new() };
     let idx = f.logical.iter().position(|l| std::ptr::eq(l, lf)).unwrap_or(f.logical.len() - 1);
@@ -178,7 +193,9 @@ pub fn var_src(a: &Analysis, di: &DebugInfo, v: &Var, f: &Frame, regs: Option<&c
     };
     match di.place(v, f.sym_pc.wrapping_sub(a.bias), size, &cx) {
         Ok(Place::Memory(addr)) => Ok(Src::Mem(addr)),
-        Ok(Place::Bytes(b)) => Ok(Src::Bytes(b.into(), 0)),
+        Ok(Place::Bytes { bytes, known, why }) => {
+            Ok(Src::Bytes(std::sync::Arc::new(crate::value::Assembled { bytes, known, why }), 0))
+        }
         Ok(Place::Unavailable(why)) => Err(format!("<unavailable: {why}>")),
         Err(e) => Err(format!("<unreadable: {e}>")),
     }

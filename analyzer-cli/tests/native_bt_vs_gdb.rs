@@ -43,8 +43,8 @@ fn parse_pc(s: &str) -> Option<u64> {
 /// physical frame; "#4  _cgo_..._Cfunc_c_sleep_forever (v=...) at ..." (no
 /// address) continues its inline group, except as frame #0 or right after
 /// "<signal handler called>".
-fn gdb_bt(exe: &Path, core: &Path) -> BTreeMap<u64, Vec<Phys>> {
-    let out = Command::new("gdb")
+fn gdb_bt(gdb: &str, exe: &Path, core: &Path) -> BTreeMap<u64, Vec<Phys>> {
+    let out = Command::new(gdb)
         .args(["-batch", "-nx", "-ex", "set auto-load off", "-ex", "set pagination off", "-ex", "thread apply all bt"])
         .arg(exe)
         .arg(core)
@@ -138,13 +138,20 @@ fn norm(name: &str) -> &str {
 
 /// Compare every thread; returns (C frames compared, C function names seen).
 fn compare(exe: &Path, core: &Path) -> (usize, Vec<String>) {
+    let (c, names, _) = compare_with("gdb", exe, core);
+    (c, names)
+}
+
+/// As [`compare`] with a given gdb; also returns how many frames (C and Go) were compared.
+fn compare_with(gdb: &str, exe: &Path, core: &Path) -> (usize, Vec<String>, usize) {
     let a = Analysis::open(core, Some(exe)).expect("open core");
     let u = a.unwinder();
     let is_go = |pc: u64| u.find_func(pc).is_some();
-    let theirs = gdb_bt(exe, core);
+    let theirs = gdb_bt(gdb, exe, core);
     let (ours, text) = our_bt(exe, core);
     assert_eq!(theirs.keys().collect::<Vec<_>>(), ours.keys().collect::<Vec<_>>(), "threads differ\n{text}");
     let mut c_frames = 0;
+    let mut all = 0;
     let mut names = Vec::new();
     for (tid, g) in &theirs {
         let o = &ours[tid];
@@ -160,6 +167,7 @@ fn compare(exe: &Path, core: &Path) -> (usize, Vec<String>) {
             if let Some(pc) = gf.pc {
                 assert_eq!(Some(pc), of.pc, "{}", ctx());
             }
+            all += 1;
             let pc = of.pc.unwrap();
             if is_go(pc) {
                 // Without DWARF gdb cannot unwind Go frames: compare no further.
@@ -173,7 +181,7 @@ fn compare(exe: &Path, core: &Path) -> (usize, Vec<String>) {
             names.push(of.name.clone());
         }
     }
-    (c_frames, names)
+    (c_frames, names, all)
 }
 
 fn tools() -> bool {
@@ -330,4 +338,32 @@ fn corrupted_thread_stacks_do_not_panic() {
             assert!(out.lines().filter(|l| l.trim_start().starts_with('#')).count() < 2000, "seed {seed}: runaway walk");
         }
     }
+}
+
+/// linux/arm64 (qemu-aarch64's core of the zoo crashing in Go): frame pcs
+/// agree with gdb-multiarch as far as gdb goes (it stops at Go's sigtramp;
+/// we continue through the signal frame, x29/x30 and the pclntab).
+#[test]
+fn arm64_frames_match_gdb_multiarch() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    if (!have("qemu-aarch64") && missing("qemu-aarch64")) || (!have("gdb-multiarch") && missing("gdb-multiarch")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("zoo");
+    build("zoo", Variant { pie: false, stripped: false, goarch: "arm64" }, None, &exe).unwrap();
+    let (core, _) = crash_core(dir.path(), &exe, "crash", true).unwrap();
+    let (_, _, n) = compare_with("gdb-multiarch", &exe, &core);
+    eprintln!("arm64: {n} frames agree with gdb-multiarch");
+    assert!(n >= 10, "only {n} frames compared");
+    // Past the signal frame: the crashing goroutine's own frames.
+    let (_, out) = our_bt(&exe, &core);
+    // The crashing thread's block: from its "* thread" line to the next thread line.
+    let start = out.find("* thread").expect("a crashing thread");
+    let crashed = &out[start..];
+    let crashed = &crashed[..crashed[1..].find("\n  thread").map_or(crashed.len(), |i| i + 1)];
+    let sig = crashed.find("<signal handler called>").expect("a signal frame");
+    assert!(crashed[sig..].contains("main.main ()"), "{crashed}");
 }

@@ -105,7 +105,7 @@ fn run(toolchain: Option<&str>, pie: bool) {
         }
         match found.first() {
             Some(v) if *v == w.value => checked += 1,
-            Some(v) if v.starts_with("<unavailable") && MAY_BE_UNAVAILABLE.contains(&(w.func.as_str(), w.name.as_str())) => {
+            Some(v) if v.contains("<unavailable: ") && MAY_BE_UNAVAILABLE.contains(&(w.func.as_str(), w.name.as_str())) => {
                 unavailable.push(format!("{} {} = {v}", w.func, w.name));
             }
             other => bad.push(format!("{} {} {}: want {:?}, got {:?}", w.kind, w.func, w.name, w.value, other)),
@@ -130,6 +130,13 @@ fn run(toolchain: Option<&str>, pie: bool) {
     assert_eq!(code, Some(0), "{err}");
     assert!(text.contains("\t\targ s = \"spinning\"\n"), "{text}");
     assert!(text.contains("\t\tvar s = \"local string 7\"\n"), "{text}");
+
+    // A pointer to unmapped memory: that value is unreadable, the rest prints.
+    let (code, out, err) = base(&["--print", "main.gWild"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("(*main.point)(0xdead0000) <unreadable: "), "{out}");
+    let (code, _, err) = base(&["--print", "main.gWild.X"]);
+    assert_eq!(code, Some(0), "{err}");
 
     // A local by name in a goroutine's scope, and a frame that lacks it.
     let spin = doc["goroutines"]
@@ -158,6 +165,18 @@ fn vars_go_default_pie() {
     run(None, true);
 }
 
+/// Swiss maps with DWARF 4 (.debug_loc, .debug_ranges).
+#[test]
+fn vars_go1_24_swiss_dwarf4() {
+    run(Some("go1.24.11"), false);
+}
+
+/// The first toolchain writing DWARF 5 (.debug_loclists, .debug_addr).
+#[test]
+fn vars_go1_25_dwarf5() {
+    run(Some("go1.25.5"), false);
+}
+
 #[test]
 fn vars_go1_23_classic_maps() {
     run(Some("go1.23.12"), false);
@@ -166,4 +185,26 @@ fn vars_go1_23_classic_maps() {
 #[test]
 fn vars_go1_22() {
     run(Some("go1.22.12"), false);
+}
+
+/// Without DWARF there are no variables: --vars still prints the stacks and
+/// says why under each frame; --print fails with a one-line reason.
+#[test]
+fn vars_stripped_says_why() {
+    if tools::require("go", "building the vars fixture").is_none() {
+        return;
+    }
+    let fx = Build::new("vars").stripped().build().expect("build");
+    let made = tests::producers::kernel_core(&fx.exe, &[]).expect("kernel core");
+    let ga = tests::bins::goanalyze();
+    let run = |args: &[&str]| Command::new(&ga).arg(&made.core).arg("--exe").arg(&fx.exe).args(args).output().unwrap();
+    let out = run(&["--vars", "--system=false"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("main.holdLocals("), "{text}");
+    assert!(text.contains("<no variables: ") && text.contains("has no DWARF"), "{text}");
+    let out = run(&["--print", "main.gInt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no DWARF") && err.lines().count() == 1, "{err}");
 }

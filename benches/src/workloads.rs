@@ -136,7 +136,7 @@ pub fn dump(args: &Args) -> Result<()> {
         println!("\nworkload: live `heap {mib} wait` ({}), pid {}", fx.go_version, live.pid);
         header(
             &format!("dumping a live process with {mib} MiB of heap"),
-            &["tool", "wall (median)", "vs godump", "on disk"],
+            &["tool", "wall (median)", "wall / godump's", "on disk"],
         );
         let pid = live.pid.to_string();
         let ours = dump_runs(args.runs, dir.path(), |out| {
@@ -144,7 +144,7 @@ pub fn dump(args: &Args) -> Result<()> {
             Ok(out.to_path_buf())
         })?;
         let (ow, od) = median_run(&ours);
-        println!("| godump create | {} | 1.0x | {:.0} MiB |", secs(ow), od as f64 / 1048576.0);
+        println!("| godump create | {} | 1.00 | {:.0} MiB |", secs(ow), od as f64 / 1048576.0);
         if let Some(gcore) = tests::tools::find("gcore") {
             let g = dump_runs(args.runs, dir.path(), |out| {
                 let st = Command::new(&gcore).arg("-o").arg(out).arg(&pid).output()?;
@@ -152,7 +152,7 @@ pub fn dump(args: &Args) -> Result<()> {
                 Ok(PathBuf::from(format!("{}.{pid}", out.display())))
             })?;
             let (gw, gdk) = median_run(&g);
-            println!("| gdb gcore | {} | {:.1}x slower | {:.0} MiB |", secs(gw), gw.as_secs_f64() / ow.as_secs_f64(), gdk as f64 / 1048576.0);
+            println!("| gdb gcore | {} | {:.2} | {:.0} MiB |", secs(gw), gw.as_secs_f64() / ow.as_secs_f64(), gdk as f64 / 1048576.0);
         }
         if let Some(dlv) = dlv() {
             let d = dump_runs(args.runs, dir.path(), |_out| {
@@ -162,7 +162,7 @@ pub fn dump(args: &Args) -> Result<()> {
                 Ok(keep)
             })?;
             let (dw, ddk) = median_run(&d);
-            println!("| dlv attach + dump | {} | {:.1}x slower | {:.0} MiB |", secs(dw), dw.as_secs_f64() / ow.as_secs_f64(), ddk as f64 / 1048576.0);
+            println!("| dlv attach + dump | {} | {:.2} | {:.0} MiB |", secs(dw), dw.as_secs_f64() / ow.as_secs_f64(), ddk as f64 / 1048576.0);
         }
         // The disk's own pace for as many bytes as godump wrote.
         let src = dir.path().join("dd-src");
@@ -174,7 +174,7 @@ pub fn dump(args: &Args) -> Result<()> {
             Ok(out.to_path_buf())
         })?;
         let (ddw, _) = median_run(&dd);
-        println!("| dd of godump's core (the disk's pace) | {} | {:.1}x | - |", secs(ddw), ddw.as_secs_f64() / ow.as_secs_f64());
+        println!("| dd of godump's core (the disk's pace) | {} | {:.2} | - |", secs(ddw), ddw.as_secs_f64() / ow.as_secs_f64());
         // How long the target was stopped, as godump reports it.
         let out = Command::new(&gd).args(["create", &pid]).arg(dir.path().join("last")).output()?;
         let said = String::from_utf8_lossy(&out.stderr);

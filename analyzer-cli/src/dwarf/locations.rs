@@ -33,8 +33,10 @@ impl VarLocation {
 pub enum Place {
     /// In memory at this (runtime) address.
     Memory(u64),
-    /// Assembled from registers and memory pieces.
-    Bytes(Vec<u8>),
+    /// Assembled from registers and memory pieces; `known` marks the bytes
+    /// some piece described (None: all of them), `why` says why the others
+    /// are missing.
+    Bytes { bytes: Vec<u8>, known: Option<Vec<bool>>, why: String },
     /// Not available at this pc, with why.
     Unavailable(String),
 }
@@ -134,8 +136,19 @@ fn assemble(pieces: &[Piece<R>], size: u64, cx: &FrameContext) -> Result<Place, 
     if let [Piece { location: Location::Address { address }, size_in_bits: None, .. }] = pieces {
         return Ok(Place::Memory(*address));
     }
-    // Pieces, in order; a lone location without a size covers the whole value.
+    // Pieces, in order; a lone location without a size covers the whole
+    // value. A piece with no location (optimized away) or in a register the
+    // frame does not have leaves its bytes unknown: the rest still prints.
     let mut bytes = Vec::new();
+    let mut known = Vec::new();
+    let mut why = String::new();
+    let mut missing = |bytes: &mut Vec<u8>, known: &mut Vec<bool>, n: usize, reason: &str| {
+        if why.is_empty() {
+            why = reason.to_string();
+        }
+        bytes.extend(std::iter::repeat_n(0, n));
+        known.extend(std::iter::repeat_n(false, n));
+    };
     for p in pieces {
         let n = match p.size_in_bits {
             Some(b) => b.div_ceil(8),
@@ -143,22 +156,26 @@ fn assemble(pieces: &[Piece<R>], size: u64, cx: &FrameContext) -> Result<Place, 
         }
         .min(1 << 16) as usize;
         match &p.location {
-            Location::Empty => return Ok(Place::Unavailable("partly optimized away".into())),
+            Location::Empty => missing(&mut bytes, &mut known, n, "optimized away"),
             Location::Register { register } => match cx.regs.and_then(|r| r(register.0)) {
                 Some(v) => {
                     let b = v.to_le_bytes();
                     for i in 0..n {
                         bytes.push(*b.get(i).unwrap_or(&0));
+                        known.push(true);
                     }
                 }
-                None => return Ok(Place::Unavailable("in register".into())),
+                None => missing(&mut bytes, &mut known, n, "in register"),
             },
             Location::Address { address } => {
                 let mut b = vec![0u8; n];
-                if let Err(e) = cx.mem.read(*address, &mut b) {
-                    return Ok(Place::Unavailable(format!("unreadable: {e}")));
+                match cx.mem.read(*address, &mut b) {
+                    Ok(()) => {
+                        bytes.extend_from_slice(&b);
+                        known.extend(std::iter::repeat_n(true, n));
+                    }
+                    Err(e) => missing(&mut bytes, &mut known, n, &format!("unreadable: {e}")),
                 }
-                bytes.extend_from_slice(&b);
             }
             Location::Value { value } => {
                 let v = match value {
@@ -170,14 +187,23 @@ fn assemble(pieces: &[Piece<R>], size: u64, cx: &FrameContext) -> Result<Place, 
                 let b = v.to_le_bytes();
                 for i in 0..n {
                     bytes.push(*b.get(i).unwrap_or(&0));
+                    known.push(true);
                 }
             }
             Location::Bytes { value } => {
-                bytes.extend_from_slice(&value.to_slice().map_err(LocError::Expr)?);
+                let v = value.to_slice().map_err(LocError::Expr)?;
+                known.extend(std::iter::repeat_n(true, v.len()));
+                bytes.extend_from_slice(&v);
             }
             Location::ImplicitPointer { .. } => return Err(LocError::Unsupported("implicit pointer".into())),
         }
     }
-    bytes.resize(size.min(1 << 16) as usize, 0);
-    Ok(Place::Bytes(bytes))
+    let len = size.min(1 << 16) as usize;
+    bytes.resize(len, 0);
+    known.resize(len, false);
+    if !known.iter().any(|k| *k) {
+        return Ok(Place::Unavailable(if why.is_empty() { "optimized away".into() } else { why }));
+    }
+    let all = known.iter().all(|k| *k);
+    Ok(Place::Bytes { bytes, known: (!all).then_some(known), why })
 }

@@ -108,6 +108,8 @@ struct UnitInfo {
 pub struct DebugInfo {
     pub(crate) dwarf: gimli::Dwarf<R>,
     units: Vec<UnitInfo>,
+    /// Every unit's pc ranges (low, high, unit index), sorted by low.
+    unit_ranges: Vec<(u64, u64, usize)>,
     func_cache: Mutex<HashMap<(usize, usize), Arc<FuncVars>>>,
     pub(crate) type_cache: Mutex<HashMap<usize, Arc<Type>>>,
     globals: OnceLock<HashMap<String, Global>>,
@@ -168,9 +170,13 @@ impl DebugInfo {
             }
             units.push(UnitInfo { unit, start, end, ranges, funcs: OnceLock::new() });
         }
+        let mut unit_ranges: Vec<(u64, u64, usize)> =
+            units.iter().enumerate().flat_map(|(i, u)| u.ranges.iter().map(move |(l, h)| (*l, *h, i))).collect();
+        unit_ranges.sort_unstable();
         Ok(Some(DebugInfo {
             dwarf,
             units,
+            unit_ranges,
             func_cache: Mutex::new(HashMap::new()),
             type_cache: Mutex::new(HashMap::new()),
             globals: OnceLock::new(),
@@ -243,7 +249,12 @@ impl DebugInfo {
 
     /// The variables of the function containing link-time `pc`.
     pub fn func_at(&self, pc: u64) -> Option<Arc<FuncVars>> {
-        let uidx = self.units.iter().position(|u| u.ranges.iter().any(|(l, h)| pc >= *l && pc < *h))?;
+        // Go's units do not overlap: the last range starting at or before pc.
+        let i = self.unit_ranges.partition_point(|r| r.0 <= pc);
+        let &(_, high, uidx) = self.unit_ranges.get(i.checked_sub(1)?)?;
+        if pc >= high {
+            return None;
+        }
         let funcs = self.unit_funcs(uidx);
         let i = funcs.partition_point(|f| f.0 <= pc);
         let (low, high, off) = *funcs.get(i.checked_sub(1)?)?;

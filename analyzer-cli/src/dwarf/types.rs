@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use gimli::{AttributeValue, UnitOffset};
 
-use super::{DebugInfo, DW_AT_GO_ELEM, DW_AT_GO_EMBEDDED_FIELD, DW_AT_GO_KEY, DW_AT_GO_KIND, DW_AT_GO_RUNTIME_TYPE};
+use super::{
+    DebugInfo, DW_AT_GO_DICT_INDEX, DW_AT_GO_ELEM, DW_AT_GO_EMBEDDED_FIELD, DW_AT_GO_KEY, DW_AT_GO_KIND, DW_AT_GO_RUNTIME_TYPE,
+};
 
 /// A type DIE by its global .debug_info offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,12 +109,20 @@ impl DebugInfo {
         let unit = self.unit(u);
         let off = UnitOffset(r.0 - self.global_offset(u, UnitOffset(0)));
         let e = unit.entry(off).ok()?;
-        let name = self.attr_str(u, &e, gimli::DW_AT_name).unwrap_or_default();
+        let mut name = self.attr_str(u, &e, gimli::DW_AT_name).unwrap_or_default();
         let size = udata(e.attr_value(gimli::DW_AT_byte_size)).unwrap_or(0);
         let gk = udata(e.attr_value(DW_AT_GO_KIND));
         let rtype = udata(e.attr_value(DW_AT_GO_RUNTIME_TYPE)).filter(|v| *v != 0);
         let tref = |at| e.attr_value(at).and_then(|v| self.ref_attr(u, v)).map(TypeRef);
         let target = tref(gimli::DW_AT_type);
+        // A type parameter (`.param0`, with DW_AT_go_dict_index): the real
+        // type is in the function's dictionary, which Go's DWARF does not
+        // locate; show the shape type it was compiled for.
+        if e.tag() == gimli::DW_TAG_typedef && e.attr_value(DW_AT_GO_DICT_INDEX).is_some() {
+            if let Some(t) = target.and_then(|t| self.type_at(t)) {
+                name = t.name.clone();
+            }
+        }
         let kind = match e.tag() {
             gimli::DW_TAG_base_type => match match e.attr_value(gimli::DW_AT_encoding) {
                 Some(AttributeValue::Encoding(x)) => x.0,

@@ -40,7 +40,7 @@ impl Printer<'_> {
                 let dt = self.ty(dr).ok_or("no type information")?;
                 let _ = write!(out, "{}({}) ", t.name, dt.name);
                 let vsrc = if self.pointer_shaped(Some(dr), 0) {
-                    Src::Bytes(std::sync::Arc::from(data.to_le_bytes().to_vec().into_boxed_slice()), 0)
+                    Src::Bytes(super::Assembled::word(data), 0)
                 } else {
                     Src::Mem(data)
                 };

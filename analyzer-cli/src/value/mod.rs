@@ -33,13 +33,28 @@ impl Default for Limits {
     }
 }
 
+/// A value assembled from pieces; bytes no piece described are unknown.
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    pub bytes: Vec<u8>,
+    pub known: Option<Vec<bool>>,
+    /// Why unknown bytes are unknown ("optimized away", "in register").
+    pub why: String,
+}
+
+impl Assembled {
+    pub fn word(v: u64) -> Arc<Assembled> {
+        Arc::new(Assembled { bytes: v.to_le_bytes().to_vec(), known: None, why: String::new() })
+    }
+}
+
 /// Where a value's bytes are.
 #[derive(Debug, Clone)]
 pub enum Src {
     /// In the target's memory at this runtime address.
     Mem(u64),
     /// Bytes already assembled (from registers), with an offset into them.
-    Bytes(Arc<[u8]>, usize),
+    Bytes(Arc<Assembled>, usize),
 }
 
 impl Src {
@@ -74,7 +89,14 @@ impl<'a> Printer<'a> {
         match src {
             Src::Mem(a) => self.mem.read(*a, buf).map_err(|e| e.to_string()),
             Src::Bytes(b, o) => {
-                let s = b.get(*o..o + buf.len()).ok_or_else(|| "value shorter than its type".to_string())?;
+                let r = *o..o + buf.len();
+                let s = b.bytes.get(r.clone()).ok_or_else(|| "value shorter than its type".to_string())?;
+                if let Some(k) = &b.known {
+                    if k.get(r).is_none_or(|k| k.iter().any(|x| !x)) {
+                        // Marked so value() prints it as unavailable, not unreadable.
+                        return Err(format!("<unavailable: {}>", b.why));
+                    }
+                }
                 buf.copy_from_slice(s);
                 Ok(())
             }
@@ -113,7 +135,11 @@ impl<'a> Printer<'a> {
             return;
         };
         if let Err(e) = self.value_inner(&t, src, depth, show_type, chain, out) {
-            let _ = write!(out, "<unreadable: {e}>");
+            if e.starts_with('<') {
+                out.push_str(&e);
+            } else {
+                let _ = write!(out, "<unreadable: {e}>");
+            }
         }
     }
 
@@ -187,6 +213,12 @@ impl<'a> Printer<'a> {
                 let deref = et.as_ref().is_some_and(|e| matches!(e.kind, Kind::Struct(_) | Kind::Array { .. }));
                 if !deref || depth >= l.max_depth || chain.contains(&p) {
                     let _ = write!(out, "({})({p:#x})", t.name);
+                    return Ok(());
+                }
+                // A pointer into memory the core does not have (a truncated
+                // core, a wild pointer): say so once, not once per field.
+                if let Err(e) = self.mem.read(p, &mut [0u8; 1]) {
+                    let _ = write!(out, "({})({p:#x}) <unreadable: {e}>", t.name);
                     return Ok(());
                 }
                 out.push('*');

@@ -69,6 +69,8 @@ var (
 	gUptr    unsafe.Pointer
 	gMyInt   myInt = -17
 	gBig     = map[int]int{}
+	// gWild points where nothing is mapped: its target is unreadable.
+	gWild *point
 )
 
 func want(fn, name, v string) { fmt.Fprintf(os.Stderr, "want %s %s %s\n", fn, name, v) }
@@ -163,6 +165,7 @@ func main() {
 	base := 100
 	gFunc = func(a int) int { return a + base }
 	gUptr = unsafe.Pointer(&gInt)
+	gWild = (*point)(unsafe.Pointer(uintptr(0xdead0000)))
 	for i := 0; i < 100; i++ {
 		gBig[i] = i * i
 	}
@@ -210,7 +213,7 @@ func main() {
 		time.Sleep(time.Millisecond)
 	}
 	runtime.Gosched()
-	fmt.Println(gInt, gStr, gMap, gIntMap, gSlice, gPoint, gOuter, gCycle.Val, len(gChan), gIface, gShape, gFunc(1), gArr, gFloat, gComplex, gBool, gUptr, gMyInt, len(gBig))
+	fmt.Println(gWild != nil, gInt, gStr, gMap, gIntMap, gSlice, gPoint, gOuter, gCycle.Val, len(gChan), gIface, gShape, gFunc(1), gArr, gFloat, gComplex, gBool, gUptr, gMyInt, len(gBig))
 	var np *point
 	fmt.Println(np.X)
 }
