@@ -30,6 +30,10 @@ enum Format {
   goanalyze core --threads --bt           every thread's native stack (C and Go frames), like gdb's bt
   goanalyze core --info
   goanalyze core --stacks --format json > stacks.json
+  goanalyze core --vars --system=false    stacks with every frame's arguments and locals
+  goanalyze core --locals -g 7            goroutine 7's frames and their variables
+  goanalyze core --print 'main.cfg.Limits[\"x\"]'   a global (fields, a[i], m[k], *p, len(), cap())
+  goanalyze core --print 'req.URL' -g 7 -f 2      in frame 2 of goroutine 7
   goanalyze core --group                  goroutines with identical stacks, counted
   goanalyze cores/*.core --triage --format json   crash reason + signature per core (JSON Lines)
 

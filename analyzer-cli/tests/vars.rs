@@ -11,7 +11,8 @@
 //! (go1.22/1.23), a buffered channel's contents, interfaces holding structs,
 //! closures, a generic function's arguments, unsafe.Pointer, a named int,
 //! and a running goroutine's string split across two registers (restored
-//! from runtime.asyncPreempt's save area).
+//! from runtime.asyncPreempt's save area, or from its thread's signal frame
+//! when async preemption is off).
 
 use std::process::Command;
 
@@ -150,6 +151,19 @@ fn run(toolchain: Option<&str>, pie: bool) {
         .to_string();
     let (code, out, err) = base(&["--print", "len(s)", "-g", &spin]);
     assert_eq!((code, out.trim_end()), (Some(0), "8"), "{err}");
+    // The same in JSON, in an explicit frame (0 = innermost shown).
+    let (code, out, err) = base(&["--print", "s", "-g", &spin, "-f", "0", "--system=false", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let p: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(p["schema"], "goanalyze.print");
+    assert_eq!(p["type"], "string");
+    assert_eq!(p["value"], "\"spinning\"");
+    assert_eq!(p["error"], serde_json::Value::Null);
+    // --locals: that goroutine only.
+    let (code, out, err) = base(&["--locals", "-g", &spin, "--system=false"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("goroutine ")).count(), 1, "{out}");
+    assert!(out.contains("\t\targ n = 5\n"), "{out}");
     let (code, _, err) = base(&["--print", "nosuchvar", "-g", &spin]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("no variable named nosuchvar"), "{err}");
@@ -207,4 +221,39 @@ fn vars_stripped_says_why() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("has no DWARF") && err.lines().count() == 1, "{err}");
+}
+
+/// Without async preemption spin is still running when the crash stops the
+/// world: its innermost frame's registers come from its thread's signal
+/// frame (the SIGQUIT the crashing thread sent), and its string argument,
+/// split across RAX and RBX, prints whole.
+#[test]
+fn vars_running_goroutine_registers_from_signal_frame() {
+    if tools::require("go", "building the vars fixture").is_none() {
+        return;
+    }
+    let fx = Build::new("vars").build().expect("build");
+    let made = tests::producers::kernel_core(&fx.exe, &["nopreempt"]).expect("kernel core");
+    let out = Command::new(tests::bins::goanalyze())
+        .arg(&made.core)
+        .arg("--exe")
+        .arg(&fx.exe)
+        .args(["--vars", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["frames"].as_array().into_iter().flatten().any(|f| f["func"] == "main.spin"))
+        .expect("spin goroutine");
+    assert_eq!(g["status"], "running", "{g:#}");
+    let f = g["frames"].as_array().unwrap().iter().find(|f| f["func"] == "main.spin").unwrap();
+    let val = |n: &str| {
+        f["vars"].as_array().unwrap().iter().find(|v| v["name"] == n).map(|v| v["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(val("s").as_deref(), Some("\"spinning\""), "{f:#}");
+    assert_eq!(val("n").as_deref(), Some("5"), "{f:#}");
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -68,14 +69,16 @@ var (
 	gBool    = true
 	gUptr    unsafe.Pointer
 	gMyInt   myInt = -17
-	gBig     = map[int]int{}
+	gBig           = map[int]int{}
 	// gWild points where nothing is mapped: its target is unreadable.
 	gWild *point
 )
 
 func want(fn, name, v string) { fmt.Fprintf(os.Stderr, "want %s %s %s\n", fn, name, v) }
 
-var parked atomic.Int32
+// parked counts goroutines that printed their values and are about to
+// block; spinning says spin has been looping for a while.
+var parked, spinning atomic.Int32
 
 // call keeps a closure a real funcval (a direct call would be inlined).
 //
@@ -147,12 +150,22 @@ func spin(s string, n int) int {
 		x += int(s[i&7]) + n
 		sink = x
 		if i == 1<<20 {
-			parked.Store(100)
+			spinning.Store(1)
 		}
 	}
 }
 
 func main() {
+	// "nopreempt": run again without async preemption, so that spin is
+	// still running on its thread when the crash stops the world and its
+	// registers are in that thread's signal frame.
+	if len(os.Args) > 1 && os.Args[1] == "nopreempt" && os.Getenv("GODEBUG") == "" {
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, append(os.Environ(), "GODEBUG=asyncpreemptoff=1"))
+		}
+		panic(err)
+	}
 	done := make(chan bool)
 	gSlice[0], gSlice[1], gSlice[2] = 1, 2, 3
 	gOuter = &outer{ID: 2, In: inner{Name: "global", P: point{1, 2}}, Tags: []string{"g"}, Ptr: &gPoint}
@@ -209,7 +222,7 @@ func main() {
 	fmt.Fprintf(os.Stderr, "want-reg main.spin s %q\n", spun)
 	fmt.Fprintf(os.Stderr, "want-reg main.spin n %d\n", 5)
 	go spin(spun, 5)
-	for parked.Load() < 100 {
+	for parked.Load() < 3 || spinning.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	runtime.Gosched()
