@@ -32,9 +32,11 @@
 //! Known gaps: C frames are named by ELF symbols only (no C file:line, no
 //! inlined C frames); C unwinding on arm64 is untested. Variables: no
 //! generic dictionary lookup (a type parameter's value prints with its shape
-//! type), values partly described by the compiler print as unavailable
-//! rather than in part, arm64 variables are untested, maps being grown
-//! (Swiss tables mid-split) may show an entry twice or miss one.
+//! type: Go's DWARF does not locate the dictionary); a frame that faulted
+//! into an injected `sigpanic` has lost its registers (only stack slots
+//! print); maps being grown (Swiss tables mid-split, hmaps mid-evacuation)
+//! may show an entry twice or miss one; floats held in XMM/V registers are
+//! unavailable (only general registers are recovered).
 
 pub mod analysis;
 pub mod args;

@@ -213,13 +213,34 @@ pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFr
     Ok(scope_vars(di, a, f, lf)
         .iter()
         .map(|v| {
-            let (value, addr) = match var_src(a, di, v, f, regs.as_ref()) {
-                Ok(src) => (p.format(v.ty, &src), src.addr().map(|x| format!("{x:#x}"))),
+            let (name, ty, src) = escaped(&p, v, var_src(a, di, v, f, regs.as_ref()));
+            let (value, addr) = match src {
+                Ok(src) => (p.format(ty, &src), src.addr().map(|x| format!("{x:#x}"))),
                 Err(e) => (e, None),
             };
-            VarValue { name: v.name.clone(), ty: p.type_name(v.ty), arg: v.is_param, value, addr }
+            VarValue { name, ty: p.type_name(ty), arg: v.is_param, value, addr }
         })
         .collect())
+}
+
+/// A variable that escaped to the heap appears in DWARF as `&x`, a pointer
+/// to it: show it as `x`, through the pointer, as Delve does.
+fn escaped(
+    p: &Printer,
+    v: &Var,
+    src: Result<Src, String>,
+) -> (String, Option<crate::dwarf::TypeRef>, Result<Src, String>) {
+    let Some(name) = v.name.strip_prefix('&') else { return (v.name.clone(), v.ty, src) };
+    let elem = match v.ty.and_then(|t| p.di.type_at(t)).map(|t| t.kind.clone()) {
+        Some(crate::dwarf::Kind::Pointer(e)) => e,
+        _ => return (v.name.clone(), v.ty, src),
+    };
+    let src = src.and_then(|s| match p.word(&s) {
+        Ok(0) => Err("<unreadable: nil heap pointer>".to_string()),
+        Ok(a) => Ok(Src::Mem(a)),
+        Err(e) => Err(if e.starts_with('<') { e } else { format!("<unreadable: {e}>") }),
+    });
+    (name.to_string(), elem, src)
 }
 
 /// `--vars`: one goroutine's traceback block with every frame's variables
@@ -282,8 +303,11 @@ impl crate::expr::Scope for FrameScope<'_> {
         for &(r, f, lf) in &self.frames {
             let regs = registers_for(self.a, r, f);
             // The innermost declaration wins (later in DWARF order).
-            if let Some(v) = scope_vars(self.di, self.a, f, lf).into_iter().rev().find(|v| v.name == name) {
-                return Some(var_src(self.a, self.di, &v, f, regs.as_ref()).map(|s| (v.ty, s)));
+            let vars = scope_vars(self.di, self.a, f, lf);
+            if let Some(v) = vars.into_iter().rev().find(|v| v.name.strip_prefix('&').unwrap_or(&v.name) == name) {
+                let p = printer(self.a, self.di, Limits::default());
+                let (_, ty, src) = escaped(&p, &v, var_src(self.a, self.di, &v, f, regs.as_ref()));
+                return Some(src.map(|s| (ty, s)));
             }
         }
         let g = self.di.globals().get(name)?;

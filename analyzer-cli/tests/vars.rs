@@ -53,10 +53,22 @@ fn wants(stderr: &str) -> Vec<Want> {
 }
 
 fn run(toolchain: Option<&str>, pie: bool) {
+    run_arch(toolchain, pie, "amd64");
+}
+
+fn run_arch(toolchain: Option<&str>, pie: bool, arch: &str) {
     if tools::require("go", "building the vars fixture").is_none() {
         return;
     }
-    let mut b = Build::new("vars");
+    let qemu = if arch == "arm64" {
+        match tools::require("qemu-aarch64", "running the arm64 vars fixture") {
+            Some(q) => Some(q),
+            None => return,
+        }
+    } else {
+        None
+    };
+    let mut b = Build::new("vars").arch(arch);
     if let Some(t) = toolchain {
         b = b.toolchain(t);
     }
@@ -71,7 +83,10 @@ fn run(toolchain: Option<&str>, pie: bool) {
         }
         Err(e) => panic!("{e:#}"),
     };
-    let made = tests::producers::kernel_core(&fx.exe, &[]).expect("kernel core");
+    let made = match &qemu {
+        Some(q) => tests::producers::qemu_arm64_core(q, &fx.exe, &[]).expect("qemu core"),
+        None => tests::producers::kernel_core(&fx.exe, &[]).expect("kernel core"),
+    };
     let wants = wants(&made.stderr);
     assert!(wants.len() > 40, "the fixture printed only {} want lines:\n{}", wants.len(), made.stderr);
     let ga = tests::bins::goanalyze();
@@ -189,6 +204,13 @@ fn vars_go1_24_swiss_dwarf4() {
 #[test]
 fn vars_go1_25_dwarf5() {
     run(Some("go1.25.5"), false);
+}
+
+/// linux/arm64 under qemu: stack slots relative to the CFA with a link
+/// register, and arm64's asyncPreempt save area for spin's registers.
+#[test]
+fn vars_arm64_qemu() {
+    run_arch(None, false, "arm64");
 }
 
 #[test]

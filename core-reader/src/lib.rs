@@ -32,6 +32,23 @@
 //!   files over zeros for never-dumped anonymous memory. A truncated core
 //!   reads up to the cut, then fails naming the address.
 //!
+//! A minidump (Windows `MiniDumpWriteDump`, Breakpad, Crashpad,
+//! `minidump-writer`) yields the same: threads from the thread list (the
+//! exception context for the faulting one; on Windows the TEB as `gs_base`),
+//! the exception as a [`SignalInfo`] (Windows codes in `code`, mapped to
+//! the matching signal), the pid (MiscInfo or `/proc` status), mappings
+//! (MemoryInfoList or LinuxMaps), auxv and command line (Linux streams), the
+//! executable from the module list (a PE or ELF file, checked by its
+//! header fields, CodeView id or code bytes), and memory from the memory
+//! lists over the executable's read-only parts.
+//!
+//! A Mach-O core (`MH_CORE`, macOS amd64/arm64) yields threads from
+//! `LC_THREAD` (every flavor kept raw, see [`REGSET_MACHO_FLAVOR`]; thread
+//! ids only when lldb's "process metadata" note gives them, else the index),
+//! the fault from the exception state, memory from `LC_SEGMENT_64`, and the
+//! executable from the "main bin spec"/"load binary" notes or the Mach-O
+//! header found in memory, matched by `LC_UUID`.
+//!
 //! Nothing here panics on damaged input: damage becomes an [`Error`] or a
 //! line in [`Core::warnings`].
 
@@ -43,7 +60,10 @@ mod elf;
 mod elfcore;
 pub mod error;
 mod exe;
+mod image;
 mod le;
+mod macho;
+mod minidump;
 pub mod model;
 mod notes;
 mod open;
@@ -53,3 +73,11 @@ pub mod spliced;
 pub use error::{Error, Result};
 pub use model::*;
 pub use spliced::SplicedMemory;
+
+/// Where a Go executable's pclntab is (ELF `.gopclntab`, Mach-O
+/// `__gopclntab`, PE between `runtime.pclntab` and `runtime.epclntab`): its
+/// link-time address and bytes. `None` for a stripped PE file (no symbols);
+/// search its `.rdata` for the pclntab magic instead.
+pub fn gopclntab(exe: &[u8]) -> Option<(u64, &[u8])> {
+    image::gopclntab(exe)
+}

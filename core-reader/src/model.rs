@@ -188,6 +188,12 @@ impl Registers {
     }
 }
 
+/// `Thread::extra_regsets` key of a Mach-O core's raw thread state: this
+/// value OR the xnu flavor number (e.g. `| 5` for `x86_FLOAT_STATE64`).
+/// Flavors whose layout matches a Linux regset are also given under that
+/// note type (`NT_FPREGSET`).
+pub const REGSET_MACHO_FLAVOR: u32 = 0x4d43_0000;
+
 /// One OS thread of the process.
 #[derive(Debug, Clone)]
 pub struct Thread {
@@ -195,7 +201,8 @@ pub struct Thread {
     pub regs: Registers,
     /// The signal recorded for this thread (ELF `pr_cursig`), 0 when none.
     pub signal: i32,
-    /// Raw note payloads of the other register sets (`NT_FPREGSET`, `NT_X86_XSTATE`, `NT_ARM_*`), by note type.
+    /// Raw note payloads of the other register sets (`NT_FPREGSET`, `NT_X86_XSTATE`, `NT_ARM_*`), by note type;
+    /// minidumps give their FP state as `NT_FPREGSET`, Mach-O cores also every raw flavor (see [`REGSET_MACHO_FLAVOR`]).
     pub extra_regsets: Vec<(u32, Vec<u8>)>,
 }
 
@@ -240,6 +247,8 @@ pub struct Executable {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordedExe {
     pub path: Option<PathBuf>,
+    /// Minidumps: the module's CodeView ELF id, which Breakpad-style
+    /// writers take from `.text` when the file has no GNU build id.
     pub gnu_build_id: Option<Vec<u8>>,
     /// The Go toolchain's build id (`.note.go.buildid`), as text.
     pub go_build_id: Option<String>,
@@ -289,7 +298,8 @@ pub struct Core {
     /// those the core holds no data for (gdb's gcore does not dump
     /// unmodified library text, so `mappings`, made from the core's
     /// segments, lacks them). `NT_FILE` has no permissions: read, write and
-    /// exec are all false here. Empty when the core has no `NT_FILE`.
+    /// exec are all false here. Empty when the core has no `NT_FILE`; for a
+    /// minidump, its file-backed mappings; for a Mach-O core, empty.
     pub file_mappings: Vec<Mapping>,
 }
 

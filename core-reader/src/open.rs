@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::source::{decompress, map_file, Compression};
-use crate::{elfcore, Core, Error, OpenOptions, Result};
+use crate::{elfcore, macho, minidump, Core, Error, OpenOptions, Result};
 
 pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
     let mut data = map_file(path)?;
@@ -20,11 +20,13 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
     if head.starts_with(b"\x7fELF") {
         return elfcore::open(path, data, opts, warnings);
     }
-    let what = if head.starts_with(b"MDMP") {
-        "a minidump; the minidump reader is not written yet".to_string()
-    } else if head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) {
-        "a Mach-O file; the Mach-O core reader is not written yet".to_string()
-    } else if head.is_empty() {
+    if head.starts_with(b"MDMP") {
+        return minidump::open(path, data, opts, warnings);
+    }
+    if head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) {
+        return macho::open(path, data, opts, warnings);
+    }
+    let what = if head.is_empty() {
         "the file is empty".to_string()
     } else {
         format!("unrecognised magic bytes {:02x?}", &head[..head.len().min(8)])

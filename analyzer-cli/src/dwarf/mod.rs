@@ -112,6 +112,8 @@ pub struct DebugInfo {
     unit_ranges: Vec<(u64, u64, usize)>,
     func_cache: Mutex<HashMap<(usize, usize), Arc<FuncVars>>>,
     pub(crate) type_cache: Mutex<HashMap<usize, Arc<Type>>>,
+    /// Nesting of type parsing in progress (see types.rs).
+    pub(crate) type_depth: std::sync::atomic::AtomicUsize,
     globals: OnceLock<HashMap<String, Global>>,
     /// DW_AT_go_runtime_type value -> type DIE.
     runtime_types: OnceLock<HashMap<u64, TypeRef>>,
@@ -179,6 +181,7 @@ impl DebugInfo {
             unit_ranges,
             func_cache: Mutex::new(HashMap::new()),
             type_cache: Mutex::new(HashMap::new()),
+            type_depth: std::sync::atomic::AtomicUsize::new(0),
             globals: OnceLock::new(),
             runtime_types: OnceLock::new(),
         }))

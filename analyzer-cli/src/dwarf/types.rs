@@ -78,6 +78,9 @@ fn udata(v: Option<AttributeValue<super::R>>) -> Option<u64> {
     }
 }
 
+/// Type DIEs parsed inside one another at most.
+const MAX_TYPE_NESTING: usize = 64;
+
 /// More struct fields than this is taken as a corrupt DIE.
 const MAX_FIELDS: usize = 1 << 14;
 
@@ -105,6 +108,19 @@ impl DebugInfo {
     }
 
     fn parse_type(&self, r: TypeRef) -> Option<Type> {
+        // Parsing a typedef or a map/chan header parses its target: bound
+        // the nesting so a cyclic chain in corrupt DWARF cannot recurse forever.
+        use std::sync::atomic::Ordering;
+        if self.type_depth.fetch_add(1, Ordering::Relaxed) > MAX_TYPE_NESTING {
+            self.type_depth.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        let t = self.parse_type_inner(r);
+        self.type_depth.fetch_sub(1, Ordering::Relaxed);
+        t
+    }
+
+    fn parse_type_inner(&self, r: TypeRef) -> Option<Type> {
         let u = self.unit_of(r.0)?;
         let unit = self.unit(u);
         let off = UnitOffset(r.0 - self.global_offset(u, UnitOffset(0)));

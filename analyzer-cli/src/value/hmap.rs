@@ -15,6 +15,8 @@ const BUCKET_SLOTS: u64 = 8;
 const SAME_SIZE_GROW: u8 = 8;
 const MAX_B: u8 = 40;
 const MAX_OVERFLOW_CHAIN: usize = 1 << 16;
+/// Buckets read in one walk, whatever B claims (a corrupt header).
+const MAX_BUCKETS_WALKED: u64 = 1 << 22;
 
 pub(super) fn entries(
     p: &Printer,
@@ -98,16 +100,20 @@ pub(super) fn entries(
         Ok(true)
     };
     let bsize = bt.size;
+    let nb = 1u64 << b;
+    let nold = if flags & SAME_SIZE_GROW != 0 || b == 0 { nb } else { nb >> 1 };
+    if nb + if oldbuckets != 0 { nold } else { 0 } > MAX_BUCKETS_WALKED {
+        return Err(format!("hmap at {h:#x}: 2^{b} buckets is more than this walks"));
+    }
     if buckets != 0 {
-        for i in 0..(1u64 << b) {
+        for i in 0..nb {
             if !walk(buckets + i * bsize, f)? {
                 return Ok(());
             }
         }
     }
     if oldbuckets != 0 {
-        let n = if flags & SAME_SIZE_GROW != 0 || b == 0 { 1u64 << b } else { 1u64 << (b - 1) };
-        for i in 0..n {
+        for i in 0..nold {
             if !walk(oldbuckets + i * bsize, f)? {
                 return Ok(());
             }

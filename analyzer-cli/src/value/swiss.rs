@@ -16,6 +16,9 @@ const MAX_INLINE: u64 = 128;
 /// Bounds against a corrupt header.
 const MAX_DIR: u64 = 1 << 20;
 const MAX_GROUPS: u64 = 1 << 24;
+/// Groups read in one walk, whatever the header claims: a corrupt map must
+/// not make a lookup read gigabytes.
+const MAX_GROUPS_WALKED: u64 = 1 << 22;
 
 const MAP_DIR_PTR: u64 = 16;
 const MAP_DIR_LEN: u64 = 24;
@@ -97,6 +100,7 @@ pub(super) fn entries(
     }
     let group_size = 8 + GROUP_SLOTS * lay.size;
     let mut last = 0;
+    let mut walked = 0u64;
     for i in 0..dir_len {
         let t = rd(dir_ptr + 8 * i)?;
         if t == last || t == 0 {
@@ -109,6 +113,10 @@ pub(super) fn entries(
             return Err(format!("map table at {t:#x} claims {} groups", mask.wrapping_add(1)));
         }
         for gi in 0..=mask {
+            walked += 1;
+            if walked > MAX_GROUPS_WALKED {
+                return Err(format!("map at {m:#x}: more than {MAX_GROUPS_WALKED} groups; stopped"));
+            }
             if !group(data + gi * group_size, f)? {
                 return Ok(());
             }

@@ -127,13 +127,24 @@ pub fn kernel_core(exe: &Path, mode: &str, runner: Option<&str>) -> Made {
         Some(r) => format!("ulimit -c unlimited; exec {r} ./{} {mode}", local.file_name().unwrap().to_str().unwrap()),
         None => format!("ulimit -c unlimited; exec ./{} {mode}", local.file_name().unwrap().to_str().unwrap()),
     };
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(&dir)
-        .env("GOTRACEBACK", "crash")
-        .output()
-        .unwrap();
+    // A copy just written can be "busy" for exec while another test thread
+    // forks (the child briefly holds the write descriptor): try again.
+    let mut tries = 0;
+    let out = loop {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .current_dir(&dir)
+            .env("GOTRACEBACK", "crash")
+            .output()
+            .unwrap();
+        tries += 1;
+        if tries < 5 && String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        }
+        break out;
+    };
     assert!(!out.status.success(), "the fixture was supposed to crash");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let prefix = if runner.is_some() { "qemu_" } else { "core" };

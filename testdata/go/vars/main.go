@@ -70,6 +70,7 @@ var (
 	gUptr    unsafe.Pointer
 	gMyInt   myInt = -17
 	gBig           = map[int]int{}
+	gKeep    func() int
 	// gWild points where nothing is mapped: its target is unreadable.
 	gWild *point
 )
@@ -105,6 +106,10 @@ func holdLocals(done chan bool, seed int) {
 		e = rect{f + 0.75, 3}
 		sh = rect{f * 4, 5}
 	}
+	// moved escapes to the heap (a closure kept in a global captures it by
+	// reference): DWARF describes it as "&moved", a pointer to it.
+	moved := point{seed, seed * 2}
+	gKeep = func() int { moved.X++; return moved.X }
 	k := n + 2
 	clo := func(a int) int { return a + k }
 	want("main.holdLocals", "s", fmt.Sprintf("%q", s))
@@ -117,9 +122,10 @@ func holdLocals(done chan bool, seed int) {
 	want("main.holdLocals", "m", fmt.Sprintf("map[string]int [%q: %d, ]", "x", m["x"]))
 	want("main.holdLocals", "e", fmt.Sprintf("interface {}(main.rect) {W: %v, H: %v}", e.(rect).W, e.(rect).H))
 	want("main.holdLocals", "sh", fmt.Sprintf("main.shape(main.rect) {W: %v, H: %v}", sh.(rect).W, sh.(rect).H))
+	want("main.holdLocals", "moved", fmt.Sprintf("main.point {X: %d, Y: %d}", moved.X, moved.Y))
 	parked.Add(1)
 	<-done
-	fmt.Println(s, n, f, sl, p, o, m, e, sh, call(clo))
+	fmt.Println(moved, s, n, f, sl, p, o, m, e, sh, call(clo))
 }
 
 //go:noinline
