@@ -426,7 +426,13 @@ impl<'a> Reader<'a> {
 
     fn read_wait_reasons(&self, st: &mut RuntimeState) {
         let (addr, n) = match self.bin.symbols.get("runtime.waitReasonStrings") {
-            Some((a, sz)) => (a.wrapping_add(self.bias), (*sz / 16).min(256)),
+            Some((a, sz)) if *sz >= 16 => (a.wrapping_add(self.bias), (*sz / 16).min(256)),
+            // PE and some Mach-O symbol tables carry no sizes: count the
+            // entries by their shape, as for a stripped binary.
+            Some((a, _)) => {
+                let addr = a.wrapping_add(self.bias);
+                (addr, self.count_wait_reasons(addr))
+            }
             None => match self.scan_wait_reasons() {
                 Some(x) => x,
                 None => {
@@ -443,6 +449,19 @@ impl<'a> Reader<'a> {
             }
         }
         st.wait_reasons_source = format!("runtime.waitReasonStrings at {addr:#x} ({} entries)", st.wait_reasons.len());
+    }
+
+    /// How many entries the array at `addr` has: entry 0 is "", then short
+    /// strings until something that is not one.
+    fn count_wait_reasons(&self, addr: u64) -> u64 {
+        let mut n = 1;
+        while n < 128 {
+            match self.mem.u64(addr.wrapping_add(16 * n + 8)) {
+                Ok(l) if (1..=64).contains(&l) => n += 1,
+                _ => break,
+            }
+        }
+        n
     }
 
     /// Stripped: find the array by its shape. Entry 0 is "" and entry 1 is

@@ -129,6 +129,10 @@ impl LiveProcess {
             let err = live.finish_stderr();
             bail!("{} never printed \"ready\":\n{err}", exe.display());
         }
+        // The goroutine that printed "ready" is still returning from write(2)
+        // when the line arrives; a fast dumper would catch it in the syscall
+        // while the SIGQUIT oracle, later, shows it parked. Let it park.
+        std::thread::sleep(Duration::from_millis(200));
         Ok(live)
     }
 

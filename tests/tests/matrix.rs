@@ -46,12 +46,13 @@ fn all_toolchains() -> Vec<Option<&'static str>> {
 /// goanalyze's stacks of `core` against the runtime's `oracle`; the
 /// differences, or the error that stopped goanalyze.
 fn check(core: &Path, exe: &Path, oracle: &str, rules: &Rules) -> Vec<String> {
-    let out = tests::bins::run_goanalyze(&[
-        core.as_os_str(),
-        "--exe".as_ref(),
-        exe.as_os_str(),
-        "--stacks".as_ref(),
-    ]);
+    check_with(core, exe, oracle, rules, &[])
+}
+
+fn check_with(core: &Path, exe: &Path, oracle: &str, rules: &Rules, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![core.as_os_str(), "--exe".as_ref(), exe.as_os_str(), "--stacks".as_ref()];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
+    let out = tests::bins::run_goanalyze(&args);
     if !out.status.success() {
         return vec![format!("goanalyze failed: {}", String::from_utf8_lossy(&out.stderr).trim())];
     }
@@ -155,5 +156,36 @@ fn qemu_arm64_cores() {
         let made = producers::qemu_arm64_core(qemu, &fx.exe, &["crash"])?;
         let rules = Rules { crashing_goroutine: Some(1), ..Default::default() };
         Ok(check(&made.core, &fx.exe, &made.stderr, &rules))
+    });
+}
+
+/// A real Windows full-memory minidump (dbghelp under wine) of the Windows
+/// zoo. The oracle is printed after the dump, when goroutine 1 has been
+/// released to crash; every other goroutine is as it was.
+#[test]
+fn wine_minidumps() {
+    require_tools!("go" => "builds the fixtures");
+    let Some(wine) = producers::wine64() else {
+        assert!(!tests::tools::in_ci(), "wine64 is required; .ci/setup installs it");
+        eprintln!("\n!!! SKIPPED: wine64 is not installed !!!\n");
+        return;
+    };
+    let windump = Build::new("windump").os("windows").toolchain(tests::fixture::WINE_TOOLCHAIN).build().unwrap();
+    let builds = vec![Build::new("zoo").os("windows").toolchain(tests::fixture::WINE_TOOLCHAIN)];
+    run_matrix("wine minidump", builds, |b| {
+        let fx = b.build()?;
+        let made = producers::wine_minidump(&wine, &fx.exe, &windump.exe)?;
+        let rules = Rules { moved_on: &[1], ..Default::default() };
+        // The oracle is GOTRACEBACK=all (a crash under "crash" starts wine's debugger).
+        Ok(check_with(&made.core, &fx.exe, &made.stderr, &rules, &["--system=false"]))
+    });
+}
+
+/// A Linux minidump written by the minidump-writer crate of a live zoo.
+#[test]
+fn minidump_writer_dumps() {
+    require_tools!("go" => "builds the fixtures");
+    run_matrix("minidump-writer", vec![Build::new("zoo"), Build::new("zoo").pie().stripped()], |b| {
+        live_cell(b, producers::minidump_writer_dump)
     });
 }
