@@ -11,6 +11,8 @@ use clap::{Parser, ValueEnum};
 use analyzer::analysis::Analysis;
 use analyzer::traceback::{self, Options};
 
+mod cli_triage;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -34,13 +36,15 @@ enum Format {
   goanalyze core --locals -g 7            goroutine 7's frames and their variables
   goanalyze core --print 'main.cfg.Limits[\"x\"]'   a global (fields, a[i], m[k], *p, len(), cap())
   goanalyze core --print 'req.URL' -g 7 -f 2      in frame 2 of goroutine 7
+  goanalyze core --group                  goroutines with identical stacks, counted
+  goanalyze cores/*.core --triage --format json   crash reason + signature per core (JSON Lines)
 
-Exit status: 0 ok, 1 the analysis failed, 2 bad usage."
+Exit status: 0 ok, 1 the analysis failed (with --triage: of any core), 2 bad usage."
 )]
 struct Cli {
-    /// The core file.
+    /// The core file (several with --triage; compressed ones too).
     #[arg(required_unless_present = "layout_table")]
-    core: Option<PathBuf>,
+    core: Vec<PathBuf>,
     /// The executable the core was made from (default: the one the core names).
     #[arg(long)]
     exe: Option<PathBuf>,
@@ -75,6 +79,22 @@ struct Cli {
     /// Output format for --goroutines and --stacks.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Crash triage: reason, crashing goroutine, signature, goroutine groups;
+    /// one record per core (JSON Lines with --format json), cores in parallel.
+    #[arg(long)]
+    triage: bool,
+    /// Goroutines with identical stacks, one block per group with its count.
+    #[arg(long)]
+    group: bool,
+    /// With --triage: seconds one core may take before it is given up.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    timeout_per_core: u64,
+    /// With --triage: cores analysed at once (default: one per CPU).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    jobs: usize,
+    /// With --triage: analyse in this process (how the batch runs each core).
+    #[arg(long, hide = true)]
+    in_process: bool,
     /// Like --stacks, with every frame's arguments and locals under it (needs DWARF).
     #[arg(long)]
     vars: bool,
@@ -116,8 +136,19 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if cli.triage {
+        return cli_triage::run(&cli);
+    }
+    if cli.core.len() > 1 {
+        eprintln!("goanalyze: several cores need --triage");
+        return ExitCode::from(2);
+    }
+    if cli.group && cli.format == Format::Json && (cli.info || cli.threads || cli.stacks || cli.goroutines) {
+        eprintln!("goanalyze: --group --format json prints one document and works with nothing else");
+        return ExitCode::from(2);
+    }
     let var_mode = cli.vars || cli.locals || cli.print.is_some();
-    if cli.format == Format::Json && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
+    if cli.format == Format::Json && !cli.group && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
     }
@@ -140,7 +171,7 @@ fn run(cli: &Cli) -> Result<()> {
         print!("{}", bin.layout.as_table_source(minor));
         return Ok(());
     }
-    let core = cli.core.as_ref().expect("clap requires CORE");
+    let core = cli.core.first().expect("clap requires CORE");
     let a = Analysis::open(core, cli.exe.as_deref())?;
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
         eprintln!("goanalyze: warning: {w}");
@@ -157,7 +188,7 @@ fn run(cli: &Cli) -> Result<()> {
     if cli.vars || cli.locals || cli.print.is_some() {
         return run_vars(cli, &a);
     }
-    let any = cli.stacks || cli.goroutines || cli.threads || cli.info;
+    let any = cli.stacks || cli.goroutines || cli.threads || cli.info || cli.group;
     if cli.info || !any {
         out += &analyzer::report::info(&a);
     }
@@ -179,6 +210,9 @@ fn run(cli: &Cli) -> Result<()> {
         } else {
             out += &traceback::format_all(&a, opts);
         }
+    }
+    if cli.group {
+        out += &cli_triage::groups(&a, json)?;
     }
     use std::io::Write;
     let mut so = std::io::stdout().lock();

@@ -59,6 +59,17 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("p.sysmontick", false),
     ("sysmontick.schedwhen", false),
     ("sysmontick.syscallwhen", false),
+    // Crash triage (reason.rs, panic.rs): the panic chain and the signal a
+    // goroutine took. `_panic.repanicked` is new in Go 1.25.
+    ("_panic.arg", false),
+    ("_panic.link", false),
+    ("_panic.recovered", false),
+    ("_panic.repanicked", false),
+    ("_panic.goexit", false),
+    ("g.sig", false),
+    ("g.sigcode0", false),
+    ("g.sigcode1", false),
+    ("g.sigpc", false),
 ];
 
 /// Offsets by "struct.field".

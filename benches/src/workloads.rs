@@ -189,11 +189,33 @@ pub fn dump(args: &Args) -> Result<()> {
 /// Workload 3: triage of many cores, in parallel vs one at a time.
 pub fn triage(args: &Args) -> Result<()> {
     let ga = tests::bins::goanalyze();
-    let help = Command::new(&ga).arg("--help").output()?;
-    if !String::from_utf8_lossy(&help.stdout).contains("--triage") {
-        println!("\n### triage\n\nnot measured: goanalyze has no `--triage` yet.");
-        return Ok(());
+    let n = if args.smoke { 4 } else { 50 };
+    // Real crashes of several kinds, repeated to make up the batch.
+    let kinds: [(&str, &[&str]); 4] = [("panic", &[]), ("nilderef", &[]), ("zoo", &["crash"]), ("many", &["2000", "crash"])];
+    let dir = tempfile::Builder::new().prefix("bench-triage").tempdir()?;
+    let mut cores = Vec::new();
+    for i in 0..n {
+        let (name, a) = kinds[i % kinds.len()];
+        let fx = Build::new(name).build()?;
+        let made = producers::kernel_core(&fx.exe, a)?;
+        let dst = dir.path().join(format!("{i:02}-{name}.core"));
+        std::fs::rename(&made.core, &dst).or_else(|_| std::fs::copy(&made.core, &dst).map(|_| ()))?;
+        cores.push(dst);
     }
-    let _ = args;
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("\nworkload: {n} kernel cores of panic, nilderef, zoo and many (2,000 goroutines), {cpus} CPUs");
+    header("triage of a batch", &["jobs", "wall (median)", "cores per second", "speed-up over 1 job"]);
+    let mut base = None;
+    let mut jobs: Vec<usize> = vec![1, cpus];
+    jobs.dedup();
+    for j in jobs {
+        let mut a: Vec<OsString> = vec![ga.clone().into()];
+        a.extend(cores.iter().map(|c| c.clone().into_os_string()));
+        a.extend(argv(["--triage", "--format", "json", "--jobs", &j.to_string()]));
+        let f = measure(&a, args.runs)?;
+        let w = f.wall_median().as_secs_f64();
+        let b = *base.get_or_insert(w);
+        println!("| {j} | {} | {:.1} | {:.2}x |", secs(f.wall_median()), n as f64 / w, b / w);
+    }
     Ok(())
 }

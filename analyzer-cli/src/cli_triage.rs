@@ -1,0 +1,106 @@
+//! The binary's side of `--triage` and `--group` (part of `goanalyze`, not
+//! of the `analyzer` lib): running the batch, the progress bar, printing
+//! records in the order the cores were given, and the exit status.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use analyzer::analysis::Analysis;
+use analyzer::triage::{self, BatchOptions, Record};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Cli, Format};
+
+fn render(cli: &Cli, r: &Record) -> String {
+    match cli.format {
+        Format::Json => serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"errors\":[\"{e}\"]}}")) + "\n",
+        Format::Text => triage::format_text(r, cli.group) + "\n",
+    }
+}
+
+fn emit(text: &str) {
+    // A closed pipe (`| head`) is not a triage failure.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+pub fn run(cli: &Cli) -> ExitCode {
+    if cli.in_process {
+        let [core] = cli.core.as_slice() else {
+            eprintln!("goanalyze: --in-process takes one core");
+            return ExitCode::from(2);
+        };
+        let mut r = triage::triage(core, cli.exe.as_deref());
+        if !cli.group {
+            r.group_details.clear();
+        }
+        emit(&render(cli, &r));
+        return if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("goanalyze: cannot find my own executable to run the analyses: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let opts = BatchOptions {
+        program,
+        exe: cli.exe.clone(),
+        timeout: Duration::from_secs(cli.timeout_per_core.max(1)),
+        jobs: cli.jobs,
+        group: cli.group,
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(cli.core.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cores, {elapsed} {msg}") {
+            b.set_style(style);
+        }
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    // Records are printed in the order the cores were given, each as soon
+    // as every earlier one is out.
+    struct Out {
+        next: usize,
+        waiting: BTreeMap<usize, Record>,
+        failed: usize,
+    }
+    let out = Mutex::new(Out { next: 0, waiting: BTreeMap::new(), failed: 0 });
+    triage::batch(&cli.core, &opts, &|i, r| {
+        let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
+        if !r.ok() {
+            o.failed += 1;
+            bar.set_message(format!("{} failed", o.failed));
+        }
+        o.waiting.insert(i, r);
+        loop {
+            let n = o.next;
+            let Some(r) = o.waiting.remove(&n) else { break };
+            bar.suspend(|| emit(&render(cli, &r)));
+            o.next += 1;
+        }
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let failed = out.into_inner().map(|o| o.failed).unwrap_or(1);
+    if failed > 0 {
+        eprintln!("goanalyze: {failed} of {} cores could not be analysed", cli.core.len());
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--group` on one core.
+pub fn groups(a: &Analysis, json: bool) -> anyhow::Result<String> {
+    let reason = analyzer::reason::analyze(a);
+    let crashing = reason.crashing_goroutine.and_then(|_| analyzer::reason::crashing_report(a, &reason));
+    let buckets = analyzer::group::group(a, false, crashing.as_ref());
+    if json {
+        return Ok(serde_json::to_string_pretty(&buckets)? + "\n");
+    }
+    Ok(analyzer::group::format(&buckets))
+}
