@@ -219,9 +219,8 @@ fn pn_xnum_many_segments() {
         .map(|i| Seg { vaddr: 0x1000_0000 + i * 0x1000, data: (i as u32).to_le_bytes().to_vec(), memsz: 0x1000 })
         .collect();
     let (_d, p) = write("xnum.core", &core(EM_X86_64, &n, &segs, true));
-    let t = std::time::Instant::now();
+    // How fast this opens is a benchmark's business (docs/BENCHMARKS.md), not a test's.
     let c = open(&p);
-    assert!(t.elapsed().as_secs() < 5, "open took {:?}", t.elapsed());
     assert_eq!(c.mappings.len() as u64, count);
     assert_eq!(c.memory.read_u32(0x1000_0000 + 69_999 * 0x1000).unwrap(), 69_999);
     // One read across every segment boundary of the first few: data, zeros, data.
