@@ -88,6 +88,32 @@ fn find_file(dir: &Path, want: impl Fn(&str) -> bool) -> Option<PathBuf> {
         .map(|e| e.path())
 }
 
+/// Collect a piped child's stderr in a thread, and report each "ready"
+/// line of its stdout: what follows "ready" (the pid a Windows fixture
+/// prints under wine), or "" for a bare "ready".
+fn watch_output(child: &mut Child) -> (std::thread::JoinHandle<String>, std::sync::mpsc::Receiver<String>) {
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let line = line.trim();
+            if line == "ready" {
+                let _ = tx.send(String::new());
+            } else if let Some(rest) = line.strip_prefix("ready ") {
+                let _ = tx.send(rest.to_string());
+            }
+        }
+    });
+    (stderr_thread, rx)
+}
+
 /// A fixture running live (mode "wait"): it printed "ready" and waits for
 /// SIGUSR1. Killed when dropped.
 pub struct LiveProcess {
@@ -108,22 +134,7 @@ impl LiveProcess {
             .spawn()
             .with_context(|| format!("starting {}", exe.display()))?;
         let pid = child.id();
-        let mut stderr = child.stderr.take().expect("piped");
-        let stderr_thread = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.trim() == "ready" || line.starts_with("ready ") {
-                    let _ = tx.send(());
-                }
-            }
-        });
+        let (stderr_thread, rx) = watch_output(&mut child);
         let mut live = LiveProcess { child: Some(child), pid, stderr_thread: Some(stderr_thread) };
         if rx.recv_timeout(Duration::from_secs(60)).is_err() {
             let err = live.finish_stderr();
@@ -276,22 +287,7 @@ pub fn wine_minidump(wine: &Path, fixture_exe: &Path, windump_exe: &Path) -> Res
         .stderr(Stdio::piped())
         .spawn()
         .context("starting the fixture under wine")?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let stderr_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(pid) = line.trim().strip_prefix("ready ") {
-                let _ = tx.send(pid.to_string());
-            }
-        }
-    });
+    let (stderr_thread, rx) = watch_output(&mut child);
     let result = (|| {
         let winpid = rx
             .recv_timeout(Duration::from_secs(120))
