@@ -21,11 +21,11 @@ impl Printer<'_> {
         let Kind::Struct(fields) = &ht.kind else { return Err("hchan is not a struct".into()) };
         let off = |n: &str| fields.iter().find(|f| f.name == n).map(|f| f.offset).ok_or(format!("hchan has no {n}"));
         let rd = |a: u64| self.mem.u64(a).map_err(|e| e.to_string());
-        let qcount = rd(c + off("qcount")?)?;
-        let size = rd(c + off("dataqsiz")?)?;
-        let buf = rd(c + off("buf")?)?;
-        let recvx = rd(c + off("recvx")?)?;
-        let closed = self.mem.u32(c + off("closed")?).map_err(|e| e.to_string())?;
+        let qcount = rd(c.wrapping_add(off("qcount")?))?;
+        let size = rd(c.wrapping_add(off("dataqsiz")?))?;
+        let buf = rd(c.wrapping_add(off("buf")?))?;
+        let recvx = rd(c.wrapping_add(off("recvx")?))?;
+        let closed = self.mem.u32(c.wrapping_add(off("closed")?)).map_err(|e| e.to_string())?;
         let _ = write!(out, "{qcount}/{size}");
         if closed != 0 {
             out.push_str(" closed");
@@ -40,8 +40,8 @@ impl Printer<'_> {
             if i > 0 {
                 out.push(',');
             }
-            let idx = (recvx + i) % size;
-            self.value(elem, &Src::Mem(buf + idx * esize), depth + 1, false, chain, out);
+            let idx = recvx.wrapping_add(i) % size;
+            self.value(elem, &Src::Mem(buf.wrapping_add(idx.wrapping_mul(esize))), depth + 1, false, chain, out);
         }
         if qcount > n {
             let _ = write!(out, ",...+{} more", qcount - n);

@@ -31,13 +31,13 @@ pub(super) fn entries(
     let off = |n: &str| fields.iter().find(|f| f.name == n).map(|f| f.offset);
     let rd = |a: u64| p.mem.u64(a).map_err(|e| e.to_string());
     let rd8 = |a: u64| p.mem.u8(a).map_err(|e| e.to_string());
-    let b = rd8(h + off("B").ok_or("hmap has no B")?)?;
-    let flags = off("flags").map(|o| rd8(h + o)).transpose()?.unwrap_or(0);
+    let b = rd8(h.wrapping_add(off("B").ok_or("hmap has no B")?))?;
+    let flags = off("flags").map(|o| rd8(h.wrapping_add(o))).transpose()?.unwrap_or(0);
     if b > MAX_B {
         return Err(format!("hmap at {h:#x} has B={b}"));
     }
-    let buckets = rd(h + off("buckets").ok_or("hmap has no buckets")?)?;
-    let oldbuckets = off("oldbuckets").map(|o| rd(h + o)).transpose()?.unwrap_or(0);
+    let buckets = rd(h.wrapping_add(off("buckets").ok_or("hmap has no buckets")?))?;
+    let oldbuckets = off("oldbuckets").map(|o| rd(h.wrapping_add(o))).transpose()?.unwrap_or(0);
     // The bucket struct, from the type of `buckets`.
     let bt = fields
         .iter()
@@ -83,8 +83,8 @@ pub(super) fn entries(
                 if top[i as usize] < MIN_TOP_HASH {
                     continue;
                 }
-                let mut k = Src::Mem(bk + keys.offset + i * ksize);
-                let mut v = Src::Mem(bk + vals.offset + i * vsize);
+                let mut k = Src::Mem(bk.wrapping_add(keys.offset).wrapping_add(i.wrapping_mul(ksize)));
+                let mut v = Src::Mem(bk.wrapping_add(vals.offset).wrapping_add(i.wrapping_mul(vsize)));
                 if kind_ {
                     k = Src::Mem(p.word(&k)?);
                 }
@@ -95,7 +95,7 @@ pub(super) fn entries(
                     return Ok(false);
                 }
             }
-            bk = rd(bk + ovf.offset)?;
+            bk = rd(bk.wrapping_add(ovf.offset))?;
         }
         Ok(true)
     };
@@ -107,14 +107,14 @@ pub(super) fn entries(
     }
     if buckets != 0 {
         for i in 0..nb {
-            if !walk(buckets + i * bsize, f)? {
+            if !walk(buckets.wrapping_add(i.wrapping_mul(bsize)), f)? {
                 return Ok(());
             }
         }
     }
     if oldbuckets != 0 {
         for i in 0..nold {
-            if !walk(oldbuckets + i * bsize, f)? {
+            if !walk(oldbuckets.wrapping_add(i.wrapping_mul(bsize)), f)? {
                 return Ok(());
             }
         }

@@ -33,7 +33,7 @@ impl Printer<'_> {
             let _ = write!(out, "{} nil", t.name);
             return Ok(());
         }
-        let rtype = if empty { w0 } else { self.mem.u64(w0 + 8).map_err(|e| e.to_string())? };
+        let rtype = if empty { w0 } else { self.mem.u64(w0.wrapping_add(8)).map_err(|e| e.to_string())? };
         let _ = show_type;
         match self.dwarf_type_of(rtype) {
             Some(dr) => {
@@ -73,8 +73,8 @@ impl Printer<'_> {
     /// moduledata.types of a name: a flag byte, a varint length, the bytes.
     fn runtime_type_name(&self, rtype: u64) -> Option<String> {
         let base = self.types_base()?.wrapping_add(self.bias);
-        let off = self.mem.u32(rtype + TYPE_STR_OFF).ok()? as i32;
-        let tflag = self.mem.u8(rtype + TYPE_TFLAG_OFF).ok()?;
+        let off = self.mem.u32(rtype.wrapping_add(TYPE_STR_OFF)).ok()? as i32;
+        let tflag = self.mem.u8(rtype.wrapping_add(TYPE_TFLAG_OFF)).ok()?;
         let n = base.wrapping_add(off as i64 as u64);
         let mut hdr = [0u8; 4];
         self.mem.read(n, &mut hdr).ok()?;
@@ -87,7 +87,7 @@ impl Printer<'_> {
             }
         }
         let mut b = vec![0u8; len.min(1024)];
-        self.mem.read(n + i as u64, &mut b).ok()?;
+        self.mem.read(n.wrapping_add(i as u64), &mut b).ok()?;
         let s = String::from_utf8_lossy(&b).into_owned();
         Some(if tflag & TFLAG_EXTRA_STAR != 0 { s.trim_start_matches('*').to_string() } else { s })
     }

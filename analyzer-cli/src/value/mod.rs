@@ -61,7 +61,7 @@ impl Src {
     pub fn at(&self, off: u64) -> Src {
         match self {
             Src::Mem(a) => Src::Mem(a.wrapping_add(off)),
-            Src::Bytes(b, o) => Src::Bytes(b.clone(), o + off as usize),
+            Src::Bytes(b, o) => Src::Bytes(b.clone(), o.saturating_add(off as usize)),
         }
     }
     pub fn addr(&self) -> Option<u64> {
@@ -89,7 +89,7 @@ impl<'a> Printer<'a> {
         match src {
             Src::Mem(a) => self.mem.read(*a, buf).map_err(|e| e.to_string()),
             Src::Bytes(b, o) => {
-                let r = *o..o + buf.len();
+                let r = *o..o.saturating_add(buf.len());
                 let s = b.bytes.get(r.clone()).ok_or_else(|| "value shorter than its type".to_string())?;
                 if let Some(k) = &b.known {
                     if k.get(r).is_none_or(|k| k.iter().any(|x| !x)) {
@@ -330,7 +330,7 @@ impl<'a> Printer<'a> {
             if i > 0 {
                 out.push(',');
             }
-            self.value(elem, &src.at(i * esize), depth + 1, false, chain, out);
+            self.value(elem, &src.at(i.wrapping_mul(esize)), depth + 1, false, chain, out);
         }
         if len > n {
             let _ = write!(out, ",...+{} more", len - n);

@@ -64,8 +64,8 @@ pub(super) fn entries(
 ) -> Result<(), String> {
     let rd = |a: u64| p.mem.u64(a).map_err(|e| e.to_string());
     let lay = layout(p, key, elem);
-    let dir_ptr = rd(m + MAP_DIR_PTR)?;
-    let dir_len = rd(m + MAP_DIR_LEN)?;
+    let dir_ptr = rd(m.wrapping_add(MAP_DIR_PTR))?;
+    let dir_len = rd(m.wrapping_add(MAP_DIR_LEN))?;
     if dir_ptr == 0 {
         return Ok(());
     }
@@ -76,9 +76,9 @@ pub(super) fn entries(
             if (ctrl >> (8 * i)) & 0x80 != 0 {
                 continue;
             }
-            let slot = g + 8 + i * lay.size;
-            let mut k = Src::Mem(slot + lay.key_off);
-            let mut v = Src::Mem(slot + lay.elem_off);
+            let slot = g.wrapping_add(8).wrapping_add(i.wrapping_mul(lay.size));
+            let mut k = Src::Mem(slot.wrapping_add(lay.key_off));
+            let mut v = Src::Mem(slot.wrapping_add(lay.elem_off));
             if lay.key_indirect {
                 k = Src::Mem(p.word(&k)?);
             }
@@ -102,13 +102,13 @@ pub(super) fn entries(
     let mut last = 0;
     let mut walked = 0u64;
     for i in 0..dir_len {
-        let t = rd(dir_ptr + 8 * i)?;
+        let t = rd(dir_ptr.wrapping_add(8 * i))?;
         if t == last || t == 0 {
             continue;
         }
         last = t;
-        let data = rd(t + TABLE_GROUPS_DATA)?;
-        let mask = rd(t + TABLE_GROUPS_MASK)?;
+        let data = rd(t.wrapping_add(TABLE_GROUPS_DATA))?;
+        let mask = rd(t.wrapping_add(TABLE_GROUPS_MASK))?;
         if mask >= MAX_GROUPS {
             return Err(format!("map table at {t:#x} claims {} groups", mask.wrapping_add(1)));
         }
@@ -117,7 +117,7 @@ pub(super) fn entries(
             if walked > MAX_GROUPS_WALKED {
                 return Err(format!("map at {m:#x}: more than {MAX_GROUPS_WALKED} groups; stopped"));
             }
-            if !group(data + gi * group_size, f)? {
+            if !group(data.wrapping_add(gi.wrapping_mul(group_size)), f)? {
                 return Ok(());
             }
         }
