@@ -254,24 +254,26 @@ fn batch_survives_bad_cores() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A FIFO named as a core once hung the analysis (opening it blocks with no
+/// writer); core-reader now refuses anything but a regular file, so the batch
+/// reports it at once and goes on. (`--timeout-per-core` has no test of its
+/// own since: nothing left hangs on demand.)
 #[test]
-fn timeout_gives_up_on_one_core() {
+fn a_fifo_is_refused_not_waited_on() {
     if !have_go() {
         return;
     }
-    // Opening a FIFO with no writer blocks: the analysis hangs until killed.
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("stuck.core");
     if !Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+        assert!(!tests::tools::in_ci(), "mkfifo failed");
         eprintln!("\n!!! SKIPPED: mkfifo failed !!!\n");
         return;
     }
     let good = crash("panic", &[]);
-    let start = std::time::Instant::now();
-    let (code, r, _) = triage(&[&fifo, good.core.as_path()], &["--timeout-per-core", "2"]);
-    assert!(start.elapsed().as_secs() < 30);
+    let (code, r, _) = triage(&[&fifo, good.core.as_path()], &["--timeout-per-core", "20"]);
     assert_eq!(code, 1);
-    assert!(r[0]["errors"][0].as_str().unwrap_or("").contains("timed out"), "{}", r[0]);
+    assert!(r[0]["errors"][0].as_str().unwrap_or("").contains("not a regular file"), "{}", r[0]);
     assert!(r[1]["errors"].as_array().unwrap().is_empty());
 }
 
