@@ -191,9 +191,17 @@ impl Proc {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         assert!(status.contains("TracerPid:\t0"), "still traced:\n{status}");
         for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-            let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap_or_default();
+            let t = t.unwrap();
+            let leader = t.file_name().to_string_lossy() == pid.to_string();
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
             let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
-            assert!(!matches!(state, Some('t' | 'T' | 'Z' | 'X')), "thread left in state {state:?}: {stat}");
+            assert!(!matches!(state, Some('t' | 'T')), "thread left stopped ({state:?}): {stat}");
+            // A thread that is exiting passes through Z and X on its own (the
+            // storm test's threads do all the time); only the leader's would
+            // mean the process died.
+            if leader {
+                assert!(!matches!(state, Some('Z' | 'X')), "the process is gone ({state:?}): {stat}");
+            }
         }
     }
     fn threads(&self) -> usize {
