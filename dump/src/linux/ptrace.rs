@@ -154,6 +154,13 @@ impl Stopped {
                     self.forget(tid);
                     return Ok(false);
                 }
+                // Seen (rarely) for a thread that exited between PTRACE_SEIZE
+                // and the wait, under heavy thread churn: if it is gone from
+                // /proc it is gone for us too; otherwise it is a real error.
+                Err(Errno::EINVAL) if !std::path::Path::new(&format!("/proc/{}/task/{tid}", self.pid)).exists() => {
+                    self.forget(tid);
+                    return Ok(false);
+                }
                 Ok(_) => return Ok(true),
                 Err(Errno::EINTR) => interrupt::check()?,
                 Err(e) => return Err(ptrace_err(self.pid, tid, "waitpid")(e)),
