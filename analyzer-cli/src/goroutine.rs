@@ -413,18 +413,7 @@ impl<'a> Reader<'a> {
     /// first element is a g with goid 1 (allgs[0] is always the main goroutine).
     fn scan_allgs(&self) -> Result<(u64, u64)> {
         let goid = self.off("g.goid")?;
-        for s in &self.bin.sections {
-            if !matches!(s.name.as_str(), ".data" | ".bss" | ".noptrbss" | ".noptrdata" | "__data" | "__bss") {
-                continue;
-            }
-            let start = s.addr.wrapping_add(self.bias);
-            if s.size > MAX_SCAN {
-                continue;
-            }
-            let mut buf = vec![0u8; s.size as usize];
-            if self.mem.read(start, &mut buf).is_err() {
-                continue;
-            }
+        for (_, buf) in self.sections_in_memory(&[".data", ".bss", ".noptrbss", ".noptrdata", "__data", "__bss"]) {
             let w = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
             let mut i = 0;
             while i + 24 <= buf.len() {
@@ -453,7 +442,7 @@ impl<'a> Reader<'a> {
             // entries by their shape, as for a stripped binary.
             Some((a, _)) => {
                 let addr = a.wrapping_add(self.bias);
-                (addr, self.count_wait_reasons(addr))
+                (addr, self.count_wait_reasons(addr, u64::MAX))
             }
             None => match self.scan_wait_reasons() {
                 Some(x) => x,
@@ -474,16 +463,32 @@ impl<'a> Reader<'a> {
     }
 
     /// How many entries the array at `addr` has: entry 0 is "", then short
-    /// strings until something that is not one.
-    fn count_wait_reasons(&self, addr: u64) -> u64 {
-        let mut n = 1;
-        while n < 128 {
+    /// strings until something that is not one, or `end` (the end of the
+    /// section holding it, when known).
+    fn count_wait_reasons(&self, addr: u64, end: u64) -> u64 {
+        let mut n: u64 = 1;
+        while n < 128 && addr.saturating_add(16 * (n + 1)) <= end {
             match self.mem.u64(addr.wrapping_add(16 * n + 8)) {
                 Ok(l) if (1..=64).contains(&l) => n += 1,
                 _ => break,
             }
         }
         n
+    }
+
+    /// The executable's sections of these names as they are in the core's
+    /// memory (relocated), one at a time, skipping any too large to scan or
+    /// unreadable.
+    fn sections_in_memory<'s>(&'s self, names: &'s [&str]) -> impl Iterator<Item = (u64, Vec<u8>)> + 's {
+        self.bin
+            .sections
+            .iter()
+            .filter(move |s| names.contains(&s.name.as_str()) && s.size <= MAX_SCAN)
+            .filter_map(move |s| {
+                let start = s.addr.wrapping_add(self.bias);
+                let mut buf = vec![0u8; s.size as usize];
+                self.mem.read(start, &mut buf).ok().map(|_| (start, buf))
+            })
     }
 
     /// Stripped: find the array by its shape. Entry 0 is "" and entry 1 is
@@ -503,32 +508,14 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        for s in &self.bin.sections {
-            if !matches!(s.name.as_str(), ".data" | ".noptrdata" | "__data" | "__noptrdata") {
-                continue;
-            }
-            let start = s.addr.wrapping_add(self.bias);
-            if s.size > MAX_SCAN {
-                continue;
-            }
-            let mut buf = vec![0u8; s.size as usize];
-            if self.mem.read(start, &mut buf).is_err() {
-                continue;
-            }
+        for (start, buf) in self.sections_in_memory(&[".data", ".noptrdata", "__data", "__noptrdata"]) {
             let w = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
             let mut i = 0;
             while i + 32 <= buf.len() {
                 if w(i + 8) == 0 && w(i + 24) == FIRST.len() as u64 && targets.contains(&w(i + 16)) {
-                    // Count entries while they look like short strings.
-                    let mut n = 2;
-                    while i + 16 * (n + 1) <= buf.len() && n < 128 {
-                        let l = w(i + 16 * n + 8);
-                        if l == 0 || l > 64 {
-                            break;
-                        }
-                        n += 1;
-                    }
-                    return Some((start.wrapping_add(i as u64), n as u64));
+                    let addr = start.wrapping_add(i as u64);
+                    let end = start.wrapping_add(buf.len() as u64);
+                    return Some((addr, self.count_wait_reasons(addr, end)));
                 }
                 i += 8;
             }
