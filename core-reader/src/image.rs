@@ -229,6 +229,23 @@ impl Image {
         }
     }
 
+    /// Back memory the dump lacks with the file's read-only parts, placed at
+    /// `bias`. Writable parts are left out: the file's copy of writable data
+    /// is its initial value, stale in a running process (a stale
+    /// `runtime.allgs` is worse than none).
+    pub fn back_read_only(&self, memory: &mut crate::spliced::Builder, bias: u64, bytes: &crate::spliced::Bytes) {
+        for p in self.parts.iter().filter(|p| !p.write) {
+            memory.add(crate::spliced::Region {
+                start: p.addr.wrapping_add(bias),
+                len: p.len,
+                backing: crate::spliced::Backing::Bytes {
+                    bytes: bytes.clone(),
+                    offset: usize::try_from(p.file_offset).unwrap_or(usize::MAX),
+                },
+            });
+        }
+    }
+
     /// A non-PIE ELF executable runs where it was linked, whatever base a
     /// dump claims; everything else is shifted by where its header landed.
     pub fn bias_for_base(&self, base: u64) -> u64 {

@@ -492,17 +492,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     let mut files = Vec::new();
     let mut exe_out = None;
     if let Some(fx) = &found {
-        // Read-only parts only: a file's writable data is stale in a process.
-        for p in fx.image.parts.iter().filter(|p| !p.write) {
-            memory.add(Region {
-                start: p.addr.wrapping_add(fx.bias),
-                len: p.len,
-                backing: Backing::Bytes {
-                    bytes: fx.bytes.clone(),
-                    offset: usize::try_from(p.file_offset).unwrap_or(usize::MAX),
-                },
-            });
-        }
+        fx.image.back_read_only(&mut memory, fx.bias, &fx.bytes);
         exe_out = Some(Executable {
             path: fx.path.clone(),
             load_bias: fx.bias,

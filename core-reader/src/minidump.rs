@@ -202,18 +202,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     let mut files = Vec::new();
     let mut exe_out = None;
     if let Some(fx) = &found {
-        // Read-only parts only: the file's copy of writable data is its
-        // initial value, and a stale `runtime.allgs` is worse than none.
-        for p in fx.image.parts.iter().filter(|p| !p.write) {
-            memory.add(Region {
-                start: p.addr.wrapping_add(fx.bias),
-                len: p.len,
-                backing: Backing::Bytes {
-                    bytes: fx.bytes.clone(),
-                    offset: usize::try_from(p.file_offset).unwrap_or(usize::MAX),
-                },
-            });
-        }
+        fx.image.back_read_only(&mut memory, fx.bias, &fx.bytes);
         if fx.image.format == ImageFormat::Pe && fx.bias != 0 {
             warnings.push(format!(
                 "{} was loaded at {:#x}, not its preferred base {:#x}; bytes taken from the file where the dump has none are not relocated",
