@@ -209,16 +209,7 @@ impl Analysis {
     ///   128 bytes of siginfo, then ucontext whose `uc_mcontext` is at +176:
     ///   fault_address, x0..x30, sp, pc.
     pub fn signal_context(&self, t: &Thread) -> Option<(u64, u64, u64)> {
-        let stack = self.unwinder().unwind(Start {
-            pc: t.regs.pc(),
-            sp: t.regs.sp(),
-            lr: t.regs.lr().unwrap_or(0),
-            trap: true,
-            syscall: false,
-        });
-        let f = stack.frames.iter().take(32).find(|f| {
-            matches!(self.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
-        })?;
+        let f = self.sigtramp_frame(t)?;
         match self.bin.arch {
             crate::binary::BinArch::Amd64 => {
                 let mc = f.fp.wrapping_add(40);
@@ -234,6 +225,22 @@ impl Analysis {
                 ))
             }
         }
+    }
+
+    /// The frame of Go's signal trampoline (`runtime.sigtramp` or
+    /// `runtime.cgoSigtramp`) near the top of a thread's stack: the kernel's
+    /// signal frame, and the interrupted context, sit just above it.
+    pub fn sigtramp_frame(&self, t: &Thread) -> Option<crate::unwind::Frame> {
+        let stack = self.unwinder().unwind(Start {
+            pc: t.regs.pc(),
+            sp: t.regs.sp(),
+            lr: t.regs.lr().unwrap_or(0),
+            trap: true,
+            syscall: false,
+        });
+        stack.frames.into_iter().take(32).find(|f| {
+            matches!(self.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
+        })
     }
 
     /// runtime.isSystemGoroutine: started in package runtime, except

@@ -104,16 +104,7 @@ pub fn frame_registers(a: &Analysis, r: &GoroutineReport) -> Option<core_reader:
 /// Every general register of the context a Go signal handler interrupted
 /// (see [`Analysis::signal_context`] for where the kernel puts it).
 fn signal_registers(a: &Analysis, t: &crate::goroutine::Thread) -> Option<core_reader::Registers> {
-    let stack = a.unwinder().unwind(crate::unwind::Start {
-        pc: t.regs.pc(),
-        sp: t.regs.sp(),
-        lr: t.regs.lr().unwrap_or(0),
-        trap: true,
-        syscall: false,
-    });
-    let f = stack.frames.iter().take(32).find(|f| {
-        matches!(a.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
-    })?;
+    let f = a.sigtramp_frame(t)?;
     let m = &a.core;
     match t.regs {
         core_reader::Registers::Amd64(_) => {
