@@ -29,6 +29,24 @@ pub struct GoroutineReport {
     pub crashing: bool,
 }
 
+/// How much of each goroutine's stack [`Analysis`] walks when it opens a
+/// core. Listing goroutines needs only the top user frame, `--info` none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// No unwinding: every report's stack is empty.
+    None,
+    /// Up to and including the first frame outside the runtime
+    /// ([`is_user_func`]); enough for `--goroutines`.
+    FirstUserFrame,
+    /// Every frame, as the runtime's traceback prints them.
+    Full,
+}
+
+/// The runtime's own code, as Delve's "User" location skips it.
+pub fn is_user_func(name: &str) -> bool {
+    !name.starts_with("runtime.") && !name.starts_with("internal/runtime")
+}
+
 pub struct Analysis {
     pub core: core_reader::Core,
     pub bin: Binary,
@@ -36,19 +54,31 @@ pub struct Analysis {
     pub threads: Vec<Thread>,
     pub state: RuntimeState,
     pub goroutines: Vec<GoroutineReport>,
+    /// How far the stacks in `goroutines` were walked.
+    pub depth: Depth,
 }
 
 impl Analysis {
     pub fn open(core_path: &Path, exe: Option<&Path>) -> Result<Analysis> {
+        Self::open_with(core_path, exe, Depth::Full)
+    }
+
+    /// [`Analysis::open`], walking stacks only as deep as `depth`.
+    pub fn open_with(core_path: &Path, exe: Option<&Path>, depth: Depth) -> Result<Analysis> {
         let core = core_reader::Core::open(
             core_path,
             &core_reader::OpenOptions { exe: exe.map(|p| p.to_path_buf()) },
         )?;
-        Self::from_core(core)
+        Self::from_core_with(core, depth)
     }
 
     /// Analyze a core that is already open (its executable found).
     pub fn from_core(core: core_reader::Core) -> Result<Analysis> {
+        Self::from_core_with(core, Depth::Full)
+    }
+
+    /// [`Analysis::from_core`], walking stacks only as deep as `depth`.
+    pub fn from_core_with(core: core_reader::Core, depth: Depth) -> Result<Analysis> {
         let exe_info = core.exe.clone().ok_or_else(|| {
             Error::Other(format!(
                 "{}: the executable was not found; pass it with --exe",
@@ -59,7 +89,8 @@ impl Analysis {
         let bias = exe_info.load_bias;
         let threads: Vec<Thread> =
             core.threads.iter().map(|t| Thread { tid: t.tid, regs: t.regs }).collect();
-        let mut a = Analysis { core, bin, bias, threads, state: RuntimeState::default(), goroutines: Vec::new() };
+        let mut a =
+            Analysis { core, bin, bias, threads, state: RuntimeState::default(), goroutines: Vec::new(), depth };
         let reader = Reader { bin: &a.bin, mem: &a.core, bias };
         a.state = reader.read_state(&a.threads)?;
         a.goroutines = a.build_reports();
@@ -83,53 +114,62 @@ impl Analysis {
     }
 
     fn build_reports(&self) -> Vec<GoroutineReport> {
+        use rayon::prelude::*;
         let crashing = self.crashing_g();
-        let mut out = Vec::new();
-        for g in &self.state.goroutines {
-            if g.is_dead() {
-                continue;
-            }
-            // An M missing from our list (stripped binaries find Ms through
-            // the threads only) is read directly.
-            let m = self.state.m_by_addr(g.m).cloned().or_else(|| {
-                (g.m != 0)
-                    .then(|| Reader { bin: &self.bin, mem: &self.core, bias: self.bias }.read_m(g.m).ok())
-                    .flatten()
-            });
-            let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
-            let (start, source) = self.start_for(g, m.as_ref(), thread);
-            let mut stack = match start {
-                Some(s) => self.unwinder().unwind(s),
-                None => Stack { frames: vec![], stopped: Some(source.clone()), stopped_at_pc: None },
-            };
-            let trimmed = trim_crash_frames(&self.bin, &mut stack);
-            // Say where a walk that left Go code went. The runtime's
-            // traceback format has no C frames; the thread view has them.
-            if let (Some(pc), Some(why)) = (stack.stopped_at_pc, stack.stopped.as_mut()) {
-                if let Some(m) =
-                    self.core.mappings.iter().chain(&self.core.file_mappings).find(|m| pc >= m.start && pc < m.end)
-                {
-                    let mut sym = crate::symbolize::Symbolizer::default();
-                    *why += &format!(
-                        " in {}; not Go code (C frames: goanalyze --threads --bt)",
-                        sym.describe(pc, m)
-                    );
-                }
-            }
-            out.push(GoroutineReport {
-                system: self.is_system(g),
-                crashing: crashing == Some(g.addr),
-                g: g.clone(),
-                thread: thread.map(|t| t.tid),
-                m,
-                stack,
-                start_source: source,
-                trimmed,
-            });
-        }
+        // Goroutines are independent: walk them on every CPU. The order of
+        // allgs is kept (collect on an indexed iterator keeps it).
+        let mut out: Vec<GoroutineReport> = self
+            .state
+            .goroutines
+            .par_iter()
+            .with_min_len(256)
+            .filter(|g| !g.is_dead())
+            .map(|g| self.report(g, crashing))
+            .collect();
         // The runtime prints the crashing goroutine first, then allgs order.
         out.sort_by_key(|r| !r.crashing);
         out
+    }
+
+    fn report(&self, g: &Goroutine, crashing: Option<u64>) -> GoroutineReport {
+        // An M missing from our list (stripped binaries find Ms through
+        // the threads only) is read directly.
+        let m = self.state.m_by_addr(g.m).cloned().or_else(|| {
+            (g.m != 0)
+                .then(|| Reader { bin: &self.bin, mem: &self.core, bias: self.bias }.read_m(g.m).ok())
+                .flatten()
+        });
+        let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
+        let (start, source) = self.start_for(g, m.as_ref(), thread);
+        let mut stack = match start {
+            _ if self.depth == Depth::None => Stack::default(),
+            Some(s) if self.depth == Depth::FirstUserFrame => {
+                self.unwinder().unwind_until(s, |f| f.logical.iter().any(|l| is_user_func(&l.name)))
+            }
+            Some(s) => self.unwinder().unwind(s),
+            None => Stack { frames: vec![], stopped: Some(source.clone()), ..Stack::default() },
+        };
+        let trimmed = trim_crash_frames(&self.bin, &mut stack);
+        // Say where a walk that left Go code went. The runtime's
+        // traceback format has no C frames; the thread view has them.
+        if let (Some(pc), Some(why)) = (stack.stopped_at_pc, stack.stopped.as_mut()) {
+            if let Some(m) =
+                self.core.mappings.iter().chain(&self.core.file_mappings).find(|m| pc >= m.start && pc < m.end)
+            {
+                let mut sym = crate::symbolize::Symbolizer::default();
+                *why += &format!(" in {}; not Go code (C frames: goanalyze --threads --bt)", sym.describe(pc, m));
+            }
+        }
+        GoroutineReport {
+            system: self.is_system(g),
+            crashing: crashing == Some(g.addr),
+            g: g.clone(),
+            thread: thread.map(|t| t.tid),
+            m,
+            stack,
+            start_source: source,
+            trimmed,
+        }
     }
 
     /// The runtime's choice of starting registers (traceback1 / initAt),

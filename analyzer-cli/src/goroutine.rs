@@ -154,6 +154,62 @@ impl RuntimeState {
     }
 }
 
+/// A g's bytes read at once; every runtime so far keeps the fields we read
+/// well inside this (g is about 450 bytes in Go 1.26).
+const G_READ_MAX: usize = 1024;
+
+/// Offsets in `runtime.g` of the fields [`Reader::read_g_with`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct GOffsets {
+    goid: u64,
+    status: u64,
+    wait_reason: u64,
+    waitsince: u64,
+    m: u64,
+    lockedm: u64,
+    gopc: u64,
+    startpc: u64,
+    parent_goid: Option<u64>,
+    sched_sp: u64,
+    sched_pc: u64,
+    sched_lr: u64,
+    sched_bp: u64,
+    syscallsp: u64,
+    syscallpc: u64,
+    stack_lo: u64,
+    stack_hi: u64,
+    ancestors: Option<u64>,
+    labels: Option<u64>,
+    /// Bytes from the g's start to the end of the last field read.
+    span: u64,
+}
+
+impl GOffsets {
+    fn words(&self) -> [Option<u64>; 19] {
+        [
+            Some(self.goid),
+            Some(self.status),
+            Some(self.wait_reason),
+            Some(self.waitsince),
+            Some(self.m),
+            Some(self.lockedm),
+            Some(self.gopc),
+            Some(self.startpc),
+            self.parent_goid,
+            Some(self.sched_sp),
+            Some(self.sched_pc),
+            Some(self.sched_lr),
+            Some(self.sched_bp),
+            Some(self.syscallsp),
+            Some(self.syscallpc),
+            Some(self.stack_lo),
+            Some(self.stack_hi),
+            self.ancestors,
+            self.labels,
+        ]
+    }
+}
+
 pub struct Reader<'a> {
     pub bin: &'a Binary,
     pub mem: &'a dyn Memory,
@@ -171,46 +227,98 @@ impl<'a> Reader<'a> {
         self.bin.symbol(name).map(|a| a.wrapping_add(self.bias))
     }
 
+    /// The offsets `read_g` needs, looked up once per walk of allgs.
+    pub fn g_offsets(&self) -> Result<GOffsets> {
+        let sched = self.off("g.sched")?;
+        let stack = self.off("g.stack")?;
+        let mut o = GOffsets {
+            goid: self.off("g.goid")?,
+            status: self.off("g.atomicstatus")?,
+            wait_reason: self.off("g.waitreason")?,
+            waitsince: self.off("g.waitsince")?,
+            m: self.off("g.m")?,
+            lockedm: self.off("g.lockedm")?,
+            gopc: self.off("g.gopc")?,
+            startpc: self.off("g.startpc")?,
+            parent_goid: self.bin.layout.opt("g.parentGoid"),
+            sched_sp: sched.wrapping_add(self.off("gobuf.sp")?),
+            sched_pc: sched.wrapping_add(self.off("gobuf.pc")?),
+            sched_lr: sched.wrapping_add(self.off("gobuf.lr")?),
+            sched_bp: sched.wrapping_add(self.off("gobuf.bp")?),
+            syscallsp: self.off("g.syscallsp")?,
+            syscallpc: self.off("g.syscallpc")?,
+            stack_lo: stack.wrapping_add(self.off("stack.lo")?),
+            stack_hi: stack.wrapping_add(self.off("stack.hi")?),
+            ancestors: self.bin.layout.opt("g.ancestors"),
+            labels: self.bin.layout.opt("g.labels"),
+            span: 0,
+        };
+        o.span = o.words().into_iter().flatten().map(|w| w.saturating_add(8)).max().unwrap_or(0);
+        Ok(o)
+    }
+
     pub fn read_g(&self, addr: u64) -> Result<Goroutine> {
-        let m = self.mem;
-        let sched = addr.wrapping_add(self.off("g.sched")?);
-        let stack = addr.wrapping_add(self.off("g.stack")?);
+        self.read_g_with(&self.g_offsets()?, addr)
+    }
+
+    /// One read of the g's bytes, then the fields out of them (100,000
+    /// goroutines are 100,000 reads, not two million). A g whose bytes are
+    /// not all readable is read field by field, so an unreadable gap
+    /// between fields does not lose it.
+    pub fn read_g_with(&self, o: &GOffsets, addr: u64) -> Result<Goroutine> {
+        let mut buf = [0u8; G_READ_MAX];
+        let whole = usize::try_from(o.span).ok().filter(|&n| n <= G_READ_MAX);
+        let bytes = whole.filter(|&n| self.mem.read(addr, &mut buf[..n]).is_ok()).map(|n| &buf[..n]);
+        let word = |off: u64, size: usize| -> Result<u64> {
+            if let Some(b) = bytes {
+                let at = off as usize;
+                let mut w = [0u8; 8];
+                w[..size].copy_from_slice(&b[at..at + size]);
+                return Ok(u64::from_le_bytes(w));
+            }
+            let a = addr.wrapping_add(off);
+            Ok(match size {
+                1 => u64::from(self.mem.u8(a)?),
+                4 => u64::from(self.mem.u32(a)?),
+                _ => self.mem.u64(a)?,
+            })
+        };
         let mut g = Goroutine {
             addr,
-            goid: m.u64(addr.wrapping_add(self.off("g.goid")?))?,
-            raw_status: m.u32(addr.wrapping_add(self.off("g.atomicstatus")?))?,
-            wait_reason: m.u8(addr.wrapping_add(self.off("g.waitreason")?))?,
-            waitsince: m.u64(addr.wrapping_add(self.off("g.waitsince")?))? as i64,
-            m: m.u64(addr.wrapping_add(self.off("g.m")?))?,
-            lockedm: m.u64(addr.wrapping_add(self.off("g.lockedm")?))?,
-            gopc: m.u64(addr.wrapping_add(self.off("g.gopc")?))?,
-            startpc: m.u64(addr.wrapping_add(self.off("g.startpc")?))?,
-            parent_goid: match self.bin.layout.opt("g.parentGoid") {
-                Some(o) => m.u64(addr.wrapping_add(o))?,
+            goid: word(o.goid, 8)?,
+            raw_status: word(o.status, 4)? as u32,
+            wait_reason: word(o.wait_reason, 1)? as u8,
+            waitsince: word(o.waitsince, 8)? as i64,
+            m: word(o.m, 8)?,
+            lockedm: word(o.lockedm, 8)?,
+            gopc: word(o.gopc, 8)?,
+            startpc: word(o.startpc, 8)?,
+            parent_goid: match o.parent_goid {
+                Some(off) => word(off, 8)?,
                 None => 0,
             },
             sched: Gobuf {
-                sp: m.u64(sched.wrapping_add(self.off("gobuf.sp")?))?,
-                pc: m.u64(sched.wrapping_add(self.off("gobuf.pc")?))?,
-                lr: m.u64(sched.wrapping_add(self.off("gobuf.lr")?))?,
-                bp: m.u64(sched.wrapping_add(self.off("gobuf.bp")?))?,
+                sp: word(o.sched_sp, 8)?,
+                pc: word(o.sched_pc, 8)?,
+                lr: word(o.sched_lr, 8)?,
+                bp: word(o.sched_bp, 8)?,
             },
-            syscallsp: m.u64(addr.wrapping_add(self.off("g.syscallsp")?))?,
-            syscallpc: m.u64(addr.wrapping_add(self.off("g.syscallpc")?))?,
-            stack_lo: m.u64(stack.wrapping_add(self.off("stack.lo")?))?,
-            stack_hi: m.u64(stack.wrapping_add(self.off("stack.hi")?))?,
+            syscallsp: word(o.syscallsp, 8)?,
+            syscallpc: word(o.syscallpc, 8)?,
+            stack_lo: word(o.stack_lo, 8)?,
+            stack_hi: word(o.stack_hi, 8)?,
             labels: Vec::new(),
             ancestors: Vec::new(),
         };
-        if let Some(o) = self.bin.layout.opt("g.ancestors") {
-            if let Ok(p) = m.u64(addr.wrapping_add(o)) {
+        if let Some(off) = o.ancestors {
+            if let Ok(p) = word(off, 8) {
                 if p != 0 {
                     g.ancestors = self.read_ancestors(p).unwrap_or_default();
                 }
             }
         }
-        if let Some(o) = self.bin.layout.opt("g.labels") {
-            if let Ok(p) = m.u64(addr.wrapping_add(o)) {
+        if let Some(off) = o.labels {
+            if let Ok(p) = word(off, 8) {
                 if p != 0 {
                     g.labels = self.read_labels(p).unwrap_or_default();
                 }
@@ -368,12 +476,19 @@ impl<'a> Reader<'a> {
         // The same g twice means a corrupt allgs; walking it once is enough
         // (a slice of 16M copies of one pointer must not cost 16M walks).
         let mut seen_g = std::collections::HashSet::new();
-        for c in ptrs.chunks_exact(8) {
-            let gp = u64::from_le_bytes(c.try_into().unwrap());
-            if !seen_g.insert(gp) {
-                continue;
-            }
-            match self.read_g(gp) {
+        let unique: Vec<u64> = ptrs
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .filter(|gp| seen_g.insert(*gp))
+            .collect();
+        let offs = self.g_offsets()?;
+        // gs are independent; read them on every CPU, keeping allgs order.
+        use rayon::prelude::*;
+        let read: Vec<Result<Goroutine>> =
+            unique.par_iter().with_min_len(1024).map(|&gp| self.read_g_with(&offs, gp)).collect();
+        st.goroutines.reserve(read.len());
+        for (gp, r) in unique.iter().zip(read) {
+            match r {
                 Ok(g) => st.goroutines.push(g),
                 // A corrupt allgs can name millions of bad gs: a warning
                 // each for the first few, then a count.

@@ -56,7 +56,7 @@ fn frames_of(r: &GoroutineReport) -> Vec<GroupFrame> {
         .frames
         .iter()
         .flat_map(|f| f.logical.iter())
-        .map(|l| GroupFrame { func: l.name.clone(), file: l.file.clone(), line: l.line, inlined: l.inlined })
+        .map(|l| GroupFrame { func: l.name.to_string(), file: l.file.to_string(), line: l.line, inlined: l.inlined })
         .collect()
 }
 

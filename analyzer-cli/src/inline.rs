@@ -3,6 +3,8 @@
 //! expands to the chain of inlined callees plus the outer function, innermost
 //! first, the way runtime/symtabinl.go's inlineUnwinder walks it.
 
+use std::sync::Arc;
+
 use crate::pclntab::{Func, Pclntab, FUNCDATA_INL_TREE, PCDATA_INL_TREE_INDEX};
 
 use crate::pclntab::PclnVersion;
@@ -29,8 +31,9 @@ const MAX_INLINE_DEPTH: usize = 100;
 /// One logical frame of a physical frame.
 #[derive(Debug, Clone)]
 pub struct LogicalFrame {
-    pub name: String,
-    pub file: String,
+    /// Shared with every other frame of the same function (and file).
+    pub name: Arc<str>,
+    pub file: Arc<str>,
     pub line: i64,
     pub inlined: bool,
     pub func_id: u8,
@@ -69,9 +72,9 @@ pub fn expand(
             let func_id = b[lay.func_id];
             let name_off = i32_at(lay.name_off);
             let parent_pc = i32_at(lay.parent_pc);
-            let (file, line) = tab.file_line(f, cur);
+            let (file, line) = tab.shared_file_line(f, cur);
             out.push(LogicalFrame {
-                name: tab.name_at(name_off).unwrap_or("?").to_string(),
+                name: tab.shared_name(name_off),
                 file,
                 line,
                 inlined: true,
@@ -83,9 +86,9 @@ pub fn expand(
             cur = f.entry.wrapping_add(parent_pc as u64);
         }
     }
-    let (file, line) = tab.file_line(f, cur);
+    let (file, line) = tab.shared_file_line(f, cur);
     out.push(LogicalFrame {
-        name: tab.func_name(f).to_string(),
+        name: tab.shared_name(f.name_off),
         file,
         line,
         inlined: false,

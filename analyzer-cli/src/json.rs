@@ -132,15 +132,15 @@ fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::
                 v.push(JFrame {
                     vars: fvars,
                     vars_error: verr,
-                    func: lf.name.clone(),
-                    file: lf.file.clone(),
+                    func: lf.name.to_string(),
+                    file: lf.file.to_string(),
                     line: lf.line,
                     inlined: lf.inlined,
                     pc: format!("{:#x}", f.pc),
                     sp: format!("{:#x}", f.sp),
                     fp: format!("{:#x}", f.fp),
                     offset: f.offset,
-                    args: (!lf.inlined).then(|| f.args.clone()),
+                    args: (!lf.inlined).then(|| u.frame_args(f)),
                 });
             }
             v

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 
-use analyzer::analysis::Analysis;
+use analyzer::analysis::{Analysis, Depth};
 use analyzer::traceback::{self, Options};
 
 mod cli_triage;
@@ -172,7 +172,7 @@ fn run(cli: &Cli) -> Result<()> {
         return Ok(());
     }
     let core = cli.core.first().expect("clap requires CORE");
-    let a = Analysis::open(core, cli.exe.as_deref())?;
+    let a = Analysis::open_with(core, cli.exe.as_deref(), depth_needed(cli))?;
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
         eprintln!("goanalyze: warning: {w}");
     }
@@ -183,42 +183,69 @@ fn run(cli: &Cli) -> Result<()> {
             a.bin.path.display()
         );
     }
-    let mut out = String::new();
     let json = cli.format == Format::Json;
     if cli.vars || cli.locals || cli.print.is_some() {
         return run_vars(cli, &a);
     }
+    use std::io::Write;
+    let mut so = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let r = write_report(cli, &a, json, &mut so).and_then(|()| Ok(so.flush()?));
+    // The process ends here: freeing 100,000 goroutine reports one by one
+    // would only cost time.
+    std::mem::forget(a);
+    match r {
+        // A closed pipe (`| head`) is not an analysis failure: write
+        // errors end the output quietly.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some() => Ok(()),
+        r => r,
+    }
+}
+
+/// Everything but --vars/--locals/--print, section by section; the long
+/// text sections are written as they are formatted.
+fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write) -> Result<()> {
     let any = cli.stacks || cli.goroutines || cli.threads || cli.info || cli.group;
     if cli.info || !any {
-        out += &analyzer::report::info(&a);
+        so.write_all(analyzer::report::info(a).as_bytes())?;
     }
     if cli.threads {
-        out += &if cli.bt { analyzer::report::threads_with_backtraces(&a) } else { analyzer::report::threads(&a) };
+        let t = if cli.bt { analyzer::report::threads_with_backtraces(a) } else { analyzer::report::threads(a) };
+        so.write_all(t.as_bytes())?;
     }
     let opts = Options { system: cli.system };
     // One JSON document: --stacks' is a superset of --goroutines'.
     if cli.goroutines && !(json && cli.stacks) {
         if json {
-            out += &analyzer::json::goroutines(&a, opts)?;
+            so.write_all(analyzer::json::goroutines(a, opts)?.as_bytes())?;
         } else {
-            out += &analyzer::report::goroutines(&a, cli.system);
+            analyzer::report::write_goroutines(a, cli.system, so)?;
         }
     }
     if cli.stacks {
         if json {
-            out += &analyzer::json::stacks(&a, opts)?;
+            so.write_all(analyzer::json::stacks(a, opts)?.as_bytes())?;
         } else {
-            out += &traceback::format_all(&a, opts);
+            traceback::write_all(a, opts, so)?;
         }
     }
     if cli.group {
-        out += &cli_triage::groups(&a, json)?;
+        so.write_all(cli_triage::groups(a, json)?.as_bytes())?;
     }
-    use std::io::Write;
-    let mut so = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an analysis failure.
-    let _ = so.write_all(out.as_bytes());
     Ok(())
+}
+
+/// How deep the stacks must be walked for what was asked: `--info` and
+/// `--threads` print no frames; `--goroutines` prints each one's top user
+/// frame; everything else prints whole stacks.
+fn depth_needed(cli: &Cli) -> Depth {
+    let whole = cli.stacks || cli.group || cli.vars || cli.locals || cli.print.is_some() || (cli.threads && cli.bt);
+    if whole {
+        Depth::Full
+    } else if cli.goroutines {
+        Depth::FirstUserFrame
+    } else {
+        Depth::None
+    }
 }
 
 /// --vars, --locals and --print (analyzer::vars).

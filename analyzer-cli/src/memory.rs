@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 
-pub trait Memory {
+/// `Sync`: goroutines are read and walked on several threads at once.
+pub trait Memory: Sync {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()>;
 
     fn u64(&self, addr: u64) -> Result<u64> {

@@ -4,6 +4,10 @@
 //! inlining. Layout facts come from runtime/symtab.go (`pcHeader`, `_func`,
 //! `functab`, `pcvalue`/`step`) of Go 1.18..1.26.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex};
+
 use crate::error::{Error, Result};
 
 /// Which layout of the table this binary uses, from the header magic.
@@ -47,6 +51,73 @@ pub struct Pclntab {
     filetab_off: usize,
     pctab_off: usize,
     pcln_off: usize,
+    /// Decoded pc-value lookups: 100,000 goroutines stop at a handful of
+    /// pcs, and each lookup otherwise decodes the table from the entry.
+    cache: PcValueCache,
+    /// Names and file names handed out as shared strings: every frame of
+    /// 100,000 goroutines names one of a few functions.
+    strings: Mutex<HashMap<usize, Arc<str>, BuildHasherDefault<WordHasher>>>,
+}
+
+/// Shards of a (table offset, entry, pc) -> value map, shared by the threads that
+/// walk goroutines; each shard is emptied when it grows past its cap.
+struct PcValueCache {
+    shards: Vec<Mutex<HashMap<(u32, u64, u64), Option<i32>, BuildHasherDefault<WordHasher>>>>,
+}
+
+/// A multiply-rotate hash for the caches' integer keys; SipHash's
+/// protection against chosen keys buys nothing here and costs a lot.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+const PCVALUE_SHARDS: usize = 16;
+const PCVALUE_SHARD_CAP: usize = 1 << 14;
+
+impl PcValueCache {
+    fn new() -> PcValueCache {
+        PcValueCache { shards: (0..PCVALUE_SHARDS).map(|_| Mutex::new(HashMap::default())).collect() }
+    }
+
+    fn get_or(&self, key: (u32, u64, u64), f: impl FnOnce() -> Option<i32>) -> Option<i32> {
+        let shard = &self.shards[(key.2 as usize ^ key.0 as usize) % PCVALUE_SHARDS];
+        if let Some(v) = shard.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return v;
+        }
+        let v = f();
+        if let Ok(mut m) = shard.lock() {
+            if m.len() >= PCVALUE_SHARD_CAP {
+                m.clear();
+            }
+            m.insert(key, v);
+        }
+        v
+    }
+}
+
+impl std::fmt::Debug for PcValueCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PcValueCache")
+    }
 }
 
 /// One function's `_func` record, decoded.
@@ -138,6 +209,8 @@ impl Pclntab {
             pctab_off: off(6)?,
             pcln_off: off(7)?,
             data,
+            cache: PcValueCache::new(),
+            strings: Mutex::new(HashMap::default()),
         };
         if !ftab_fits(nfunc, t.pcln_off, t.data.len()) {
             return Err(err(&format!("nfunc {nfunc} does not fit the table")));
@@ -279,6 +352,12 @@ impl Pclntab {
         if off == 0 {
             return None;
         }
+        // The linker shares identical tables between functions: the entry
+        // is part of the key.
+        self.cache.get_or((off, entry, pc), || self.decode_pcvalue(off, entry, pc))
+    }
+
+    fn decode_pcvalue(&self, off: u32, entry: u64, pc: u64) -> Option<i32> {
         let mut p = self.pctab_off.checked_add(off as usize)?;
         let mut val: i32 = -1;
         let mut cur = entry;
@@ -313,6 +392,11 @@ impl Pclntab {
     }
 
     pub fn file(&self, f: &Func, pc: u64) -> Option<&str> {
+        cstr(&self.data, self.file_start(f, pc)?)
+    }
+
+    /// Where in the table the name of the file at `pc` starts.
+    fn file_start(&self, f: &Func, pc: u64) -> Option<usize> {
         let fileno = self.pcvalue(f.pcfile, f.entry, pc)?;
         if fileno < 0 {
             return None;
@@ -322,7 +406,27 @@ impl Pclntab {
         if foff == u32::MAX {
             return None;
         }
-        cstr(&self.data, self.filetab_off.checked_add(foff as usize)?)
+        self.filetab_off.checked_add(foff as usize)
+    }
+
+    /// The NUL-terminated string at `start` in the table as a shared
+    /// string, "?" when there is none.
+    fn shared_at(&self, start: Option<usize>) -> Arc<str> {
+        let text = |st: Option<usize>| st.and_then(|st| cstr(&self.data, st)).unwrap_or("?");
+        let Some(key) = start else { return Arc::from("?") };
+        let Ok(mut m) = self.strings.lock() else { return Arc::from(text(start)) };
+        m.entry(key).or_insert_with(|| Arc::from(text(start))).clone()
+    }
+
+    /// [`Pclntab::name_at`] as a shared string ("?" when unreadable).
+    pub fn shared_name(&self, name_off: i32) -> Arc<str> {
+        let start = usize::try_from(name_off).ok().and_then(|o| self.funcname_off.checked_add(o));
+        self.shared_at(start)
+    }
+
+    /// [`Pclntab::file_line`] with the file as a shared string.
+    pub fn shared_file_line(&self, f: &Func, pc: u64) -> (Arc<str>, i64) {
+        (self.shared_at(self.file_start(f, pc)), self.line(f, pc).map(|l| l as i64).unwrap_or(0))
     }
 
     /// file:line at `pc`, "?" and 0 when unknown (as the runtime prints).

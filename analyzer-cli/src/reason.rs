@@ -106,7 +106,7 @@ impl Evidence {
 fn names<'a>(a: &'a Analysis, s: &'a Stack) -> impl Iterator<Item = &'a str> + 'a {
     s.frames
         .iter()
-        .flat_map(|f| f.logical.iter().map(|l| l.name.as_str()).chain(std::iter::once(a.bin.pcln.func_name(&f.func))))
+        .flat_map(|f| f.logical.iter().map(|l| &*l.name).chain(std::iter::once(a.bin.pcln.func_name(&f.func))))
 }
 
 fn evidence(a: &Analysis, s: &Stack) -> Evidence {

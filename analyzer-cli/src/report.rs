@@ -138,8 +138,8 @@ fn threads_impl(a: &Analysis, backtrace: bool) -> String {
 pub fn user_frame(r: &GoroutineReport) -> Option<(String, String, i64, u64)> {
     for f in &r.stack.frames {
         for lf in &f.logical {
-            if !lf.name.starts_with("runtime.") && !lf.name.starts_with("internal/runtime") {
-                return Some((lf.name.clone(), lf.file.clone(), lf.line, f.pc));
+            if crate::analysis::is_user_func(&lf.name) {
+                return Some((lf.name.to_string(), lf.file.to_string(), lf.line, f.pc));
             }
         }
     }
@@ -154,42 +154,77 @@ pub fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
         .unwrap_or_default()
 }
 
+/// Goroutines formatted this many at a time (in parallel), then written.
+const CHUNK: usize = 2048;
+
+/// Format `items` with `f` on every CPU, a chunk at a time, and write the
+/// texts in order with `sep` between them; memory stays bounded by a chunk.
+pub fn write_chunked<T: Sync>(
+    items: &[T],
+    w: &mut dyn std::io::Write,
+    sep: &str,
+    f: impl Fn(&T) -> Option<String> + Sync,
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    let mut first = true;
+    for chunk in items.chunks(CHUNK) {
+        let texts: Vec<Option<String>> = chunk.par_iter().map(&f).collect();
+        for t in texts.into_iter().flatten() {
+            if !first {
+                w.write_all(sep.as_bytes())?;
+            }
+            first = false;
+            w.write_all(t.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
 /// One line per goroutine; with `system == false`, system goroutines are
 /// left out as GOTRACEBACK=all leaves them out.
 pub fn goroutines(a: &Analysis, system: bool) -> String {
+    let mut out = Vec::new();
+    let _ = write_goroutines(a, system, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`goroutines`] written to `w` as it is formatted.
+pub fn write_goroutines(a: &Analysis, system: bool, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let u = a.unwinder();
-    let mut s = String::new();
-    for r in a.goroutines.iter().filter(|r| system || !r.system || r.crashing) {
-        let _ = write!(s, "{} Goroutine {} - ", if r.crashing { "*" } else { " " }, r.g.goid);
-        match user_frame(r) {
-            Some((name, file, line, pc)) => {
-                let _ = write!(s, "User: {file}:{line} {name} ({pc:#x})");
+    write_chunked(&a.goroutines, w, "", |r| (system || !r.system || r.crashing).then(|| goroutine_line(a, &u, r)))
+}
+
+fn goroutine_line(a: &Analysis, u: &crate::unwind::Unwinder<'_>, r: &GoroutineReport) -> String {
+    let mut s = String::with_capacity(256);
+    let _ = write!(s, "{} Goroutine {} - ", if r.crashing { "*" } else { " " }, r.g.goid);
+    match user_frame(r) {
+        Some((name, file, line, pc)) => {
+            let _ = write!(s, "User: {file}:{line} {name} ({pc:#x})");
+        }
+        None => match r.stack.frames.first().and_then(|f| f.logical.first().map(|l| (l, f.pc))) {
+            Some((l, pc)) => {
+                let _ = write!(s, "Runtime: {}:{} {} ({pc:#x})", l.file, l.line, l.name);
             }
-            None => match r.stack.frames.first().and_then(|f| f.logical.first().map(|l| (l, f.pc))) {
-                Some((l, pc)) => {
-                    let _ = write!(s, "Runtime: {}:{} {} ({pc:#x})", l.file, l.line, l.name);
-                }
-                None => s += "(no stack)",
-            },
-        }
-        if let Some(f) = u.find_func(r.g.gopc) {
-            let link = r.g.gopc.wrapping_sub(a.bias);
-            let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
-            let (file, line) = a.bin.pcln.file_line(&f, trace);
-            let _ = write!(s, " Go: {file}:{line} {} ({:#x})", u.func_name(&f), r.g.gopc);
-        }
-        if let Some(f) = u.find_func(r.g.startpc) {
-            let _ = write!(s, " Start: {} ({:#x})", u.func_name(&f), r.g.startpc);
-        }
-        let _ = write!(s, " [{}]", status_text(a, r));
-        if !r.g.labels.is_empty() {
-            let l: Vec<String> = r.g.labels.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
-            let _ = write!(s, " labels:{{{}}}", l.join(", "));
-        }
-        if let Some(t) = r.thread {
-            let _ = write!(s, " (thread {t})");
-        }
-        s.push('\n');
+            None => s += "(no stack)",
+        },
     }
+    if let Some(f) = u.find_func(r.g.gopc) {
+        let link = r.g.gopc.wrapping_sub(a.bias);
+        let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
+        let (file, line) = a.bin.pcln.file_line(&f, trace);
+        let _ = write!(s, " Go: {file}:{line} {} ({:#x})", u.func_name(&f), r.g.gopc);
+    }
+    if let Some(f) = u.find_func(r.g.startpc) {
+        let _ = write!(s, " Start: {} ({:#x})", u.func_name(&f), r.g.startpc);
+    }
+    let _ = write!(s, " [{}]", status_text(a, r));
+    if !r.g.labels.is_empty() {
+        let l: Vec<String> = r.g.labels.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
+        let _ = write!(s, " labels:{{{}}}", l.join(", "));
+    }
+    if let Some(t) = r.thread {
+        let _ = write!(s, " (thread {t})");
+    }
+    s.push('\n');
     s
 }

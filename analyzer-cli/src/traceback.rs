@@ -110,7 +110,7 @@ pub fn visible_frames<'r>(a: &Analysis, r: &'r GoroutineReport, opts: Options) -
                 let shown = show_runtime
                     || throwing
                     || show_frame(&lf.name, out.is_empty(), Some(lf.func_id) == wrapper_id, callee_elides);
-                callee = Some(lf.name.as_str());
+                callee = Some(&*lf.name);
                 if shown {
                     out.push((f, lf));
                 }
@@ -129,6 +129,7 @@ pub fn visible_frames<'r>(a: &Analysis, r: &'r GoroutineReport, opts: Options) -
 
 /// The logical frames the runtime would print, as (function line, file line).
 pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+    let u = a.unwinder();
     visible_frames(a, r, opts)
         .into_iter()
         .map(|(f, lf)| {
@@ -136,7 +137,7 @@ pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(Str
             if lf.inlined {
                 fl += "(...)";
             } else {
-                let _ = write!(fl, "({})", f.args);
+                let _ = write!(fl, "({})", u.frame_args(f));
             }
             let mut loc = format!("\t{}:{}", lf.file, lf.line);
             if !lf.inlined {
@@ -284,17 +285,17 @@ pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> Str
 
 /// Every goroutine, separated by blank lines, as the runtime prints them.
 pub fn format_all(a: &Analysis, opts: Options) -> String {
-    let mut out = String::new();
-    for r in &a.goroutines {
-        if !opts.system && r.system && !r.crashing {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&format_goroutine(a, r, opts));
-    }
-    out
+    let mut out = Vec::new();
+    let _ = write_all(a, opts, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`format_all`] written to `w` as it is formatted (on every CPU, in
+/// chunks), so 100,000 stacks never sit in memory as one string.
+pub fn write_all(a: &Analysis, opts: Options, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    crate::report::write_chunked(&a.goroutines, w, "\n", |r| {
+        (opts.system || !r.system || r.crashing).then(|| format_goroutine(a, r, opts))
+    })
 }
 
 #[cfg(test)]

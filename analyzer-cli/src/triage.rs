@@ -125,7 +125,7 @@ pub fn from_analysis(a: &Analysis) -> Record {
             .frames
             .iter()
             .flat_map(|f| f.logical.iter())
-            .map(|l| Frame { func: l.name.clone(), file: l.file.clone(), line: l.line, inlined: l.inlined })
+            .map(|l| Frame { func: l.name.to_string(), file: l.file.to_string(), line: l.line, inlined: l.inlined })
             .collect()
     });
     let signal = a.core.signal.as_ref().map(|s| Signal {

@@ -40,8 +40,9 @@ pub struct Frame {
     pub sym_pc: u64,
     /// Inlined callees first, the physical function last.
     pub logical: Vec<LogicalFrame>,
-    /// The argument words the runtime would print, e.g. "0x1, 0xc000010000?".
-    pub args: String,
+    /// Where the frame's arguments start (the runtime's argp); the words
+    /// it would print are formatted on demand by [`Unwinder::frame_args`].
+    pub argp: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -51,6 +52,9 @@ pub struct Stack {
     pub stopped: Option<String>,
     /// The pc outside Go code that ended the walk, if that is why.
     pub stopped_at_pc: Option<u64>,
+    /// The walk was ended on purpose before the stack's end
+    /// ([`Unwinder::unwind_until`]); `stopped` says nothing about the rest.
+    pub truncated: bool,
 }
 
 pub struct Unwinder<'a> {
@@ -72,8 +76,22 @@ impl<'a> Unwinder<'a> {
         self.bin.pcln.func_name(f)
     }
 
+    /// The argument words the runtime would print for `fr`, e.g.
+    /// "0x1, 0xc000010000?".
+    pub fn frame_args(&self, fr: &Frame) -> String {
+        let gofunc = self.bin.moduledata.as_ref().map(|m| m.gofunc);
+        let link_sym = fr.sym_pc.wrapping_sub(self.bias);
+        crate::args::format_args(self.bin, self.mem, &fr.func, fr.argp, link_sym, gofunc)
+    }
+
     /// Walk a goroutine's stack from `start`.
     pub fn unwind(&self, start: Start) -> Stack {
+        self.unwind_until(start, |_| false)
+    }
+
+    /// Walk from `start` and end the walk after the first frame `enough`
+    /// accepts (listing goroutines needs only the top user frame).
+    pub fn unwind_until(&self, start: Start, enough: impl Fn(&Frame) -> bool) -> Stack {
         let arch = self.bin.arch;
         let tab = &self.bin.pcln;
         let mut st = Stack::default();
@@ -100,7 +118,7 @@ impl<'a> Unwinder<'a> {
                 return st;
             };
             let link_pc = pc.wrapping_sub(self.bias);
-            let name = tab.func_name(&f).to_string();
+            let name: &str = tab.func_name(&f);
             if f.pcsp == 0 {
                 // No frame information (the runtime stops here too).
                 st.stopped = Some(format!("{name} has no pcsp table"));
@@ -144,7 +162,6 @@ impl<'a> Unwinder<'a> {
             let gofunc = self.bin.moduledata.as_ref().map(|m| m.gofunc);
             let logical = inline::expand(tab, &f, link_sym, gofunc, &read);
             let argp = fp.wrapping_add(if arch.uses_lr() { 8 } else { 0 });
-            let args = crate::args::format_args(self.bin, self.mem, &f, argp, link_sym, gofunc);
             st.frames.push(Frame {
                 pc,
                 sp,
@@ -153,10 +170,14 @@ impl<'a> Unwinder<'a> {
                 func: f.clone(),
                 sym_pc,
                 logical,
-                args,
+                argp,
             });
             if let Some(r) = stop_reason {
                 st.stopped = Some(r);
+                return st;
+            }
+            if st.frames.last().is_some_and(&enough) {
+                st.truncated = true;
                 return st;
             }
             if next_lr == 0 {
@@ -175,7 +196,7 @@ impl<'a> Unwinder<'a> {
                 st.stopped = Some(format!("traceback stuck at pc {pc:#x} sp {sp:#x}"));
                 return st;
             }
-            trap = injected(&name);
+            trap = injected(name);
             pc = next_lr;
             sp = fp;
             lr = 0;

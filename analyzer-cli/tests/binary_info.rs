@@ -204,7 +204,7 @@ fn unwinder_stops_cleanly_at_non_go_return_address() {
     let u = analyzer::unwind::Unwinder { bin: &bin, mem: &mem, bias: 0 };
     let st = u.unwind(analyzer::unwind::Start { pc: f.entry, sp, lr: 0, trap: true, syscall: false });
     assert_eq!(st.frames.len(), 1, "{st:?}");
-    assert_eq!(st.frames[0].logical.last().unwrap().name, "main.recurse");
+    assert_eq!(&*st.frames[0].logical.last().unwrap().name, "main.recurse");
     assert_eq!((st.frames[0].sp, st.frames[0].fp), (sp, sp + 8));
     assert_eq!(st.stopped_at_pc, Some(c_pc));
     assert!(st.stopped.as_deref().unwrap().contains("unexpected return pc"), "{st:?}");
