@@ -29,11 +29,16 @@ pub struct GoroutineReport {
     pub crashing: bool,
 }
 
-/// How much of each goroutine's stack [`Analysis`] walks when it opens a
-/// core. Listing goroutines needs only the top user frame, `--info` none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How much of the goroutines [`Analysis`] reads when it opens a core, and
+/// how deep it walks their stacks. Listing goroutines needs only the top
+/// user frame, `--info` not even the goroutines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Depth {
-    /// No unwinding: every report's stack is empty.
+    /// The goroutines are not even read (only the length of allgs is
+    /// known): enough for `--info`.
+    NotRead,
+    /// No unwinding: every report's stack is empty (streaming writers walk
+    /// each one when they print it: [`Analysis::walked`]).
     None,
     /// Up to and including the first frame outside the runtime
     /// ([`is_user_func`]); enough for `--goroutines`.
@@ -41,6 +46,9 @@ pub enum Depth {
     /// Every frame, as the runtime's traceback prints them.
     Full,
 }
+
+/// Goroutines walked between two [`core_reader::Core::release_pages`].
+pub const RELEASE_EVERY: usize = 4096;
 
 /// The runtime's own code, as Delve's "User" location skips it.
 pub fn is_user_func(name: &str) -> bool {
@@ -92,8 +100,9 @@ impl Analysis {
         let mut a =
             Analysis { core, bin, bias, threads, state: RuntimeState::default(), goroutines: Vec::new(), depth };
         let reader = Reader { bin: &a.bin, mem: &a.core, bias };
-        a.state = reader.read_state(&a.threads)?;
-        a.goroutines = a.build_reports();
+        a.state = reader.read_state(&a.threads, depth > Depth::NotRead)?;
+        let gs = std::mem::take(&mut a.state.goroutines);
+        a.goroutines = a.build_reports(gs);
         Ok(a)
     }
 
@@ -113,25 +122,35 @@ impl Analysis {
         (m.curg != 0).then_some(m.curg)
     }
 
-    fn build_reports(&self) -> Vec<GoroutineReport> {
+    /// The reports of the live goroutines in `gs` (allgs order), which they
+    /// take over: the gs are moved, a chunk at a time from the end, so the
+    /// two lists are never both whole in memory.
+    fn build_reports(&self, mut gs: Vec<Goroutine>) -> Vec<GoroutineReport> {
         use rayon::prelude::*;
         let crashing = self.crashing_g();
-        // Goroutines are independent: walk them on every CPU. The order of
-        // allgs is kept (collect on an indexed iterator keeps it).
-        let mut out: Vec<GoroutineReport> = self
-            .state
-            .goroutines
-            .par_iter()
-            .with_min_len(256)
-            .filter(|g| !g.is_dead())
-            .map(|g| self.report(g, crashing))
-            .collect();
+        let mut parts: Vec<Vec<GoroutineReport>> = Vec::new();
+        while !gs.is_empty() {
+            let chunk = gs.split_off(gs.len().saturating_sub(RELEASE_EVERY));
+            gs.shrink_to_fit();
+            // Goroutines are independent: walk them on every CPU (collect
+            // on an indexed iterator keeps their order).
+            parts.push(
+                chunk.into_par_iter().with_min_len(256).filter(|g| !g.is_dead()).map(|g| self.report(g, crashing)).collect(),
+            );
+            // Each stack is read once: its pages need not stay resident.
+            self.core.release_pages();
+        }
+        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        while let Some(p) = parts.pop() {
+            out.extend(p);
+        }
         // The runtime prints the crashing goroutine first, then allgs order.
         out.sort_by_key(|r| !r.crashing);
         out
     }
 
-    fn report(&self, g: &Goroutine, crashing: Option<u64>) -> GoroutineReport {
+    fn report(&self, owned: Goroutine, crashing: Option<u64>) -> GoroutineReport {
+        let g = &owned;
         // An M missing from our list (stripped binaries find Ms through
         // the threads only) is read directly.
         let m = self.state.m_by_addr(g.m).cloned().or_else(|| {
@@ -140,10 +159,41 @@ impl Analysis {
                 .flatten()
         });
         let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
-        let (start, source) = self.start_for(g, m.as_ref(), thread);
+        let (stack, source, trimmed) = self.walk(g, m.as_ref(), thread, self.depth);
+        let (system, crashing) = (self.is_system(g), crashing == Some(g.addr));
+        let thread = thread.map(|t| t.tid);
+        GoroutineReport {
+            system,
+            crashing,
+            g: owned,
+            thread,
+            m,
+            stack,
+            start_source: source,
+            trimmed,
+        }
+    }
+
+    /// `r` with its stack walked at least as deep as `want`: `r` itself when
+    /// the analysis already did that, else a copy walked now. Writers that
+    /// stream goroutines a chunk at a time walk them here, so every stack of
+    /// a 100,000-goroutine core is never in memory at once.
+    pub fn walked<'r>(&self, r: &'r GoroutineReport, want: Depth) -> std::borrow::Cow<'r, GoroutineReport> {
+        if self.depth >= want {
+            return std::borrow::Cow::Borrowed(r);
+        }
+        let thread = r.thread.and_then(|tid| self.threads.iter().find(|t| t.tid == tid));
+        let (stack, start_source, trimmed) = self.walk(&r.g, r.m.as_ref(), thread, want);
+        std::borrow::Cow::Owned(GoroutineReport { stack, start_source, trimmed, ..r.clone() })
+    }
+
+    /// Walk `g`'s stack as deep as `depth`: the stack, where the walk
+    /// started, and how many crash frames were trimmed.
+    fn walk(&self, g: &Goroutine, m: Option<&MInfo>, thread: Option<&Thread>, depth: Depth) -> (Stack, String, usize) {
+        let (start, source) = self.start_for(g, m, thread);
         let mut stack = match start {
-            _ if self.depth == Depth::None => Stack::default(),
-            Some(s) if self.depth == Depth::FirstUserFrame => {
+            _ if depth == Depth::None => Stack::default(),
+            Some(s) if depth == Depth::FirstUserFrame => {
                 self.unwinder().unwind_until(s, |f| f.logical.iter().any(|l| is_user_func(&l.name)))
             }
             Some(s) => self.unwinder().unwind(s),
@@ -160,16 +210,7 @@ impl Analysis {
                 *why += &format!(" in {}; not Go code (C frames: goanalyze --threads --bt)", sym.describe(pc, m));
             }
         }
-        GoroutineReport {
-            system: self.is_system(g),
-            crashing: crashing == Some(g.addr),
-            g: g.clone(),
-            thread: thread.map(|t| t.tid),
-            m,
-            stack,
-            start_source: source,
-            trimmed,
-        }
+        (stack, source, trimmed)
     }
 
     /// The runtime's choice of starting registers (traceback1 / initAt),

@@ -133,7 +133,11 @@ pub fn status_string(s: u32) -> &'static str {
 /// Everything read from the runtime's globals.
 #[derive(Debug, Default)]
 pub struct RuntimeState {
+    /// allgs as read, dead ones too. [`crate::analysis::Analysis`] moves
+    /// them into its reports, so there this is empty.
     pub goroutines: Vec<Goroutine>,
+    /// The length of allgs (exited goroutines included).
+    pub allgs_len: u64,
     pub ms: Vec<MInfo>,
     /// `runtime.waitReasonStrings`, read from memory; index = waitReason.
     pub wait_reasons: Vec<String>,
@@ -427,7 +431,9 @@ impl<'a> Reader<'a> {
     }
 
     /// Read every goroutine, M, and the wait reason table.
-    pub fn read_state(&self, threads: &[Thread]) -> Result<RuntimeState> {
+    /// The runtime's state; with `read_gs` false the goroutines are not
+    /// read (only the length of allgs is taken).
+    pub fn read_state(&self, threads: &[Thread], read_gs: bool) -> Result<RuntimeState> {
         let mut st = RuntimeState::default();
 
         // Ms: from `runtime.allm`, else from the threads' g (TLS / x28).
@@ -470,6 +476,12 @@ impl<'a> Reader<'a> {
                 "runtime.allgs at {gptr:#x} claims {glen} goroutines; the core is corrupt or the executable does not match it"
             )));
         }
+        st.allgs_len = glen;
+        if !read_gs {
+            self.read_wait_reasons(&mut st);
+            self.choose_now(&mut st);
+            return Ok(st);
+        }
         let mut ptrs = vec![0u8; (glen * 8) as usize];
         self.mem.read(gptr, &mut ptrs)?;
         let mut unreadable = 0usize;
@@ -482,23 +494,27 @@ impl<'a> Reader<'a> {
             .filter(|gp| seen_g.insert(*gp))
             .collect();
         let offs = self.g_offsets()?;
-        // gs are independent; read them on every CPU, keeping allgs order.
-        use rayon::prelude::*;
-        let read: Vec<Result<Goroutine>> =
-            unique.par_iter().with_min_len(1024).map(|&gp| self.read_g_with(&offs, gp)).collect();
-        st.goroutines.reserve(read.len());
-        for (gp, r) in unique.iter().zip(read) {
-            match r {
-                Ok(g) => st.goroutines.push(g),
-                // A corrupt allgs can name millions of bad gs: a warning
-                // each for the first few, then a count.
-                Err(e) => {
-                    unreadable += 1;
-                    if unreadable <= MAX_G_WARNINGS {
-                        st.warnings.push(format!("goroutine at {gp:#x}: {e}"));
+        st.goroutines.reserve(unique.len());
+        for chunk in unique.chunks(crate::analysis::RELEASE_EVERY) {
+            // gs are independent; read them on every CPU, keeping allgs order.
+            use rayon::prelude::*;
+            let read: Vec<Result<Goroutine>> =
+                chunk.par_iter().with_min_len(256).map(|&gp| self.read_g_with(&offs, gp)).collect();
+            for (gp, r) in chunk.iter().zip(read) {
+                match r {
+                    Ok(g) => st.goroutines.push(g),
+                    // A corrupt allgs can name millions of bad gs: a warning
+                    // each for the first few, then a count.
+                    Err(e) => {
+                        unreadable += 1;
+                        if unreadable <= MAX_G_WARNINGS {
+                            st.warnings.push(format!("goroutine at {gp:#x}: {e}"));
+                        }
                     }
                 }
             }
+            // Each g is read once; its pages need not stay resident.
+            self.mem.release_pages();
         }
         if unreadable > MAX_G_WARNINGS {
             st.warnings.push(format!(

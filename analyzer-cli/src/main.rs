@@ -234,17 +234,23 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
     Ok(())
 }
 
-/// How deep the stacks must be walked for what was asked: `--info` and
-/// `--threads` print no frames; `--goroutines` prints each one's top user
-/// frame; everything else prints whole stacks.
+/// How deep the stacks are walked when the core is opened. The text
+/// `--goroutines` and `--stacks` walk each goroutine as they print it
+/// (a chunk at a time, in parallel), so they need none up front; JSON,
+/// grouping, variables and native backtraces hold whole stacks.
 fn depth_needed(cli: &Cli) -> Depth {
-    let whole = cli.stacks || cli.group || cli.vars || cli.locals || cli.print.is_some() || (cli.threads && cli.bt);
+    let json = cli.format == Format::Json;
+    let whole =
+        cli.group || cli.vars || cli.locals || cli.print.is_some() || (cli.threads && cli.bt) || (json && cli.stacks);
     if whole {
         Depth::Full
-    } else if cli.goroutines {
+    } else if json && cli.goroutines {
         Depth::FirstUserFrame
-    } else {
+    } else if cli.goroutines || cli.stacks || cli.threads {
         Depth::None
+    } else {
+        // --info alone: a summary that does not read every goroutine.
+        Depth::NotRead
     }
 }
 

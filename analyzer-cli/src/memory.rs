@@ -8,6 +8,10 @@ use crate::error::{Error, Result};
 pub trait Memory: Sync {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()>;
 
+    /// Memory read once and not needed soon may be given back (a memory
+    /// map drops its resident pages); reads stay correct either way.
+    fn release_pages(&self) {}
+
     fn u64(&self, addr: u64) -> Result<u64> {
         let mut b = [0u8; 8];
         self.read(addr, &mut b)?;
@@ -51,6 +55,9 @@ impl Memory for core_reader::Core {
             len: buf.len(),
             reason: e.to_string(),
         })
+    }
+    fn release_pages(&self) {
+        core_reader::Core::release_pages(self);
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::analysis::Depth;
 use crate::analysis::{Analysis, GoroutineReport};
 use crate::traceback;
 
@@ -48,7 +49,11 @@ pub fn info(a: &Analysis) -> String {
     let _ = writeln!(s, "wait reasons: {}", a.state.wait_reasons_source);
     let _ = writeln!(s, "now:         {} ns (nanotime, from {}); used for \"N minutes\"", a.state.now, a.state.now_source);
     let _ = writeln!(s, "threads:     {}", c.threads.len());
-    let _ = writeln!(s, "goroutines:  {}", a.goroutines.len());
+    if a.depth == Depth::NotRead {
+        let _ = writeln!(s, "goroutines:  {} in runtime.allgs (exited ones included; --goroutines lists the live ones)", a.state.allgs_len);
+    } else {
+        let _ = writeln!(s, "goroutines:  {}", a.goroutines.len());
+    }
     let _ = writeln!(s, "mappings:    {}", c.mappings.len());
     for m in &c.mappings {
         let _ = writeln!(
@@ -155,15 +160,17 @@ pub fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
 }
 
 /// Goroutines formatted this many at a time (in parallel), then written.
-const CHUNK: usize = 2048;
+const CHUNK: usize = crate::analysis::RELEASE_EVERY;
 
 /// Format `items` with `f` on every CPU, a chunk at a time, and write the
-/// texts in order with `sep` between them; memory stays bounded by a chunk.
+/// texts in order with `sep` between them; memory stays bounded by a chunk
+/// (and `after_chunk` may give back what the chunk touched).
 pub fn write_chunked<T: Sync>(
     items: &[T],
     w: &mut dyn std::io::Write,
     sep: &str,
     f: impl Fn(&T) -> Option<String> + Sync,
+    after_chunk: impl Fn(),
 ) -> std::io::Result<()> {
     use rayon::prelude::*;
     let mut first = true;
@@ -176,6 +183,7 @@ pub fn write_chunked<T: Sync>(
             first = false;
             w.write_all(t.as_bytes())?;
         }
+        after_chunk();
     }
     Ok(())
 }
@@ -191,7 +199,13 @@ pub fn goroutines(a: &Analysis, system: bool) -> String {
 /// [`goroutines`] written to `w` as it is formatted.
 pub fn write_goroutines(a: &Analysis, system: bool, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let u = a.unwinder();
-    write_chunked(&a.goroutines, w, "", |r| (system || !r.system || r.crashing).then(|| goroutine_line(a, &u, r)))
+    write_chunked(
+        &a.goroutines,
+        w,
+        "",
+        |r| (system || !r.system || r.crashing).then(|| goroutine_line(a, &u, &a.walked(r, Depth::FirstUserFrame))),
+        || a.core.release_pages(),
+    )
 }
 
 fn goroutine_line(a: &Analysis, u: &crate::unwind::Unwinder<'_>, r: &GoroutineReport) -> String {

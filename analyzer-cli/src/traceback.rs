@@ -293,9 +293,17 @@ pub fn format_all(a: &Analysis, opts: Options) -> String {
 /// [`format_all`] written to `w` as it is formatted (on every CPU, in
 /// chunks), so 100,000 stacks never sit in memory as one string.
 pub fn write_all(a: &Analysis, opts: Options, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    crate::report::write_chunked(&a.goroutines, w, "\n", |r| {
-        (opts.system || !r.system || r.crashing).then(|| format_goroutine(a, r, opts))
-    })
+    crate::report::write_chunked(
+        &a.goroutines,
+        w,
+        "\n",
+        |r| {
+            (opts.system || !r.system || r.crashing)
+                .then(|| format_goroutine(a, &a.walked(r, crate::analysis::Depth::Full), opts))
+        },
+        // Each stack is read once (walked, then its arguments printed).
+        || a.core.release_pages(),
+    )
 }
 
 #[cfg(test)]

@@ -364,6 +364,12 @@ impl Core {
         self.memory.read_cstring(addr, max)
     }
 
+    /// Give back the resident pages of the memory maps behind the core's
+    /// memory ([`crate::SplicedMemory::release_pages`]).
+    pub fn release_pages(&self) {
+        self.memory.release_pages();
+    }
+
     /// Read exactly `buf.len()` bytes at `addr`.
     pub fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         self.memory.read(addr, buf)

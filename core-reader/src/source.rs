@@ -45,6 +45,17 @@ fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(file) }
 }
 
+impl crate::spliced::Source for memmap2::Mmap {
+    #[allow(unsafe_code)]
+    fn release_pages(&self) {
+        // SAFETY: the map is read-only and never written, so MADV_DONTNEED
+        // only unmaps its pages: the next access reads the file's bytes
+        // again, the same ones (the caveat of `map` above aside). No
+        // reference into the map is invalidated.
+        let _ = unsafe { self.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    }
+}
+
 /// Compression formats recognised by their magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {

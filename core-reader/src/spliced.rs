@@ -10,7 +10,18 @@ use std::sync::Arc;
 use crate::{Error, Result};
 
 /// Bytes a region can borrow from: a memory map or an owned buffer.
-pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+pub type Bytes = Arc<dyn Source>;
+
+/// What backs [`Bytes`]. A memory map can give back the pages a walk has
+/// touched, so reading a 100,000-goroutine core does not leave hundreds of
+/// MiB of it resident; an owned buffer cannot.
+pub trait Source: AsRef<[u8]> + Send + Sync {
+    /// Drop the pages of this source from the process's resident set; the
+    /// next read faults them in again (from the page cache).
+    fn release_pages(&self) {}
+}
+
+impl Source for Vec<u8> {}
 
 #[derive(Clone)]
 pub enum Backing {
@@ -103,6 +114,20 @@ impl SplicedMemory {
     /// The regions, sorted by address, never overlapping.
     pub fn regions(&self) -> &[Region] {
         &self.regions
+    }
+
+    /// Give back the resident pages of every memory map behind the regions
+    /// (see [`Source::release_pages`]); reads stay correct, they only fault
+    /// again. Long walks over a big core call this now and then.
+    pub fn release_pages(&self) {
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.regions {
+            if let Backing::Bytes { bytes, .. } = &r.backing {
+                if seen.insert(Arc::as_ptr(bytes) as *const u8 as usize) {
+                    bytes.release_pages();
+                }
+            }
+        }
     }
 
     /// Address ranges known to be absent, with the reason (e.g. truncation).
