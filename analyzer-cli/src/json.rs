@@ -1,8 +1,10 @@
 //! `--format json`: the versioned schema documented in analyzer-cli/JSON.md.
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, Depth, GoroutineReport};
 use crate::error::Result;
 use crate::report;
 use crate::traceback::{self, Options};
@@ -19,7 +21,7 @@ struct Doc<'a> {
     core: String,
     executable: String,
     go_version: Option<&'a str>,
-    goroutines: Vec<JGoroutine>,
+    goroutines: Goroutines<'a>,
 }
 
 #[derive(Serialize)]
@@ -84,22 +86,49 @@ struct JFrame {
     vars_error: Option<String>,
 }
 
-fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
-    doc_vars(a, opts, with_frames, None, None)
+/// The `goroutines` array, made as it is written: the stacks are walked a
+/// chunk at a time on every CPU (when the analysis has not walked them
+/// already), so a 100,000-goroutine document never sits in memory whole.
+struct Goroutines<'a> {
+    a: &'a Analysis,
+    opts: Options,
+    with_frames: bool,
+    vars: Option<crate::value::Limits>,
+    only: Option<u64>,
 }
 
-fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::value::Limits>, only: Option<u64>) -> Doc<'_> {
-    let u = a.unwinder();
-    let native = with_frames.then(|| crate::native_unwind::NativeUnwinder::new(a));
-    let mut gs = Vec::new();
-    for r in &a.goroutines {
-        if let Some(id) = only {
-            if r.g.goid != id {
-                continue;
+impl Serialize for Goroutines<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
+        use rayon::prelude::*;
+        use serde::ser::SerializeSeq;
+        let a = self.a;
+        let want = if self.with_frames { Depth::Full } else { Depth::FirstUserFrame };
+        let native = self.with_frames.then(|| crate::native_unwind::NativeUnwinder::new(a));
+        let mut seq = ser.serialize_seq(None)?;
+        for chunk in a.goroutines.chunks(crate::analysis::RELEASE_EVERY) {
+            let keep: Vec<&GoroutineReport> = chunk.iter().filter(|r| self.wanted(r)).collect();
+            let walked: Vec<std::borrow::Cow<'_, GoroutineReport>> =
+                keep.par_iter().map(|r| a.walked(r, want)).collect();
+            for r in &walked {
+                seq.serialize_element(&self.one(r, native.as_ref()))?;
             }
-        } else if !opts.system && r.system && !r.crashing {
-            continue;
+            a.core.release_pages();
         }
+        seq.end()
+    }
+}
+
+impl Goroutines<'_> {
+    fn wanted(&self, r: &GoroutineReport) -> bool {
+        match self.only {
+            Some(id) => r.g.goid == id,
+            None => self.opts.system || !r.system || r.crashing,
+        }
+    }
+
+    fn one(&self, r: &GoroutineReport, native: Option<&crate::native_unwind::NativeUnwinder<'_>>) -> JGoroutine {
+        let (a, opts, with_frames, vars) = (self.a, self.opts, self.with_frames, self.vars);
+        let u = a.unwinder();
         let g = &r.g;
         let st = g.status();
         let waiting = st == crate::goroutine::G_WAITING;
@@ -145,7 +174,7 @@ fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::
             }
             v
         });
-        gs.push(JGoroutine {
+        JGoroutine {
             id: g.goid,
             gp: format!("{:#x}", g.addr),
             status: crate::goroutine::status_string(st).to_string(),
@@ -169,9 +198,16 @@ fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::
             created_by: created,
             frames,
             unwinding_stopped: r.stack.stopped.clone(),
-            native_frames: native.as_ref().and_then(|n| n.goroutine_native_frames(r)),
-        });
+            native_frames: native.and_then(|n| n.goroutine_native_frames(r)),
+        }
     }
+}
+
+fn doc(a: &Analysis, opts: Options, with_frames: bool) -> Doc<'_> {
+    doc_vars(a, opts, with_frames, None, None)
+}
+
+fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::value::Limits>, only: Option<u64>) -> Doc<'_> {
     Doc {
         schema: "goanalyze.goroutines",
         version: SCHEMA_VERSION,
@@ -179,22 +215,43 @@ fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::
         core: a.core.path.display().to_string(),
         executable: a.bin.path.display().to_string(),
         go_version: a.bin.go_version.as_deref(),
-        goroutines: gs,
+        goroutines: Goroutines { a, opts, with_frames, vars, only },
     }
 }
 
+fn write_doc(d: &Doc<'_>, w: &mut dyn std::io::Write) -> Result<()> {
+    let mut w = std::io::BufWriter::new(w);
+    serde_json::to_writer_pretty(&mut w, d).map_err(|e| crate::Error::Other(e.to_string()))?;
+    w.write_all(b"\n").and_then(|()| w.flush()).map_err(|e| crate::Error::Other(e.to_string()))
+}
+
+fn to_string(d: &Doc<'_>) -> Result<String> {
+    let mut v = Vec::new();
+    write_doc(d, &mut v)?;
+    String::from_utf8(v).map_err(|e| crate::Error::Other(e.to_string()))
+}
+
 pub fn goroutines(a: &Analysis, opts: Options) -> Result<String> {
-    Ok(serde_json::to_string_pretty(&doc(a, opts, false)).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
+    to_string(&doc(a, opts, false))
 }
 
 pub fn stacks(a: &Analysis, opts: Options) -> Result<String> {
-    Ok(serde_json::to_string_pretty(&doc(a, opts, true)).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
+    to_string(&doc(a, opts, true))
+}
+
+/// [`goroutines`] written to `w` as it is made.
+pub fn write_goroutines(a: &Analysis, opts: Options, w: &mut dyn std::io::Write) -> Result<()> {
+    write_doc(&doc(a, opts, false), w)
+}
+
+/// [`stacks`] written to `w` as it is made.
+pub fn write_stacks(a: &Analysis, opts: Options, w: &mut dyn std::io::Write) -> Result<()> {
+    write_doc(&doc(a, opts, true), w)
 }
 
 /// `--vars --format json`: `--stacks`' document with each frame's `vars`.
 pub fn vars(a: &Analysis, opts: Options, limits: crate::value::Limits, only: Option<u64>) -> Result<String> {
-    let d = doc_vars(a, opts, true, Some(limits), only);
-    Ok(serde_json::to_string_pretty(&d).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
+    to_string(&doc_vars(a, opts, true, Some(limits), only))
 }
 
 /// `--print EXPR --format json`.

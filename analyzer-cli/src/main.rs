@@ -216,14 +216,14 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
     // One JSON document: --stacks' is a superset of --goroutines'.
     if cli.goroutines && !(json && cli.stacks) {
         if json {
-            so.write_all(analyzer::json::goroutines(a, opts)?.as_bytes())?;
+            analyzer::json::write_goroutines(a, opts, so)?;
         } else {
             analyzer::report::write_goroutines(a, cli.system, so)?;
         }
     }
     if cli.stacks {
         if json {
-            so.write_all(analyzer::json::stacks(a, opts)?.as_bytes())?;
+            analyzer::json::write_stacks(a, opts, so)?;
         } else {
             traceback::write_all(a, opts, so)?;
         }
@@ -234,18 +234,14 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
     Ok(())
 }
 
-/// How deep the stacks are walked when the core is opened. The text
-/// `--goroutines` and `--stacks` walk each goroutine as they print it
-/// (a chunk at a time, in parallel), so they need none up front; JSON,
-/// grouping, variables and native backtraces hold whole stacks.
+/// How deep the stacks are walked when the core is opened. `--goroutines`
+/// and `--stacks` (text and JSON) walk each goroutine as they print it (a
+/// chunk at a time, in parallel), so they need none up front; grouping,
+/// variables and native backtraces hold whole stacks.
 fn depth_needed(cli: &Cli) -> Depth {
-    let json = cli.format == Format::Json;
-    let whole =
-        cli.group || cli.vars || cli.locals || cli.print.is_some() || (cli.threads && cli.bt) || (json && cli.stacks);
+    let whole = cli.group || cli.vars || cli.locals || cli.print.is_some() || (cli.threads && cli.bt);
     if whole {
         Depth::Full
-    } else if json && cli.goroutines {
-        Depth::FirstUserFrame
     } else if cli.goroutines || cli.stacks || cli.threads {
         Depth::None
     } else {

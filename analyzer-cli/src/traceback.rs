@@ -230,6 +230,7 @@ pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options) -> Str
     let mut s = header(a, r, opts);
     s.push('\n');
     let lines = frame_lines(a, r, opts);
+    s.reserve(lines.iter().map(|(f, l)| f.len() + l.len() + 2).sum::<usize>() + 128);
     let push = |s: &mut String, (f, l): &(String, String)| {
         s.push_str(f);
         s.push('\n');

@@ -80,6 +80,16 @@ pub fn analyze(args: &Args) -> Result<()> {
     row_vs("list goroutines (`--goroutines` / `goroutines`)", &ours, peer("goroutines\nexit\n", "g.init")?.as_ref());
     let ours = measure(&argv([ga.as_os_str(), core, "--exe".as_ref(), exe.as_os_str(), "--stacks".as_ref()]), args.runs)?;
     row_vs("every stack (`--stacks` / `goroutines -t`)", &ours, peer("goroutines -t\nexit\n", "gt.init")?.as_ref());
+    // Ours only: Delve has no triage, and its JSON is per request (API).
+    let ga_args = |extra: &[&str]| {
+        let mut v = vec![ga.clone().into_os_string(), core.to_owned(), "--exe".into(), exe.clone().into_os_string()];
+        v.extend(extra.iter().map(OsString::from));
+        v
+    };
+    let ours = measure(&ga_args(&["--stacks", "--format", "json"]), args.runs)?;
+    row_vs("every stack as JSON (`--stacks --format json`)", &ours, None);
+    let ours = measure(&ga_args(&["--triage", "--format", "json"]), args.runs)?;
+    row_vs("triage (`--triage --format json`)", &ours, None);
     if dlv.is_none() {
         println!("\n(dlv not installed: no peer figures)");
     }
