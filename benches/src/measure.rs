@@ -1,4 +1,5 @@
-//! Timing whole processes: wall time and peak RSS of each run, from wait4(2).
+//! Timing whole processes: wall time and peak RSS of each run (GNU time's
+//! %M, else wait4(2)'s ru_maxrss).
 
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
@@ -28,11 +29,28 @@ impl Figures {
     }
 }
 
-/// Run `argv` once, output discarded; wall time and peak RSS.
+/// GNU time, which reads its child's rusage. Our own child's `ru_maxrss`
+/// is no good: Linux keeps a process's peak RSS across exec, and a child
+/// made by vfork/posix_spawn starts with ours (the harness's), so every
+/// command would seem to use at least what the harness does. The
+/// command GNU time forks starts from GNU time's small footprint instead.
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// Run `argv` once, output discarded; wall time and peak RSS (KiB).
 pub fn run_once(argv: &[OsString], stdin_null: bool) -> Result<(Duration, u64)> {
+    let rss_file = tempfile::NamedTempFile::new()?;
+    let via_time = std::path::Path::new(GNU_TIME).exists();
     let start = Instant::now();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut cmd = if via_time {
+        let mut c = Command::new(GNU_TIME);
+        c.arg("-f").arg("%M").arg("-o").arg(rss_file.path()).args(argv);
+        c
+    } else {
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    };
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     if stdin_null {
         cmd.stdin(Stdio::null());
     }
@@ -50,6 +68,11 @@ pub fn run_once(argv: &[OsString], stdin_null: bool) -> Result<(Duration, u64)> 
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         bail!("{:?} failed (wait status {status:#x})", argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
+    }
+    if via_time {
+        let kib = std::fs::read_to_string(rss_file.path())?;
+        let kib = kib.trim().lines().last().unwrap_or("").parse().context("GNU time's %M")?;
+        return Ok((wall, kib));
     }
     Ok((wall, usage.ru_maxrss as u64))
 }
