@@ -64,6 +64,10 @@ enum Cmd {
         /// the available memory, 64..1024). The target resumes once all is read.
         #[arg(long)]
         buffer_mib: Option<usize>,
+        /// Write through the page cache, not with O_DIRECT (which godump uses where
+        /// the file system takes it: less CPU, and the dump does not fill the cache).
+        #[arg(long)]
+        buffered: bool,
     },
     /// Rewrite any core goanalyze can open (through core-reader) as a Linux ELF core or a minidump.
     #[command(after_help = "Examples:\n  \
@@ -128,8 +132,9 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib } => {
-            let mut opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib, buffered } => {
+            let mut opts =
+                DumpOptions { readers: readers.max(1), format: format.into(), direct: !buffered, ..DumpOptions::default() };
             if let Some(m) = buffer_mib {
                 opts.buffer_bytes = m << 20;
             }
