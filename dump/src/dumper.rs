@@ -52,8 +52,11 @@ pub struct DumpOptions {
     /// Writer threads.
     pub writers: usize,
     /// Write page-aligned data with `O_DIRECT` where the file system
-    /// allows it (else through the page cache).
+    /// allows it (else through the page cache)...
     pub direct: bool,
+    /// ...once this many bytes went through the page cache (`None`: what
+    /// the machine takes without writeback, [`crate::output::cache_budget`]).
+    pub cache_bytes: Option<u64>,
 }
 
 impl Default for DumpOptions {
@@ -66,6 +69,7 @@ impl Default for DumpOptions {
             readers: cpus.clamp(1, 4),
             writers: 2,
             direct: true,
+            cache_bytes: None,
         }
     }
 }
@@ -170,7 +174,8 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     state.mem_total.store(total, Ordering::Relaxed);
 
     let ppath = partial_path(out);
-    let file = Output::create(&ppath, opts.direct).map_err(Error::io(&ppath))?;
+    let budget = opts.cache_bytes.unwrap_or_else(crate::output::cache_budget);
+    let file = Output::create(&ppath, opts.direct, budget).map_err(Error::io(&ppath))?;
     let mut partial = Partial { path: ppath.clone(), done: false };
     let werr = |source| Error::Write { path: ppath.clone(), source };
     // Never-touched pages of anonymous memory are holes without being read:
@@ -189,7 +194,15 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     };
     let base = head.len() as u64;
     file.write_at(&head, 0).map_err(|e| werr(elfwriter::Error::Io { what: "headers", source: e }))?;
-    let job = Job { t, map: &map, chunks: &chunks, opts, page, state, started, out: &file, base };
+    // Read-ahead buffers keep the stop short when the disk is slower than
+    // the reading; what goes to the page cache is taken as fast as it is
+    // read, and buffers for it would only double the fresh memory to fault
+    // in. So the pool is sized for the bytes beyond the cache budget.
+    let mut opts = opts.clone();
+    if opts.direct {
+        opts.buffer_bytes = opts.buffer_bytes.min(total.saturating_sub(budget).max(64 << 20) as usize);
+    }
+    let job = Job { t, map: &map, chunks: &chunks, opts: &opts, page, state, started, out: &file, base };
     let (unreadable, read_time) = pump(&job).map_err(|e| e.into_error(&ppath))?;
     t.memory_read_done();
     file.finish(base + total).map_err(|e| werr(elfwriter::Error::Io { what: "file length", source: e }))?;
@@ -286,7 +299,7 @@ fn pump(job: &Job) -> std::result::Result<(u64, Duration), PumpError> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let allocated = AtomicUsize::new(0);
-    let in_flight = AtomicU64::new(0);
+    let written_bytes = AtomicU64::new(0);
     let (pool_tx, pool_rx) = mpsc::channel::<AlignedBuf>();
     let pool_rx = std::sync::Mutex::new(pool_rx);
     let (full_tx, full_rx) = mpsc::channel::<(usize, AlignedBuf, Vec<u64>)>();
@@ -337,7 +350,7 @@ fn pump(job: &Job) -> std::result::Result<(u64, Duration), PumpError> {
         drop(full_tx);
         for _ in 0..writers {
             let (pool_tx, ev_tx) = (pool_tx.clone(), ev_tx.clone());
-            let (stop, full_rx, starts, in_flight) = (&stop, &full_rx, &starts, &in_flight);
+            let (stop, full_rx, starts, written_bytes) = (&stop, &full_rx, &starts, &written_bytes);
             s.spawn(move || loop {
                 let got = {
                     let Ok(rx) = full_rx.lock() else { return };
@@ -364,7 +377,7 @@ fn pump(job: &Job) -> std::result::Result<(u64, Duration), PumpError> {
                         return;
                     }
                 }
-                in_flight.fetch_add(len as u64, Ordering::Relaxed);
+                written_bytes.fetch_add(len as u64, Ordering::Relaxed);
                 let bad = z.iter().filter(|&&a| !expected_unreadable(map, a)).count() as u64;
                 let _ = pool_tx.send(buf);
                 if ev_tx.send(Event::Written(bad)).is_err() {
@@ -403,7 +416,7 @@ fn pump(job: &Job) -> std::result::Result<(u64, Duration), PumpError> {
                         return Err(PumpError::Other(Error::Target("memory readers stopped early".into())));
                     }
                 }
-                state.mem_done.store(in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
+                state.mem_done.store(written_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
             }
             Ok((unreadable, read_time.unwrap_or_else(|| started.elapsed())))
         })();

@@ -64,10 +64,14 @@ enum Cmd {
         /// the available memory, 64..1024). The target resumes once all is read.
         #[arg(long)]
         buffer_mib: Option<usize>,
-        /// Write through the page cache, not with O_DIRECT (which godump uses where
-        /// the file system takes it: less CPU, and the dump does not fill the cache).
-        #[arg(long)]
+        /// Write everything through the page cache. By default godump writes through
+        /// the cache only what the kernel holds without starting writeback, and the
+        /// rest with O_DIRECT (less CPU; the machine's page cache is left alone).
+        #[arg(long, conflicts_with = "direct")]
         buffered: bool,
+        /// Write all page-aligned data with O_DIRECT, none through the page cache.
+        #[arg(long)]
+        direct: bool,
     },
     /// Rewrite any core goanalyze can open (through core-reader) as a Linux ELF core or a minidump.
     #[command(after_help = "Examples:\n  \
@@ -132,9 +136,14 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib, buffered } => {
-            let mut opts =
-                DumpOptions { readers: readers.max(1), format: format.into(), direct: !buffered, ..DumpOptions::default() };
+        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib, buffered, direct } => {
+            let mut opts = DumpOptions {
+                readers: readers.max(1),
+                format: format.into(),
+                direct: !buffered,
+                cache_bytes: direct.then_some(0),
+                ..DumpOptions::default()
+            };
             if let Some(m) = buffer_mib {
                 opts.buffer_bytes = m << 20;
             }

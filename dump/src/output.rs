@@ -4,17 +4,21 @@
 //! never written: they stay holes, and the file gets its full length at the
 //! end (`ftruncate`).
 //!
-//! Page-aligned data goes through a second descriptor opened with
-//! `O_DIRECT` where the file system takes it: the bytes go from our buffer
-//! to the disk, without a copy into the page cache. On a busy machine that
-//! copy (and the dirty-page throttling behind it) costs several times the
-//! CPU of the read from the target. Anything unaligned, and everything on a
-//! file system that refuses `O_DIRECT`, is written through the page cache.
+//! Where the data goes: through the page cache while the kernel would hold
+//! it without throttling us (a budget: what the machine can take before its
+//! background writeback starts, see [`cache_budget`]), then, for page-aligned
+//! data, through a second descriptor opened with `O_DIRECT`, from our buffer
+//! to the disk without a copy. Past that threshold, buffered writers are
+//! throttled to the disk's pace anyway, and pay a copy into the cache on top
+//! (several times the CPU of the read from the target, on a busy machine),
+//! and the dump would evict the page cache of the machine it runs on.
+//! Anything unaligned, and everything on a file system that refuses
+//! `O_DIRECT`, goes through the page cache.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// `O_DIRECT`'s alignment that we keep to: offset, length and address.
 pub const ALIGN: usize = 4096;
@@ -25,11 +29,36 @@ pub struct Output {
     /// Cleared at the first `EINVAL` from the direct descriptor: that file
     /// system (or this buffer) does not take direct I/O after all.
     direct_ok: AtomicBool,
+    /// Bytes that may still go through the page cache before `O_DIRECT`.
+    cache_budget: AtomicU64,
+}
+
+/// How many bytes the page cache can take before the kernel starts writing
+/// dirty pages back (`vm.dirty_background_bytes`, or
+/// `vm.dirty_background_ratio` percent of the available memory), less what
+/// is dirty already; half of that, to leave room for everyone else.
+pub fn cache_budget() -> u64 {
+    let read = |p: &str| std::fs::read_to_string(p).ok().and_then(|t| t.trim().parse::<u64>().ok());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb = |key: &str| {
+        meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    let threshold = match read("/proc/sys/vm/dirty_background_bytes") {
+        Some(b) if b > 0 => b,
+        _ => kb("MemAvailable:") / 100 * read("/proc/sys/vm/dirty_background_ratio").unwrap_or(10),
+    };
+    threshold.saturating_sub(kb("Dirty:") + kb("Writeback:")) / 2
 }
 
 impl Output {
-    /// Create (truncate) `path`. `direct`: try `O_DIRECT` for aligned data.
-    pub fn create(path: &Path, direct: bool) -> std::io::Result<Output> {
+    /// Create (truncate) `path`. `direct`: try `O_DIRECT` for aligned data
+    /// once `cache_budget` bytes have gone through the page cache.
+    pub fn create(path: &Path, direct: bool, cache_budget: u64) -> std::io::Result<Output> {
         let file = File::create(path)?;
         let direct = if direct {
             OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path).ok()
@@ -37,7 +66,7 @@ impl Output {
             None
         };
         let direct_ok = AtomicBool::new(direct.is_some());
-        Ok(Output { file, direct, direct_ok })
+        Ok(Output { file, direct, direct_ok, cache_budget: AtomicU64::new(cache_budget) })
     }
 
     /// Whether data is (still) written around the page cache.
@@ -51,7 +80,11 @@ impl Output {
             o % ALIGN as u64 == 0 && b.len() % ALIGN == 0 && (b.as_ptr() as usize) % ALIGN == 0
         };
         let (mut buf, mut offset) = (buf, offset);
-        if let Some(d) = self.direct.as_ref() {
+        let cached = self
+            .cache_budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(buf.len() as u64))
+            .is_ok();
+        if let Some(d) = self.direct.as_ref().filter(|_| !cached) {
             while !buf.is_empty() && aligned(buf, offset) && self.direct_ok.load(Ordering::Relaxed) {
                 match d.write_at(buf, offset) {
                     Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -141,11 +174,14 @@ mod tests {
     fn aligned_and_unaligned_writes_land_where_asked() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
-        let out = Output::create(&p, true).unwrap();
+        // One block's budget: the first aligned write goes through the
+        // page cache, the next ones around it.
+        let out = Output::create(&p, true, ALIGN as u64).unwrap();
         let mut a = AlignedBuf::new(2 * ALIGN);
         assert_eq!(a.as_slice().as_ptr() as usize % ALIGN, 0);
         a.as_mut_slice().fill(7);
-        out.write_at(a.as_slice(), ALIGN as u64).unwrap();
+        out.write_at(&a.as_slice()[..ALIGN], ALIGN as u64).unwrap();
+        out.write_at(&a.as_slice()[ALIGN..], 2 * ALIGN as u64).unwrap();
         out.write_at(&[9; 10], 3).unwrap();
         out.finish(5 * ALIGN as u64).unwrap();
         let d = std::fs::read(&p).unwrap();
