@@ -54,8 +54,9 @@ pub struct DumpOptions {
     /// Write page-aligned data with `O_DIRECT` where the file system
     /// allows it (else through the page cache)...
     pub direct: bool,
-    /// ...once this many bytes went through the page cache (`None`: what
-    /// the machine takes without writeback, [`crate::output::cache_budget`]).
+    /// ...unless the whole dump is at most this many bytes: then all of it
+    /// goes through the page cache (`None`: what the machine takes without
+    /// starting writeback, [`crate::output::cache_budget`]).
     pub cache_bytes: Option<u64>,
 }
 
@@ -174,8 +175,13 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     state.mem_total.store(total, Ordering::Relaxed);
 
     let ppath = partial_path(out);
-    let budget = opts.cache_bytes.unwrap_or_else(crate::output::cache_budget);
-    let file = Output::create(&ppath, opts.direct, budget).map_err(Error::io(&ppath))?;
+    // A dump the page cache holds without writeback goes there whole: at
+    // memory speed, like gcore's. A bigger one goes around it whole: once
+    // writeback starts, the page cache is no faster than the disk, and on
+    // ext4 buffered and direct writes to one file take turns (the inode
+    // lock), so mixing them would only leave the disk idle meanwhile.
+    let cached = !opts.direct || total <= opts.cache_bytes.unwrap_or_else(crate::output::cache_budget);
+    let file = Output::create(&ppath, !cached).map_err(Error::io(&ppath))?;
     let mut partial = Partial { path: ppath.clone(), done: false };
     let werr = |source| Error::Write { path: ppath.clone(), source };
     // Never-touched pages of anonymous memory are holes without being read:
@@ -195,12 +201,12 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     let base = head.len() as u64;
     file.write_at(&head, 0).map_err(|e| werr(elfwriter::Error::Io { what: "headers", source: e }))?;
     // Read-ahead buffers keep the stop short when the disk is slower than
-    // the reading; what goes to the page cache is taken as fast as it is
-    // read, and buffers for it would only double the fresh memory to fault
-    // in. So the pool is sized for the bytes beyond the cache budget.
+    // the reading. A page cache that takes everything without writeback is
+    // about as fast as the reading: buffers would only double the fresh
+    // memory to fault in (the cache's pages and ours), so a few do.
     let mut opts = opts.clone();
-    if opts.direct {
-        opts.buffer_bytes = opts.buffer_bytes.min(total.saturating_sub(budget).max(64 << 20) as usize);
+    if cached && opts.direct {
+        opts.buffer_bytes = opts.buffer_bytes.min(64 << 20);
     }
     let job = Job { t, map: &map, chunks: &chunks, opts: &opts, page, state, started, out: &file, base };
     let (unreadable, read_time) = pump(&job).map_err(|e| e.into_error(&ppath))?;

@@ -64,12 +64,12 @@ enum Cmd {
         /// the available memory, 64..1024). The target resumes once all is read.
         #[arg(long)]
         buffer_mib: Option<usize>,
-        /// Write everything through the page cache. By default godump writes through
-        /// the cache only what the kernel holds without starting writeback, and the
-        /// rest with O_DIRECT (less CPU; the machine's page cache is left alone).
+        /// Write through the page cache whatever the size. By default only a dump that
+        /// the cache holds without starting writeback goes there; a bigger one is
+        /// written with O_DIRECT (less CPU; the machine's page cache is left alone).
         #[arg(long, conflicts_with = "direct")]
         buffered: bool,
-        /// Write all page-aligned data with O_DIRECT, none through the page cache.
+        /// Write with O_DIRECT whatever the size.
         #[arg(long)]
         direct: bool,
     },

@@ -4,21 +4,20 @@
 //! never written: they stay holes, and the file gets its full length at the
 //! end (`ftruncate`).
 //!
-//! Where the data goes: through the page cache while the kernel would hold
-//! it without throttling us (a budget: what the machine can take before its
-//! background writeback starts, see [`cache_budget`]), then, for page-aligned
-//! data, through a second descriptor opened with `O_DIRECT`, from our buffer
-//! to the disk without a copy. Past that threshold, buffered writers are
-//! throttled to the disk's pace anyway, and pay a copy into the cache on top
-//! (several times the CPU of the read from the target, on a busy machine),
-//! and the dump would evict the page cache of the machine it runs on.
-//! Anything unaligned, and everything on a file system that refuses
-//! `O_DIRECT`, goes through the page cache.
+//! With `direct`, page-aligned data goes through a second descriptor
+//! opened with `O_DIRECT`: from our buffer to the disk, without a copy into
+//! the page cache. The dumper asks for that when the dump is bigger than
+//! what the page cache takes before the kernel starts writing back
+//! ([`cache_budget`]): past that point buffered writers are throttled to the
+//! disk's pace anyway, pay a copy into the cache on top (several times the
+//! CPU of the read from the target, on a busy machine), and evict the page
+//! cache of the machine they run on. Anything unaligned, and everything on a
+//! file system that refuses `O_DIRECT`, goes through the page cache.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `O_DIRECT`'s alignment that we keep to: offset, length and address.
 pub const ALIGN: usize = 4096;
@@ -29,14 +28,12 @@ pub struct Output {
     /// Cleared at the first `EINVAL` from the direct descriptor: that file
     /// system (or this buffer) does not take direct I/O after all.
     direct_ok: AtomicBool,
-    /// Bytes that may still go through the page cache before `O_DIRECT`.
-    cache_budget: AtomicU64,
 }
 
-/// How many bytes the page cache can take before the kernel starts writing
+/// How many bytes the page cache takes before the kernel starts writing
 /// dirty pages back (`vm.dirty_background_bytes`, or
 /// `vm.dirty_background_ratio` percent of the available memory), less what
-/// is dirty already; half of that, to leave room for everyone else.
+/// is dirty already. Below it, buffered writes cost a copy and nothing else.
 pub fn cache_budget() -> u64 {
     let read = |p: &str| std::fs::read_to_string(p).ok().and_then(|t| t.trim().parse::<u64>().ok());
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
@@ -52,13 +49,12 @@ pub fn cache_budget() -> u64 {
         Some(b) if b > 0 => b,
         _ => kb("MemAvailable:") / 100 * read("/proc/sys/vm/dirty_background_ratio").unwrap_or(10),
     };
-    threshold.saturating_sub(kb("Dirty:") + kb("Writeback:")) / 2
+    threshold.saturating_sub(kb("Dirty:") + kb("Writeback:"))
 }
 
 impl Output {
-    /// Create (truncate) `path`. `direct`: try `O_DIRECT` for aligned data
-    /// once `cache_budget` bytes have gone through the page cache.
-    pub fn create(path: &Path, direct: bool, cache_budget: u64) -> std::io::Result<Output> {
+    /// Create (truncate) `path`. `direct`: try `O_DIRECT` for aligned data.
+    pub fn create(path: &Path, direct: bool) -> std::io::Result<Output> {
         let file = File::create(path)?;
         let direct = if direct {
             OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path).ok()
@@ -66,7 +62,7 @@ impl Output {
             None
         };
         let direct_ok = AtomicBool::new(direct.is_some());
-        Ok(Output { file, direct, direct_ok, cache_budget: AtomicU64::new(cache_budget) })
+        Ok(Output { file, direct, direct_ok })
     }
 
     /// Whether data is (still) written around the page cache.
@@ -80,11 +76,7 @@ impl Output {
             o % ALIGN as u64 == 0 && b.len() % ALIGN == 0 && (b.as_ptr() as usize) % ALIGN == 0
         };
         let (mut buf, mut offset) = (buf, offset);
-        let cached = self
-            .cache_budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(buf.len() as u64))
-            .is_ok();
-        if let Some(d) = self.direct.as_ref().filter(|_| !cached) {
+        if let Some(d) = self.direct.as_ref() {
             while !buf.is_empty() && aligned(buf, offset) && self.direct_ok.load(Ordering::Relaxed) {
                 match d.write_at(buf, offset) {
                     Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -174,9 +166,7 @@ mod tests {
     fn aligned_and_unaligned_writes_land_where_asked() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
-        // One block's budget: the first aligned write goes through the
-        // page cache, the next ones around it.
-        let out = Output::create(&p, true, ALIGN as u64).unwrap();
+        let out = Output::create(&p, true).unwrap();
         let mut a = AlignedBuf::new(2 * ALIGN);
         assert_eq!(a.as_slice().as_ptr() as usize % ALIGN, 0);
         a.as_mut_slice().fill(7);
