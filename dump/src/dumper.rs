@@ -492,29 +492,32 @@ mod tests {
             entry(0x41_0000, 0x42_0000, Dump::Whole),
             entry(0x50_0000, 0x50_4000, Dump::FirstPage),
         ]);
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("t.core");
-        let state = DumpState::new();
-        let opts = DumpOptions { chunk_size: 0x3000, buffer_bytes: 0x6000, readers: 3, writers: 2, ..DumpOptions::default() };
-        let s = dump(&t, &out, &opts, &state).unwrap();
-        assert_eq!(s.unreadable_pages, 1);
-        assert_eq!(s.memory_bytes, 0x9000 + 0x10000 + 0x1000);
-        assert!(state.is_done() && state.error().is_none());
-        assert_eq!(state.mem(), (s.memory_bytes, s.memory_bytes));
-        assert!(!partial_path(&out).exists());
+        // Through the page cache (small dumps), with O_DIRECT (big ones).
+        for cache_bytes in [None, Some(0)] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("t.core");
+            let state = DumpState::new();
+            let opts = DumpOptions { chunk_size: 0x3000, buffer_bytes: 0x6000, readers: 3, writers: 2, cache_bytes, ..DumpOptions::default() };
+            let s = dump(&t, &out, &opts, &state).unwrap();
+            assert_eq!(s.unreadable_pages, 1);
+            assert_eq!(s.memory_bytes, 0x9000 + 0x10000 + 0x1000);
+            assert!(state.is_done() && state.error().is_none());
+            assert_eq!(state.mem(), (s.memory_bytes, s.memory_bytes));
+            assert!(!partial_path(&out).exists());
 
-        let data = std::fs::read(&out).unwrap();
-        let f = ElfFile64::<Endianness>::parse(&*data).unwrap();
-        let e = f.endian();
-        let mut checked = 0;
-        for ph in f.elf_program_headers().iter().skip(1) {
-            let (va, off, sz) = (ph.p_vaddr(e), ph.p_offset(e) as usize, ph.p_filesz(e) as usize);
-            for i in 0..sz {
-                assert_eq!(data[off + i], byte(va + i as u64), "at {:#x}", va + i as u64);
-            }
-            checked += sz;
+            let data = std::fs::read(&out).unwrap();
+            let f = ElfFile64::<Endianness>::parse(&*data).unwrap();
+            let e = f.endian();
+            let mut checked = 0;
+            for ph in f.elf_program_headers().iter().skip(1) {
+                let (va, off, sz) = (ph.p_vaddr(e), ph.p_offset(e) as usize, ph.p_filesz(e) as usize);
+                for i in 0..sz {
+                    assert_eq!(data[off + i], byte(va + i as u64), "at {:#x}", va + i as u64);
+                }
+                checked += sz;
         }
         assert_eq!(checked as u64, s.memory_bytes);
+        }
     }
 
     #[test]
