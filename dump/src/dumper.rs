@@ -1,8 +1,9 @@
 //! `dump()`: any [`Target`] to a core file (ELF, minidump or Mach-O).
 //!
 //! Reader threads fill chunks of memory into buffers; writer threads write
-//! each filled chunk at its own place in the file (`pwrite`, page-aligned
-//! data around the page cache, see [`crate::output`]) and hand the buffer
+//! each filled chunk at its own place in the file (`pwrite`; through the
+//! page cache when the dump fits what the cache takes without writeback,
+//! else with `O_DIRECT`, see [`crate::output`]) and hand the buffer
 //! back. Chunks are written in whatever order they are read, so neither
 //! side waits for a slow chunk of the other. Buffers circulate through a
 //! pool that grows up to `buffer_bytes`, which bounds memory use.
@@ -12,7 +13,9 @@
 //! that fits that window is stopped only for the reading (and the first
 //! touch of the buffers); beyond it, the readers wait for the writers to
 //! free a buffer, and the target stays stopped until all but the last
-//! `buffer_bytes` are written.
+//! `buffer_bytes` are written. (A dump that goes to the page cache uses at
+//! most 64 MiB of buffers: the cache takes the chunks as fast as they are
+//! read, and it is the copy into it that the stop then lasts.)
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -61,7 +61,8 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "elf")]
         format: FormatArg,
         /// MiB of memory reading may run ahead of writing (default: a quarter of
-        /// the available memory, 64..1024). The target resumes once all is read.
+        /// the available memory, 64..1024; at most 64 for a dump small enough for the
+        /// page cache). The target resumes once all is read.
         #[arg(long)]
         buffer_mib: Option<usize>,
         /// Write through the page cache whatever the size. By default only a dump that
