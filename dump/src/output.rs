@@ -73,7 +73,7 @@ impl Output {
     /// Write all of `buf` at `offset`.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
         let aligned = |b: &[u8], o: u64| {
-            o % ALIGN as u64 == 0 && b.len() % ALIGN == 0 && (b.as_ptr() as usize) % ALIGN == 0
+            o.is_multiple_of(ALIGN as u64) && b.len().is_multiple_of(ALIGN) && (b.as_ptr() as usize).is_multiple_of(ALIGN)
         };
         let (mut buf, mut offset) = (buf, offset);
         if let Some(d) = self.direct.as_ref() {
