@@ -1,24 +1,31 @@
-//! `dump()`: any [`Target`] to a core file (ELF, minidump or Mach-O), streamed.
+//! `dump()`: any [`Target`] to a core file (ELF, minidump or Mach-O).
 //!
-//! Reader threads fill chunks of memory while this thread writes the ones
-//! before them, so reading (page faults, copies out of the target) and
-//! writing (the file system) overlap. Chunks are written strictly in order;
-//! buffers circulate through a pool, which bounds memory use.
+//! Reader threads fill chunks of memory into buffers; writer threads write
+//! each filled chunk at its own place in the file (`pwrite`; through the
+//! page cache when the dump fits what the cache takes without writeback,
+//! else with `O_DIRECT`, see [`crate::output`]) and hand the buffer
+//! back. Chunks are written in whatever order they are read, so neither
+//! side waits for a slow chunk of the other. Buffers circulate through a
+//! pool that grows up to `buffer_bytes`, which bounds memory use.
 //!
 //! A live target stays stopped until the last byte is *read*, not written,
-//! so the readers may run ahead of the writer by up to `buffer_bytes`: when
-//! the dump fits that window the target is stopped only for the reading.
+//! so the readers run ahead of the writers by up to `buffer_bytes`: a dump
+//! that fits that window is stopped only for the reading (and the first
+//! touch of the buffers); beyond it, the readers wait for the writers to
+//! free a buffer, and the target stays stopped until all but the last
+//! `buffer_bytes` are written. (A dump that goes to the page cache uses at
+//! most 64 MiB of buffers: the cache takes the chunks as fast as they are
+//! read, and it is the copy into it that the stop then lasts.)
 
-use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use elfwriter::{CoreWriter, Segment, SegmentFlags, SparseStream};
+use elfwriter::{Segment, SegmentFlags};
 
 use crate::memory::{self, Chunk};
+use crate::output::{AlignedBuf, Output};
 use crate::state::DumpState;
 use crate::target::{Dump, MemoryMapEntry, Target};
 use crate::{interrupt, Error, Result};
@@ -45,12 +52,29 @@ pub struct DumpOptions {
     pub buffer_bytes: usize,
     /// Reader threads.
     pub readers: usize,
+    /// Writer threads.
+    pub writers: usize,
+    /// Write page-aligned data with `O_DIRECT` where the file system
+    /// allows it (else through the page cache)...
+    pub direct: bool,
+    /// ...unless the whole dump is at most this many bytes: then all of it
+    /// goes through the page cache (`None`: what the machine takes without
+    /// starting writeback, [`crate::output::cache_budget`]).
+    pub cache_bytes: Option<u64>,
 }
 
 impl Default for DumpOptions {
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        DumpOptions { format: Format::Elf, chunk_size: 8 << 20, buffer_bytes: default_buffer(), readers: cpus.clamp(1, 4) }
+        DumpOptions {
+            format: Format::Elf,
+            chunk_size: 8 << 20,
+            buffer_bytes: default_buffer(),
+            readers: cpus.clamp(1, 4),
+            writers: 2,
+            direct: true,
+            cache_bytes: None,
+        }
     }
 }
 
@@ -154,7 +178,13 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     state.mem_total.store(total, Ordering::Relaxed);
 
     let ppath = partial_path(out);
-    let mut file = File::create(&ppath).map_err(Error::io(&ppath))?;
+    // A dump the page cache holds without writeback goes there whole: at
+    // memory speed, like gcore's. A bigger one goes around it whole: once
+    // writeback starts, the page cache is no faster than the disk, and on
+    // ext4 buffered and direct writes to one file take turns (the inode
+    // lock), so mixing them would only leave the disk idle meanwhile.
+    let cached = !opts.direct || total <= opts.cache_bytes.unwrap_or_else(crate::output::cache_budget);
+    let file = Output::create(&ppath, !cached).map_err(Error::io(&ppath))?;
     let mut partial = Partial { path: ppath.clone(), done: false };
     let werr = |source| Error::Write { path: ppath.clone(), source };
     // Never-touched pages of anonymous memory are holes without being read:
@@ -166,37 +196,25 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
         pieces.extend(memory::split_resident(m.start, len, page, res.as_deref()));
     }
     let chunks = memory::plan(&pieces, opts.chunk_size.max(page as usize));
-    let job = Job { t, map: &map, chunks: &chunks, opts, page, state, started };
-    let (unreadable, read_time) = match opts.format {
-        Format::Elf => {
-            let mut w = CoreWriter::new(file, t.machine(), page, &notes, &segments).map_err(werr)?;
-            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
-            let r = r.map_err(|e| e.into_error(&ppath))?;
-            t.memory_read_done();
-            w.finish().map_err(werr)?;
-            r
-        }
-        Format::MachO => {
-            let head = crate::macho::head(t.machine(), &map, &notes, page);
-            std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
-            let mut w = SparseStream::new(file, total);
-            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
-            let r = r.map_err(|e| e.into_error(&ppath))?;
-            t.memory_read_done();
-            w.finish().map_err(werr)?;
-            r
-        }
-        Format::Minidump => {
-            let head = crate::minidump::head(t, &map, &notes, &ranges, page)?;
-            std::io::Write::write_all(&mut file, &head).map_err(Error::io(&ppath))?;
-            let mut w = SparseStream::new(file, total);
-            let r = pump(&job, &mut |b| w.write_sparse(b, page as usize));
-            let r = r.map_err(|e| e.into_error(&ppath))?;
-            t.memory_read_done();
-            w.finish().map_err(werr)?;
-            r
-        }
+    let head = match opts.format {
+        Format::Elf => elfwriter::core_head(t.machine(), page, &notes, &segments).map_err(werr)?.0,
+        Format::MachO => crate::macho::head(t.machine(), &map, &notes, page),
+        Format::Minidump => crate::minidump::head(t, &map, &notes, &ranges, page)?,
     };
+    let base = head.len() as u64;
+    file.write_at(&head, 0).map_err(|e| werr(elfwriter::Error::Io { what: "headers", source: e }))?;
+    // Read-ahead buffers keep the stop short when the disk is slower than
+    // the reading. A page cache that takes everything without writeback is
+    // about as fast as the reading: buffers would only double the fresh
+    // memory to fault in (the cache's pages and ours), so a few do.
+    let mut opts = opts.clone();
+    if cached && opts.direct {
+        opts.buffer_bytes = opts.buffer_bytes.min(64 << 20);
+    }
+    let job = Job { t, map: &map, chunks: &chunks, opts: &opts, page, state, started, out: &file, base };
+    let (unreadable, read_time) = pump(&job).map_err(|e| e.into_error(&ppath))?;
+    t.memory_read_done();
+    file.finish(base + total).map_err(|e| werr(elfwriter::Error::Io { what: "file length", source: e }))?;
     // Checked before the rename, so that a dead target's core never appears
     // under its final name, not even for a moment.
     if let Some(why) = t.gone() {
@@ -215,20 +233,21 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
 }
 
 enum PumpError {
-    Write(elfwriter::Error),
+    Write(std::io::Error),
     Other(Error),
 }
 
 impl PumpError {
     fn into_error(self, path: &Path) -> Error {
         match self {
-            PumpError::Write(source) => Error::Write { path: path.to_path_buf(), source },
+            PumpError::Write(source) => {
+                Error::Write { path: path.to_path_buf(), source: elfwriter::Error::Io { what: "segment data", source } }
+            }
             PumpError::Other(e) => e,
         }
     }
 }
 
-/// Run the readers and write their chunks in order.
 /// Whether `addr` lies in a special mapping that no one can read (`[vvar]`,
 /// `[vsyscall]`): zeros there are normal, not worth a warning.
 fn expected_unreadable(map: &[MemoryMapEntry], addr: u64) -> bool {
@@ -238,7 +257,7 @@ fn expected_unreadable(map: &[MemoryMapEntry], addr: u64) -> bool {
     })
 }
 
-/// What the readers and the writer share.
+/// What the readers and the writers share.
 struct Job<'a> {
     t: &'a dyn Target,
     map: &'a [MemoryMapEntry],
@@ -247,120 +266,171 @@ struct Job<'a> {
     page: u64,
     state: &'a DumpState,
     started: Instant,
+    out: &'a Output,
+    /// File offset of the first byte of memory.
+    base: u64,
 }
 
-fn pump(
-    job: &Job,
-    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), elfwriter::Error>,
-) -> std::result::Result<(u64, Duration), PumpError> {
-    let Job { t, map, chunks, opts, page, state, started } = *job;
-    let mut read_time = started.elapsed();
+/// What the workers tell the thread that runs the dump.
+enum Event {
+    /// A chunk was read.
+    Read,
+    /// A chunk is on its way to the disk; its unexpected unreadable pages.
+    Written(u64),
+    Failed(std::io::Error),
+}
+
+/// How long a blocked worker sleeps before it looks whether the dump ended.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Run the readers and the writers until every chunk is written; resume a
+/// live target (on this thread, the one that stopped it) as soon as every
+/// chunk is read. Returns the unexpected unreadable pages and the time
+/// until all memory was read.
+fn pump(job: &Job) -> std::result::Result<(u64, Duration), PumpError> {
+    let Job { t, map, chunks, opts, page, state, started, out, base } = *job;
     if chunks.is_empty() {
-        return Ok((0, read_time));
+        return Ok((0, started.elapsed()));
     }
     let readers = opts.readers.max(1).min(chunks.len());
+    let writers = opts.writers.max(1).min(chunks.len());
+    let chunk_size = opts.chunk_size.max(page as usize);
+    let max_buffers = (opts.buffer_bytes / chunk_size).max(readers + writers);
+    // Where each chunk starts in the stream of memory.
+    let starts: Vec<u64> = chunks
+        .iter()
+        .scan(0u64, |at, c| {
+            let s = *at;
+            *at += c.len as u64;
+            Some(s)
+        })
+        .collect();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let chunk_size = opts.chunk_size.max(page as usize);
-    let max_buffers = (opts.buffer_bytes / chunk_size).max(readers + 2);
     let allocated = AtomicUsize::new(0);
-    let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
+    let written_bytes = AtomicU64::new(0);
+    let (pool_tx, pool_rx) = mpsc::channel::<AlignedBuf>();
     let pool_rx = std::sync::Mutex::new(pool_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<u8>, Vec<u64>)>();
+    let (full_tx, full_rx) = mpsc::channel::<(usize, AlignedBuf, Vec<u64>)>();
+    let full_rx = std::sync::Mutex::new(full_rx);
+    let (ev_tx, ev_rx) = mpsc::channel::<Event>();
     std::thread::scope(|s| {
         for _ in 0..readers {
-            let done_tx = done_tx.clone();
+            let (full_tx, ev_tx) = (full_tx.clone(), ev_tx.clone());
             let (next, stop, pool_rx, allocated) = (&next, &stop, &pool_rx, &allocated);
             s.spawn(move || loop {
-                // Take a buffer before claiming a chunk: whoever holds the
-                // earliest unwritten chunk always has a buffer, so the
-                // writer can never wait on a reader that waits for a buffer.
-                let buf = {
-                    let Ok(rx) = pool_rx.lock() else { return };
-                    match rx.try_recv() {
-                        Ok(b) => b,
-                        Err(mpsc::TryRecvError::Disconnected) => return,
-                        Err(mpsc::TryRecvError::Empty) => {
-                            if allocated.fetch_add(1, Ordering::Relaxed) < max_buffers {
-                                vec![0u8; chunk_size]
-                            } else {
-                                match rx.recv() {
-                                    Ok(b) => b,
-                                    Err(_) => return,
-                                }
-                            }
-                        }
-                    }
-                };
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= chunks.len() || stop.load(Ordering::Relaxed) || interrupt::requested().is_some() {
+                if stop.load(Ordering::Relaxed) || interrupt::requested().is_some() {
                     return;
                 }
-                let mut buf = buf;
-                let z = memory::fill(t, &chunks[i], &mut buf, page);
-                if done_tx.send((i, buf, z)).is_err() {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= chunks.len() {
+                    return;
+                }
+                // A buffer the writers are done with; a new one while the
+                // pool may grow; else wait for the writers.
+                let mut buf = loop {
+                    let Ok(rx) = pool_rx.lock() else { return };
+                    match rx.try_recv() {
+                        Ok(b) => break b,
+                        Err(mpsc::TryRecvError::Disconnected) => return,
+                        Err(mpsc::TryRecvError::Empty) => {}
+                    }
+                    if allocated.fetch_add(1, Ordering::Relaxed) < max_buffers {
+                        drop(rx);
+                        break AlignedBuf::new(chunk_size);
+                    }
+                    allocated.fetch_sub(1, Ordering::Relaxed);
+                    match rx.recv_timeout(POLL) {
+                        Ok(b) => break b,
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                };
+                let z = memory::fill(t, &chunks[i], buf.as_mut_slice(), page);
+                if full_tx.send((i, buf, z)).is_err() || ev_tx.send(Event::Read).is_err() {
                     return;
                 }
             });
         }
-        drop(done_tx);
-        // The writer. Owning `pool_tx` and `done_rx` here means that
-        // returning early (error, signal) drops them, which ends the readers.
-        let pool_tx = pool_tx;
-        let done_rx = done_rx;
-        let result = (|| {
-            let mut pending: BTreeMap<usize, (Vec<u8>, Vec<u64>)> = BTreeMap::new();
-            let mut unreadable = 0;
-            let mut received = 0;
-            let mut released = false;
-            for want in 0..chunks.len() {
-                loop {
-                    // Take whatever the readers have finished, without
-                    // waiting, so we learn early that all memory is read.
-                    while let Ok((i, b, z)) = done_rx.try_recv() {
-                        pending.insert(i, (b, z));
-                        received += 1;
-                    }
-                    if received == chunks.len() && !released {
-                        released = true;
-                        read_time = started.elapsed();
-                        // Everything is read: let a live target go while
-                        // the rest is written.
-                        t.memory_read_done();
-                    }
-                    if pending.contains_key(&want) {
-                        break;
-                    }
-                    if let Some(signal) = interrupt::requested() {
-                        return Err(PumpError::Other(Error::Interrupted { signal }));
-                    }
-                    match done_rx.recv_timeout(Duration::from_millis(100)) {
-                        Ok((i, b, z)) => {
-                            pending.insert(i, (b, z));
-                            received += 1;
+        drop(full_tx);
+        for _ in 0..writers {
+            let (pool_tx, ev_tx) = (pool_tx.clone(), ev_tx.clone());
+            let (stop, full_rx, starts, written_bytes) = (&stop, &full_rx, &starts, &written_bytes);
+            s.spawn(move || loop {
+                let got = {
+                    let Ok(rx) = full_rx.lock() else { return };
+                    rx.recv_timeout(POLL)
+                };
+                let (i, buf, z) = match got {
+                    Ok(x) => x,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
                         }
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            return Err(PumpError::Other(Error::Target("memory readers stopped early".into())))
-                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                };
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let len = chunks[i].len;
+                let bytes = &buf.as_slice()[..len];
+                for (a, b) in crate::output::data_runs(bytes, starts[i], page as usize) {
+                    if let Err(e) = out.write_at(&bytes[a..b], base + starts[i] + a as u64) {
+                        let _ = ev_tx.send(Event::Failed(e));
+                        return;
                     }
                 }
+                written_bytes.fetch_add(len as u64, Ordering::Relaxed);
+                let bad = z.iter().filter(|&&a| !expected_unreadable(map, a)).count() as u64;
+                let _ = pool_tx.send(buf);
+                if ev_tx.send(Event::Written(bad)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(pool_tx);
+        drop(ev_tx);
+        let result = (|| {
+            let (mut read, mut written, mut unreadable) = (0, 0, 0);
+            let mut read_time = None;
+            while written < chunks.len() {
                 if let Some(signal) = interrupt::requested() {
                     return Err(PumpError::Other(Error::Interrupted { signal }));
                 }
-                let (buf, z) = pending.remove(&want).expect("present");
-                unreadable += z.iter().filter(|&&a| !expected_unreadable(map, a)).count() as u64;
-                let len = chunks[want].len;
-                sink(&buf[..len]).map_err(PumpError::Write)?;
-                state.mem_done.fetch_add(len as u64, Ordering::Relaxed);
-                let _ = pool_tx.send(buf);
+                match ev_rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Event::Read) => {
+                        read += 1;
+                        if read == chunks.len() {
+                            read_time = Some(started.elapsed());
+                            // Everything is read: let a live target go while
+                            // the rest is written.
+                            t.memory_read_done();
+                        }
+                    }
+                    Ok(Event::Written(bad)) => {
+                        written += 1;
+                        unreadable += bad;
+                    }
+                    Ok(Event::Failed(e)) => return Err(PumpError::Write(e)),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        // Workers end early only when told to (a signal).
+                        interrupt::check().map_err(PumpError::Other)?;
+                        return Err(PumpError::Other(Error::Target("memory readers stopped early".into())));
+                    }
+                }
+                state.mem_done.store(written_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
             }
-            Ok(unreadable)
+            Ok((unreadable, read_time.unwrap_or_else(|| started.elapsed())))
         })();
         stop.store(true, Ordering::Relaxed);
-        drop(pool_tx);
-        drop(done_rx);
-        result.map(|u| (u, read_time))
+        result
     })
 }
 
@@ -425,29 +495,32 @@ mod tests {
             entry(0x41_0000, 0x42_0000, Dump::Whole),
             entry(0x50_0000, 0x50_4000, Dump::FirstPage),
         ]);
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("t.core");
-        let state = DumpState::new();
-        let opts = DumpOptions { format: Format::Elf, chunk_size: 0x3000, buffer_bytes: 0x6000, readers: 3 };
-        let s = dump(&t, &out, &opts, &state).unwrap();
-        assert_eq!(s.unreadable_pages, 1);
-        assert_eq!(s.memory_bytes, 0x9000 + 0x10000 + 0x1000);
-        assert!(state.is_done() && state.error().is_none());
-        assert_eq!(state.mem(), (s.memory_bytes, s.memory_bytes));
-        assert!(!partial_path(&out).exists());
+        // Through the page cache (small dumps), with O_DIRECT (big ones).
+        for cache_bytes in [None, Some(0)] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("t.core");
+            let state = DumpState::new();
+            let opts = DumpOptions { chunk_size: 0x3000, buffer_bytes: 0x6000, readers: 3, writers: 2, cache_bytes, ..DumpOptions::default() };
+            let s = dump(&t, &out, &opts, &state).unwrap();
+            assert_eq!(s.unreadable_pages, 1);
+            assert_eq!(s.memory_bytes, 0x9000 + 0x10000 + 0x1000);
+            assert!(state.is_done() && state.error().is_none());
+            assert_eq!(state.mem(), (s.memory_bytes, s.memory_bytes));
+            assert!(!partial_path(&out).exists());
 
-        let data = std::fs::read(&out).unwrap();
-        let f = ElfFile64::<Endianness>::parse(&*data).unwrap();
-        let e = f.endian();
-        let mut checked = 0;
-        for ph in f.elf_program_headers().iter().skip(1) {
-            let (va, off, sz) = (ph.p_vaddr(e), ph.p_offset(e) as usize, ph.p_filesz(e) as usize);
-            for i in 0..sz {
-                assert_eq!(data[off + i], byte(va + i as u64), "at {:#x}", va + i as u64);
-            }
-            checked += sz;
+            let data = std::fs::read(&out).unwrap();
+            let f = ElfFile64::<Endianness>::parse(&*data).unwrap();
+            let e = f.endian();
+            let mut checked = 0;
+            for ph in f.elf_program_headers().iter().skip(1) {
+                let (va, off, sz) = (ph.p_vaddr(e), ph.p_offset(e) as usize, ph.p_filesz(e) as usize);
+                for i in 0..sz {
+                    assert_eq!(data[off + i], byte(va + i as u64), "at {:#x}", va + i as u64);
+                }
+                checked += sz;
         }
         assert_eq!(checked as u64, s.memory_bytes);
+        }
     }
 
     #[test]
@@ -514,7 +587,7 @@ mod tests {
             let t = Dying { inner: Fake(vec![entry(0x40_0000, 0x48_0000, Dump::Whole)]), reads: AtomicUsize::new(0) };
             let dir = tempfile::tempdir().unwrap();
             let out = dir.path().join("t.core");
-            let opts = DumpOptions { format, chunk_size: 0x4000, buffer_bytes: 0x8000, readers: 1 };
+            let opts = DumpOptions { format, chunk_size: 0x4000, buffer_bytes: 0x8000, readers: 1, ..DumpOptions::default() };
             let state = DumpState::new();
             let e = dump(&t, &out, &opts, &state).unwrap_err();
             assert!(e.to_string().contains("exited while it was being dumped"), "{format:?}: {e}");

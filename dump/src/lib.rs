@@ -18,6 +18,7 @@ pub mod maps;
 pub mod memory;
 pub mod minidump;
 pub mod notes;
+pub mod output;
 pub mod state;
 pub mod target;
 

@@ -61,9 +61,18 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "elf")]
         format: FormatArg,
         /// MiB of memory reading may run ahead of writing (default: a quarter of
-        /// the available memory, 64..1024). The target resumes once all is read.
+        /// the available memory, 64..1024; at most 64 for a dump small enough for the
+        /// page cache). The target resumes once all is read.
         #[arg(long)]
         buffer_mib: Option<usize>,
+        /// Write through the page cache whatever the size. By default only a dump that
+        /// the cache holds without starting writeback goes there; a bigger one is
+        /// written with O_DIRECT (less CPU; the machine's page cache is left alone).
+        #[arg(long, conflicts_with = "direct")]
+        buffered: bool,
+        /// Write with O_DIRECT whatever the size.
+        #[arg(long)]
+        direct: bool,
     },
     /// Rewrite any core goanalyze can open (through core-reader) as a Linux ELF core or a minidump.
     #[command(after_help = "Examples:\n  \
@@ -128,8 +137,14 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib } => {
-            let mut opts = DumpOptions { readers: readers.max(1), format: format.into(), ..DumpOptions::default() };
+        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib, buffered, direct } => {
+            let mut opts = DumpOptions {
+                readers: readers.max(1),
+                format: format.into(),
+                direct: !buffered,
+                cache_bytes: direct.then_some(0),
+                ..DumpOptions::default()
+            };
             if let Some(m) = buffer_mib {
                 opts.buffer_bytes = m << 20;
             }

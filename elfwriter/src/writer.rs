@@ -59,6 +59,71 @@ fn align_up(v: u64, a: u64) -> u64 {
     (v + a - 1) & !(a - 1)
 }
 
+/// Everything before the segment data of a core (file header, program
+/// headers, notes, padding to a page), and how many bytes of segment data
+/// follow it: for writers that place the data themselves (at
+/// `head.len() + position in the stream`) instead of streaming it.
+pub fn core_head(machine: Machine, page_size: u64, notes: &[Note], segments: &[Segment]) -> Result<(Vec<u8>, u64), Error> {
+    if !page_size.is_power_of_two() {
+        return Err(Error::BadPageSize(page_size));
+    }
+    let phnum = segments.len() as u64 + 1; // + PT_NOTE
+    if phnum > u32::MAX as u64 {
+        return Err(Error::TooManySegments(phnum));
+    }
+    let xnum = FileHeader::needs_xnum(phnum);
+    let phdrs_end = EHDR_SIZE + phnum * PHDR_SIZE;
+    let (shoff, notes_offset) = if xnum {
+        (phdrs_end, phdrs_end + SHDR_SIZE)
+    } else {
+        (0, phdrs_end)
+    };
+    let notes_len: u64 = notes.iter().map(|n| n.encoded_len() as u64).sum();
+    // Data starts on a page boundary, as in the kernel's cores, so that a
+    // reader may mmap segments directly.
+    let data_offset = align_up(notes_offset + notes_len, page_size);
+
+    let mut head = Vec::with_capacity((data_offset) as usize);
+    head.extend_from_slice(&FileHeader { machine, phnum, shoff }.encode());
+    head.extend_from_slice(
+        &ProgramHeader {
+            p_type: PT_NOTE,
+            flags: 0,
+            offset: notes_offset,
+            vaddr: 0,
+            filesz: notes_len,
+            memsz: 0,
+            align: 4,
+        }
+        .encode(),
+    );
+    let mut offset = data_offset;
+    for s in segments {
+        head.extend_from_slice(
+            &ProgramHeader {
+                p_type: PT_LOAD,
+                flags: s.flags.bits(),
+                offset,
+                vaddr: s.vaddr,
+                filesz: s.filesz,
+                memsz: s.memsz,
+                align: page_size,
+            }
+            .encode(),
+        );
+        offset += s.filesz;
+    }
+    if xnum {
+        head.extend_from_slice(&xnum_section_header(phnum));
+    }
+    for n in notes {
+        n.encode_into(&mut head);
+    }
+    debug_assert_eq!(head.len() as u64, notes_offset + notes_len);
+    head.resize(data_offset as usize, 0);
+    Ok((head, offset - data_offset))
+}
+
 impl<W: Write + Seek> CoreWriter<W> {
     /// Write the file header, program headers and notes; afterwards the
     /// writer expects the segments' data. `out` must be positioned at 0.
@@ -69,65 +134,9 @@ impl<W: Write + Seek> CoreWriter<W> {
         notes: &[Note],
         segments: &[Segment],
     ) -> Result<Self, Error> {
-        if !page_size.is_power_of_two() {
-            return Err(Error::BadPageSize(page_size));
-        }
-        let phnum = segments.len() as u64 + 1; // + PT_NOTE
-        if phnum > u32::MAX as u64 {
-            return Err(Error::TooManySegments(phnum));
-        }
-        let xnum = FileHeader::needs_xnum(phnum);
-        let phdrs_end = EHDR_SIZE + phnum * PHDR_SIZE;
-        let (shoff, notes_offset) = if xnum {
-            (phdrs_end, phdrs_end + SHDR_SIZE)
-        } else {
-            (0, phdrs_end)
-        };
-        let notes_len: u64 = notes.iter().map(|n| n.encoded_len() as u64).sum();
-        // Data starts on a page boundary, as in the kernel's cores, so that a
-        // reader may mmap segments directly.
-        let data_offset = align_up(notes_offset + notes_len, page_size);
-
-        let mut head = Vec::with_capacity((data_offset) as usize);
-        head.extend_from_slice(&FileHeader { machine, phnum, shoff }.encode());
-        head.extend_from_slice(
-            &ProgramHeader {
-                p_type: PT_NOTE,
-                flags: 0,
-                offset: notes_offset,
-                vaddr: 0,
-                filesz: notes_len,
-                memsz: 0,
-                align: 4,
-            }
-            .encode(),
-        );
-        let mut offset = data_offset;
-        for s in segments {
-            head.extend_from_slice(
-                &ProgramHeader {
-                    p_type: PT_LOAD,
-                    flags: s.flags.bits(),
-                    offset,
-                    vaddr: s.vaddr,
-                    filesz: s.filesz,
-                    memsz: s.memsz,
-                    align: page_size,
-                }
-                .encode(),
-            );
-            offset += s.filesz;
-        }
-        if xnum {
-            head.extend_from_slice(&xnum_section_header(phnum));
-        }
-        for n in notes {
-            n.encode_into(&mut head);
-        }
-        debug_assert_eq!(head.len() as u64, notes_offset + notes_len);
-        head.resize(data_offset as usize, 0);
+        let (head, data_len) = core_head(machine, page_size, notes, segments)?;
         out.write_all(&head).map_err(io("headers and notes"))?;
-        Ok(CoreWriter { data_offset, data: SparseStream::new(out, offset - data_offset) })
+        Ok(CoreWriter { data_offset: head.len() as u64, data: SparseStream::new(out, data_len) })
     }
 
     /// File offset where segment data begins.
