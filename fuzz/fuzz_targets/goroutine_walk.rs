@@ -8,7 +8,7 @@
 //!
 //! The seed core and its executable come from `GOWALK_CORE` / `GOWALK_EXE`,
 //! default `fuzz/seed-cores/zoo.core` and `fuzz/seed-cores/zoo` (made by
-//! `cargo run -p tests --example fuzz_seeds -- fuzz`).
+//! `fuzz/make-seeds.sh`).
 //!
 //! Input: 16-byte records {u16 target, u8 mode, u8 _, u32 offset, u64 value}.
 #![no_main]
