@@ -12,6 +12,7 @@ use analyzer::analysis::Analysis;
 use analyzer::traceback::{self, Options};
 
 mod cli_triage;
+mod deadline;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -89,6 +90,11 @@ struct Cli {
     /// With --triage: seconds one core may take before it is given up.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     timeout_per_core: u64,
+    /// Give up (exit 1, nothing printed) if the analysis of the core takes
+    /// longer than SECS seconds (default: no limit). With --triage use
+    /// --timeout-per-core.
+    #[arg(long, value_name = "SECS", conflicts_with = "triage", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
     /// With --triage: cores analysed at once (default: one per CPU).
     #[arg(long, default_value_t = 0, value_name = "N")]
     jobs: usize,
@@ -152,7 +158,12 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
     }
-    match run(&cli) {
+    if let (Some(secs), Some(core)) = (cli.timeout, cli.core.first()) {
+        deadline::arm(secs, core.clone());
+    }
+    let r = run(&cli);
+    deadline::finished();
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Our errors already name the file or address and carry their
@@ -215,6 +226,7 @@ fn run(cli: &Cli) -> Result<()> {
         out += &cli_triage::groups(&a, json)?;
     }
     use std::io::Write;
+    deadline::finished();
     let mut so = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an analysis failure.
     let _ = so.write_all(out.as_bytes());
@@ -263,6 +275,7 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
         }
     }
     use std::io::Write;
+    deadline::finished();
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
 }
