@@ -451,3 +451,63 @@ fn corrupted_variables_print_or_fail_cleanly() {
         panic!("{} failures (inputs kept in {}):\n{}", failures.len(), kept.display(), failures.join("\n"));
     }
 }
+
+/// A classic map (Go 1.23: hmap and buckets) whose overflow buckets loop:
+/// every bucket of `main.gBig` (100 entries, B = 4) emptied and its
+/// `overflow` pointed at itself, or at the next bucket (one cycle through
+/// all 16). Before the cycle check each chain was followed 65536 times and
+/// the map printed as `map[int]int [...+100 more]`, as if its entries were
+/// merely not shown; now the cycle is named.
+#[test]
+fn a_map_whose_overflow_buckets_loop_says_so() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("vars");
+    if let Err(e) = build("vars", Variant { pie: false, stripped: false, goarch: "amd64" }, Some("go1.23.12"), &exe) {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "go1.23.12: {e}");
+        eprintln!("\n!!! SKIPPED a_map_whose_overflow_buckets_loop_says_so: go1.23.12 unavailable: {e} !!!\n");
+        return;
+    }
+    let (core, _) = crash_core(dir.path(), &exe, "", false).unwrap();
+    let (c, e) = (core.to_str().unwrap(), exe.to_str().unwrap());
+    let original = std::fs::read(&core).unwrap();
+    let segs: Vec<(u64, u64, u64)> = {
+        let obj = object::File::parse(&original[..]).unwrap();
+        obj.segments().map(|s| (s.address(), s.file_range().0, s.file_range().1)).collect()
+    };
+    let file_off = |a: u64| {
+        segs.iter().find(|(va, _, sz)| a >= *va && a - va + 8 <= *sz).map(|(va, fo, _)| (fo + a - va) as usize).unwrap()
+    };
+    let word = |a: u64| u64::from_le_bytes(original[file_off(a)..file_off(a) + 8].try_into().unwrap());
+    let (code, js, err) = goanalyze(&[c, "--exe", e, "--print", "main.gBig", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let p: serde_json::Value = serde_json::from_str(&js).unwrap();
+    let v = p["value"].as_str().unwrap();
+    assert!(v.starts_with("map[int]int [") && v.contains(": ") && !v.contains("unreadable"), "{p}");
+    let var = u64::from_str_radix(p["addr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    // Go 1.23 amd64: hmap {count int; flags, B uint8; noverflow uint16;
+    // hash0 uint32; buckets, ...}; bucket<int,int> {tophash [8]uint8;
+    // keys, values [8]int; overflow *bucket}: 144 bytes, overflow at 136.
+    let h = word(var);
+    let b = original[file_off(h) + 9];
+    assert_eq!(b, 4, "100 entries make 16 buckets");
+    let buckets = word(h + 16);
+    let nb = 1u64 << b;
+    for (label, next) in [("self", 0u64), ("ring", 1)] {
+        let mut bytes = original.clone();
+        for i in 0..nb {
+            let bk = buckets + 144 * i;
+            let o = file_off(bk);
+            bytes[o..o + 8].fill(0);
+            let to = buckets + 144 * ((i + next) % nb);
+            bytes[o + 136..o + 144].copy_from_slice(&to.to_le_bytes());
+        }
+        let bad = dir.path().join(format!("{label}.core"));
+        std::fs::write(&bad, &bytes).unwrap();
+        let (code, out, err) = goanalyze(&[bad.to_str().unwrap(), "--exe", e, "--print", "main.gBig"]);
+        assert_eq!(code, 0, "{label}: {err}");
+        assert!(out.contains("overflow buckets of bucket") && out.contains("form a cycle"), "{label}: {out}");
+    }
+}
