@@ -43,6 +43,16 @@ head -c 262144 "$out/zoo" > "$here/corpus/binary_info/zoo-head"
 # goroutine_walk: a few mutation lists (16-byte records).
 for i in 1 2 3 4; do head -c $((16 * i * 4)) /dev/urandom > "$here/corpus/goroutine_walk/random-$i"; done
 : > "$here/corpus/goroutine_walk/empty"
+# value_print also over a Go 1.23 core (classic hmap maps instead of swiss
+# tables): VALUE_CORE=seed-cores/vars-go1.23.core VALUE_EXE=seed-cores/vars-go1.23.
+if (cd "$root/testdata/go" && GOTOOLCHAIN=go1.23.12 CGO_ENABLED=0 go build -o "$out/vars-go1.23" ./vars); then
+    work=$(mktemp -d)
+    (cd "$work" && sh -c "ulimit -c unlimited; GOTRACEBACK=crash exec '$out/vars-go1.23'" >/dev/null 2>&1 || true)
+    mv "$(ls "$work"/core* | head -n1)" "$out/vars-go1.23.core"
+    rm -rf "$work"
+else
+    echo "make-seeds: no go1.23.12 toolchain; no classic-map seed for value_print" >&2
+fi
 # value_print: a 4-byte header (limits, expression, goroutine, flags), then
 # 16-byte records as for goroutine_walk.
 for i in 0 1 2 3 4 5; do head -c $((4 + 16 * i * 4)) /dev/urandom > "$here/corpus/value_print/random-$i"; done
