@@ -12,6 +12,7 @@ use analyzer::analysis::{Analysis, Depth};
 use analyzer::traceback::{self, Options};
 
 mod cli_triage;
+mod deadline;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -89,6 +90,11 @@ struct Cli {
     /// With --triage: seconds one core may take before it is given up.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     timeout_per_core: u64,
+    /// Give up (exit 1, nothing printed) if the analysis of the core takes
+    /// longer than SECS seconds (default: no limit). With --triage use
+    /// --timeout-per-core.
+    #[arg(long, value_name = "SECS", conflicts_with = "triage", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
     /// With --triage: cores analysed at once (default: one per CPU).
     #[arg(long, default_value_t = 0, value_name = "N")]
     jobs: usize,
@@ -152,7 +158,12 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
     }
-    match run(&cli) {
+    if let (Some(secs), Some(core)) = (cli.timeout, cli.core.first()) {
+        deadline::arm(secs, core.clone());
+    }
+    let r = run(&cli);
+    deadline::finished();
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Our errors already name the file or address and carry their
@@ -188,8 +199,12 @@ fn run(cli: &Cli) -> Result<()> {
         return run_vars(cli, &a);
     }
     use std::io::Write;
+    // The long views walk goroutines as they print them: from here on a
+    // --timeout cuts the output short (and says so) instead of leaving none.
+    deadline::writing();
     let mut so = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let r = write_report(cli, &a, json, &mut so).and_then(|()| Ok(so.flush()?));
+    deadline::finished();
     // The process ends here: freeing 100,000 goroutine reports one by one
     // would only cost time.
     std::mem::forget(a);
@@ -292,6 +307,7 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
         }
     }
     use std::io::Write;
+    deadline::finished();
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
 }

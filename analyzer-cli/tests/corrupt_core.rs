@@ -323,3 +323,191 @@ fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
         panic!("{} of {} damaged cores went wrong (inputs kept in {}):\n{}", failures.len(), cases.len(), kept.display(), failures.join("\n"));
     }
 }
+
+/// The value printer over damaged memory: a kernel core of the `vars`
+/// fixture (every kind of Go value in locals and globals) with words
+/// overwritten where its variables live and where they point, two pointers
+/// deep (string and slice headers and their arrays, map headers and
+/// buckets, channels, interfaces, list nodes): lengths and counts made huge,
+/// pointers made wild or into cycles. Every `--vars` and `--print` run must
+/// end in output (exit 0) or a clear error (exit 1): no panic, no hang, no
+/// more than 1 GiB. The same mutations as the `value_print` fuzz target.
+#[test]
+fn corrupted_variables_print_or_fail_cleanly() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("vars");
+    build("vars", Variant { pie: false, stripped: false, goarch: "amd64" }, None, &exe).unwrap();
+    let (core, _) = crash_core(dir.path(), &exe, "", false).unwrap();
+    let (c, e) = (core.to_str().unwrap(), exe.to_str().unwrap());
+    let original = std::fs::read(&core).unwrap();
+    let segs: Vec<(u64, u64, u64)> = {
+        use object::{Object, ObjectSegment};
+        let obj = object::File::parse(&original[..]).unwrap();
+        obj.segments().map(|s| (s.address(), s.file_range().0, s.file_range().1)).collect()
+    };
+    let file_off = |a: u64| {
+        segs.iter().find(|(va, _, sz)| a >= *va && a - va + 8 <= *sz).map(|(va, fo, _)| (fo + a - va) as usize)
+    };
+    let word = |a: u64| file_off(a).map(|o| u64::from_le_bytes(original[o..o + 8].try_into().unwrap()));
+    let hex = |s: &serde_json::Value| s.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok());
+    // Where the variables are: each local's and argument's address...
+    let (code, js, err) = goanalyze(&[c, "--exe", e, "--vars", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&js).unwrap();
+    let mut roots: Vec<u64> = Vec::new();
+    for g in v["goroutines"].as_array().unwrap() {
+        for f in g["frames"].as_array().unwrap() {
+            roots.extend(f["vars"].as_array().into_iter().flatten().filter_map(|x| hex(&x["addr"])));
+        }
+    }
+    // ...and each global's.
+    const GLOBALS: &[&str] = &[
+        "main.gStr", "main.gMap", "main.gIntMap", "main.gSlice", "main.gOuter", "main.gCycle", "main.gChan",
+        "main.gIface", "main.gShape", "main.gFunc", "main.gBig", "main.gUptr", "main.gWild",
+    ];
+    for g in GLOBALS {
+        let (code, js, err) = goanalyze(&[c, "--exe", e, "--print", g, "--format", "json"]);
+        assert_eq!(code, 0, "{g}: {err}");
+        let p: serde_json::Value = serde_json::from_str(&js).unwrap();
+        roots.extend(hex(&p["addr"]));
+    }
+    assert!(roots.len() > 40, "only {} variables found", roots.len());
+    // Targets: 64 bytes at each variable, 256 at what its words point to, two deep.
+    let mut targets: Vec<(u64, u64)> = Vec::new();
+    let mut todo: Vec<(u64, u64, u32)> = roots.iter().map(|&a| (a, 64, 2)).collect();
+    while let Some((a, len, depth)) = todo.pop() {
+        if word(a).is_none() || targets.contains(&(a, len)) || targets.len() > 5000 {
+            continue;
+        }
+        targets.push((a, len));
+        if depth > 0 {
+            for i in 0..len / 8 {
+                if let Some(w) = word(a + 8 * i).filter(|&w| w > 0x1000 && word(w).is_some()) {
+                    todo.push((w, 256, depth - 1));
+                }
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    let mut ended = [0usize; 2];
+    let bad = dir.path().join("bad.core");
+    let b = bad.to_str().unwrap();
+    for seed in 1..=24u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15));
+        let mut bytes = original.clone();
+        for _ in 0..(8 * seed) {
+            let (start, len) = targets[(rng.next() % targets.len() as u64) as usize];
+            let a = start + rng.next() % len / 8 * 8;
+            let Some(o) = file_off(a) else { continue };
+            let old = u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+            let w = match rng.next() % 7 {
+                0 => 0,
+                1 => u64::MAX,
+                2 => rng.next(),
+                3 => a ^ (rng.next() & 0xff8), // itself or near by: cycles
+                4 => {
+                    let (t, l) = targets[(rng.next() % targets.len() as u64) as usize];
+                    t + rng.next() % l / 8 * 8
+                }
+                5 => 1 << (rng.next() % 64), // huge lengths and counts
+                _ => (old & !0xff) | (rng.next() & 0xff), // a map's B, a kind byte
+            };
+            bytes[o..o + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        std::fs::write(&bad, &bytes).unwrap();
+        let runs: [&[&str]; 4] = [
+            &["--vars"],
+            &["--vars", "--format", "json", "--max-elems", "1000", "--max-depth", "10", "--max-string", "65536"],
+            &["--print", "main.gCycle.Next.Next.Next.Next"],
+            &["--print", "main.gOuter"],
+        ];
+        for args in runs {
+            let mut all = vec![b, "--exe", e];
+            all.extend_from_slice(args);
+            let problem = match goanalyze_bounded(&all, Duration::from_secs(60)) {
+                Err(msg) => Some(msg),
+                Ok(end) if end.stderr.contains("panicked") || end.code == Some(101) => Some(format!("panic: {}", end.stderr)),
+                Ok(end) if end.signal.is_some() => Some(format!("killed by signal {:?}: {}", end.signal, end.stderr)),
+                Ok(end) if !matches!(end.code, Some(0 | 1)) => Some(format!("exit {:?}: {}", end.code, end.stderr)),
+                Ok(end) if end.max_rss_kib > 1 << 20 => Some(format!("peak RSS {} MiB", end.max_rss_kib >> 10)),
+                Ok(end) => {
+                    ended[usize::from(end.code == Some(1))] += 1;
+                    None
+                }
+            };
+            if let Some(p) = problem {
+                let keep = dir.path().join(format!("failed-{seed}.core"));
+                let _ = std::fs::copy(&bad, &keep);
+                failures.push(format!("seed {seed} {args:?} ({}): {p}", keep.display()));
+            }
+        }
+    }
+    eprintln!("{} targets; {} runs printed, {} ended in an error", targets.len(), ended[0], ended[1]);
+    if !failures.is_empty() {
+        let kept = dir.keep();
+        panic!("{} failures (inputs kept in {}):\n{}", failures.len(), kept.display(), failures.join("\n"));
+    }
+}
+
+/// A classic map (Go 1.23: hmap and buckets) whose overflow buckets loop:
+/// every bucket of `main.gBig` (100 entries, B = 4) emptied and its
+/// `overflow` pointed at itself, or at the next bucket (one cycle through
+/// all 16). Before the cycle check each chain was followed 65536 times and
+/// the map printed as `map[int]int [...+100 more]`, as if its entries were
+/// merely not shown; now the cycle is named.
+#[test]
+fn a_map_whose_overflow_buckets_loop_says_so() {
+    if !have("go") && missing("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("vars");
+    if let Err(e) = build("vars", Variant { pie: false, stripped: false, goarch: "amd64" }, Some("go1.23.12"), &exe) {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "go1.23.12: {e}");
+        eprintln!("\n!!! SKIPPED a_map_whose_overflow_buckets_loop_says_so: go1.23.12 unavailable: {e} !!!\n");
+        return;
+    }
+    let (core, _) = crash_core(dir.path(), &exe, "", false).unwrap();
+    let (c, e) = (core.to_str().unwrap(), exe.to_str().unwrap());
+    let original = std::fs::read(&core).unwrap();
+    let segs: Vec<(u64, u64, u64)> = {
+        let obj = object::File::parse(&original[..]).unwrap();
+        obj.segments().map(|s| (s.address(), s.file_range().0, s.file_range().1)).collect()
+    };
+    let file_off = |a: u64| {
+        segs.iter().find(|(va, _, sz)| a >= *va && a - va + 8 <= *sz).map(|(va, fo, _)| (fo + a - va) as usize).unwrap()
+    };
+    let word = |a: u64| u64::from_le_bytes(original[file_off(a)..file_off(a) + 8].try_into().unwrap());
+    let (code, js, err) = goanalyze(&[c, "--exe", e, "--print", "main.gBig", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let p: serde_json::Value = serde_json::from_str(&js).unwrap();
+    let v = p["value"].as_str().unwrap();
+    assert!(v.starts_with("map[int]int [") && v.contains(": ") && !v.contains("unreadable"), "{p}");
+    let var = u64::from_str_radix(p["addr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    // Go 1.23 amd64: hmap {count int; flags, B uint8; noverflow uint16;
+    // hash0 uint32; buckets, ...}; bucket<int,int> {tophash [8]uint8;
+    // keys, values [8]int; overflow *bucket}: 144 bytes, overflow at 136.
+    let h = word(var);
+    let b = original[file_off(h) + 9];
+    assert_eq!(b, 4, "100 entries make 16 buckets");
+    let buckets = word(h + 16);
+    let nb = 1u64 << b;
+    for (label, next) in [("self", 0u64), ("ring", 1)] {
+        let mut bytes = original.clone();
+        for i in 0..nb {
+            let bk = buckets + 144 * i;
+            let o = file_off(bk);
+            bytes[o..o + 8].fill(0);
+            let to = buckets + 144 * ((i + next) % nb);
+            bytes[o + 136..o + 144].copy_from_slice(&to.to_le_bytes());
+        }
+        let bad = dir.path().join(format!("{label}.core"));
+        std::fs::write(&bad, &bytes).unwrap();
+        let (code, out, err) = goanalyze(&[bad.to_str().unwrap(), "--exe", e, "--print", "main.gBig"]);
+        assert_eq!(code, 0, "{label}: {err}");
+        assert!(out.contains("overflow buckets of bucket") && out.contains("form a cycle"), "{label}: {out}");
+    }
+}

@@ -53,32 +53,49 @@ impl Target for Core {
         self.auxv_value(AT_PAGESZ).filter(|p| p.is_power_of_two() && *p >= 4096).unwrap_or(4096)
     }
 
-    /// The core's mappings, each dumped whole when any of it is readable
-    /// (unreadable pages become holes). Memory that no mapping covers (a
-    /// minidump without a module list) becomes anonymous read-write entries.
+    /// The core's mappings, each dumped where the core has bytes for it:
+    /// a stretch of at least [`MIN_SKIP`] with no bytes (only zeros the
+    /// reader supplies for a `p_memsz` beyond `p_filesz`, or nothing) becomes
+    /// an entry of its own that is not dumped (`p_filesz` 0, as the kernel
+    /// writes never-touched memory), so a terabyte `PROT_NONE` reservation
+    /// costs one program header, not a terabyte of zeros to read and
+    /// check. Shorter gaps are dumped (as holes). Memory that no mapping
+    /// covers (a minidump without a module list) becomes anonymous
+    /// read-write entries.
     fn memory_map(&self) -> Result<Vec<MemoryMapEntry>> {
         let regions = self.memory.regions();
-        let overlaps = |s: u64, e: u64| {
-            let i = regions.partition_point(|r| r.end() <= s);
-            i < regions.len() && regions[i].start < e
-        };
-        let mut out: Vec<MemoryMapEntry> = self
-            .mappings
-            .iter()
-            .filter(|m| m.end > m.start)
-            .map(|m| {
-                let path = m.path.as_ref().map(|p| p.display().to_string());
-                MemoryMapEntry {
-                    start: m.start,
-                    end: m.end,
-                    perms: Perms { read: m.read, write: m.write, exec: m.exec, shared: false },
-                    offset: m.file_offset,
-                    file_backed: path.as_deref().is_some_and(|p| p.starts_with('/')),
-                    path,
-                    dump: if overlaps(m.start, m.end) { Dump::Whole } else { Dump::Skip },
+        let mut out: Vec<MemoryMapEntry> = Vec::new();
+        for m in self.mappings.iter().filter(|m| m.end > m.start) {
+            let path = m.path.as_ref().map(|p| p.display().to_string());
+            let entry = |start: u64, end: u64, dump: Dump| MemoryMapEntry {
+                start,
+                end,
+                perms: Perms { read: m.read, write: m.write, exec: m.exec, shared: false },
+                offset: m.file_offset.wrapping_add(start - m.start),
+                file_backed: path.as_deref().is_some_and(|p| p.starts_with('/')),
+                path: path.clone(),
+                dump,
+            };
+            let spans = byte_spans(regions, m.start, m.end);
+            if spans.is_empty() {
+                // Nothing but zeros or nothing at all: as before, a small
+                // mapping of zeros is dumped (as holes); a big one is not.
+                let dump = if m.end - m.start < MIN_SKIP && overlaps(regions, m.start, m.end) { Dump::Whole } else { Dump::Skip };
+                out.push(entry(m.start, m.end, dump));
+                continue;
+            }
+            let mut at = m.start;
+            for (s, e) in spans {
+                if s > at {
+                    out.push(entry(at, s, Dump::Skip));
                 }
-            })
-            .collect();
+                out.push(entry(s, e, Dump::Whole));
+                at = e;
+            }
+            if at < m.end {
+                out.push(entry(at, m.end, Dump::Skip));
+            }
+        }
         out.sort_by_key(|m| m.start);
         // Readable memory outside every mapping, coalesced.
         let mut extra: Vec<(u64, u64)> = Vec::new();
@@ -178,6 +195,46 @@ impl Target for Core {
     }
 }
 
+/// The shortest stretch of a mapping without bytes in the core that is
+/// left out of the dump instead of written as holes.
+const MIN_SKIP: u64 = 1 << 20;
+
+/// Whether any region, bytes or zeros, overlaps `[s, e)`.
+fn overlaps(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> bool {
+    let i = regions.partition_point(|r| r.end() <= s);
+    i < regions.len() && regions[i].start < e
+}
+
+/// The parts of `[s, e)` to dump: the byte-backed regions in it, clipped,
+/// joined across gaps shorter than [`MIN_SKIP`]. One step a region, never
+/// a page or a byte at a time.
+fn byte_spans(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    let first = regions.partition_point(|r| r.end() <= s);
+    for r in regions[first..].iter().take_while(|r| r.start < e) {
+        if matches!(r.backing, core_reader::spliced::Backing::Zeros) {
+            continue;
+        }
+        let (rs, re) = (r.start.max(s), r.end().min(e));
+        match spans.last_mut() {
+            Some(l) if rs - l.1 < MIN_SKIP => l.1 = re,
+            _ => spans.push((rs, re)),
+        }
+    }
+    // A gap at either end shorter than MIN_SKIP is dumped too.
+    if let Some(f) = spans.first_mut() {
+        if f.0 - s < MIN_SKIP {
+            f.0 = s;
+        }
+    }
+    if let Some(l) = spans.last_mut() {
+        if e - l.1 < MIN_SKIP {
+            l.1 = e;
+        }
+    }
+    spans
+}
+
 /// Thread order for a core: the one that took the signal first.
 trait ThreadOrder {
     fn thread_order(&self) -> Vec<usize>;
@@ -192,5 +249,42 @@ impl ThreadOrder for Core {
             v.insert(0, first);
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_reader::spliced::{Backing, Region};
+    use std::sync::Arc;
+
+    fn bytes(start: u64, len: u64) -> Region {
+        Region { start, len, backing: Backing::Bytes { bytes: Arc::new(vec![1u8; len as usize]), offset: 0 } }
+    }
+    fn zeros(start: u64, len: u64) -> Region {
+        Region { start, len, backing: Backing::Zeros }
+    }
+
+    #[test]
+    fn a_terabyte_of_zeros_is_not_dumped_small_gaps_are() {
+        const TB: u64 = 1 << 40;
+        let base = 0x7000_0000_0000;
+        // A kernel core's mapping: a dumped head, a never-dumped tail.
+        let r = [bytes(base, 0x3000), zeros(base + 0x3000, TB)];
+        assert_eq!(byte_spans(&r, base, base + 0x3000 + TB), vec![(base, base + 0x3000)]);
+        // Only zeros: nothing to dump.
+        assert_eq!(byte_spans(&[zeros(base, TB)], base, base + TB), vec![]);
+        // Bytes with a 64 KiB gap and a 2 MiB gap between them, clipped to
+        // the mapping; short gaps at the ends are dumped too.
+        let r = [
+            bytes(base, 0x1000),
+            bytes(base + 0x11000, 0x1000),
+            zeros(base + 0x12000, 2 << 20),
+            bytes(base + 0x212000, 0x2000),
+        ];
+        assert_eq!(
+            byte_spans(&r, base + 0x800, base + 0x215000),
+            vec![(base + 0x800, base + 0x12000), (base + 0x212000, base + 0x215000)]
+        );
     }
 }

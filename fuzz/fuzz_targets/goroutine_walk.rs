@@ -8,7 +8,7 @@
 //!
 //! The seed core and its executable come from `GOWALK_CORE` / `GOWALK_EXE`,
 //! default `fuzz/seed-cores/zoo.core` and `fuzz/seed-cores/zoo` (made by
-//! `cargo run -p tests --example fuzz_seeds -- fuzz`).
+//! `fuzz/make-seeds.sh`).
 //!
 //! Input: 16-byte records {u16 target, u8 mode, u8 _, u32 offset, u64 value}.
 #![no_main]
@@ -52,7 +52,8 @@ fn seed() -> &'static Seed {
         }
         let a = Analysis::open(&core_path, Some(&exe)).expect("the seed core analyses cleanly");
         let mut targets = Vec::new();
-        for g in &a.state.goroutines {
+        // The live goroutines (the analysis moves allgs into its reports).
+        for g in a.goroutines.iter().map(|r| &r.g) {
             targets.push((g.addr, 0x200));
             if g.stack_hi > g.stack_lo && g.stack_hi - g.stack_lo <= 1 << 20 {
                 targets.push((g.stack_lo, g.stack_hi - g.stack_lo));

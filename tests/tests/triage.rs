@@ -256,8 +256,8 @@ fn batch_survives_bad_cores() {
 
 /// A FIFO named as a core once hung the analysis (opening it blocks with no
 /// writer); core-reader now refuses anything but a regular file, so the batch
-/// reports it at once and goes on. (`--timeout-per-core` has no test of its
-/// own since: nothing left hangs on demand.)
+/// reports it at once and goes on. (`--timeout-per-core` is tested in
+/// `robust.rs`, on a core another process holds a lease on.)
 #[test]
 fn a_fifo_is_refused_not_waited_on() {
     if !have_go() {

@@ -15,6 +15,11 @@ const BUCKET_SLOTS: u64 = 8;
 const SAME_SIZE_GROW: u8 = 8;
 const MAX_B: u8 = 40;
 const MAX_OVERFLOW_CHAIN: usize = 1 << 16;
+/// Overflow buckets read in one walk, all chains together: a real map has
+/// about as many as it has buckets at most (hashGrow starts a same-size
+/// grow at 2^min(B,15) of them), so this bounds a corrupt map whose
+/// chains all run into one long shared tail.
+const MAX_OVERFLOW_WALKED: u64 = 1 << 20;
 /// Buckets read in one walk, whatever B claims (a corrupt header).
 const MAX_BUCKETS_WALKED: u64 = 1 << 22;
 
@@ -71,11 +76,28 @@ pub(super) fn entries(
     };
     let (ksize, kind_) = slot_info(keys.ty);
     let (vsize, vind) = slot_info(vals.ty);
+    let overflow = std::cell::Cell::new(0u64);
     let walk = |bucket: u64, f: &mut dyn FnMut(Src, Src) -> bool| -> Result<bool, String> {
         let mut bk = bucket;
-        for _ in 0..MAX_OVERFLOW_CHAIN {
+        // Brent's cycle check: `seen` jumps ahead at powers of two, so a
+        // chain that loops meets it again within twice its length.
+        let (mut seen, mut power, mut steps) = (bucket, 1usize, 0usize);
+        for n in 0..MAX_OVERFLOW_CHAIN {
             if bk == 0 {
                 return Ok(true);
+            }
+            if n > 0 {
+                if bk == seen {
+                    return Err(format!("hmap at {h:#x}: the overflow buckets of bucket {bucket:#x} form a cycle at {bk:#x}"));
+                }
+                steps += 1;
+                if steps == power {
+                    (seen, power, steps) = (bk, power * 2, 0);
+                }
+                overflow.set(overflow.get() + 1);
+                if overflow.get() > MAX_OVERFLOW_WALKED {
+                    return Err(format!("hmap at {h:#x}: more than {MAX_OVERFLOW_WALKED} overflow buckets; stopped"));
+                }
             }
             let mut top = [0u8; 8];
             p.mem.read(bk, &mut top).map_err(|e| e.to_string())?;
@@ -97,7 +119,7 @@ pub(super) fn entries(
             }
             bk = rd(bk.wrapping_add(ovf.offset))?;
         }
-        Ok(true)
+        Err(format!("hmap at {h:#x}: the overflow chain of bucket {bucket:#x} is longer than {MAX_OVERFLOW_CHAIN}; stopped"))
     };
     let bsize = bt.size;
     let nb = 1u64 << b;
