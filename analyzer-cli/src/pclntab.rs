@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -51,18 +53,27 @@ pub struct Pclntab {
     filetab_off: usize,
     pctab_off: usize,
     pcln_off: usize,
-    /// Decoded pc-value lookups: 100,000 goroutines stop at a handful of
-    /// pcs, and each lookup otherwise decodes the table from the entry.
-    cache: PcValueCache,
-    /// Names and file names handed out as shared strings: every frame of
-    /// 100,000 goroutines names one of a few functions.
-    strings: Mutex<HashMap<usize, Arc<str>, BuildHasherDefault<WordHasher>>>,
+    /// Identifies this table in the per-thread caches below (never reused,
+    /// so a table opened later cannot see an earlier one's entries).
+    id: u64,
 }
 
-/// Shards of a (table offset, entry, pc) -> value map, shared by the threads that
-/// walk goroutines; each shard is emptied when it grows past its cap.
-struct PcValueCache {
-    shards: Vec<Mutex<HashMap<(u32, u64, u64), Option<i32>, BuildHasherDefault<WordHasher>>>>,
+static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
+/// Entries a thread's cache holds before it is emptied.
+const CACHE_CAP: usize = 1 << 16;
+
+type WordMap<K, V> = HashMap<K, V, BuildHasherDefault<WordHasher>>;
+
+thread_local! {
+    /// Decoded pc-value lookups, (table id, table offset, entry, pc) ->
+    /// value: 100,000 goroutines stop at a handful of pcs, and each lookup
+    /// otherwise decodes the table from the entry. Per thread, so the
+    /// threads that walk goroutines never wait on one another.
+    static PCVALUES: RefCell<WordMap<(u64, u32, u64, u64), Option<i32>>> = RefCell::default();
+    /// Names and file names handed out as shared strings, (table id, where
+    /// the string starts) -> string: every frame of 100,000 goroutines
+    /// names one of a few functions.
+    static STRINGS: RefCell<WordMap<(u64, usize), Arc<str>>> = RefCell::default();
 }
 
 /// A multiply-rotate hash for the caches' integer keys; SipHash's
@@ -90,35 +101,6 @@ impl Hasher for WordHasher {
     }
 }
 
-const PCVALUE_SHARDS: usize = 16;
-const PCVALUE_SHARD_CAP: usize = 1 << 14;
-
-impl PcValueCache {
-    fn new() -> PcValueCache {
-        PcValueCache { shards: (0..PCVALUE_SHARDS).map(|_| Mutex::new(HashMap::default())).collect() }
-    }
-
-    fn get_or(&self, key: (u32, u64, u64), f: impl FnOnce() -> Option<i32>) -> Option<i32> {
-        let shard = &self.shards[(key.2 as usize ^ key.0 as usize) % PCVALUE_SHARDS];
-        if let Some(v) = shard.lock().ok().and_then(|m| m.get(&key).copied()) {
-            return v;
-        }
-        let v = f();
-        if let Ok(mut m) = shard.lock() {
-            if m.len() >= PCVALUE_SHARD_CAP {
-                m.clear();
-            }
-            m.insert(key, v);
-        }
-        v
-    }
-}
-
-impl std::fmt::Debug for PcValueCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PcValueCache")
-    }
-}
 
 /// One function's `_func` record, decoded.
 #[derive(Debug, Clone)]
@@ -209,8 +191,7 @@ impl Pclntab {
             pctab_off: off(6)?,
             pcln_off: off(7)?,
             data,
-            cache: PcValueCache::new(),
-            strings: Mutex::new(HashMap::default()),
+            id: NEXT_TABLE_ID.fetch_add(1, Ordering::Relaxed),
         };
         if !ftab_fits(nfunc, t.pcln_off, t.data.len()) {
             return Err(err(&format!("nfunc {nfunc} does not fit the table")));
@@ -354,7 +335,19 @@ impl Pclntab {
         }
         // The linker shares identical tables between functions: the entry
         // is part of the key.
-        self.cache.get_or((off, entry, pc), || self.decode_pcvalue(off, entry, pc))
+        let key = (self.id, off, entry, pc);
+        if let Some(v) = PCVALUES.with(|c| c.borrow().get(&key).copied()) {
+            return v;
+        }
+        let v = self.decode_pcvalue(off, entry, pc);
+        PCVALUES.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CACHE_CAP {
+                c.clear();
+            }
+            c.insert(key, v);
+        });
+        v
     }
 
     fn decode_pcvalue(&self, off: u32, entry: u64, pc: u64) -> Option<i32> {
@@ -414,8 +407,13 @@ impl Pclntab {
     fn shared_at(&self, start: Option<usize>) -> Arc<str> {
         let text = |st: Option<usize>| st.and_then(|st| cstr(&self.data, st)).unwrap_or("?");
         let Some(key) = start else { return Arc::from("?") };
-        let Ok(mut m) = self.strings.lock() else { return Arc::from(text(start)) };
-        m.entry(key).or_insert_with(|| Arc::from(text(start))).clone()
+        STRINGS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CACHE_CAP {
+                c.clear();
+            }
+            c.entry((self.id, key)).or_insert_with(|| Arc::from(text(start))).clone()
+        })
     }
 
     /// [`Pclntab::name_at`] as a shared string ("?" when unreadable).
