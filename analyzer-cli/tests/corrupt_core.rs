@@ -21,15 +21,23 @@ impl Rng {
     }
 }
 
-#[test]
-fn corrupted_goroutines_and_stacks_do_not_panic() {
+/// A kernel core of `fixture` (amd64, not PIE) run with `args`, in a
+/// temporary directory: (the directory, the executable, the core); None
+/// when Go is missing (outside CI).
+fn fixture_core(fixture: &str, stripped: bool, args: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, std::path::PathBuf)> {
     if !have("go") && missing("go") {
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    build("zoo", Variant { pie: false, stripped: true, goarch: "amd64" }, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
+    let exe = dir.path().join(fixture);
+    build(fixture, Variant { pie: false, stripped, goarch: "amd64" }, None, &exe).unwrap();
+    let (core, _) = crash_core(dir.path(), &exe, args, false).unwrap();
+    Some((dir, exe, core))
+}
+
+#[test]
+fn corrupted_goroutines_and_stacks_do_not_panic() {
+    let Some((dir, exe, core)) = fixture_core("zoo", true, "crash") else { return };
     let e = exe.to_str().unwrap();
     let (_, js, _) = goanalyze(&[core.to_str().unwrap(), "--exe", e, "--stacks", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&js).unwrap();
@@ -190,13 +198,7 @@ fn core_layout(d: &[u8]) -> ((usize, usize), Ranges, Ranges) {
 /// clear error (exit 1), never a panic, a hang, or more than 1 GiB of memory.
 #[test]
 fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
-    if !have("go") && missing("go") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    build("zoo", Variant { pie: false, stripped: false, goarch: "amd64" }, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
+    let Some((dir, exe, core)) = fixture_core("zoo", false, "crash") else { return };
     let original = std::fs::read(&core).unwrap();
     let (phdrs, notes, data) = core_layout(&original);
     assert!(!notes.is_empty() && !data.is_empty());
@@ -334,13 +336,7 @@ fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
 /// more than 1 GiB. The same mutations as the `value_print` fuzz target.
 #[test]
 fn corrupted_variables_print_or_fail_cleanly() {
-    if !have("go") && missing("go") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("vars");
-    build("vars", Variant { pie: false, stripped: false, goarch: "amd64" }, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "", false).unwrap();
+    let Some((dir, exe, core)) = fixture_core("vars", false, "") else { return };
     let (c, e) = (core.to_str().unwrap(), exe.to_str().unwrap());
     let original = std::fs::read(&core).unwrap();
     let segs: Vec<(u64, u64, u64)> = {
