@@ -19,6 +19,7 @@ pub struct GoroutineReport {
     pub thread: Option<u64>,
     pub stack: Stack,
     /// Where the walk started: "sched", "syscall", "thread registers", ...
+    /// (empty when the stack was not walked: [`Depth::None`]).
     pub start_source: String,
     /// The runtime's own crash frames (fatalpanic and what it called) that
     /// were dropped so the stack starts where the runtime's traceback starts.
@@ -27,6 +28,15 @@ pub struct GoroutineReport {
     pub system: bool,
     /// This goroutine is the one the crashing thread was running.
     pub crashing: bool,
+}
+
+impl GoroutineReport {
+    /// Whether a view lists this goroutine: with `system == false` system
+    /// goroutines are left out as GOTRACEBACK=all leaves them out (the
+    /// crashing one always stays).
+    pub fn listed(&self, system: bool) -> bool {
+        system || !self.system || self.crashing
+    }
 }
 
 /// How much of the goroutines [`Analysis`] reads when it opens a core, and
@@ -189,10 +199,13 @@ impl Analysis {
 
     /// Walk `g`'s stack as deep as `depth`: the stack, where the walk
     /// started, and how many crash frames were trimmed.
+    /// With `Depth::None` nothing is walked: no stack, no starting point.
     fn walk(&self, g: &Goroutine, m: Option<&MInfo>, thread: Option<&Thread>, depth: Depth) -> (Stack, String, usize) {
+        if depth <= Depth::None {
+            return (Stack::default(), String::new(), 0);
+        }
         let (start, source) = self.start_for(g, m, thread);
         let mut stack = match start {
-            _ if depth == Depth::None => Stack::default(),
             Some(s) if depth == Depth::FirstUserFrame => {
                 self.unwinder().unwind_until(s, |f| f.logical.iter().any(|l| is_user_func(&l.name)))
             }

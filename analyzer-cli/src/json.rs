@@ -122,7 +122,7 @@ impl Goroutines<'_> {
     fn wanted(&self, r: &GoroutineReport) -> bool {
         match self.only {
             Some(id) => r.g.goid == id,
-            None => self.opts.system || !r.system || r.crashing,
+            None => r.listed(self.opts.system),
         }
     }
 

@@ -159,9 +159,6 @@ pub fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
         .unwrap_or_default()
 }
 
-/// Goroutines formatted this many at a time (in parallel), then written.
-const CHUNK: usize = crate::analysis::RELEASE_EVERY;
-
 /// Format `items` with `f` on every CPU, a chunk at a time, and write the
 /// texts in order with `sep` between them; memory stays bounded by a chunk
 /// (and `after_chunk` may give back what the chunk touched).
@@ -174,7 +171,7 @@ pub fn write_chunked<T: Sync>(
 ) -> std::io::Result<()> {
     use rayon::prelude::*;
     let mut first = true;
-    for chunk in items.chunks(CHUNK) {
+    for chunk in items.chunks(crate::analysis::RELEASE_EVERY) {
         let texts: Vec<Option<String>> = chunk.par_iter().map(&f).collect();
         for t in texts.into_iter().flatten() {
             if !first {
@@ -203,7 +200,7 @@ pub fn write_goroutines(a: &Analysis, system: bool, w: &mut dyn std::io::Write) 
         &a.goroutines,
         w,
         "",
-        |r| (system || !r.system || r.crashing).then(|| goroutine_line(a, &u, &a.walked(r, Depth::FirstUserFrame))),
+        |r| r.listed(system).then(|| goroutine_line(a, &u, &a.walked(r, Depth::FirstUserFrame))),
         || a.core.release_pages(),
     )
 }

@@ -299,8 +299,7 @@ pub fn write_all(a: &Analysis, opts: Options, w: &mut dyn std::io::Write) -> std
         w,
         "\n",
         |r| {
-            (opts.system || !r.system || r.crashing)
-                .then(|| format_goroutine(a, &a.walked(r, crate::analysis::Depth::Full), opts))
+            r.listed(opts.system).then(|| format_goroutine(a, &a.walked(r, crate::analysis::Depth::Full), opts))
         },
         // Each stack is read once (walked, then its arguments printed).
         || a.core.release_pages(),

@@ -270,7 +270,7 @@ pub fn format_all(a: &Analysis, opts: Options, limits: Limits, only: Option<u64>
             if r.g.goid != id {
                 continue;
             }
-        } else if !opts.system && r.system && !r.crashing {
+        } else if !r.listed(opts.system) {
             continue;
         }
         if !out.is_empty() {
