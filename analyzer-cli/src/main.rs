@@ -90,8 +90,9 @@ struct Cli {
     /// With --triage: seconds one core may take before it is given up.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     timeout_per_core: u64,
-    /// Give up (exit 1, nothing printed) if the analysis of the core takes
-    /// longer than SECS seconds (default: no limit). With --triage use
+    /// Give up (exit 1, with an error line) if the analysis of the core
+    /// takes longer than SECS seconds (default: no limit); --goroutines and
+    /// --stacks keep what they printed so far. With --triage use
     /// --timeout-per-core.
     #[arg(long, value_name = "SECS", conflicts_with = "triage", value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
