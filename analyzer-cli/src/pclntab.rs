@@ -4,9 +4,9 @@
 //! inlining. Layout facts come from runtime/symtab.go (`pcHeader`, `_func`,
 //! `functab`, `pcvalue`/`step`) of Go 1.18..1.26.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -100,7 +100,6 @@ impl Hasher for WordHasher {
         self.write_u64(v as u64);
     }
 }
-
 
 /// One function's `_func` record, decoded.
 #[derive(Debug, Clone)]
