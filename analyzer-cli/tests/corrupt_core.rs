@@ -21,6 +21,32 @@ impl Rng {
     }
 }
 
+/// An ELF core's bytes and where each process address lies in them.
+struct CoreFile {
+    bytes: Vec<u8>,
+    /// (vaddr, file offset, file size) of every segment.
+    segs: Vec<(u64, u64, u64)>,
+}
+
+impl CoreFile {
+    fn read(path: &std::path::Path) -> CoreFile {
+        let bytes = std::fs::read(path).unwrap();
+        let obj = object::File::parse(&bytes[..]).unwrap();
+        let segs = obj.segments().map(|s| (s.address(), s.file_range().0, s.file_range().1)).collect();
+        CoreFile { bytes, segs }
+    }
+
+    /// The file offset of the 8 bytes at `a`, when the core holds them.
+    fn file_off(&self, a: u64) -> Option<usize> {
+        self.segs.iter().find(|(va, _, sz)| a >= *va && a - va + 8 <= *sz).map(|(va, fo, _)| (fo + a - va) as usize)
+    }
+
+    /// The word at `a`, when the core holds it.
+    fn word(&self, a: u64) -> Option<u64> {
+        self.file_off(a).map(|o| u64::from_le_bytes(self.bytes[o..o + 8].try_into().unwrap()))
+    }
+}
+
 /// A kernel core of `fixture` (amd64, not PIE) run with `args`, in a
 /// temporary directory: (the directory, the executable, the core); None
 /// when Go is missing (outside CI).
@@ -66,16 +92,9 @@ fn corrupted_goroutines_and_stacks_do_not_panic() {
             }
         }
     }
-    let original = std::fs::read(&core).unwrap();
-    let segs: Vec<(u64, u64, u64)> = {
-        let obj = object::File::parse(&original[..]).unwrap();
-        obj.segments().map(|s| (s.address(), s.file_range().0, s.file_range().1)).collect()
-    };
-    let file_off = |a: u64| {
-        segs.iter()
-            .find(|(va, _, sz)| a >= *va && a + 8 <= va + sz)
-            .map(|(va, fo, _)| (fo + a - va) as usize)
-    };
+    let cf = CoreFile::read(&core);
+    let original = &cf.bytes;
+    let file_off = |a: u64| cf.file_off(a);
     let bad = dir.path().join("bad.core");
     for seed in 1..=16u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15));
@@ -338,16 +357,10 @@ fn truncated_and_flipped_cores_end_in_output_or_a_clear_error() {
 fn corrupted_variables_print_or_fail_cleanly() {
     let Some((dir, exe, core)) = fixture_core("vars", false, "") else { return };
     let (c, e) = (core.to_str().unwrap(), exe.to_str().unwrap());
-    let original = std::fs::read(&core).unwrap();
-    let segs: Vec<(u64, u64, u64)> = {
-        use object::{Object, ObjectSegment};
-        let obj = object::File::parse(&original[..]).unwrap();
-        obj.segments().map(|s| (s.address(), s.file_range().0, s.file_range().1)).collect()
-    };
-    let file_off = |a: u64| {
-        segs.iter().find(|(va, _, sz)| a >= *va && a - va + 8 <= *sz).map(|(va, fo, _)| (fo + a - va) as usize)
-    };
-    let word = |a: u64| file_off(a).map(|o| u64::from_le_bytes(original[o..o + 8].try_into().unwrap()));
+    let cf = CoreFile::read(&core);
+    let original = &cf.bytes;
+    let file_off = |a: u64| cf.file_off(a);
+    let word = |a: u64| cf.word(a);
     let hex = |s: &serde_json::Value| s.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok());
     // Where the variables are: each local's and argument's address...
     let (code, js, err) = goanalyze(&[c, "--exe", e, "--vars", "--format", "json"]);
@@ -468,15 +481,10 @@ fn a_map_whose_overflow_buckets_loop_says_so() {
     }
     let (core, _) = crash_core(dir.path(), &exe, "", false).unwrap();
     let (c, e) = (core.to_str().unwrap(), exe.to_str().unwrap());
-    let original = std::fs::read(&core).unwrap();
-    let segs: Vec<(u64, u64, u64)> = {
-        let obj = object::File::parse(&original[..]).unwrap();
-        obj.segments().map(|s| (s.address(), s.file_range().0, s.file_range().1)).collect()
-    };
-    let file_off = |a: u64| {
-        segs.iter().find(|(va, _, sz)| a >= *va && a - va + 8 <= *sz).map(|(va, fo, _)| (fo + a - va) as usize).unwrap()
-    };
-    let word = |a: u64| u64::from_le_bytes(original[file_off(a)..file_off(a) + 8].try_into().unwrap());
+    let cf = CoreFile::read(&core);
+    let original = &cf.bytes;
+    let file_off = |a: u64| cf.file_off(a).unwrap();
+    let word = |a: u64| cf.word(a).unwrap();
     let (code, js, err) = goanalyze(&[c, "--exe", e, "--print", "main.gBig", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let p: serde_json::Value = serde_json::from_str(&js).unwrap();
