@@ -380,7 +380,7 @@ fn pump(job: &Job) -> std::result::Result<(u64, Duration), PumpError> {
                 }
                 let len = chunks[i].len;
                 let bytes = &buf.as_slice()[..len];
-                for (a, b) in crate::output::data_runs(bytes, starts[i], page as usize) {
+                for (a, b) in elfwriter::data_runs(bytes, starts[i], page as usize) {
                     if let Err(e) = out.write_at(&bytes[a..b], base + starts[i] + a as u64) {
                         let _ = ev_tx.send(Event::Failed(e));
                         return;

@@ -2,7 +2,7 @@
 //! written at its own offset (`pwrite`), by whichever writer thread has it,
 //! so chunks need not wait for the ones before them. Runs of zero pages are
 //! never written: they stay holes, and the file gets its full length at the
-//! end (`ftruncate`).
+//! end (`ftruncate`; the runs come from `elfwriter::data_runs`).
 //!
 //! With `direct`, page-aligned data goes through a second descriptor
 //! opened with `O_DIRECT`: from our buffer to the disk, without a copy into
@@ -126,41 +126,9 @@ impl AlignedBuf {
     }
 }
 
-/// Offsets `(start, end)` within `bytes` of the runs that hold data, when
-/// it is cut into `page`-sized pieces counted from `base` (the piece's
-/// position in the stream): whole zero pieces are left out.
-pub fn data_runs(bytes: &[u8], base: u64, page: usize) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let at = (base as usize + i) % page;
-        let n = (page - at).min(bytes.len() - i);
-        if !elfwriter::is_zero(&bytes[i..i + n]) {
-            match out.last_mut() {
-                Some(l) if l.1 == i => l.1 = i + n,
-                _ => out.push((i, i + n)),
-            }
-        }
-        i += n;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_skip_whole_zero_pages_only() {
-        let mut b = vec![0u8; 6 * 16];
-        b[0] = 1; // page 0
-        b[2 * 16 + 15] = 1; // page 2
-        b[3 * 16] = 1; // page 3
-        assert_eq!(data_runs(&b, 0, 16), vec![(0, 16), (32, 64)]);
-        // Pages counted from the stream: this piece starts 8 bytes into one.
-        assert_eq!(data_runs(&b[..24], 8, 16), vec![(0, 8)]);
-        assert!(data_runs(&[0; 64], 0, 16).is_empty());
-    }
 
     #[test]
     fn aligned_and_unaligned_writes_land_where_asked() {

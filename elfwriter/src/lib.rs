@@ -17,5 +17,5 @@ pub mod writer;
 
 pub use header::{Machine, SegmentFlags, PN_XNUM};
 pub use note::{Note, NT_AUXV, NT_FILE, NT_FPREGSET, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO, NT_X86_XSTATE};
-pub use sparse::{is_zero, SparseStream};
+pub use sparse::{data_runs, is_zero, SparseStream};
 pub use writer::{core_head, CoreWriter, Error, Segment};

@@ -62,32 +62,15 @@ impl<W: Write + Seek> SparseStream<W> {
     /// Append `bytes`, turning every whole `page`-sized, page-aligned (relative
     /// to the data start) run of zeros into a hole.
     pub fn write_sparse(&mut self, bytes: &[u8], page: usize) -> Result<(), Error> {
-        let mut i = 0;
-        while i < bytes.len() {
-            // Cut at the next page boundary of the stream so holes line up
-            // with file system blocks.
-            let at = (self.written as usize) % page;
-            let n = (page - at).min(bytes.len() - i);
-            let piece = &bytes[i..i + n];
-            if is_zero(piece) {
-                self.skip(n as u64)?;
-            } else {
-                // Gather the whole run of non-zero pages into one write.
-                let mut j = i + n;
-                while j < bytes.len() {
-                    let m = page.min(bytes.len() - j);
-                    if is_zero(&bytes[j..j + m]) {
-                        break;
-                    }
-                    j += m;
-                }
-                self.write_data(&bytes[i..j])?;
-                i = j;
-                continue;
-            }
-            i += n;
+        let mut done = 0;
+        // Pages counted from the stream's start, so holes line up with file
+        // system blocks; each run of non-zero pages is one write.
+        for (start, end) in data_runs(bytes, self.written, page) {
+            self.skip((start - done) as u64)?;
+            self.write_data(&bytes[start..end])?;
+            done = end;
         }
-        Ok(())
+        self.skip((bytes.len() - done) as u64)
     }
 
     /// Check that every promised byte came, make a trailing hole part of the
@@ -104,6 +87,26 @@ impl<W: Write + Seek> SparseStream<W> {
         self.out.flush().map_err(io("file"))?;
         Ok(self.out)
     }
+}
+
+/// Offsets `(start, end)` within `bytes` of the runs that hold data, when
+/// it is cut into `page`-sized pieces counted from `base` (the bytes'
+/// position in their stream): whole zero pieces are left out.
+pub fn data_runs(bytes: &[u8], base: u64, page: usize) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let at = ((base % page as u64) as usize + i) % page;
+        let n = (page - at).min(bytes.len() - i);
+        if !is_zero(&bytes[i..i + n]) {
+            match out.last_mut() {
+                Some(l) if l.1 == i => l.1 = i + n,
+                _ => out.push((i, i + n)),
+            }
+        }
+        i += n;
+    }
+    out
 }
 
 /// Whether every byte is zero. Blocks of 256 bytes are folded with OR (no
@@ -125,6 +128,18 @@ pub fn is_zero(b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn runs_skip_whole_zero_pages_only() {
+        let mut b = vec![0u8; 6 * 16];
+        b[0] = 1; // page 0
+        b[2 * 16 + 15] = 1; // page 2
+        b[3 * 16] = 1; // page 3
+        assert_eq!(super::data_runs(&b, 0, 16), vec![(0, 16), (32, 64)]);
+        // Pages counted from the stream: this piece starts 8 bytes into one.
+        assert_eq!(super::data_runs(&b[..24], 8, 16), vec![(0, 8)]);
+        assert!(super::data_runs(&[0; 64], 0, 16).is_empty());
+    }
+
     #[test]
     fn is_zero_sees_any_byte() {
         let mut b = vec![0u8; 4096 + 7];
