@@ -201,8 +201,14 @@ const MIN_SKIP: u64 = 1 << 20;
 
 /// Whether any region, bytes or zeros, overlaps `[s, e)`.
 fn overlaps(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> bool {
-    let i = regions.partition_point(|r| r.end() <= s);
-    i < regions.len() && regions[i].start < e
+    !regions_in(regions, s, e).is_empty()
+}
+
+/// The regions (sorted, as `SplicedMemory` keeps them) that meet `[s, e)`.
+fn regions_in(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> &[core_reader::spliced::Region] {
+    let first = regions.partition_point(|r| r.end() <= s);
+    let rest = &regions[first..];
+    &rest[..rest.partition_point(|r| r.start < e)]
 }
 
 /// The parts of `[s, e)` to dump: the byte-backed regions in it, clipped,
@@ -210,8 +216,7 @@ fn overlaps(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> bool {
 /// a page or a byte at a time.
 fn byte_spans(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> Vec<(u64, u64)> {
     let mut spans: Vec<(u64, u64)> = Vec::new();
-    let first = regions.partition_point(|r| r.end() <= s);
-    for r in regions[first..].iter().take_while(|r| r.start < e) {
+    for r in regions_in(regions, s, e) {
         if matches!(r.backing, core_reader::spliced::Backing::Zeros) {
             continue;
         }
