@@ -9,9 +9,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use analyzer::analysis::Analysis;
-use analyzer::triage::{self, BatchOptions, Record};
+use analyzer::crash::triage::{self, Record};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::batch::{self, BatchOptions};
 use super::{Cli, Format};
 
 fn render(cli: &Cli, r: &Record) -> String {
@@ -70,7 +71,7 @@ pub fn run(cli: &Cli) -> ExitCode {
         failed: usize,
     }
     let out = Mutex::new(Out { next: 0, waiting: BTreeMap::new(), failed: 0 });
-    triage::batch(&cli.core, &opts, &|i, r| {
+    batch::batch(&cli.core, &opts, &|i, r| {
         let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
         if !r.ok() {
             o.failed += 1;
@@ -96,11 +97,11 @@ pub fn run(cli: &Cli) -> ExitCode {
 
 /// `--group` on one core.
 pub fn groups(a: &Analysis, json: bool) -> anyhow::Result<String> {
-    let reason = analyzer::reason::analyze(a);
-    let crashing = reason.crashing_goroutine.and_then(|_| analyzer::reason::crashing_report(a, &reason));
-    let buckets = analyzer::group::group(a, false, crashing.as_ref());
+    let reason = analyzer::crash::reason::analyze(a);
+    let crashing = reason.crashing_goroutine.and_then(|_| analyzer::crash::reason::crashing_report(a, &reason));
+    let buckets = analyzer::crash::group::group(a, false, crashing.as_ref());
     if json {
         return Ok(serde_json::to_string_pretty(&buckets)? + "\n");
     }
-    Ok(analyzer::group::format(&buckets))
+    Ok(analyzer::crash::group::format(&buckets))
 }

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 
 use analyzer::analysis::{Analysis, Depth};
-use analyzer::traceback::{self, Options};
+use analyzer::output::traceback::{self, Options};
 
+mod batch;
 mod cli_triage;
 mod deadline;
 
@@ -222,24 +223,24 @@ fn run(cli: &Cli) -> Result<()> {
 fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write) -> Result<()> {
     let any = cli.stacks || cli.goroutines || cli.threads || cli.info || cli.group;
     if cli.info || !any {
-        so.write_all(analyzer::report::info(a).as_bytes())?;
+        so.write_all(analyzer::output::report::info(a).as_bytes())?;
     }
     if cli.threads {
-        let t = if cli.bt { analyzer::report::threads_with_backtraces(a) } else { analyzer::report::threads(a) };
+        let t = if cli.bt { analyzer::output::report::threads_with_backtraces(a) } else { analyzer::output::report::threads(a) };
         so.write_all(t.as_bytes())?;
     }
     let opts = Options { system: cli.system };
     // One JSON document: --stacks' is a superset of --goroutines'.
     if cli.goroutines && !(json && cli.stacks) {
         if json {
-            analyzer::json::write_goroutines(a, opts, so)?;
+            analyzer::output::json::write_goroutines(a, opts, so)?;
         } else {
-            analyzer::report::write_goroutines(a, cli.system, so)?;
+            analyzer::output::report::write_goroutines(a, cli.system, so)?;
         }
     }
     if cli.stacks {
         if json {
-            analyzer::json::write_stacks(a, opts, so)?;
+            analyzer::output::json::write_stacks(a, opts, so)?;
         } else {
             traceback::write_all(a, opts, so)?;
         }
@@ -278,12 +279,12 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
         if json {
             let (ty, value, addr, error) = match r {
                 Ok((t, v, ad)) => (t, Some(v), ad.map(|x| format!("{x:#x}")), None),
-                Err(e) => (None, None, None, Some(e)),
+                Err(e) => (None, None, None, Some(e.to_string())),
             };
-            out += &analyzer::json::print(&analyzer::json::PrintDoc {
+            out += &analyzer::output::json::print(&analyzer::output::json::PrintDoc {
                 schema: "goanalyze.print",
-                version: analyzer::json::SCHEMA_VERSION,
-                minor: analyzer::json::SCHEMA_MINOR,
+                version: analyzer::output::json::SCHEMA_VERSION,
+                minor: analyzer::output::json::SCHEMA_MINOR,
                 expr: expr.clone(),
                 goroutine: cli.goroutine,
                 frame: cli.frame,
@@ -302,7 +303,7 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
             anyhow::ensure!(a.goroutines.iter().any(|r| r.g.goid == id), "no goroutine {id} in the core");
         }
         if json {
-            out += &analyzer::json::vars(a, opts, limits, cli.goroutine)?;
+            out += &analyzer::output::json::vars(a, opts, limits, cli.goroutine)?;
         } else {
             out += &analyzer::vars::format_all(a, opts, limits, cli.goroutine);
         }

@@ -113,8 +113,8 @@ fn layout_table_matches_dwarf() {
         let Some(exe) = built(AMD64, t, dir.path(), &name) else { continue };
         let bin = Binary::open(&exe).unwrap();
         assert_eq!(bin.layout.source, "DWARF");
-        let table = analyzer::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
-        for (k, required) in analyzer::runtime_types::NEEDED {
+        let table = analyzer::binary::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
+        for (k, required) in analyzer::binary::runtime_types::NEEDED {
             assert_eq!(
                 bin.layout.fields.get(*k),
                 table.fields.get(*k),
@@ -140,7 +140,7 @@ fn layout_table_matches_arm64_dwarf() {
     let dir = tempfile::tempdir().unwrap();
     let exe = built(Variant { goarch: "arm64", ..AMD64 }, None, dir.path(), "zoo-arm64").unwrap();
     let bin = Binary::open(&exe).unwrap();
-    let table = analyzer::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
+    let table = analyzer::binary::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
     assert_eq!(bin.layout.fields, table.fields);
 }
 

@@ -108,7 +108,7 @@ fn run_arch(toolchain: Option<&str>, pie: bool, arch: &str) {
         let mut found: Vec<String> = Vec::new();
         for g in doc["goroutines"].as_array().unwrap() {
             for f in g["frames"].as_array().into_iter().flatten() {
-                let func = analyzer::traceback::print_name(f["func"].as_str().unwrap_or(""));
+                let func = analyzer::output::traceback::print_name(f["func"].as_str().unwrap_or(""));
                 if func != w.func {
                     continue;
                 }

@@ -37,15 +37,31 @@ pub struct Phdr {
 }
 
 /// Why a buffer is not an ELF64 little-endian file we read.
-pub fn parse_header(d: &[u8]) -> Result<Header, String> {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    #[error("no ELF magic")]
+    NoMagic,
+    #[error("32-bit ELF is not supported")]
+    Elf32,
+    #[error("big-endian ELF is not supported")]
+    BigEndian,
+    #[error("program header size {0}, expected {PHDR_SIZE}")]
+    PhentSize(u16),
+    #[error("e_phnum is PN_XNUM but section header 0 is missing")]
+    NoSection0,
+}
+
+/// The ELF file header of `d`.
+pub fn parse_header(d: &[u8]) -> Result<Header, HeaderError> {
     if d.len() < 64 || &d[..4] != b"\x7fELF" {
-        return Err("no ELF magic".into());
+        return Err(HeaderError::NoMagic);
     }
     if d[4] != 2 {
-        return Err("32-bit ELF is not supported".into());
+        return Err(HeaderError::Elf32);
     }
     if d[5] != 1 {
-        return Err("big-endian ELF is not supported".into());
+        return Err(HeaderError::BigEndian);
     }
     let e_type = u16_at(d, 16).unwrap_or(0);
     let machine = u16_at(d, 18).unwrap_or(0);
@@ -55,7 +71,7 @@ pub fn parse_header(d: &[u8]) -> Result<Header, String> {
     let phentsize = u16_at(d, 54).unwrap_or(0);
     let mut phnum = u64::from(u16_at(d, 56).unwrap_or(0));
     if phnum != 0 && usize::from(phentsize) != PHDR_SIZE {
-        return Err(format!("program header size {phentsize}, expected {PHDR_SIZE}"));
+        return Err(HeaderError::PhentSize(phentsize));
     }
     if phnum == u64::from(PN_XNUM) {
         // More segments than fit in e_phnum: section header 0's sh_info has the count.
@@ -65,7 +81,7 @@ pub fn parse_header(d: &[u8]) -> Result<Header, String> {
             u32_at(d, o + 44)
         }) {
             Some(n) => u64::from(n),
-            None => return Err("e_phnum is PN_XNUM but section header 0 is missing".into()),
+            None => return Err(HeaderError::NoSection0),
         };
     }
     Ok(Header {

@@ -295,9 +295,9 @@ fn find_exe(
 /// Open the ELF core in `data` (already decompressed).
 pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
     let d: &[u8] = (*data).as_ref();
-    let h = elf::parse_header(d).map_err(|what| Error::UnknownFormat {
+    let h = elf::parse_header(d).map_err(|e| Error::UnknownFormat {
         path: path.to_path_buf(),
-        what,
+        what: e.to_string(),
     })?;
     if h.e_type != ET_CORE {
         return Err(Error::UnknownFormat {

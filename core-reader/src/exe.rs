@@ -11,6 +11,27 @@ pub const AT_PHDR: u64 = 3;
 pub const AT_ENTRY: u64 = 9;
 pub const AT_EXECFN: u64 = 31;
 
+/// Why a candidate executable is not the one a core was made from.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Mismatch {
+    #[error("it is not an {0} executable")]
+    Arch(&'static str),
+    #[error("its LC_UUID is not the one the core records")]
+    Uuid,
+    #[error("SizeOfImage {file:#x} in the file, {dump:#x} in the dump")]
+    SizeOfImage { file: u32, dump: u32 },
+    #[error("TimeDateStamp {file:#x} in the file, {dump:#x} in the dump")]
+    TimeDateStamp { file: u32, dump: u32 },
+    #[error("build id {dump} in the dump, {file} from the file")]
+    BuildId { dump: String, file: String },
+    #[error("code at {addr:#x} differs")]
+    Code { addr: u64 },
+    /// Not a mismatch: the core records no id and holds none of the code,
+    /// so nothing could be compared.
+    #[error("nothing to compare")]
+    Unverifiable,
+}
+
 /// Facts about an ELF executable (or its image in memory).
 #[derive(Debug, Clone, Default)]
 pub struct ExeInfo {

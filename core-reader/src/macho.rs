@@ -13,6 +13,7 @@ use object::macho::{MachHeader64, NoteCommand, LC_NOTE, LC_SEGMENT_64, LC_THREAD
 use object::read::macho::MachHeader;
 use object::LittleEndian as LE;
 
+use crate::exe::Mismatch;
 use crate::image::{self, Image, ImageFormat, CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 use crate::le::{bytes_at, u16_at, u32_at, u64_at, until_nul};
 use crate::model::*;
@@ -659,17 +660,17 @@ fn find_exe(
             bias,
         })
     };
-    let check = |fx: &FoundExe| -> std::result::Result<(), String> {
+    let check = |fx: &FoundExe| -> std::result::Result<(), Mismatch> {
         if !fx.image.is_for(arch) {
-            return Err(format!("it is not an {} executable", arch.name()));
+            return Err(Mismatch::Arch(arch.name()));
         }
         match (fx.image.uuid, main_uuid) {
             (Some(a), Some(b)) if a == b => Ok(()),
-            (Some(_), Some(_)) => Err("its LC_UUID is not the one the core records".to_string()),
-            _ => Err(String::new()),
+            (Some(_), Some(_)) => Err(Mismatch::Uuid),
+            _ => Err(Mismatch::Unverifiable),
         }
     };
-    let mut fallback: Option<(FoundExe, String)> = None;
+    let mut fallback: Option<(FoundExe, Mismatch)> = None;
     for c in &candidates {
         if opts.exe.is_none() && !c.is_file() {
             continue;
@@ -697,7 +698,7 @@ fn find_exe(
     }
     match fallback {
         Some((fx, why)) => {
-            warnings.push(if why.is_empty() {
+            warnings.push(if matches!(why, Mismatch::Unverifiable) {
                 format!(
                     "could not check that executable {} matches the core: no UUID to compare",
                     fx.path.display()

@@ -21,7 +21,7 @@ use minidump::{
     MinidumpModuleList, MinidumpRawContext, MinidumpStream, MinidumpSystemInfo, MinidumpThreadList,
 };
 
-use crate::exe::{self, AT_ENTRY};
+use crate::exe::{self, Mismatch, AT_ENTRY};
 use crate::image::{self, Image, ImageFormat};
 use crate::le::{bytes_at, u32_at, u64_at};
 use crate::model::*;
@@ -612,24 +612,18 @@ pub(crate) fn module_candidates(dump_path: &Path, name: &str) -> Vec<PathBuf> {
 
 /// How a candidate file compares with the module the dump recorded and the
 /// bytes the dump holds of it. `Err` says what differs.
-fn check_exe(arch: Arch, m: Option<&MinidumpModule>, fx: &FoundExe, mem: &SplicedMemory) -> std::result::Result<&'static str, String> {
+fn check_exe(arch: Arch, m: Option<&MinidumpModule>, fx: &FoundExe, mem: &SplicedMemory) -> std::result::Result<&'static str, Mismatch> {
     if !fx.image.is_for(arch) {
-        return Err(format!("it is not an {} executable", arch.name()));
+        return Err(Mismatch::Arch(arch.name()));
     }
     if let Some(m) = m {
         if fx.image.format == ImageFormat::Pe {
             // Windows writers copy these two from the loaded PE header.
             if m.raw.size_of_image != 0 && m.raw.size_of_image != fx.image.pe_size_of_image {
-                return Err(format!(
-                    "SizeOfImage {:#x} in the file, {:#x} in the dump",
-                    fx.image.pe_size_of_image, m.raw.size_of_image
-                ));
+                return Err(Mismatch::SizeOfImage { file: fx.image.pe_size_of_image, dump: m.raw.size_of_image });
             }
             if m.raw.time_date_stamp != fx.image.pe_timestamp {
-                return Err(format!(
-                    "TimeDateStamp {:#x} in the file, {:#x} in the dump",
-                    fx.image.pe_timestamp, m.raw.time_date_stamp
-                ));
+                return Err(Mismatch::TimeDateStamp { file: fx.image.pe_timestamp, dump: m.raw.time_date_stamp });
             }
         }
         if let (Some(id), Some(info)) = (codeview_build_id(m), fx.image.elf.as_ref()) {
@@ -644,7 +638,7 @@ fn check_exe(arch: Arch, m: Option<&MinidumpModule>, fx: &FoundExe, mem: &Splice
                 return if f.starts_with(&id) {
                     Ok("build id")
                 } else {
-                    Err(format!("build id {} in the dump, {} from the file", hex(&id), hex(&f)))
+                    Err(Mismatch::BuildId { dump: hex(&id), file: hex(&f) })
                 };
             }
         }
@@ -666,7 +660,7 @@ fn check_exe(arch: Arch, m: Option<&MinidumpModule>, fx: &FoundExe, mem: &Splice
                 continue;
             };
             if let Some(i) = in_dump.iter().zip(in_file).position(|(x, y)| x != y) {
-                return Err(format!("code at {:#x} differs", a + i as u64));
+                return Err(Mismatch::Code { addr: a + i as u64 });
             }
             compared += b - a;
         }
@@ -674,7 +668,7 @@ fn check_exe(arch: Arch, m: Option<&MinidumpModule>, fx: &FoundExe, mem: &Splice
     if compared > 0 {
         Ok("code bytes")
     } else {
-        Err(String::new())
+        Err(Mismatch::Unverifiable)
     }
 }
 
@@ -708,7 +702,7 @@ fn find_exe(
         Some(p) => vec![p.clone()],
         None => main.map(|m| module_candidates(dump_path, &m.name)).unwrap_or_default(),
     };
-    let mut fallback: Option<(FoundExe, String)> = None;
+    let mut fallback: Option<(FoundExe, Mismatch)> = None;
     for c in &candidates {
         if opts.exe.is_none() && !c.is_file() {
             continue;
@@ -727,7 +721,7 @@ fn find_exe(
     }
     match fallback {
         Some((fx, why)) => {
-            warnings.push(if why.is_empty() {
+            warnings.push(if matches!(why, Mismatch::Unverifiable) {
                 format!(
                     "could not check that executable {} matches the dump: the dump holds none of its code",
                     fx.path.display()

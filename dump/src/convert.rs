@@ -54,7 +54,7 @@ impl Target for Core {
     }
 
     /// The core's mappings, each dumped where the core has bytes for it:
-    /// a stretch of at least [`MIN_SKIP`] with no bytes (only zeros the
+    /// a stretch of at least `MIN_SKIP` with no bytes (only zeros the
     /// reader supplies for a `p_memsz` beyond `p_filesz`, or nothing) becomes
     /// an entry of its own that is not dumped (`p_filesz` 0, as the kernel
     /// writes never-touched memory), so a terabyte `PROT_NONE` reservation
@@ -212,7 +212,7 @@ fn regions_in(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> &[cor
 }
 
 /// The parts of `[s, e)` to dump: the byte-backed regions in it, clipped,
-/// joined across gaps shorter than [`MIN_SKIP`]. One step a region, never
+/// joined across gaps shorter than `MIN_SKIP`. One step a region, never
 /// a page or a byte at a time.
 fn byte_spans(regions: &[core_reader::spliced::Region], s: u64, e: u64) -> Vec<(u64, u64)> {
     let mut spans: Vec<(u64, u64)> = Vec::new();

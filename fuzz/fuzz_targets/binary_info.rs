@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = tab.sp_delta(&f, pc);
             let _ = tab.file_line(&f, pc);
             let read = |a: u64, b: &mut [u8]| bin.read_static(a, b);
-            let _ = analyzer::inline::expand(tab, &f, pc, bin.moduledata.as_ref().map(|m| m.gofunc), &read);
+            let _ = analyzer::binary::inline::expand(tab, &f, pc, bin.moduledata.as_ref().map(|m| m.gofunc), &read);
         }
     }
     for pc in [lo, hi, lo.wrapping_add(hi.wrapping_sub(lo) / 2), 0, u64::MAX] {

@@ -66,9 +66,9 @@ fuzz_target!(|data: &[u8]| {
     let opts = OpenOptions { exe: Some(s.exe.clone()) };
     let Ok(core) = Core::from_bytes(&s.core_path, bytes, &opts) else { return };
     let Ok(a) = Analysis::from_core(core) else { return };
-    let _ = analyzer::report::info(&a);
-    let _ = analyzer::report::threads(&a);
-    let _ = analyzer::report::goroutines(&a, true);
-    let _ = analyzer::traceback::format_all(&a, analyzer::traceback::Options { system: true });
-    let _ = analyzer::json::stacks(&a, analyzer::traceback::Options { system: false });
+    let _ = analyzer::output::report::info(&a);
+    let _ = analyzer::output::report::threads(&a);
+    let _ = analyzer::output::report::goroutines(&a, true);
+    let _ = analyzer::output::traceback::format_all(&a, analyzer::output::traceback::Options { system: true });
+    let _ = analyzer::output::json::stacks(&a, analyzer::output::traceback::Options { system: false });
 });

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 use analyzer::analysis::Analysis;
 use analyzer::memory::Memory;
-use analyzer::traceback::Options;
+use analyzer::output::traceback::Options;
 use analyzer::value::{Limits, Src};
 use core_reader::{Core, OpenOptions};
 use libfuzzer_sys::fuzz_target;
@@ -83,7 +83,7 @@ fn seed() -> &'static Seed {
         let mut targets = Vec::new();
         let mut goids = Vec::new();
         for r in &a.goroutines {
-            for (f, lf) in analyzer::traceback::visible_frames(&a, r, opts) {
+            for (f, lf) in analyzer::output::traceback::visible_frames(&a, r, opts) {
                 let regs = analyzer::vars::registers_for(&a, r, f);
                 let vars = analyzer::vars::scope_vars(di, &a, f, lf);
                 if !vars.is_empty() && a.bin.pcln.func_name(&f.func).starts_with("main.") && !goids.contains(&r.g.goid) {
@@ -138,7 +138,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = analyzer::vars::format_all(&a, sys, limits, None);
     let goid = s.goids.get(head[2] as usize % s.goids.len().max(1)).copied();
     if head[3] & 1 != 0 {
-        let _ = analyzer::json::vars(&a, sys, limits, goid);
+        let _ = analyzer::output::json::vars(&a, sys, limits, goid);
     }
     let expr = EXPRS[head[1] as usize % EXPRS.len()];
     let _ = analyzer::vars::print_expr(&a, expr, None, None, sys, limits);

@@ -1,0 +1,395 @@
+//! Ties the pieces together: a core plus its executable -> goroutines with
+//! their stacks, in the order and with the starting points the runtime's own
+//! crash traceback uses.
+
+use std::path::Path;
+
+use crate::binary::Binary;
+use crate::error::{Error, Result};
+use crate::runtime::goroutine::{self, Goroutine, MInfo, Reader, RuntimeState, Thread};
+use crate::memory::Memory;
+use crate::unwind::{Stack, Start, Unwinder};
+
+/// One goroutine with everything the formatters need.
+#[derive(Debug, Clone)]
+pub struct GoroutineReport {
+    pub g: Goroutine,
+    pub m: Option<MInfo>,
+    /// OS thread id, for goroutines running on (or in a syscall on) a thread.
+    pub thread: Option<u64>,
+    pub stack: Stack,
+    /// Where the walk started: "sched", "syscall", "thread registers", ...
+    /// (empty when the stack was not walked: [`Depth::None`]).
+    pub start_source: String,
+    /// The runtime's own crash frames (fatalpanic and what it called) that
+    /// were dropped so the stack starts where the runtime's traceback starts.
+    pub trimmed: usize,
+    /// The runtime's isSystemGoroutine.
+    pub system: bool,
+    /// This goroutine is the one the crashing thread was running.
+    pub crashing: bool,
+}
+
+impl GoroutineReport {
+    /// Whether a view lists this goroutine: with `system == false` system
+    /// goroutines are left out as GOTRACEBACK=all leaves them out (the
+    /// crashing one always stays).
+    pub fn listed(&self, system: bool) -> bool {
+        system || !self.system || self.crashing
+    }
+}
+
+/// How much of the goroutines [`Analysis`] reads when it opens a core, and
+/// how deep it walks their stacks. Listing goroutines needs only the top
+/// user frame, `--info` not even the goroutines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Depth {
+    /// The goroutines are not even read (only the length of allgs is
+    /// known): enough for `--info`.
+    NotRead,
+    /// No unwinding: every report's stack is empty (streaming writers walk
+    /// each one when they print it: [`Analysis::walked`]).
+    None,
+    /// Up to and including the first frame outside the runtime
+    /// ([`is_user_func`]); enough for `--goroutines`.
+    FirstUserFrame,
+    /// Every frame, as the runtime's traceback prints them.
+    Full,
+}
+
+/// Goroutines walked between two [`core_reader::Core::release_pages`].
+pub const RELEASE_EVERY: usize = 4096;
+
+/// The runtime's own code, as Delve's "User" location skips it.
+pub fn is_user_func(name: &str) -> bool {
+    !name.starts_with("runtime.") && !name.starts_with("internal/runtime")
+}
+
+pub struct Analysis {
+    pub core: core_reader::Core,
+    pub bin: Binary,
+    pub bias: u64,
+    pub threads: Vec<Thread>,
+    pub state: RuntimeState,
+    pub goroutines: Vec<GoroutineReport>,
+    /// How far the stacks in `goroutines` were walked.
+    pub depth: Depth,
+}
+
+impl Analysis {
+    pub fn open(core_path: &Path, exe: Option<&Path>) -> Result<Analysis> {
+        Self::open_with(core_path, exe, Depth::Full)
+    }
+
+    /// [`Analysis::open`], walking stacks only as deep as `depth`.
+    pub fn open_with(core_path: &Path, exe: Option<&Path>, depth: Depth) -> Result<Analysis> {
+        let core = core_reader::Core::open(
+            core_path,
+            &core_reader::OpenOptions { exe: exe.map(|p| p.to_path_buf()) },
+        )?;
+        Self::from_core_with(core, depth)
+    }
+
+    /// Analyze a core that is already open (its executable found).
+    pub fn from_core(core: core_reader::Core) -> Result<Analysis> {
+        Self::from_core_with(core, Depth::Full)
+    }
+
+    /// [`Analysis::from_core`], walking stacks only as deep as `depth`.
+    pub fn from_core_with(core: core_reader::Core, depth: Depth) -> Result<Analysis> {
+        let exe_info = core.exe.clone().ok_or_else(|| {
+            Error::Other(format!(
+                "{}: the executable was not found; pass it with --exe",
+                core.path.display()
+            ))
+        })?;
+        let bin = Binary::open(&exe_info.path)?;
+        let bias = exe_info.load_bias;
+        let threads: Vec<Thread> =
+            core.threads.iter().map(|t| Thread { tid: t.tid, regs: t.regs }).collect();
+        let mut a =
+            Analysis { core, bin, bias, threads, state: RuntimeState::default(), goroutines: Vec::new(), depth };
+        let reader = Reader { bin: &a.bin, mem: &a.core, bias };
+        a.state = reader.read_state(&a.threads, depth > Depth::NotRead)?;
+        let gs = std::mem::take(&mut a.state.goroutines);
+        a.goroutines = a.build_reports(gs);
+        Ok(a)
+    }
+
+    pub fn mem(&self) -> &dyn Memory {
+        &self.core
+    }
+
+    pub fn unwinder(&self) -> Unwinder<'_> {
+        Unwinder { bin: &self.bin, mem: &self.core, bias: self.bias }
+    }
+
+    /// The goroutine the crashing thread ran (its M's curg).
+    fn crashing_g(&self) -> Option<u64> {
+        let sig = self.core.signal.as_ref()?;
+        let t = self.core.threads.get(sig.thread?)?;
+        let m = self.state.ms.iter().find(|m| m.procid == t.tid)?;
+        (m.curg != 0).then_some(m.curg)
+    }
+
+    /// The reports of the live goroutines in `gs` (allgs order), which they
+    /// take over: the gs are moved, a chunk at a time from the end, so the
+    /// two lists are never both whole in memory.
+    fn build_reports(&self, mut gs: Vec<Goroutine>) -> Vec<GoroutineReport> {
+        use rayon::prelude::*;
+        let crashing = self.crashing_g();
+        let mut parts: Vec<Vec<GoroutineReport>> = Vec::new();
+        while !gs.is_empty() {
+            let chunk = gs.split_off(gs.len().saturating_sub(RELEASE_EVERY));
+            gs.shrink_to_fit();
+            // Goroutines are independent: walk them on every CPU (collect
+            // on an indexed iterator keeps their order).
+            parts.push(
+                chunk.into_par_iter().with_min_len(256).filter(|g| !g.is_dead()).map(|g| self.report(g, crashing)).collect(),
+            );
+            // Each stack is read once: its pages need not stay resident.
+            self.core.release_pages();
+        }
+        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        while let Some(p) = parts.pop() {
+            out.extend(p);
+        }
+        // The runtime prints the crashing goroutine first, then allgs order.
+        out.sort_by_key(|r| !r.crashing);
+        out
+    }
+
+    fn report(&self, owned: Goroutine, crashing: Option<u64>) -> GoroutineReport {
+        let g = &owned;
+        // An M missing from our list (stripped binaries find Ms through
+        // the threads only) is read directly.
+        let m = self.state.m_by_addr(g.m).cloned().or_else(|| {
+            (g.m != 0)
+                .then(|| Reader { bin: &self.bin, mem: &self.core, bias: self.bias }.read_m(g.m).ok())
+                .flatten()
+        });
+        let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
+        let (stack, source, trimmed) = self.walk(g, m.as_ref(), thread, self.depth);
+        let (system, crashing) = (self.is_system(g), crashing == Some(g.addr));
+        let thread = thread.map(|t| t.tid);
+        GoroutineReport {
+            system,
+            crashing,
+            g: owned,
+            thread,
+            m,
+            stack,
+            start_source: source,
+            trimmed,
+        }
+    }
+
+    /// `r` with its stack walked at least as deep as `want`: `r` itself when
+    /// the analysis already did that, else a copy walked now. Writers that
+    /// stream goroutines a chunk at a time walk them here, so every stack of
+    /// a 100,000-goroutine core is never in memory at once.
+    pub fn walked<'r>(&self, r: &'r GoroutineReport, want: Depth) -> std::borrow::Cow<'r, GoroutineReport> {
+        if self.depth >= want {
+            return std::borrow::Cow::Borrowed(r);
+        }
+        let thread = r.thread.and_then(|tid| self.threads.iter().find(|t| t.tid == tid));
+        let (stack, start_source, trimmed) = self.walk(&r.g, r.m.as_ref(), thread, want);
+        std::borrow::Cow::Owned(GoroutineReport { stack, start_source, trimmed, ..r.clone() })
+    }
+
+    /// Walk `g`'s stack as deep as `depth`: the stack, where the walk
+    /// started, and how many crash frames were trimmed.
+    /// With `Depth::None` nothing is walked: no stack, no starting point.
+    fn walk(&self, g: &Goroutine, m: Option<&MInfo>, thread: Option<&Thread>, depth: Depth) -> (Stack, String, usize) {
+        if depth <= Depth::None {
+            return (Stack::default(), String::new(), 0);
+        }
+        let (start, source) = self.start_for(g, m, thread);
+        let mut stack = match start {
+            Some(s) if depth == Depth::FirstUserFrame => {
+                self.unwinder().unwind_until(s, |f| f.logical.iter().any(|l| is_user_func(&l.name)))
+            }
+            Some(s) => self.unwinder().unwind(s),
+            None => Stack { frames: vec![], stopped: Some(source.clone()), ..Stack::default() },
+        };
+        let trimmed = trim_crash_frames(&self.bin, &mut stack);
+        // Say where a walk that left Go code went. The runtime's
+        // traceback format has no C frames; the thread view has them.
+        if let (Some(pc), Some(why)) = (stack.stopped_at_pc, stack.stopped.as_mut()) {
+            if let Some(m) =
+                self.core.mappings.iter().chain(&self.core.file_mappings).find(|m| pc >= m.start && pc < m.end)
+            {
+                let mut sym = crate::binary::symbolize::Symbolizer::default();
+                *why += &format!(" in {}; not Go code (C frames: goanalyze --threads --bt)", sym.describe(pc, m));
+            }
+        }
+        (stack, source, trimmed)
+    }
+
+    /// The runtime's choice of starting registers (traceback1 / initAt),
+    /// with one addition a core allows: a running goroutine is walked from
+    /// its thread's registers.
+    fn start_for(&self, g: &Goroutine, m: Option<&MInfo>, thread: Option<&Thread>) -> (Option<Start>, String) {
+        let mut s = if g.syscallsp != 0 {
+            (
+                Some(Start { pc: g.syscallpc, sp: g.syscallsp, lr: 0, trap: false, syscall: true }),
+                "syscallpc/syscallsp".to_string(),
+            )
+        } else if g.status() == goroutine::G_RUNNING {
+            let in_stack = |sp: u64| sp >= g.stack_lo && sp < g.stack_hi;
+            let sig = thread
+                .filter(|t| !in_stack(t.regs.sp()))
+                .and_then(|t| self.signal_context(t))
+                .filter(|(_, sp, _)| in_stack(*sp));
+            match thread {
+                Some(t) if t.regs.sp() >= g.stack_lo && t.regs.sp() < g.stack_hi => (
+                    Some(Start {
+                        pc: t.regs.pc(),
+                        sp: t.regs.sp(),
+                        lr: t.regs.lr().unwrap_or(0),
+                        trap: true,
+                        syscall: false,
+                    }),
+                    format!("registers of thread {}", t.tid),
+                ),
+                // In a signal handler on gsignal: the interrupted registers
+                // are in the signal frame (a GOTRACEBACK=crash core's
+                // crashing thread re-raises its signal from there).
+                Some(t) if sig.is_some() => {
+                    let (pc, sp, lr) = sig.unwrap_or_default();
+                    (
+                        Some(Start { pc, sp, lr, trap: true, syscall: false }),
+                        format!("signal frame on thread {}", t.tid),
+                    )
+                }
+                // On g0 or gsignal: systemstack/mcall/morestack saved the
+                // goroutine's state in g.sched.
+                _ if g.sched.sp != 0 => (
+                    Some(Start { pc: g.sched.pc, sp: g.sched.sp, lr: g.sched.lr, trap: false, syscall: false }),
+                    "g.sched (thread is on the system stack)".to_string(),
+                ),
+                _ => (None, "goroutine running on other thread; stack unavailable".to_string()),
+            }
+        } else {
+            (
+                Some(Start { pc: g.sched.pc, sp: g.sched.sp, lr: g.sched.lr, trap: false, syscall: false }),
+                "g.sched".to_string(),
+            )
+        };
+        // In the VDSO the runtime records where it left Go code.
+        if let Some(m) = m {
+            if m.vdso_sp != 0 && m.curg == g.addr {
+                s = (
+                    Some(Start { pc: m.vdso_pc, sp: m.vdso_sp, lr: 0, trap: false, syscall: true }),
+                    "m.vdsoPC/vdsoSP".to_string(),
+                );
+            }
+        }
+        if !self.bin.arch.uses_lr() {
+            if let (Some(st), _) = &mut s {
+                st.lr = 0;
+            }
+        }
+        s
+    }
+
+    /// The registers a signal interrupted (pc, sp, lr), for a thread that is
+    /// in a Go signal handler: walk the thread's (gsignal) stack to
+    /// `runtime.sigtramp`, which the kernel entered with the `rt_sigframe`
+    /// right above it.
+    /// - linux/amd64: `ucontext` starts just past sigtramp's return address
+    ///   (the frame's fp); `uc_mcontext` (+40) holds rsp at +120, rip at +128.
+    /// - linux/arm64: the frame starts at sigtramp's entry sp (its fp) with
+    ///   128 bytes of siginfo, then ucontext whose `uc_mcontext` is at +176:
+    ///   fault_address, x0..x30, sp, pc.
+    pub fn signal_context(&self, t: &Thread) -> Option<(u64, u64, u64)> {
+        let f = self.sigtramp_frame(t)?;
+        match self.bin.arch {
+            crate::binary::BinArch::Amd64 => {
+                let mc = f.fp.wrapping_add(40);
+                Some((self.core.u64(mc.wrapping_add(128)).ok()?, self.core.u64(mc.wrapping_add(120)).ok()?, 0))
+            }
+            crate::binary::BinArch::Arm64 => {
+                let mc = f.fp.wrapping_add(128 + 176);
+                let regs = mc.wrapping_add(8);
+                Some((
+                    self.core.u64(regs.wrapping_add(32 * 8)).ok()?,
+                    self.core.u64(regs.wrapping_add(31 * 8)).ok()?,
+                    self.core.u64(regs.wrapping_add(30 * 8)).ok()?,
+                ))
+            }
+        }
+    }
+
+    /// The frame of Go's signal trampoline (`runtime.sigtramp` or
+    /// `runtime.cgoSigtramp`) near the top of a thread's stack: the kernel's
+    /// signal frame, and the interrupted context, sit just above it.
+    pub fn sigtramp_frame(&self, t: &Thread) -> Option<crate::unwind::Frame> {
+        let stack = self.unwinder().unwind(Start {
+            pc: t.regs.pc(),
+            sp: t.regs.sp(),
+            lr: t.regs.lr().unwrap_or(0),
+            trap: true,
+            syscall: false,
+        });
+        stack.frames.into_iter().take(32).find(|f| {
+            matches!(self.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
+        })
+    }
+
+    /// runtime.isSystemGoroutine: started in package runtime, except
+    /// runtime.main and coroutine/async-event starters; the finalizer and
+    /// cleanup goroutines count as user goroutines while they run user code
+    /// (`fingStatus & fingRunningFinalizer`, `g.runningCleanups`). Without
+    /// those variables (stripped binaries) they count as system.
+    pub fn is_system(&self, g: &Goroutine) -> bool {
+        /// `fingRunningFinalizer` in runtime/mfinal.go (1 << 1 since Go 1.19).
+        const FING_RUNNING_FINALIZER: u32 = 2;
+        let Some(f) = self.unwinder().find_func(g.startpc) else { return false };
+        let name = self.bin.pcln.func_name(&f);
+        match name {
+            "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent" => false,
+            "runtime.runFinalizers" => {
+                let running = self
+                    .bin
+                    .symbol("runtime.fingStatus")
+                    .and_then(|a| self.core.u32(a.wrapping_add(self.bias)).ok())
+                    .is_some_and(|v| v & FING_RUNNING_FINALIZER != 0);
+                !running
+            }
+            "runtime.runCleanups" => {
+                let running = self
+                    .bin
+                    .layout
+                    .opt("g.runningCleanups")
+                    .and_then(|o| self.core.u8(g.addr.wrapping_add(o)).ok())
+                    .is_some_and(|v| v != 0);
+                !running
+            }
+            _ => name.starts_with("runtime."),
+        }
+    }
+}
+
+/// When a goroutine is walked from the g.sched saved by `systemstack` during
+/// a fatal panic or throw, its top frames are the runtime's own crash path
+/// (systemstack_switch, fatalpanic / fatalthrow). The runtime starts its
+/// traceback at the caller of fatalpanic/fatalthrow, so we drop those frames.
+fn trim_crash_frames(bin: &Binary, stack: &mut Stack) -> usize {
+    let cut = stack.frames.iter().take(8).position(|f| {
+        matches!(bin.pcln.func_name(&f.func), "runtime.fatalpanic" | "runtime.fatalthrow")
+    });
+    match cut {
+        Some(i) if i + 1 < stack.frames.len() => {
+            stack.frames.drain(..=i);
+            i + 1
+        }
+        _ => 0,
+    }
+}
+
+impl Analysis {
+    pub fn wrapper_func_id(&self) -> Option<u8> {
+        Some(self.bin.wrapper_func_id)
+    }
+}

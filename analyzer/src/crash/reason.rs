@@ -1,0 +1,607 @@
+//! Why the process died, decided from the core the way the runtime itself
+//! would have told it on stderr: a panic (with its chain), a fatal error
+//! (`runtime.throw` / `runtime.fatal`, with out-of-memory, deadlock and
+//! stack overflow named), a signal the runtime's handler turned into a crash
+//! (SIGQUIT, an external SIGABRT), or no crash at all (a snapshot).
+//!
+//! The kernel's signal is not the reason: with `GOTRACEBACK=crash` the
+//! runtime ends every panic and throw with `raise(SIGABRT)`, so the core says
+//! SIGABRT whatever happened. The evidence is on the threads' stacks:
+//! `runtime.fatalpanic` (a panic), `runtime.fatalthrow` (a throw), or
+//! `runtime.sighandler` (a signal handled by the runtime's crash path).
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{Analysis, GoroutineReport};
+use crate::runtime::goroutine::{MInfo, Thread};
+use crate::memory::Memory;
+use crate::runtime::panic::{self, PanicEntry};
+use crate::unwind::{Stack, Start};
+
+/// Longest fatal error message we read.
+const MAX_THROW_MSG: u64 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// An unrecovered panic (`panic: ...`).
+    Panic,
+    /// A runtime throw or fatal error (`fatal error: ...`) not named below.
+    FatalError,
+    /// `fatal error: runtime: out of memory`.
+    OutOfMemory,
+    /// `fatal error: all goroutines are asleep - deadlock!`.
+    Deadlock,
+    /// `fatal error: stack overflow`.
+    StackOverflow,
+    /// A signal that ended the process without a panic or throw (SIGQUIT,
+    /// an external SIGABRT, a crash outside Go code).
+    Signal,
+    /// A snapshot of a live process (gcore, godump): nothing crashed.
+    Snapshot,
+    /// No evidence either way.
+    Unknown,
+}
+
+impl ReasonKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonKind::Panic => "panic",
+            ReasonKind::FatalError => "fatal_error",
+            ReasonKind::OutOfMemory => "out_of_memory",
+            ReasonKind::Deadlock => "deadlock",
+            ReasonKind::StackOverflow => "stack_overflow",
+            ReasonKind::Signal => "signal",
+            ReasonKind::Snapshot => "snapshot",
+            ReasonKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// The signal a goroutine took (`g.sig`, `g.sigcode0/1`, `g.sigpc`): the
+/// runtime's `[signal SIGSEGV: segmentation violation code=.. addr=.. pc=..]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    pub signal: u32,
+    /// `SIGSEGV: segmentation violation`, as the runtime names it.
+    pub name: String,
+    pub code: String,
+    pub addr: String,
+    pub pc: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub kind: ReasonKind,
+    /// What the runtime printed before the goroutines, as far as the core
+    /// keeps it (`panic: ...`, `fatal error: ...`, `[signal ...]`).
+    pub message: String,
+    /// The panic chain, newest first (as linked from `g._panic`).
+    pub panics: Vec<PanicEntry>,
+    /// The throw's message, when it could be read.
+    pub fatal_error: Option<String>,
+    pub fault: Option<Fault>,
+    /// Goroutine id of the goroutine that crashed, if a goroutine did.
+    pub crashing_goroutine: Option<u64>,
+    /// OS thread id of the thread where the evidence was found.
+    pub crashing_thread: Option<u64>,
+    /// How the kind was decided, for humans.
+    pub evidence: String,
+}
+
+/// What one thread's stack says.
+#[derive(Default)]
+struct Evidence {
+    fatalpanic: bool,
+    fatalthrow: bool,
+    sighandler: bool,
+}
+
+impl Evidence {
+    fn any(&self) -> bool {
+        self.fatalpanic || self.fatalthrow || self.sighandler
+    }
+}
+
+fn names<'a>(a: &'a Analysis, s: &'a Stack) -> impl Iterator<Item = &'a str> + 'a {
+    s.frames
+        .iter()
+        .flat_map(|f| f.logical.iter().map(|l| &*l.name).chain(std::iter::once(a.bin.pcln.func_name(&f.func))))
+}
+
+fn evidence(a: &Analysis, s: &Stack) -> Evidence {
+    let mut e = Evidence::default();
+    for n in names(a, s) {
+        e.fatalpanic |= n.starts_with("runtime.fatalpanic");
+        e.fatalthrow |= n.starts_with("runtime.fatalthrow") || n == "runtime.throw" || n == "runtime.fatal";
+        e.sighandler |= n == "runtime.sighandler";
+    }
+    e
+}
+
+/// The stack of a thread from its registers, whatever goroutine (or g0,
+/// gsignal) it is on, continued through signal frames: a crashing thread
+/// is usually in `raise` inside the runtime's signal handler (the runtime's
+/// final SIGABRT is delivered to its own handler, which forwards it), and
+/// the crash path is on the stack the signal interrupted.
+pub fn thread_stack(a: &Analysis, t: &Thread) -> Stack {
+    let lr = if a.bin.arch.uses_lr() { t.regs.lr().unwrap_or(0) } else { 0 };
+    let mut start = Start { pc: t.regs.pc(), sp: t.regs.sp(), lr, trap: true, syscall: false };
+    let mut all = Stack::default();
+    for _ in 0..4 {
+        let st = a.unwinder().unwind(start);
+        let tramp = st.frames.iter().position(|f| is_sigtramp(a, f));
+        let next = tramp.and_then(|i| sigframe_regs(a, &st.frames[i]));
+        all.stopped = st.stopped.clone();
+        all.frames.extend(st.frames);
+        match next {
+            Some((pc, sp, lr)) => start = Start { pc, sp, lr, trap: true, syscall: false },
+            None => break,
+        }
+    }
+    all
+}
+
+fn is_sigtramp(a: &Analysis, f: &crate::unwind::Frame) -> bool {
+    matches!(a.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
+}
+
+/// The kernel's signal frame above a `runtime.sigtramp` frame:
+/// linux/amd64 `rt_sigframe` is `{pretcode, ucontext, siginfo}` and
+/// sigtramp's fp is the ucontext, whose `uc_mcontext` (+40) holds rsp at
+/// +120 and rip at +128; linux/arm64 puts 128 bytes of siginfo at the fp,
+/// then the ucontext with `uc_mcontext` at +176: fault_address, x0..x30, sp, pc.
+const AMD64_UCONTEXT_SIZE: u64 = 304;
+
+fn sigframe_regs(a: &Analysis, f: &crate::unwind::Frame) -> Option<(u64, u64, u64)> {
+    let m = &a.core;
+    match a.bin.arch {
+        crate::binary::BinArch::Amd64 => {
+            let mc = f.fp.wrapping_add(40);
+            Some((m.u64(mc.wrapping_add(128)).ok()?, m.u64(mc.wrapping_add(120)).ok()?, 0))
+        }
+        crate::binary::BinArch::Arm64 => {
+            let regs = f.fp.wrapping_add(128 + 176 + 8);
+            Some((
+                m.u64(regs.wrapping_add(32 * 8)).ok()?,
+                m.u64(regs.wrapping_add(31 * 8)).ok()?,
+                m.u64(regs.wrapping_add(30 * 8)).ok()?,
+            ))
+        }
+    }
+}
+
+/// Decide the reason for a core.
+pub fn analyze(a: &Analysis) -> Reason {
+    // The signalled thread first: that is where the kernel says it happened.
+    let sig_idx = a.core.signal.as_ref().and_then(|s| s.thread);
+    let mut order: Vec<usize> = sig_idx.into_iter().collect();
+    order.extend((0..a.threads.len()).filter(|i| Some(*i) != sig_idx));
+
+    let mut found: Option<(&Thread, Stack, Evidence)> = None;
+    for i in order {
+        let Some(t) = a.threads.get(i) else { continue };
+        let st = thread_stack(a, t);
+        let e = evidence(a, &st);
+        // A panic or throw beats a signal handler seen on another thread
+        // (GOTRACEBACK=crash makes the crashing M signal the others).
+        let better = match &found {
+            None => e.any(),
+            Some((_, _, f)) => !f.fatalpanic && !f.fatalthrow && (e.fatalpanic || e.fatalthrow),
+        };
+        if better {
+            found = Some((t, st, e));
+        }
+        if found.as_ref().is_some_and(|(_, _, e)| e.fatalpanic || e.fatalthrow) {
+            break;
+        }
+    }
+
+    let mut r = Reason {
+        kind: ReasonKind::Unknown,
+        message: String::new(),
+        panics: Vec::new(),
+        fatal_error: None,
+        fault: None,
+        crashing_goroutine: None,
+        crashing_thread: None,
+        evidence: String::new(),
+    };
+
+    let Some((t, tstack, mut ev)) = found else {
+        return no_evidence(a, r);
+    };
+    r.crashing_thread = Some(t.tid);
+    let m_owned = m_of_thread(a, t);
+    let m = m_owned.as_ref();
+    let curg = m.and_then(|m| a.goroutines.iter().find(|g| g.g.addr == m.curg && m.curg != 0));
+    r.crashing_goroutine = curg.map(|g| g.g.goid);
+    // A throw on a goroutine's own stack (concurrent map writes) shows on
+    // that goroutine's stack, not on the g0 stack the thread is on now.
+    if let Some(g) = curg {
+        let ge = evidence(a, &g.stack);
+        ev.fatalthrow |= ge.fatalthrow;
+        ev.fatalpanic |= ge.fatalpanic && !ev.fatalthrow;
+        if let Some(chain) = read_chain(a, g) {
+            r.panics = chain;
+        }
+        r.fault = fault(a, g);
+    }
+
+    if ev.fatalthrow {
+        let msg = throw_message(a, &tstack).or_else(|| curg.and_then(|g| throw_message(a, &g.stack)));
+        r.kind = classify_throw(a, msg.as_deref(), &tstack, curg);
+        let mut text = String::new();
+        if r.kind == ReasonKind::StackOverflow {
+            if let Some(g) = curg {
+                text += &overflow_lines(a, g);
+            }
+        }
+        text += &format!("fatal error: {}", msg.as_deref().unwrap_or("(message not recoverable from the core)"));
+        if let Some(f) = &r.fault {
+            text += &format!("\n{}", fault_line(f));
+        }
+        r.message = text;
+        r.fatal_error = msg;
+        r.evidence = format!("runtime.fatalthrow on thread {}", t.tid);
+        if m.is_some_and(|m| m.throwing > 0) {
+            r.evidence += &format!(" (m.throwing={})", m.map(|m| m.throwing).unwrap_or(0));
+        }
+    } else if ev.fatalpanic {
+        r.kind = ReasonKind::Panic;
+        r.message = panic_message(&r);
+        r.evidence = format!("runtime.fatalpanic on thread {}", t.tid);
+    } else {
+        r.kind = ReasonKind::Signal;
+        let (signo, code, addr) = sigframe_info(a, &tstack).unwrap_or((0, 0, 0));
+        let name = signal_description(a, signo);
+        let pc = sigframe_pc(a, &tstack).unwrap_or(0);
+        let mut text = format!("{name}\nPC={pc:#x} m={} sigcode={code}", m.map(|m| m.id).unwrap_or(-1));
+        if signo == SIGSEGV || signo == SIGBUS {
+            text += &format!(" addr={addr:#x}");
+        }
+        // The runtime's own note for a signal in C code called through cgo:
+        // the M was on g0 outside Go code, its goroutine in a syscall.
+        let curg = m.and_then(|m| a.goroutines.iter().find(|g| g.g.addr == m.curg && m.curg != 0));
+        let in_cgo = pc != 0
+            && a.unwinder().find_func(pc).is_none()
+            && curg.is_some_and(|g| g.g.status() == crate::runtime::goroutine::G_SYSCALL);
+        if in_cgo {
+            text += "\nsignal arrived during cgo execution";
+        }
+        r.message = text;
+        r.evidence = format!("runtime.sighandler on thread {}", t.tid);
+        // The runtime prints no goroutine as crashing for these (it starts
+        // with the handling thread's g0), but the interrupted one is useful:
+        // `m.caughtsig` when it is a goroutine, else the M's goroutine.
+        let caught = m
+            .and_then(|m| caught_g(a, m))
+            .and_then(|addr| a.goroutines.iter().find(|g| g.g.addr == addr));
+        r.crashing_goroutine = caught.or(curg).map(|g| g.g.goid);
+    }
+    r
+}
+
+/// The crashing goroutine's report (goroutine 1's when none crashed, as
+/// the signature wants). When its stack could not be walked from where the
+/// analysis started (a thread inside nested signal handlers), the part of
+/// the crashing thread's stack that lies on the goroutine's stack is used.
+pub fn crashing_report(a: &Analysis, r: &Reason) -> Option<GoroutineReport> {
+    let id = r.crashing_goroutine.unwrap_or(1);
+    let mut g = a.goroutines.iter().find(|g| g.g.goid == id)?.clone();
+    if g.stack.frames.is_empty() && r.crashing_goroutine.is_some() {
+        if let Some(t) = r.crashing_thread.and_then(|tid| a.threads.iter().find(|t| t.tid == tid)) {
+            let st = thread_stack(a, t);
+            let on_g: Vec<_> =
+                st.frames.into_iter().filter(|f| f.sp >= g.g.stack_lo && f.sp < g.g.stack_hi).collect();
+            if !on_g.is_empty() {
+                g.stack = Stack { frames: on_g, ..st };
+            }
+        }
+    }
+    Some(g)
+}
+
+/// The M running on a thread: by `m.procid`, else (stripped binaries,
+/// whose `allm` we may not have) through the g in the thread's TLS.
+fn m_of_thread(a: &Analysis, t: &Thread) -> Option<MInfo> {
+    if let Some(m) = a.state.ms.iter().find(|m| m.procid == t.tid && m.procid != 0) {
+        return Some(m.clone());
+    }
+    let reader = crate::runtime::goroutine::Reader { bin: &a.bin, mem: &a.core, bias: a.bias };
+    let g = reader.thread_g(t)?;
+    let mp = a.core.u64(g.wrapping_add(a.bin.layout.opt("g.m")?)).ok()?;
+    reader.read_m(mp).ok().filter(|m| m.procid == t.tid)
+}
+
+/// No thread shows a crash path: a snapshot of a live process, or a core
+/// whose stacks we could not walk (then the goroutines decide).
+fn no_evidence(a: &Analysis, mut r: Reason) -> Reason {
+    // A goroutine running with a panic in flight on an M that is throwing
+    // or dying: the stacks could not be walked, but the runtime state says panic.
+    for m in &a.state.ms {
+        let Some(g) = a.goroutines.iter().find(|g| g.g.addr == m.curg && m.curg != 0) else { continue };
+        if g.g.status() != crate::runtime::goroutine::G_RUNNING {
+            continue;
+        }
+        let chain = read_chain(a, g).unwrap_or_default();
+        if m.throwing > 0 || (!chain.is_empty() && a.core.signal.as_ref().is_some_and(|s| s.signo == SIGABRT)) {
+            r.crashing_goroutine = Some(g.g.goid);
+            r.crashing_thread = Some(m.procid);
+            r.fault = fault(a, g);
+            r.panics = chain;
+            if m.throwing > 0 {
+                r.kind = ReasonKind::FatalError;
+                r.message = "fatal error: (message not recoverable from the core)".into();
+                r.evidence = format!("m{} is throwing ({})", m.id, m.throwing);
+            } else {
+                r.kind = ReasonKind::Panic;
+                r.message = panic_message(&r);
+                r.evidence = format!("goroutine {} has a panic in flight and the core's signal is SIGABRT", g.g.goid);
+            }
+            return r;
+        }
+    }
+    match a.core.signal.as_ref() {
+        None => {
+            r.kind = ReasonKind::Snapshot;
+            r.message = "snapshot (no crash)".into();
+            r.evidence = "the core records no signal and no thread is crashing".into();
+        }
+        Some(s) if s.signo == 0 || s.signo == SIGSTOP || s.signo == SIGTRAP => {
+            r.kind = ReasonKind::Snapshot;
+            r.message = "snapshot (no crash)".into();
+            r.evidence = format!("the core's signal is {} and no thread is crashing", signal_short(s.signo));
+        }
+        Some(s) => {
+            r.kind = ReasonKind::Signal;
+            let mut text = format!("{}\nsigcode={}", signal_description(a, s.signo as u32), s.code);
+            if let Some(addr) = s.addr {
+                text += &format!(" addr={addr:#x}");
+            }
+            r.message = text;
+            r.crashing_thread = s.thread.and_then(|i| a.threads.get(i)).map(|t| t.tid);
+            r.evidence = "the core's signal; no Go crash path on any thread".into();
+        }
+    }
+    r
+}
+
+/// What `newstack` prints before `throw("stack overflow")`: the limit
+/// (the smaller of `runtime.maxstacksize` and `maxstackceiling`) and the
+/// goroutine's sp (its `sched.sp`, less the return address morestack's call
+/// pushed on amd64) and stack bounds. Needs the runtime's symbols for the limit.
+fn overflow_lines(a: &Analysis, g: &GoroutineReport) -> String {
+    let global = |n: &str| a.bin.symbol(n).and_then(|s| a.core.u64(s.wrapping_add(a.bias)).ok());
+    let mut s = String::new();
+    let limit = match (global("runtime.maxstacksize"), global("runtime.maxstackceiling")) {
+        (Some(m), Some(c)) => Some(m.min(c)),
+        (m, c) => m.or(c),
+    };
+    if let Some(limit) = limit {
+        s += &format!("runtime: goroutine stack exceeds {limit}-byte limit\n");
+    }
+    let sp = if a.bin.arch.uses_lr() { g.g.sched.sp } else { g.g.sched.sp.wrapping_sub(8) };
+    s += &format!("runtime: sp={sp:#x} stack=[{:#x}, {:#x}]\n", g.g.stack_lo, g.g.stack_hi);
+    s
+}
+
+fn panic_message(r: &Reason) -> String {
+    let mut text = panic::format_chain(&r.panics);
+    if text.is_empty() {
+        text = "panic: (value not recoverable from the core)\n".into();
+    }
+    if let Some(f) = &r.fault {
+        text += &fault_line(f);
+        text.push('\n');
+    }
+    text.trim_end_matches('\n').to_string()
+}
+
+fn read_chain(a: &Analysis, g: &GoroutineReport) -> Option<Vec<PanicEntry>> {
+    let first = a.core.u64(g.g.addr.wrapping_add(a.bin.layout.opt("g._panic")?)).ok()?;
+    let mut chain = panic::read_chain(&a.bin, &a.core, a.bias, first)?;
+    let argp_off = if a.bin.arch.uses_lr() { 8 } else { 0 };
+    let argps: Vec<u64> = g
+        .stack
+        .frames
+        .iter()
+        .filter(|f| a.bin.pcln.func_name(&f.func) == "runtime.gopanic")
+        .map(|f| f.fp.wrapping_add(argp_off))
+        .collect();
+    let types = crate::runtime::gotype::TypeReader { bin: &a.bin, mem: &a.core, bias: a.bias };
+    panic::original_types(&types, &mut chain, &argps);
+    Some(chain)
+}
+
+/// `m.caughtsig`: the goroutine the signal interrupted.
+fn caught_g(a: &Analysis, m: &MInfo) -> Option<u64> {
+    let off = a.bin.layout.opt("m.caughtsig")?;
+    a.core.u64(m.addr.wrapping_add(off)).ok().filter(|g| *g != 0)
+}
+
+fn fault(a: &Analysis, g: &GoroutineReport) -> Option<Fault> {
+    let l = &a.bin.layout;
+    let mem = &a.core;
+    let sig = mem.u32(g.g.addr.wrapping_add(l.opt("g.sig")?)).ok()?;
+    if sig == 0 {
+        return None;
+    }
+    let rd = |k: &str| l.opt(k).and_then(|o| mem.u64(g.g.addr.wrapping_add(o)).ok()).unwrap_or(0);
+    Some(Fault {
+        signal: sig,
+        name: signal_description(a, sig),
+        code: format!("{:#x}", rd("g.sigcode0")),
+        addr: format!("{:#x}", rd("g.sigcode1")),
+        pc: format!("{:#x}", rd("g.sigpc")),
+    })
+}
+
+pub fn fault_line(f: &Fault) -> String {
+    format!("[signal {} code={} addr={} pc={}]", f.name, f.code, f.addr, f.pc)
+}
+
+fn classify_throw(a: &Analysis, msg: Option<&str>, tstack: &Stack, curg: Option<&GoroutineReport>) -> ReasonKind {
+    let mut frames: Vec<&str> = names(a, tstack).collect();
+    if let Some(g) = curg {
+        frames.extend(names(a, &g.stack));
+    }
+    let has = |f: &str| frames.contains(&f);
+    match msg {
+        // checkdead's messages: "all goroutines are asleep - deadlock!",
+        // "no goroutines (main called runtime.Goexit) - deadlock!".
+        Some(m) if m.ends_with("- deadlock!") || m.contains("all goroutines are asleep") => ReasonKind::Deadlock,
+        Some("stack overflow") => ReasonKind::StackOverflow,
+        Some(m) if m.contains("out of memory") || m.contains("cannot allocate memory") => ReasonKind::OutOfMemory,
+        Some(_) => ReasonKind::FatalError,
+        None if has("runtime.checkdead") => ReasonKind::Deadlock,
+        None if has("runtime.newstack") => ReasonKind::StackOverflow,
+        None if has("runtime.sysMapOS") || has("runtime.sysMap") => ReasonKind::OutOfMemory,
+        None => ReasonKind::FatalError,
+    }
+}
+
+/// The message of a `runtime.throw(s)` or `runtime.fatal(s)` frame.
+///
+/// Both print `s` from a closure they pass to `systemstack`; the closure
+/// does not escape, so its record `{fn, captured vars...}` lives in the
+/// frame, and `s` is one of the captured words after the closure's code
+/// pointer. That record survives where the argument registers do not
+/// (the traceback's `throw({0x4c6100?, 0x41a725?})` shows stale spill
+/// slots). Failing that, the argument spill slots are tried.
+fn throw_message(a: &Analysis, s: &Stack) -> Option<String> {
+    let mem = &a.core;
+    for f in &s.frames {
+        let name = a.bin.pcln.func_name(&f.func);
+        if name != "runtime.throw" && name != "runtime.fatal" {
+            continue;
+        }
+        let closure = a.bin.pcln.lookup_name(&format!("{name}.func1")).map(|c| c.entry.wrapping_add(a.bias));
+        if let Some(fnpc) = closure {
+            let mut p = f.sp;
+            while p < f.fp && p.wrapping_sub(f.sp) < 4096 {
+                if mem.u64(p).ok() == Some(fnpc) {
+                    for k in 1..=3u64 {
+                        if let Some(s) = plausible_string(mem, p.wrapping_add(8 * k)) {
+                            return Some(s);
+                        }
+                    }
+                }
+                p = p.wrapping_add(8);
+            }
+        }
+        let argp = f.fp.wrapping_add(if a.bin.arch.uses_lr() { 8 } else { 0 });
+        if let Some(s) = plausible_string(mem, argp) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// A Go string header at `addr` that points at printable text.
+fn plausible_string(mem: &dyn Memory, addr: u64) -> Option<String> {
+    let ptr = mem.u64(addr).ok()?;
+    let len = mem.u64(addr.wrapping_add(8)).ok()?;
+    if ptr < 4096 || len == 0 || len > MAX_THROW_MSG {
+        return None;
+    }
+    let mut v = vec![0u8; len as usize];
+    mem.read(ptr, &mut v).ok()?;
+    let s = String::from_utf8(v).ok()?;
+    s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t').then_some(s)
+}
+
+/// (signo, si_code, si_addr) of the signal `runtime.sighandler` was
+/// handling: the siginfo in the kernel's signal frame of the first
+/// `runtime.sigtramp` below it (see [`sigframe_regs`]).
+fn sigframe_info(a: &Analysis, s: &Stack) -> Option<(u32, i64, u64)> {
+    let h = s.frames.iter().position(|f| a.bin.pcln.func_name(&f.func) == "runtime.sighandler")?;
+    let f = s.frames[h..].iter().find(|f| is_sigtramp(a, f))?;
+    let info = match a.bin.arch {
+        crate::binary::BinArch::Amd64 => f.fp.wrapping_add(AMD64_UCONTEXT_SIZE),
+        crate::binary::BinArch::Arm64 => f.fp,
+    };
+    let signo = a.core.u32(info).ok()?;
+    let code = a.core.u32(info.wrapping_add(8)).ok()? as i32 as i64;
+    let addr = a.core.u64(info.wrapping_add(16)).unwrap_or(0);
+    (1..65).contains(&signo).then_some((signo, code, addr))
+}
+
+/// The pc the handled signal interrupted.
+fn sigframe_pc(a: &Analysis, s: &Stack) -> Option<u64> {
+    let h = s.frames.iter().position(|f| a.bin.pcln.func_name(&f.func) == "runtime.sighandler")?;
+    let f = s.frames[h..].iter().find(|f| is_sigtramp(a, f))?;
+    sigframe_regs(a, f).map(|(pc, _, _)| pc)
+}
+
+pub const SIGTRAP: i32 = 5;
+pub const SIGABRT: i32 = 6;
+pub const SIGSTOP: i32 = 19;
+const SIGSEGV: u32 = 11;
+const SIGBUS: u32 = 7;
+
+/// The runtime's names for Linux signals (runtime/sigtab_linux_generic.go),
+/// used when `runtime.sigtable` cannot be read from the core.
+const SIGNAMES: [&str; 32] = [
+    "",
+    "SIGHUP: terminal line hangup",
+    "SIGINT: interrupt",
+    "SIGQUIT: quit",
+    "SIGILL: illegal instruction",
+    "SIGTRAP: trace trap",
+    "SIGABRT: abort",
+    "SIGBUS: bus error",
+    "SIGFPE: floating-point exception",
+    "SIGKILL: kill",
+    "SIGUSR1: user-defined signal 1",
+    "SIGSEGV: segmentation violation",
+    "SIGUSR2: user-defined signal 2",
+    "SIGPIPE: write to broken pipe",
+    "SIGALRM: alarm clock",
+    "SIGTERM: termination",
+    "SIGSTKFLT: stack fault",
+    "SIGCHLD: child status has changed",
+    "SIGCONT: continue",
+    "SIGSTOP: stop, unblockable",
+    "SIGTSTP: keyboard stop",
+    "SIGTTIN: background read from tty",
+    "SIGTTOU: background write to tty",
+    "SIGURG: urgent condition on socket",
+    "SIGXCPU: cpu limit exceeded",
+    "SIGXFSZ: file size limit exceeded",
+    "SIGVTALRM: virtual alarm clock",
+    "SIGPROF: profiling alarm clock",
+    "SIGWINCH: window size change",
+    "SIGIO: i/o now possible",
+    "SIGPWR: power failure restart",
+    "SIGSYS: bad system call",
+];
+
+/// `SIGSEGV: segmentation violation`: from the runtime's own `sigtable`
+/// (`[]sigTabT{flags int32; name string}`) when its symbol is there, else
+/// from the copy above.
+pub fn signal_description(a: &Analysis, signo: u32) -> String {
+    if let Some(tab) = a.bin.symbol("runtime.sigtable") {
+        let entry = tab.wrapping_add(a.bias).wrapping_add(24 * signo as u64);
+        if let Ok(s) = a.core.go_string(entry.wrapping_add(8), 128) {
+            if s.starts_with("SIG") {
+                return s;
+            }
+        }
+    }
+    SIGNAMES
+        .get(signo as usize)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| format!("signal {signo}"))
+}
+
+/// `SIGSEGV` alone.
+pub fn signal_short(signo: i32) -> String {
+    SIGNAMES
+        .get(signo.max(0) as usize)
+        .and_then(|s| s.split(':').next())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("signal {signo}"))
+}

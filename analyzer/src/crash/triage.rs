@@ -1,0 +1,230 @@
+//! Crash triage: one [`Record`] per core (reason, crashing goroutine and its
+//! frames, signature, goroutine groups), the JSON Lines schema of
+//! `goanalyze --triage --format json` (docs/json-schema.md) and its text
+//! form. Running many cores, each isolated in its own process, is the
+//! binary's business (analyzer-cli's `batch.rs`).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::Analysis;
+use crate::crash::group::{self, Bucket};
+use crate::crash::reason::{self, Reason};
+use crate::crash::signature;
+
+/// Bumped on any incompatible change of [`Record`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Signal {
+    pub number: i32,
+    /// `SIGSEGV`.
+    pub name: String,
+    pub code: i32,
+    /// The fault address (`si_addr`), for signals that have one.
+    pub addr: Option<String>,
+    /// OS thread id of the thread that took it.
+    pub thread: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Frame {
+    pub func: String,
+    pub file: String,
+    pub line: i64,
+    pub inlined: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub count: usize,
+    pub status: String,
+    pub crashing: bool,
+    /// The innermost frame the runtime's traceback would show (its
+    /// unexported internals skipped).
+    pub top_frame: Option<Frame>,
+    /// The innermost frame of the program itself (outside the Go distribution).
+    pub user_frame: Option<Frame>,
+    pub created_by: Option<String>,
+}
+
+/// One core's triage. On failure every field but `schema_version`, `core`
+/// and `errors` is null (or empty).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Record {
+    pub schema_version: u32,
+    pub core: String,
+    pub exe: Option<String>,
+    pub go_version: Option<String>,
+    /// The signal the core records (for a Go crash usually the runtime's own SIGABRT).
+    pub signal: Option<Signal>,
+    pub reason: Option<Reason>,
+    pub crashing_goroutine: Option<u64>,
+    /// The crashing goroutine's stack, innermost first, inlined frames expanded.
+    pub frames: Option<Vec<Frame>>,
+    pub signature: Option<String>,
+    /// The text hashed into `signature`.
+    pub signature_input: Option<String>,
+    /// Goroutines counted in `groups` (system goroutines excluded).
+    pub goroutine_count: Option<usize>,
+    pub groups: Option<Vec<GroupSummary>>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+    /// With `--group`: every bucket in full (ids, frames, creator).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_details: Vec<Bucket>,
+}
+
+impl Record {
+    pub fn failed(core: &Path, error: String) -> Record {
+        Record {
+            schema_version: SCHEMA_VERSION,
+            core: core.display().to_string(),
+            exe: None,
+            go_version: None,
+            signal: None,
+            reason: None,
+            crashing_goroutine: None,
+            frames: None,
+            signature: None,
+            signature_input: None,
+            goroutine_count: None,
+            groups: None,
+            warnings: Vec::new(),
+            errors: vec![error],
+            group_details: Vec::new(),
+        }
+    }
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Triage one core in this process. Never fails: errors go in the record.
+pub fn triage(core: &Path, exe: Option<&Path>) -> Record {
+    match Analysis::open(core, exe) {
+        Ok(a) => from_analysis(&a),
+        Err(e) => Record::failed(core, e.to_string()),
+    }
+}
+
+pub fn from_analysis(a: &Analysis) -> Record {
+    let r = reason::analyze(a);
+    let sig = signature::compute(a, &r);
+    let crashing = r.crashing_goroutine.and_then(|_| reason::crashing_report(a, &r));
+    let buckets = group::group(a, false, crashing.as_ref());
+    let frames = crashing.as_ref().map(|g| {
+        g.stack
+            .frames
+            .iter()
+            .flat_map(|f| f.logical.iter())
+            .map(|l| Frame { func: l.name.to_string(), file: l.file.to_string(), line: l.line, inlined: l.inlined })
+            .collect()
+    });
+    let signal = a.core.signal.as_ref().map(|s| Signal {
+        number: s.signo,
+        name: reason::signal_short(s.signo),
+        code: s.code,
+        addr: s.addr.map(|x| format!("{x:#x}")),
+        thread: s.thread.and_then(|i| a.core.threads.get(i)).map(|t| t.tid),
+    });
+    let root = signature::goroot_src(a);
+    let to_frame = |f: &group::GroupFrame| Frame { func: f.func.clone(), file: f.file.clone(), line: f.line, inlined: f.inlined };
+    let groups = buckets
+        .iter()
+        .map(|b| GroupSummary {
+            user_frame: b.frames.iter().find(|f| signature::is_user_file(&f.file, &root)).map(to_frame),
+            count: b.count,
+            status: b.status.clone(),
+            crashing: b.crashing,
+            top_frame: group::visible_frames(b).first().map(|f| to_frame(f)),
+            created_by: b.created_by.as_ref().map(|c| c.func.clone()),
+        })
+        .collect();
+    let mut warnings: Vec<String> = a.core.warnings.iter().chain(a.state.warnings.iter()).cloned().collect();
+    if a.goroutines.is_empty() {
+        warnings.push("no live goroutines found through runtime.allgs; is this the executable that wrote the core?".into());
+    }
+    Record {
+        schema_version: SCHEMA_VERSION,
+        core: a.core.path.display().to_string(),
+        exe: Some(a.bin.path.display().to_string()),
+        go_version: a.bin.go_version.clone(),
+        signal,
+        crashing_goroutine: r.crashing_goroutine,
+        reason: Some(r),
+        frames,
+        signature: Some(sig.hash),
+        signature_input: Some(sig.input),
+        goroutine_count: Some(buckets.iter().map(|b| b.count).sum()),
+        groups: Some(groups),
+        warnings,
+        errors: Vec::new(),
+        group_details: buckets,
+    }
+}
+
+/// A readable report of one record; with `full_groups`, every bucket with its stack.
+pub fn format_text(r: &Record, full_groups: bool) -> String {
+    let mut s = format!("core:       {}\n", r.core);
+    if !r.ok() {
+        for e in &r.errors {
+            let _ = writeln!(s, "error:      {e}");
+        }
+        return s;
+    }
+    if let Some(exe) = &r.exe {
+        let _ = writeln!(s, "executable: {exe} ({})", r.go_version.as_deref().unwrap_or("unknown Go version"));
+    }
+    match &r.signal {
+        Some(sg) => {
+            let _ = write!(s, "signal:     {} ({}) code={}", sg.name, sg.number, sg.code);
+            if let Some(a) = &sg.addr {
+                let _ = write!(s, " addr={a}");
+            }
+            if let Some(t) = sg.thread {
+                let _ = write!(s, " thread={t}");
+            }
+            s.push('\n');
+        }
+        None => s += "signal:     none\n",
+    }
+    if let Some(rs) = &r.reason {
+        let _ = writeln!(s, "reason:     {} ({})", rs.kind.as_str(), rs.evidence);
+        for l in rs.message.lines() {
+            let _ = writeln!(s, "    {l}");
+        }
+        // Oldest first, as the message lists them.
+        let types: Vec<&str> = rs.panics.iter().rev().filter_map(|p| p.original_type.as_deref()).collect();
+        if !types.is_empty() {
+            let _ = writeln!(s, "    (panic value types: {})", types.join(", "));
+        }
+    }
+    match r.crashing_goroutine {
+        Some(id) => {
+            let _ = writeln!(s, "crashing goroutine: {id}");
+        }
+        None => s += "crashing goroutine: none\n",
+    }
+    for f in r.frames.iter().flatten() {
+        let _ = writeln!(s, "    {}{}  {}:{}", f.func, if f.inlined { " (inl)" } else { "" }, f.file, f.line);
+    }
+    if let Some(sig) = &r.signature {
+        let _ = writeln!(s, "signature:  {sig}");
+    }
+    if full_groups {
+        s += &group::format(&r.group_details);
+    } else if let Some(groups) = &r.groups {
+        let _ = writeln!(s, "goroutines: {} in {} groups", r.goroutine_count.unwrap_or(0), groups.len());
+        for g in groups {
+            let top = g.top_frame.as_ref().map(|f| format!("{} {}:{}", f.func, f.file, f.line)).unwrap_or_default();
+            let _ = writeln!(s, "    {:>6}  {:<24} {}{}", g.count, g.status, top, if g.crashing { "  [crashing]" } else { "" });
+        }
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning:    {w}");
+    }
+    s
+}

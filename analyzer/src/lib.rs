@@ -1,0 +1,74 @@
+//! `analyzer` is the Go engine of goanalyze: it reads a core (through
+//! `core_reader`) and the executable, and answers with goroutines, their
+//! stacks, variables, the crash reason and a triage record. It prints
+//! nothing: the `goanalyze` binary (analyzer-cli) parses arguments and writes
+//! what [`output`] formats; pipelines call it directly (see `examples/`).
+//!
+//! Modules, by concept:
+//! - [`binary`]: the executable: pclntab, moduledata, inline tree, symbols,
+//!   runtime struct layouts (DWARF or the built-in table by Go version);
+//! - [`runtime`]: the runtime's structures in memory: goroutines, Ms, wait
+//!   reasons, panics, type descriptors;
+//! - [`unwind`]: Go stacks the runtime's way, native (C) stacks from CFI or
+//!   frame pointers, the argument words a traceback prints;
+//! - [`dwarf`], [`value`], [`expr`], [`vars`]: variables and expressions;
+//! - [`crash`]: reason, signature, grouping, triage;
+//! - [`analysis`]: [`Analysis`], the opened core with every goroutine's
+//!   starting point; [`output`]: traceback, text and JSON views.
+//!
+//! Data flow: [`binary::Binary`] reads the executable (pclntab, moduledata,
+//! Go version, runtime struct layouts from DWARF or [`binary::runtime_types`]'s
+//! version table); [`runtime::goroutine::Reader`] reads `allgs`/`allm` and the
+//! wait reasons from the core's memory; [`unwind::Unwinder`] walks each stack
+//! the way the runtime's own unwinder does; [`Analysis`] picks each
+//! goroutine's starting registers (g.sched, syscallsp, a thread's registers,
+//! or a signal frame) and [`output::traceback`] / [`output::report`] /
+//! [`output::json`] format.
+//!
+//! Supported: Go 1.19..1.26 (pclntab and inline trees from 1.18; runtime
+//! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
+//! and linux/arm64, PIE and not, with or without DWARF.
+//!
+//! C frames: `--threads --bt` walks each OS thread's native stack like
+//! gdb's `bt` ([`unwind::native`]: DWARF CFI of the module at pc, frame
+//! pointers where there is none, signal frames, then the goroutine's own
+//! stack once the system stack ends). `--stacks` keeps the runtime's
+//! format, which has no C frames: a goroutine in cgo is walked from its
+//! Go-side `syscallsp`, as the runtime does.
+//!
+//! Variables (`--vars`, `--locals`, `--print`): [`dwarf`] loads the DWARF
+//! lazily (units by pc range, each function's variables and inlined calls
+//! once) and evaluates location lists at a frame's pc with the frame's CFA
+//! (the unwinder's fp) and, where the core has them, registers (a thread's,
+//! a signal frame's, or runtime.asyncPreempt's save area); [`value`] reads
+//! and prints Go values like Delve's `print`; [`expr`] parses `--print`;
+//! [`vars`] ties them to goroutines and frames.
+//!
+//! Known gaps: C frames are named by ELF symbols only (no C file:line, no
+//! inlined C frames); C unwinding on arm64 is untested. Variables: no
+//! generic dictionary lookup (a type parameter's value prints with its shape
+//! type: Go's DWARF does not locate the dictionary); a frame that faulted
+//! into an injected `sigpanic` has lost its registers (only stack slots
+//! print); maps being grown (Swiss tables mid-split, hmaps mid-evacuation)
+//! may show an entry twice or miss one; floats held in XMM/V registers are
+//! unavailable (only general registers are recovered).
+
+// The one unsafe operation is mapping the executable (`binary/mod.rs`).
+#![deny(unsafe_code)]
+
+pub mod analysis;
+pub mod binary;
+pub mod crash;
+pub mod dwarf;
+pub mod error;
+pub mod expr;
+pub mod memory;
+pub mod output;
+pub mod runtime;
+pub mod unwind;
+pub mod value;
+pub mod vars;
+
+pub use analysis::{Analysis, Depth};
+pub use binary::Binary;
+pub use error::{Error, Result};

@@ -1,0 +1,241 @@
+//! Plain-text reports other than tracebacks: --info, --threads, --goroutines.
+
+use std::fmt::Write;
+
+use crate::analysis::Depth;
+use crate::analysis::{Analysis, GoroutineReport};
+use crate::output::traceback;
+
+pub fn info(a: &Analysis) -> String {
+    let c = &a.core;
+    let mut s = String::new();
+    let _ = writeln!(s, "core:        {}", c.path.display());
+    let _ = writeln!(s, "format:      {:?}", c.format);
+    let _ = writeln!(s, "arch:        {}", c.arch.name());
+    let _ = writeln!(s, "pid:         {}", c.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()));
+    if let Some(cmd) = &c.command {
+        let _ = writeln!(s, "command:     {cmd}");
+    }
+    let _ = writeln!(
+        s,
+        "executable:  {} (load bias {:#x})",
+        a.bin.path.display(),
+        a.bias
+    );
+    let _ = writeln!(
+        s,
+        "go version:  {}",
+        a.bin.go_version.as_deref().unwrap_or("unknown")
+    );
+    let _ = writeln!(
+        s,
+        "debug info:  {} (runtime layout from {})",
+        if a.bin.has_dwarf { "DWARF" } else { "none (stripped)" },
+        a.bin.layout.source
+    );
+    match &c.signal {
+        Some(sig) => {
+            let _ = write!(s, "signal:      {} ({}) code={:#x}", sig.signo, signal_name(sig.signo), sig.code);
+            if let Some(addr) = sig.addr {
+                let _ = write!(s, " addr={addr:#x}");
+            }
+            if let Some(t) = sig.thread.and_then(|i| c.threads.get(i)) {
+                let _ = write!(s, " thread={}", t.tid);
+            }
+            s.push('\n');
+        }
+        None => s += "signal:      none\n",
+    }
+    let _ = writeln!(s, "wait reasons: {}", a.state.wait_reasons_source);
+    let _ = writeln!(s, "now:         {} ns (nanotime, from {}); used for \"N minutes\"", a.state.now, a.state.now_source);
+    let _ = writeln!(s, "threads:     {}", c.threads.len());
+    if a.depth == Depth::NotRead {
+        let _ = writeln!(s, "goroutines:  {} in runtime.allgs (exited ones included; --goroutines lists the live ones)", a.state.allgs_len);
+    } else {
+        let _ = writeln!(s, "goroutines:  {}", a.goroutines.len());
+    }
+    let _ = writeln!(s, "mappings:    {}", c.mappings.len());
+    for m in &c.mappings {
+        let _ = writeln!(
+            s,
+            "  {:#014x}-{:#014x} {}{}{} {:>8x} {}",
+            m.start,
+            m.end,
+            if m.read { 'r' } else { '-' },
+            if m.write { 'w' } else { '-' },
+            if m.exec { 'x' } else { '-' },
+            m.file_offset,
+            m.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+    }
+    for w in c.warnings.iter().chain(a.state.warnings.iter()) {
+        let _ = writeln!(s, "warning:     {w}");
+    }
+    s
+}
+
+pub fn signal_name(n: i32) -> &'static str {
+    match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "?",
+    }
+}
+
+pub fn threads(a: &Analysis) -> String {
+    threads_impl(a, false)
+}
+
+/// `--threads --bt`: each thread's line, then its native backtrace as gdb's
+/// `bt` would show it (C frames by CFI, Go frames by the pclntab).
+pub fn threads_with_backtraces(a: &Analysis) -> String {
+    threads_impl(a, true)
+}
+
+fn threads_impl(a: &Analysis, backtrace: bool) -> String {
+    let native = backtrace.then(|| crate::unwind::native::NativeUnwinder::new(a));
+    let u = a.unwinder();
+    let mut s = String::new();
+    let mut sym = crate::binary::symbolize::Symbolizer::default();
+    let crashed = a.core.signal.as_ref().and_then(|s| s.thread);
+    for (i, t) in a.core.threads.iter().enumerate() {
+        let pc = t.regs.pc();
+        let func = u
+            .find_func(pc)
+            .map(|f| format!("{} +{:#x}", u.func_name(&f), pc.wrapping_sub(a.bias) - f.entry))
+            .unwrap_or_else(|| match a.core.mappings.iter().chain(&a.core.file_mappings).find(|m| pc >= m.start && pc < m.end) {
+                Some(m) => sym.describe(pc, m),
+                None => "? (pc not in any mapping)".into(),
+            });
+        let m = a.state.ms.iter().find(|m| m.procid == t.tid);
+        let _ = writeln!(
+            s,
+            "{} thread {} pc={:#x} sp={:#x} {}{}",
+            if crashed == Some(i) { "*" } else { " " },
+            t.tid,
+            pc,
+            t.regs.sp(),
+            func,
+            m.map(|m| {
+                let g = a.goroutines.iter().find(|r| r.g.addr == m.curg && m.curg != 0);
+                format!(" m={}{}", m.id, g.map(|r| format!(" goroutine={}", r.g.goid)).unwrap_or_default())
+            })
+            .unwrap_or_default()
+        );
+        if let Some(n) = &native {
+            s += &crate::unwind::native::format(a, &n.backtrace(t), "    ");
+        }
+    }
+    s
+}
+
+/// The first frame outside the runtime: where the user's code is.
+pub fn user_frame(r: &GoroutineReport) -> Option<(String, String, i64, u64)> {
+    for f in &r.stack.frames {
+        for lf in &f.logical {
+            if crate::analysis::is_user_func(&lf.name) {
+                return Some((lf.name.to_string(), lf.file.to_string(), lf.line, f.pc));
+            }
+        }
+    }
+    None
+}
+
+pub fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
+    let h = traceback::header(a, r, traceback::Options { system: false });
+    // The bracketed part of the header.
+    h.rfind('[')
+        .map(|i| h[i + 1..].trim_end_matches("]:").to_string())
+        .unwrap_or_default()
+}
+
+/// Format `items` with `f` on every CPU, a chunk at a time, and write the
+/// texts in order with `sep` between them; memory stays bounded by a chunk
+/// (and `after_chunk` may give back what the chunk touched).
+pub fn write_chunked<T: Sync>(
+    items: &[T],
+    w: &mut dyn std::io::Write,
+    sep: &str,
+    f: impl Fn(&T) -> Option<String> + Sync,
+    after_chunk: impl Fn(),
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    let mut first = true;
+    for chunk in items.chunks(crate::analysis::RELEASE_EVERY) {
+        let texts: Vec<Option<String>> = chunk.par_iter().map(&f).collect();
+        for t in texts.into_iter().flatten() {
+            if !first {
+                w.write_all(sep.as_bytes())?;
+            }
+            first = false;
+            w.write_all(t.as_bytes())?;
+        }
+        after_chunk();
+    }
+    Ok(())
+}
+
+/// One line per goroutine; with `system == false`, system goroutines are
+/// left out as GOTRACEBACK=all leaves them out.
+pub fn goroutines(a: &Analysis, system: bool) -> String {
+    let mut out = Vec::new();
+    let _ = write_goroutines(a, system, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`goroutines`] written to `w` as it is formatted.
+pub fn write_goroutines(a: &Analysis, system: bool, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let u = a.unwinder();
+    write_chunked(
+        &a.goroutines,
+        w,
+        "",
+        |r| r.listed(system).then(|| goroutine_line(a, &u, &a.walked(r, Depth::FirstUserFrame))),
+        || a.core.release_pages(),
+    )
+}
+
+fn goroutine_line(a: &Analysis, u: &crate::unwind::Unwinder<'_>, r: &GoroutineReport) -> String {
+    let mut s = String::with_capacity(256);
+    let _ = write!(s, "{} Goroutine {} - ", if r.crashing { "*" } else { " " }, r.g.goid);
+    match user_frame(r) {
+        Some((name, file, line, pc)) => {
+            let _ = write!(s, "User: {file}:{line} {name} ({pc:#x})");
+        }
+        None => match r.stack.frames.first().and_then(|f| f.logical.first().map(|l| (l, f.pc))) {
+            Some((l, pc)) => {
+                let _ = write!(s, "Runtime: {}:{} {} ({pc:#x})", l.file, l.line, l.name);
+            }
+            None => s += "(no stack)",
+        },
+    }
+    if let Some(f) = u.find_func(r.g.gopc) {
+        let link = r.g.gopc.wrapping_sub(a.bias);
+        let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
+        let (file, line) = a.bin.pcln.file_line(&f, trace);
+        let _ = write!(s, " Go: {file}:{line} {} ({:#x})", u.func_name(&f), r.g.gopc);
+    }
+    if let Some(f) = u.find_func(r.g.startpc) {
+        let _ = write!(s, " Start: {} ({:#x})", u.func_name(&f), r.g.startpc);
+    }
+    let _ = write!(s, " [{}]", status_text(a, r));
+    if !r.g.labels.is_empty() {
+        let l: Vec<String> = r.g.labels.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
+        let _ = write!(s, " labels:{{{}}}", l.join(", "));
+    }
+    if let Some(t) = r.thread {
+        let _ = write!(s, " (thread {t})");
+    }
+    s.push('\n');
+    s
+}
