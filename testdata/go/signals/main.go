@@ -89,6 +89,11 @@ func quit(target string) {
 	time.Sleep(time.Minute)
 }
 
+//go:noinline
+func show(count int, name string, p point, nums [5]int) {
+	fmt.Println(count, name, p, nums)
+}
+
 type point struct {
 	X, Y int
 }
@@ -106,13 +111,16 @@ func main() {
 		quit(target)
 		return
 	}
-	count := 1234567
-	name := "breakpoint-local"
-	p := point{X: 17, Y: -4}
-	nums := []int{3, 1, 4, 1, 5}
+	// Computed from the arguments, so that they are variables with stack
+	// slots rather than constants the compiler folds away.
+	n := len(os.Args) // 2
+	count := 1234565 + n
+	name := os.Args[1] + "-local"
+	p := point{X: 15 + n, Y: -2 - n}
+	nums := [5]int{n + 1, n - 1, n + 2, n - 1, n + 3}
 	fmt.Fprintf(os.Stderr, "local count %d\nlocal name %q\nlocal p X:%d,Y:%d\nlocal nums %d,%d,%d,%d,%d\n",
 		count, name, p.X, p.Y, nums[0], nums[1], nums[2], nums[3], nums[4])
 	runtime.Breakpoint()
 	// Used after the stop, so their values stay in main.main's frame.
-	fmt.Println(count, name, p, nums)
+	show(count, name, p, nums)
 }
