@@ -64,6 +64,7 @@ pub mod reason;
 pub mod report;
 pub mod runtime_types;
 pub mod signature;
+pub mod sigframe;
 pub mod symbolize;
 pub mod traceback;
 pub mod triage;
