@@ -80,8 +80,16 @@ pub fn info(a: &Analysis) -> String {
 /// inside its handler (the SIGABRT of GOTRACEBACK=crash that the core names).
 fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
     let Some((tid, chain)) = crate::sigframe::of_signalled_thread(a) else { return };
+    // A lone handler of the core's own signal (a panic's SIGABRT) started
+    // nothing else: it is the handler, not an original.
+    let core_signo = a.core.signal.as_ref().map(|s| s.signo);
+    let lone = chain.frames.len() == 1 && chain.frames.first().map(|f| f.info.signo) == core_signo;
     for (i, f) in chain.frames.iter().rev().enumerate() {
-        let what = if i == 0 { "original:   " } else { "re-raised:  " };
+        let what = match i {
+            0 if lone => "handled:    ",
+            0 => "original:   ",
+            _ => "re-raised:  ",
+        };
         let _ = writeln!(
             s,
             "{what} {} pc={:#x} sp={:#x} (signal frame at {:#x} on thread {tid})",
