@@ -21,6 +21,10 @@ pub struct GoroutineReport {
     /// Where the walk started: "sched", "syscall", "thread registers", ...
     /// (empty when the stack was not walked: [`Depth::None`]).
     pub start_source: String,
+    /// Every general register at the walk's start, when it started from a
+    /// thread's registers or a signal frame (what the innermost frame's
+    /// variables may live in).
+    pub start_regs: Option<core_reader::Registers>,
     /// The runtime's own crash frames (fatalpanic and what it called) that
     /// were dropped so the stack starts where the runtime's traceback starts.
     pub trimmed: usize,
@@ -169,7 +173,7 @@ impl Analysis {
                 .flatten()
         });
         let thread = m.as_ref().and_then(|m| goroutine::thread_of_m(m, &self.threads));
-        let (stack, source, trimmed) = self.walk(g, m.as_ref(), thread, self.depth);
+        let (stack, source, trimmed, start_regs) = self.walk(g, m.as_ref(), thread, self.depth);
         let (system, crashing) = (self.is_system(g), crashing == Some(g.addr));
         let thread = thread.map(|t| t.tid);
         GoroutineReport {
@@ -180,6 +184,7 @@ impl Analysis {
             m,
             stack,
             start_source: source,
+            start_regs,
             trimmed,
         }
     }
@@ -193,18 +198,25 @@ impl Analysis {
             return std::borrow::Cow::Borrowed(r);
         }
         let thread = r.thread.and_then(|tid| self.threads.iter().find(|t| t.tid == tid));
-        let (stack, start_source, trimmed) = self.walk(&r.g, r.m.as_ref(), thread, want);
-        std::borrow::Cow::Owned(GoroutineReport { stack, start_source, trimmed, ..r.clone() })
+        let (stack, start_source, trimmed, start_regs) = self.walk(&r.g, r.m.as_ref(), thread, want);
+        std::borrow::Cow::Owned(GoroutineReport { stack, start_source, trimmed, start_regs, ..r.clone() })
     }
 
     /// Walk `g`'s stack as deep as `depth`: the stack, where the walk
-    /// started, and how many crash frames were trimmed.
+    /// started, how many crash frames were trimmed, and the registers at
+    /// the start when they are known.
     /// With `Depth::None` nothing is walked: no stack, no starting point.
-    fn walk(&self, g: &Goroutine, m: Option<&MInfo>, thread: Option<&Thread>, depth: Depth) -> (Stack, String, usize) {
+    fn walk(
+        &self,
+        g: &Goroutine,
+        m: Option<&MInfo>,
+        thread: Option<&Thread>,
+        depth: Depth,
+    ) -> (Stack, String, usize, Option<core_reader::Registers>) {
         if depth <= Depth::None {
-            return (Stack::default(), String::new(), 0);
+            return (Stack::default(), String::new(), 0, None);
         }
-        let (start, source) = self.start_for(g, m, thread);
+        let (start, source, regs) = self.start_for(g, m, thread);
         let mut stack = match start {
             Some(s) if depth == Depth::FirstUserFrame => {
                 self.unwinder().unwind_until(s, |f| f.logical.iter().any(|l| is_user_func(&l.name)))
@@ -223,13 +235,21 @@ impl Analysis {
                 *why += &format!(" in {}; not Go code (C frames: goanalyze --threads --bt)", sym.describe(pc, m));
             }
         }
-        (stack, source, trimmed)
+        (stack, source, trimmed, regs)
     }
 
     /// The runtime's choice of starting registers (traceback1 / initAt),
     /// with one addition a core allows: a running goroutine is walked from
-    /// its thread's registers.
-    fn start_for(&self, g: &Goroutine, m: Option<&MInfo>, thread: Option<&Thread>) -> (Option<Start>, String) {
+    /// its thread's registers. Also every register at that start, when the
+    /// start is a thread's or a signal frame's context.
+    fn start_for(
+        &self,
+        g: &Goroutine,
+        m: Option<&MInfo>,
+        thread: Option<&Thread>,
+    ) -> (Option<Start>, String, Option<core_reader::Registers>) {
+        let arch = self.bin.arch;
+        let mut regs = None;
         let mut s = if g.syscallsp != 0 {
             (
                 Some(Start { pc: g.syscallpc, sp: g.syscallsp, lr: 0, trap: false, syscall: true }),
@@ -237,28 +257,25 @@ impl Analysis {
             )
         } else if g.status() == goroutine::G_RUNNING {
             let in_stack = |sp: u64| sp >= g.stack_lo && sp < g.stack_hi;
-            let sig = thread
-                .filter(|t| !in_stack(t.regs.sp()))
-                .and_then(|t| self.signal_context(t))
-                .filter(|(_, sp, _)| in_stack(*sp));
+            // In a signal handler (on gsignal, or on g0): the runtime's
+            // traceback of the goroutine starts from the context the first
+            // signal of the chain interrupted (`sigctxt`), not from the
+            // handler and not from a nested re-raise.
+            let sig = thread.filter(|t| !in_stack(t.regs.sp())).and_then(|t| {
+                let chain = self.signal_chain(t);
+                let u = self.unwinder();
+                chain.goroutine_context(g.stack_lo, g.stack_hi, |pc| u.find_func(pc).is_some()).copied()
+            });
             match thread {
-                Some(t) if t.regs.sp() >= g.stack_lo && t.regs.sp() < g.stack_hi => (
-                    Some(Start {
-                        pc: t.regs.pc(),
-                        sp: t.regs.sp(),
-                        lr: t.regs.lr().unwrap_or(0),
-                        trap: true,
-                        syscall: false,
-                    }),
-                    format!("registers of thread {}", t.tid),
-                ),
-                // In a signal handler on gsignal: the interrupted registers
-                // are in the signal frame (a GOTRACEBACK=crash core's
-                // crashing thread re-raises its signal from there).
+                Some(t) if in_stack(t.regs.sp()) => {
+                    regs = Some(t.regs);
+                    (Some(crate::unwind::sigframe::start_of(arch, &t.regs)), format!("registers of thread {}", t.tid))
+                }
                 Some(t) if sig.is_some() => {
-                    let (pc, sp, lr) = sig.unwrap_or_default();
+                    let f = sig.as_ref().map(|f| f.regs);
+                    regs = f;
                     (
-                        Some(Start { pc, sp, lr, trap: true, syscall: false }),
+                        f.map(|r| crate::unwind::sigframe::start_of(arch, &r)),
                         format!("signal frame on thread {}", t.tid),
                     )
                 }
@@ -279,62 +296,25 @@ impl Analysis {
         // In the VDSO the runtime records where it left Go code.
         if let Some(m) = m {
             if m.vdso_sp != 0 && m.curg == g.addr {
+                regs = None;
                 s = (
                     Some(Start { pc: m.vdso_pc, sp: m.vdso_sp, lr: 0, trap: false, syscall: true }),
                     "m.vdsoPC/vdsoSP".to_string(),
                 );
             }
         }
-        if !self.bin.arch.uses_lr() {
+        if !arch.uses_lr() {
             if let (Some(st), _) = &mut s {
                 st.lr = 0;
             }
         }
-        s
+        (s.0, s.1, regs)
     }
 
-    /// The registers a signal interrupted (pc, sp, lr), for a thread that is
-    /// in a Go signal handler: walk the thread's (gsignal) stack to
-    /// `runtime.sigtramp`, which the kernel entered with the `rt_sigframe`
-    /// right above it.
-    /// - linux/amd64: `ucontext` starts just past sigtramp's return address
-    ///   (the frame's fp); `uc_mcontext` (+40) holds rsp at +120, rip at +128.
-    /// - linux/arm64: the frame starts at sigtramp's entry sp (its fp) with
-    ///   128 bytes of siginfo, then ucontext whose `uc_mcontext` is at +176:
-    ///   fault_address, x0..x30, sp, pc.
-    pub fn signal_context(&self, t: &Thread) -> Option<(u64, u64, u64)> {
-        let f = self.sigtramp_frame(t)?;
-        match self.bin.arch {
-            crate::binary::BinArch::Amd64 => {
-                let mc = f.fp.wrapping_add(40);
-                Some((self.core.u64(mc.wrapping_add(128)).ok()?, self.core.u64(mc.wrapping_add(120)).ok()?, 0))
-            }
-            crate::binary::BinArch::Arm64 => {
-                let mc = f.fp.wrapping_add(128 + 176);
-                let regs = mc.wrapping_add(8);
-                Some((
-                    self.core.u64(regs.wrapping_add(32 * 8)).ok()?,
-                    self.core.u64(regs.wrapping_add(31 * 8)).ok()?,
-                    self.core.u64(regs.wrapping_add(30 * 8)).ok()?,
-                ))
-            }
-        }
-    }
-
-    /// The frame of Go's signal trampoline (`runtime.sigtramp` or
-    /// `runtime.cgoSigtramp`) near the top of a thread's stack: the kernel's
-    /// signal frame, and the interrupted context, sit just above it.
-    pub fn sigtramp_frame(&self, t: &Thread) -> Option<crate::unwind::Frame> {
-        let stack = self.unwinder().unwind(Start {
-            pc: t.regs.pc(),
-            sp: t.regs.sp(),
-            lr: t.regs.lr().unwrap_or(0),
-            trap: true,
-            syscall: false,
-        });
-        stack.frames.into_iter().take(32).find(|f| {
-            matches!(self.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
-        })
+    /// The kernel's signal frames on a thread's stack, innermost first
+    /// (see [`crate::unwind::sigframe`]).
+    pub fn signal_chain(&self, t: &Thread) -> crate::unwind::sigframe::SigChain {
+        crate::unwind::sigframe::chain(&self.unwinder(), &t.regs)
     }
 
     /// runtime.isSystemGoroutine: started in package runtime, except

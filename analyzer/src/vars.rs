@@ -86,67 +86,13 @@ fn preempt_registers(a: &Analysis, base: u64, f: &Frame) -> Option<core_reader::
     }))
 }
 
-/// The innermost frame's registers: from the thread or its signal frame.
-pub fn frame_registers(a: &Analysis, r: &GoroutineReport) -> Option<core_reader::Registers> {
+/// The innermost frame's registers: those the walk started from (a
+/// thread's, or the context a signal frame saved; see [`crate::unwind::sigframe`]).
+pub fn frame_registers(_a: &Analysis, r: &GoroutineReport) -> Option<core_reader::Registers> {
     if r.trimmed > 0 {
         return None;
     }
-    let tid: u64 = if let Some(t) = r.start_source.strip_prefix("registers of thread ") {
-        let tid: u64 = t.parse().ok()?;
-        return a.threads.iter().find(|th| th.tid == tid).map(|th| th.regs);
-    } else {
-        r.start_source.strip_prefix("signal frame on thread ")?.parse().ok()?
-    };
-    let t = a.threads.iter().find(|th| th.tid == tid)?;
-    signal_registers(a, t)
-}
-
-/// Every general register of the context a Go signal handler interrupted
-/// (see [`Analysis::signal_context`] for where the kernel puts it).
-fn signal_registers(a: &Analysis, t: &crate::runtime::goroutine::Thread) -> Option<core_reader::Registers> {
-    let f = a.sigtramp_frame(t)?;
-    let m = &a.core;
-    match t.regs {
-        core_reader::Registers::Amd64(_) => {
-            // uc_mcontext.gregs: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip.
-            let g = f.fp.wrapping_add(40);
-            let r = |i: u64| m.u64(g.wrapping_add(8 * i)).ok();
-            Some(core_reader::Registers::Amd64(core_reader::Amd64Regs {
-                r8: r(0)?,
-                r9: r(1)?,
-                r10: r(2)?,
-                r11: r(3)?,
-                r12: r(4)?,
-                r13: r(5)?,
-                r14: r(6)?,
-                r15: r(7)?,
-                rdi: r(8)?,
-                rsi: r(9)?,
-                rbp: r(10)?,
-                rbx: r(11)?,
-                rdx: r(12)?,
-                rax: r(13)?,
-                rcx: r(14)?,
-                rsp: r(15)?,
-                rip: r(16)?,
-                ..Default::default()
-            }))
-        }
-        core_reader::Registers::Arm64(_) => {
-            let regs = f.fp.wrapping_add(128 + 176 + 8);
-            let mut x = [0u64; 31];
-            for (i, v) in x.iter_mut().enumerate() {
-                *v = m.u64(regs.wrapping_add(8 * i as u64)).ok()?;
-            }
-            Some(core_reader::Registers::Arm64(core_reader::Arm64Regs {
-                x,
-                sp: m.u64(regs.wrapping_add(31 * 8)).ok()?,
-                pc: m.u64(regs.wrapping_add(32 * 8)).ok()?,
-                pstate: 0,
-                tpidr: None,
-            }))
-        }
-    }
+    r.start_regs
 }
 
 /// A frame's variables in scope: arguments first, then locals.

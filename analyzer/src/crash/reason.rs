@@ -16,7 +16,8 @@ use crate::analysis::{Analysis, GoroutineReport};
 use crate::runtime::goroutine::{MInfo, Thread};
 use crate::memory::Memory;
 use crate::runtime::panic::{self, PanicEntry};
-use crate::unwind::{Stack, Start};
+use crate::unwind::sigframe::{self, SigFrame};
+use crate::unwind::Stack;
 
 /// Longest fatal error message we read.
 const MAX_THROW_MSG: u64 = 4096;
@@ -125,50 +126,37 @@ fn evidence(a: &Analysis, s: &Stack) -> Evidence {
 /// final SIGABRT is delivered to its own handler, which forwards it), and
 /// the crash path is on the stack the signal interrupted.
 pub fn thread_stack(a: &Analysis, t: &Thread) -> Stack {
-    let lr = if a.bin.arch.uses_lr() { t.regs.lr().unwrap_or(0) } else { 0 };
-    let mut start = Start { pc: t.regs.pc(), sp: t.regs.sp(), lr, trap: true, syscall: false };
+    thread_walk(a, t).0
+}
+
+/// [`thread_stack`], and the signal frame of the signal
+/// `runtime.sighandler` was handling (the first handler on the stack that
+/// is the runtime's, not a forwarder of a re-raise), else the outermost.
+fn thread_walk(a: &Analysis, t: &Thread) -> (Stack, Option<SigFrame>) {
+    let chain = a.signal_chain(t);
     let mut all = Stack::default();
-    for _ in 0..4 {
-        let st = a.unwinder().unwind(start);
-        let tramp = st.frames.iter().position(|f| is_sigtramp(a, f));
-        let next = tramp.and_then(|i| sigframe_regs(a, &st.frames[i]));
-        all.stopped = st.stopped.clone();
-        all.frames.extend(st.frames);
-        match next {
-            Some((pc, sp, lr)) => start = Start { pc, sp, lr, trap: true, syscall: false },
-            None => break,
+    let mut handled = None;
+    let starts = std::iter::once(t.regs).chain(chain.frames.iter().map(|f| f.regs));
+    for (i, regs) in starts.enumerate() {
+        let mut st = a.unwinder().unwind(sigframe::start_of(a.bin.arch, &regs));
+        if let Some(f) = chain.frames.get(i) {
+            // What lies above the trampoline is the interrupted context,
+            // walked from the next start.
+            if let Some(p) = st.frames.iter().position(|f| is_sigtramp(a, f)) {
+                st.frames.truncate(p + 1);
+            }
+            if handled.is_none() && st.frames.iter().any(|f| a.bin.pcln.func_name(&f.func) == "runtime.sighandler") {
+                handled = Some(*f);
+            }
         }
+        all.stopped = st.stopped;
+        all.frames.extend(st.frames);
     }
-    all
+    (all, handled.or_else(|| chain.outermost().copied()))
 }
 
 fn is_sigtramp(a: &Analysis, f: &crate::unwind::Frame) -> bool {
-    matches!(a.bin.pcln.func_name(&f.func), "runtime.sigtramp" | "runtime.cgoSigtramp")
-}
-
-/// The kernel's signal frame above a `runtime.sigtramp` frame:
-/// linux/amd64 `rt_sigframe` is `{pretcode, ucontext, siginfo}` and
-/// sigtramp's fp is the ucontext, whose `uc_mcontext` (+40) holds rsp at
-/// +120 and rip at +128; linux/arm64 puts 128 bytes of siginfo at the fp,
-/// then the ucontext with `uc_mcontext` at +176: fault_address, x0..x30, sp, pc.
-const AMD64_UCONTEXT_SIZE: u64 = 304;
-
-fn sigframe_regs(a: &Analysis, f: &crate::unwind::Frame) -> Option<(u64, u64, u64)> {
-    let m = &a.core;
-    match a.bin.arch {
-        crate::binary::BinArch::Amd64 => {
-            let mc = f.fp.wrapping_add(40);
-            Some((m.u64(mc.wrapping_add(128)).ok()?, m.u64(mc.wrapping_add(120)).ok()?, 0))
-        }
-        crate::binary::BinArch::Arm64 => {
-            let regs = f.fp.wrapping_add(128 + 176 + 8);
-            Some((
-                m.u64(regs.wrapping_add(32 * 8)).ok()?,
-                m.u64(regs.wrapping_add(31 * 8)).ok()?,
-                m.u64(regs.wrapping_add(30 * 8)).ok()?,
-            ))
-        }
-    }
+    sigframe::is_trampoline(a.bin.pcln.func_name(&f.func))
 }
 
 /// Decide the reason for a core.
@@ -179,9 +167,10 @@ pub fn analyze(a: &Analysis) -> Reason {
     order.extend((0..a.threads.len()).filter(|i| Some(*i) != sig_idx));
 
     let mut found: Option<(&Thread, Stack, Evidence)> = None;
+    let mut found_sig: Option<SigFrame> = None;
     for i in order {
         let Some(t) = a.threads.get(i) else { continue };
-        let st = thread_stack(a, t);
+        let (st, sig) = thread_walk(a, t);
         let e = evidence(a, &st);
         // A panic or throw beats a signal handler seen on another thread
         // (GOTRACEBACK=crash makes the crashing M signal the others).
@@ -191,6 +180,7 @@ pub fn analyze(a: &Analysis) -> Reason {
         };
         if better {
             found = Some((t, st, e));
+            found_sig = sig;
         }
         if found.as_ref().is_some_and(|(_, _, e)| e.fatalpanic || e.fatalthrow) {
             break;
@@ -253,9 +243,10 @@ pub fn analyze(a: &Analysis) -> Reason {
         r.evidence = format!("runtime.fatalpanic on thread {}", t.tid);
     } else {
         r.kind = ReasonKind::Signal;
-        let (signo, code, addr) = sigframe_info(a, &tstack).unwrap_or((0, 0, 0));
+        let info = found_sig.map(|f| f.info).unwrap_or_default();
+        let (signo, code, addr) = (info.signo.max(0) as u32, i64::from(info.code), info.addr);
         let name = signal_description(a, signo);
-        let pc = sigframe_pc(a, &tstack).unwrap_or(0);
+        let pc = found_sig.map(|f| f.regs.pc()).unwrap_or(0);
         let mut text = format!("{name}\nPC={pc:#x} m={} sigcode={code}", m.map(|m| m.id).unwrap_or(-1));
         if signo == SIGSEGV || signo == SIGBUS {
             text += &format!(" addr={addr:#x}");
@@ -509,29 +500,6 @@ fn plausible_string(mem: &dyn Memory, addr: u64) -> Option<String> {
     mem.read(ptr, &mut v).ok()?;
     let s = String::from_utf8(v).ok()?;
     s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t').then_some(s)
-}
-
-/// (signo, si_code, si_addr) of the signal `runtime.sighandler` was
-/// handling: the siginfo in the kernel's signal frame of the first
-/// `runtime.sigtramp` below it (see [`sigframe_regs`]).
-fn sigframe_info(a: &Analysis, s: &Stack) -> Option<(u32, i64, u64)> {
-    let h = s.frames.iter().position(|f| a.bin.pcln.func_name(&f.func) == "runtime.sighandler")?;
-    let f = s.frames[h..].iter().find(|f| is_sigtramp(a, f))?;
-    let info = match a.bin.arch {
-        crate::binary::BinArch::Amd64 => f.fp.wrapping_add(AMD64_UCONTEXT_SIZE),
-        crate::binary::BinArch::Arm64 => f.fp,
-    };
-    let signo = a.core.u32(info).ok()?;
-    let code = a.core.u32(info.wrapping_add(8)).ok()? as i32 as i64;
-    let addr = a.core.u64(info.wrapping_add(16)).unwrap_or(0);
-    (1..65).contains(&signo).then_some((signo, code, addr))
-}
-
-/// The pc the handled signal interrupted.
-fn sigframe_pc(a: &Analysis, s: &Stack) -> Option<u64> {
-    let h = s.frames.iter().position(|f| a.bin.pcln.func_name(&f.func) == "runtime.sighandler")?;
-    let f = s.frames[h..].iter().find(|f| is_sigtramp(a, f))?;
-    sigframe_regs(a, f).map(|(pc, _, _)| pc)
 }
 
 pub const SIGTRAP: i32 = 5;

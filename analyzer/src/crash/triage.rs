@@ -60,6 +60,11 @@ pub struct Record {
     pub go_version: Option<String>,
     /// The signal the core records (for a Go crash usually the runtime's own SIGABRT).
     pub signal: Option<Signal>,
+    /// The signal the crashed thread's outermost handler took (SIGQUIT,
+    /// SIGSEGV...), when the core's `signal` was raised inside a handler
+    /// (the runtime's SIGABRT with GOTRACEBACK=crash) or is that signal.
+    #[serde(default)]
+    pub original_signal: Option<Signal>,
     pub reason: Option<Reason>,
     pub crashing_goroutine: Option<u64>,
     /// The crashing goroutine's stack, innermost first, inlined frames expanded.
@@ -85,6 +90,7 @@ impl Record {
             exe: None,
             go_version: None,
             signal: None,
+            original_signal: None,
             reason: None,
             crashing_goroutine: None,
             frames: None,
@@ -130,6 +136,15 @@ pub fn from_analysis(a: &Analysis) -> Record {
         addr: s.addr.map(|x| format!("{x:#x}")),
         thread: s.thread.and_then(|i| a.core.threads.get(i)).map(|t| t.tid),
     });
+    let original_signal = crate::unwind::sigframe::of_signalled_thread(a).and_then(|(tid, chain)| {
+        chain.outermost().map(|f| Signal {
+            number: f.info.signo,
+            name: reason::signal_short(f.info.signo),
+            code: f.info.code,
+            addr: (!f.info.from_user()).then(|| format!("{:#x}", f.info.addr)),
+            thread: Some(tid),
+        })
+    });
     let root = signature::goroot_src(a);
     let to_frame = |f: &group::GroupFrame| Frame { func: f.func.clone(), file: f.file.clone(), line: f.line, inlined: f.inlined };
     let groups = buckets
@@ -153,6 +168,7 @@ pub fn from_analysis(a: &Analysis) -> Record {
         exe: Some(a.bin.path.display().to_string()),
         go_version: a.bin.go_version.clone(),
         signal,
+        original_signal,
         crashing_goroutine: r.crashing_goroutine,
         reason: Some(r),
         frames,
@@ -190,6 +206,13 @@ pub fn format_text(r: &Record, full_groups: bool) -> String {
             s.push('\n');
         }
         None => s += "signal:     none\n",
+    }
+    if let Some(o) = r.original_signal.as_ref().filter(|o| Some(o.number) != r.signal.as_ref().map(|s| s.number)) {
+        let _ = write!(s, "original:   {} ({}) code={}", o.name, o.number, o.code);
+        if let Some(a) = &o.addr {
+            let _ = write!(s, " addr={a}");
+        }
+        s += " (the core's signal was raised inside its handler)\n";
     }
     if let Some(rs) = &r.reason {
         let _ = writeln!(s, "reason:     {} ({})", rs.kind.as_str(), rs.evidence);

@@ -46,6 +46,7 @@ pub fn info(a: &Analysis) -> String {
         }
         None => s += "signal:      none\n",
     }
+    signal_chain_lines(a, &mut s);
     let _ = writeln!(s, "wait reasons: {}", a.state.wait_reasons_source);
     let _ = writeln!(s, "now:         {} ns (nanotime, from {}); used for \"N minutes\"", a.state.now, a.state.now_source);
     let _ = writeln!(s, "threads:     {}", c.threads.len());
@@ -72,6 +73,35 @@ pub fn info(a: &Analysis) -> String {
         let _ = writeln!(s, "warning:     {w}");
     }
     s
+}
+
+/// The signal handlers on the crashed thread, outermost first: the signal
+/// that started the crash (SIGQUIT, SIGSEGV...) and what the runtime raised
+/// inside its handler (the SIGABRT of GOTRACEBACK=crash that the core names).
+fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
+    let Some((tid, chain)) = crate::unwind::sigframe::of_signalled_thread(a) else { return };
+    // A lone handler of the core's own signal (a panic's SIGABRT) started
+    // nothing else: it is the handler, not an original.
+    let core_signo = a.core.signal.as_ref().map(|s| s.signo);
+    let lone = chain.frames.len() == 1 && chain.frames.first().map(|f| f.info.signo) == core_signo;
+    for (i, f) in chain.frames.iter().rev().enumerate() {
+        let what = match i {
+            0 if lone => "handled:    ",
+            0 => "original:   ",
+            _ => "re-raised:  ",
+        };
+        let _ = writeln!(
+            s,
+            "{what} {} pc={:#x} sp={:#x} (signal frame at {:#x} on thread {tid})",
+            crate::unwind::sigframe::describe(&f.info),
+            f.regs.pc(),
+            f.regs.sp(),
+            f.addr
+        );
+    }
+    if let Some(why) = &chain.stopped {
+        let _ = writeln!(s, "signal frames: {why}");
+    }
 }
 
 pub fn signal_name(n: i32) -> &'static str {

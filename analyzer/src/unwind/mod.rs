@@ -7,6 +7,7 @@
 pub mod args;
 pub mod cfi;
 pub mod native;
+pub mod sigframe;
 
 use crate::binary::{BinArch, Binary};
 use crate::binary::inline::{self, LogicalFrame};

@@ -261,32 +261,12 @@ impl<'a> NativeUnwinder<'a> {
         self.a.goroutines.iter().find(|r| r.g.addr == m.curg)
     }
 
-    /// The registers a signal interrupted, from the `ucontext` the kernel
-    /// put right above Go's `runtime.sigtramp` (its frame's fp), laid out as
-    /// linux's `struct sigcontext` (amd64) / `user_pt_regs` (arm64).
-    fn signal_regs(&self, sigtramp_fp: u64) -> Option<Regs> {
-        let mem = self.a.mem();
-        let mut r = Regs::default();
-        match self.a.bin.arch {
-            BinArch::Amd64 => {
-                // uc_flags, uc_link, uc_stack (24 bytes), then uc_mcontext:
-                // r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip.
-                const ORDER: [u16; 17] = [8, 9, 10, 11, 12, 13, 14, 15, 5, 4, 6, 3, 1, 0, 2, 7, 16];
-                let mc = sigtramp_fp.wrapping_add(40);
-                for (i, reg) in ORDER.iter().enumerate() {
-                    r.set(*reg, mem.u64(mc.wrapping_add(8 * i as u64)).ok()?);
-                }
-            }
-            BinArch::Arm64 => {
-                // siginfo (128 bytes), then ucontext with uc_mcontext at +176:
-                // fault_address, x0..x30, sp, pc.
-                let regs = sigtramp_fp.wrapping_add(128 + 176 + 8);
-                for reg in 0..=32u16 {
-                    r.set(reg, mem.u64(regs.wrapping_add(8 * u64::from(reg))).ok()?);
-                }
-            }
-        }
-        Some(r)
+    /// The registers a signal interrupted, from the kernel's frame right
+    /// above Go's `runtime.sigtramp` (its frame's fp): [`crate::unwind::sigframe`].
+    fn signal_regs(&self, tid: u64, sigtramp_fp: u64) -> Option<Regs> {
+        let t = self.a.threads.iter().find(|t| t.tid == tid)?;
+        let f = crate::unwind::sigframe::decode(self.a.bin.arch, self.a.mem(), sigtramp_fp, &t.regs).ok()?;
+        Some(Regs::from_core(&f.regs))
     }
 
     /// The caller's frame pointer after `f` returns: Go saves it just below
@@ -360,7 +340,7 @@ impl<'a> NativeUnwinder<'a> {
                 let name = u.func_name(&last.func).to_string();
                 if matches!(name.as_str(), "runtime.sigtramp" | "runtime.cgoSigtramp") {
                     let ret = mem.u64(last.fp.wrapping_sub(8)).unwrap_or(0);
-                    match self.signal_regs(last.fp) {
+                    match self.signal_regs(tid, last.fp) {
                         Some(r) => {
                             bt.frames.push(BtFrame { pc: ret, sp: last.fp, kind: BtKind::Signal });
                             regs = r;

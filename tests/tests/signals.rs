@@ -1,0 +1,234 @@
+//! Cores made by a fatal signal that landed on a thread running a goroutine
+//! (testdata/go/signals): with GOTRACEBACK=crash the runtime prints that
+//! goroutine from the context the signal interrupted and re-raises SIGABRT
+//! inside its handler, so the signalled thread holds two nested signal
+//! frames. Every view must start that goroutine where the runtime did:
+//! `--stacks` agrees with the runtime's traceback on every goroutine,
+//! `--info` and `--triage` name the signal that was sent (SIGQUIT, SIGTRAP)
+//! besides the core's SIGABRT, `--threads --bt` goes through both frames
+//! into the goroutine, and `--locals` reads the interrupted main.main.
+
+use std::path::Path;
+
+use serde_json::Value;
+use tests::compare::{self, Rules};
+use tests::fixture::{Build, Fixture};
+use tests::producers::{self, MadeCore};
+use tests::require_tools;
+use tests::traceback::{self, Traceback};
+
+/// Tries at making a core whose signalled goroutine was running when the
+/// signal came (sysmon preempts the busy goroutines every 10ms; rarely the
+/// signal finds one parked for a moment).
+const ATTEMPTS: usize = 3;
+
+fn fixture() -> Fixture {
+    Build::new("signals").build().unwrap_or_else(|e| panic!("building the signals fixture: {e:#}"))
+}
+
+fn goanalyze(core: &Path, exe: &Path, args: &[&str]) -> String {
+    let mut all = vec![core.as_os_str(), "--exe".as_ref(), exe.as_os_str()];
+    all.extend(args.iter().map(|a| std::ffi::OsStr::new(a)));
+    let out = tests::bins::run_goanalyze(&all);
+    assert!(
+        out.status.success(),
+        "goanalyze {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The runtime's traceback with each goroutine's stack as its own M
+/// printed it: after a SIGQUIT every M prints the goroutine it was running
+/// in full, while the first M's list shows those as "running on other
+/// thread; stack unavailable". The walked one goes first, so that
+/// `unique()` keeps it.
+fn oracle(stderr: &str) -> Traceback {
+    let mut tb = traceback::parse(stderr);
+    tb.goroutines.sort_by_key(|g| g.frames.is_empty());
+    tb
+}
+
+/// The goroutine the first M printed: the one the signal interrupted
+/// (`goroutine 0` when it interrupted a thread with no goroutine).
+fn signalled(stderr: &str) -> Option<u64> {
+    traceback::parse(stderr).goroutines.first().filter(|g| g.status == "running").map(|g| g.id)
+}
+
+/// A core of `quit TARGET`, retried until the signal found its goroutine running.
+fn quit_core(fx: &Fixture, target: &str) -> (MadeCore, u64) {
+    for _ in 0..ATTEMPTS {
+        let made = producers::kernel_core(&fx.exe, &["quit", target]).unwrap_or_else(|e| panic!("quit {target}: {e:#}"));
+        if let Some(id) = signalled(&made.stderr).filter(|id| *id != 0) {
+            return (made, id);
+        }
+    }
+    panic!("in {ATTEMPTS} runs the SIGQUIT for {target} never found its goroutine running");
+}
+
+/// The tid the fixture printed for `name` ("tid NAME N").
+fn tid_of(stderr: &str, name: &str) -> u64 {
+    let prefix = format!("tid {name} ");
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no \"{prefix}N\" line in:\n{stderr}"))
+}
+
+/// The block of `--threads --bt` for thread `tid`: its header line and
+/// the indented frames under it.
+fn thread_block(bt: &str, tid: u64) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    let tid = tid.to_string();
+    for line in bt.lines() {
+        // `* thread N pc=..` (the signalled one) or `  thread N pc=..`.
+        let head = line.trim_start_matches(['*', ' ']);
+        if head.starts_with("thread ") {
+            inside = head.split_whitespace().nth(1) == Some(tid.as_str());
+        }
+        if inside {
+            out += line;
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn sigquit_on_a_running_goroutine() {
+    require_tools!("go" => "builds the fixture");
+    let fx = fixture();
+    let mut failures = Vec::new();
+    let mut table = Vec::new();
+    for (target, user_func) in [("spin", "main.spin"), ("memmove", "main.copyLoop"), ("syscall", "main.rawLoop")] {
+        let (made, id) = quit_core(&fx, target);
+        let (core, exe) = (made.core.as_path(), fx.exe.as_path());
+        let runtime = oracle(&made.stderr);
+        let want = runtime.goroutine(id).cloned().unwrap_or_default();
+        assert!(
+            want.frames.iter().any(|f| f.func == user_func),
+            "{target}: the runtime's goroutine {id} does not show {user_func}:\n{}",
+            made.stderr
+        );
+
+        // --stacks: every goroutine, the signalled one frame for frame.
+        let ours = traceback::parse(&goanalyze(core, exe, &["--stacks"]));
+        let diffs = compare::stacks(&runtime, &ours, &Rules::default());
+        let top = want.frames.first().map(|f| f.func.clone()).unwrap_or_default();
+        table.push(format!(
+            "| {target} | goroutine {id} from {top} ({} frames) | {} goroutines | {} differences |",
+            want.frames.len(),
+            runtime.unique().len(),
+            diffs.len()
+        ));
+        if !diffs.is_empty() {
+            failures.push(format!("{target} --stacks:\n    {}", diffs.join("\n    ")));
+        }
+        let got = ours.goroutine(id).map(|g| g.frames.len()).unwrap_or(0);
+        if got == 0 {
+            failures.push(format!("{target}: goroutine {id} has no frames in --stacks"));
+        }
+
+        // --goroutines: the signalled goroutine's line names its first frame
+        // outside the runtime (as Delve's "User" location does).
+        let user = want
+            .frames
+            .iter()
+            .map(|f| f.func.as_str())
+            .find(|f| !f.starts_with("runtime.") && !f.starts_with("internal/runtime"))
+            .unwrap_or(user_func);
+        let list = goanalyze(core, exe, &["--goroutines"]);
+        let line = list.lines().find(|l| l.split_whitespace().take(3).any(|w| w == id.to_string()));
+        if !line.is_some_and(|l| l.contains("User: ") && l.contains(&format!(" {user} "))) {
+            failures.push(format!("{target} --goroutines: goroutine {id} does not show {user}: {line:?}"));
+        }
+
+        // --info: the signal that was sent, beside the core's SIGABRT.
+        let info = goanalyze(core, exe, &["--info"]);
+        let tid = tid_of(&made.stderr, target);
+        let original = info.lines().find(|l| l.starts_with("original:")).unwrap_or("");
+        if !(original.contains("(SIGQUIT)") && original.contains("SI_TKILL") && original.contains(&format!("thread {tid}"))) {
+            failures.push(format!("{target} --info: no SIGQUIT sent to thread {tid}:\n{info}"));
+        }
+        if !info.lines().any(|l| l.starts_with("re-raised:") && l.contains("(SIGABRT)")) {
+            failures.push(format!("{target} --info: the runtime's SIGABRT re-raise is not named:\n{info}"));
+        }
+
+        // --triage: the same goroutine, and the original signal.
+        let rec: Value = serde_json::from_str(goanalyze(core, exe, &["--triage", "--format", "json"]).trim())
+            .unwrap_or_else(|e| panic!("{target}: triage JSON: {e}"));
+        if rec["original_signal"]["name"] != "SIGQUIT" || rec["signal"]["name"] != "SIGABRT" {
+            failures.push(format!("{target} --triage: signal {} original_signal {}", rec["signal"], rec["original_signal"]));
+        }
+        if rec["crashing_goroutine"].as_u64() != Some(id) {
+            failures.push(format!("{target} --triage: crashing goroutine {} (runtime: {id})", rec["crashing_goroutine"]));
+        }
+        let msg = rec["reason"]["message"].as_str().unwrap_or("");
+        if !msg.starts_with("SIGQUIT: quit") {
+            failures.push(format!("{target} --triage: message {msg:?}"));
+        }
+        let triage_frames: Vec<&str> =
+            rec["frames"].as_array().into_iter().flatten().filter_map(|f| f["func"].as_str()).collect();
+        let stack_frames: Vec<&str> = want.frames.iter().map(|f| f.func.as_str()).collect();
+        let inlined_ok = triage_frames.iter().filter(|f| stack_frames.contains(f)).count() == stack_frames.len();
+        if !inlined_ok {
+            failures.push(format!("{target} --triage: frames {triage_frames:?}, runtime {stack_frames:?}"));
+        }
+
+        // --threads --bt: both signal frames, then the goroutine's own frames.
+        let bt = thread_block(&goanalyze(core, exe, &["--threads", "--bt"]), tid);
+        let handlers = bt.matches("<signal handler called>").count();
+        if handlers != 2 || !bt.contains(user_func) {
+            failures.push(format!("{target} --threads --bt: {handlers} signal frames, {user_func} missing or present:\n{bt}"));
+        }
+    }
+    eprintln!("\n{}\n", table.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn breakpoint_locals_and_signal() {
+    require_tools!("go" => "builds the fixture");
+    let fx = fixture();
+    let made = producers::kernel_core(&fx.exe, &["breakpoint"]).unwrap_or_else(|e| panic!("breakpoint: {e:#}"));
+    let (core, exe) = (made.core.as_path(), fx.exe.as_path());
+    let runtime = oracle(&made.stderr);
+    let want = runtime.goroutine(1).cloned().unwrap_or_default();
+    assert_eq!(want.frames.first().map(|f| f.func.as_str()), Some("runtime.breakpoint"), "{}", made.stderr);
+
+    let ours = traceback::parse(&goanalyze(core, exe, &["--stacks"]));
+    let diffs = compare::stacks(&runtime, &ours, &Rules::default());
+    assert!(diffs.is_empty(), "--stacks differs from the runtime:\n{}", diffs.join("\n"));
+
+    // What main.main printed before it stopped: "local NAME VALUE".
+    let printed: Vec<(&str, &str)> = made
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("local ")?.split_once(' '))
+        .collect();
+    assert_eq!(printed.len(), 4, "{}", made.stderr);
+    let locals = goanalyze(core, exe, &["--locals", "-g", "1"]);
+    let main_part = locals.split("main.main(").nth(1).unwrap_or_else(|| panic!("no main.main frame:\n{locals}"));
+    let main_part = main_part.split("\nruntime.main(").next().unwrap_or(main_part);
+    for (name, value) in printed {
+        let line = main_part
+            .lines()
+            .find(|l| l.trim_start().strip_prefix("var ").is_some_and(|v| v.starts_with(&format!("{name} = "))))
+            .unwrap_or_else(|| panic!("no local {name} in main.main:\n{locals}"));
+        // Compare without spaces: ours is Delve's style (`{X: 17, Y: -4}`,
+        // `[3,1,4,1,5]`), the fixture's compact.
+        let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(squeezed.contains(&format!("{name}=")) && squeezed.contains(value), "local {name}: want {value}, got {line:?}");
+    }
+
+    // The signal that stopped it, beside the core's SIGABRT.
+    let info = goanalyze(core, exe, &["--info"]);
+    assert!(
+        info.lines().any(|l| l.starts_with("original:") && l.contains("(SIGTRAP)")),
+        "--info does not name SIGTRAP:\n{info}"
+    );
+    let rec: Value = serde_json::from_str(goanalyze(core, exe, &["--triage", "--format", "json"]).trim()).expect("triage JSON");
+    assert_eq!(rec["original_signal"]["name"], "SIGTRAP", "{rec}");
+    assert_eq!(rec["crashing_goroutine"].as_u64(), Some(1), "{rec}");
+}
