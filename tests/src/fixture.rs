@@ -19,13 +19,15 @@ use crate::{cache_dir, workspace_root};
 /// which Debian 12's wine 8.0 lacks.
 pub const WINE_TOOLCHAIN: &str = "go1.21.0";
 
-/// Toolchains the compatibility matrix tries besides the machine's own.
+/// Toolchains the compatibility matrix tries besides the machine's own:
+/// older ones, and go1.27 (newer than the machine's go1.26).
 pub const OLDER_TOOLCHAINS: &[&str] = &[
     "go1.21.13",
     "go1.22.12",
     "go1.23.12",
     "go1.24.11",
     "go1.25.5",
+    "go1.27.3",
 ];
 
 /// How to build one fixture.

@@ -160,7 +160,7 @@ impl Binary {
             .and_then(|len| image.static_bytes(pc_addr, len))
             .ok_or_else(|| bad(format!("pclntab at {pc_addr:#x} is not in the file")))?;
         // The moduledata: its `text` field is the best textStart hint for PIE.
-        let md = crate::binary::moduledata::find(&image, &obj, &symbols, pc_addr);
+        let md = crate::binary::moduledata::find(&image, &obj, &symbols, pc_addr, go_version.as_deref().and_then(parse_go_minor));
         let text_hint = md
             .as_ref()
             .map(|m| m.text)

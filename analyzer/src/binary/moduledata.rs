@@ -7,7 +7,8 @@
 //! Field offsets follow runtime/symtab.go: after `pcHeader` come six slices
 //! (funcnametab, cutab, filetab, pctab, pclntable, ftab), then `findfunctab`,
 //! `minpc`, `maxpc`, `text`, ...; Go 1.20 inserted `covctrs, ecovctrs` before
-//! `end`, which moves `gofunc`.
+//! `end`, and Go 1.27 `typedesclen` after `types` and `itaboffset, itabsize`
+//! after `etypes`: each moves `gofunc`.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,9 @@ use crate::binary::Image;
 const OFF_FUNCNAMETAB: u64 = 8;
 const OFF_TEXT: u64 = 176;
 const OFF_ETEXT: u64 = 184;
-/// `gofunc` with `covctrs` (Go 1.20+) and without (1.18, 1.19).
+/// `gofunc` with the 1.27 type-section fields, with `covctrs` (Go
+/// 1.20..1.26) and without (1.18, 1.19). `epclntab` follows `gofunc`.
+const OFF_GOFUNC_127: u64 = 344;
 const OFF_GOFUNC_120: u64 = 320;
 const OFF_GOFUNC_118: u64 = 304;
 
@@ -37,6 +40,7 @@ pub(crate) fn find(
     obj: &object::File,
     symbols: &HashMap<String, (u64, u64)>,
     pclntab: u64,
+    go_minor: Option<u32>,
 ) -> Option<Moduledata> {
     let funcname_off = img.static_u64(pclntab.wrapping_add(8 + 3 * 8))?;
     let magic = img.static_bytes(pclntab, 4)?;
@@ -69,7 +73,19 @@ pub(crate) fn find(
         }
     }
     let addr = addr?;
-    let gofunc_off = if go120 { OFF_GOFUNC_120 } else { OFF_GOFUNC_118 };
+    // 1.27 kept the pclntab magic, so the version picks the layout. When it
+    // is unknown: the word after `gofunc` is `epclntab`, past the header in
+    // every version, while the other 1.20+ layout has a size or a slice
+    // length there.
+    let gofunc_off = match go_minor {
+        _ if !go120 => OFF_GOFUNC_118,
+        Some(m) if m >= 27 => OFF_GOFUNC_127,
+        Some(_) => OFF_GOFUNC_120,
+        None => [OFF_GOFUNC_127, OFF_GOFUNC_120]
+            .into_iter()
+            .find(|o| img.static_u64(addr.wrapping_add(o + 8)).is_some_and(|e| e > pclntab))
+            .unwrap_or(OFF_GOFUNC_120),
+    };
     Some(Moduledata {
         addr,
         text: img.static_u64(addr.wrapping_add(OFF_TEXT))?,

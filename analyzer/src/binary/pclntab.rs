@@ -2,7 +2,7 @@
 //! uses for tracebacks. It is present in every Go binary, stripped or not,
 //! so it is our primary source of function names, file:line, frame sizes and
 //! inlining. Layout facts come from runtime/symtab.go (`pcHeader`, `_func`,
-//! `functab`, `pcvalue`/`step`) of Go 1.18..1.26.
+//! `functab`, `pcvalue`/`step`) of Go 1.18..1.27.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -19,13 +19,49 @@ pub struct Options {
     pub system: bool,
 }
 
-/// funcNamePiecesForPrint: generic shape arguments print as `[...]`.
+/// funcNamePiecesForPrint: generic shape arguments print as `[...]`. A
+/// generic method of a generic type (Go 1.27+, `T[..].M[..]`) keeps the
+/// text between its two groups; only such names have two top-level groups,
+/// so older versions print the same.
 pub fn print_name(name: &str) -> String {
     if name == "runtime.gopanic" {
         return "panic".into();
     }
-    match (name.find('['), name.rfind(']')) {
-        (Some(i), Some(j)) if j > i => format!("{}[...]{}", &name[..i], &name[j + 1..]),
+    let (Some(i), Some(j)) = (name.find('['), name.rfind(']')) else { return name.to_string() };
+    if j <= i {
+        return name.to_string();
+    }
+    let interior = &name[i + 1..j];
+    if !interior.contains('[') {
+        return format!("{}[...]{}", &name[..i], &name[j + 1..]);
+    }
+    // Where the first group closes and the second opens, at depth 0.
+    let (mut depth, mut close, mut open) = (1i32, None, None);
+    for (k, c) in interior.char_indices() {
+        match c {
+            '[' => {
+                depth += 1;
+                if depth == 1 {
+                    open = Some(k);
+                    break;
+                }
+            }
+            ']' => {
+                depth -= 1;
+                if depth < 0 {
+                    break;
+                }
+                if depth == 0 {
+                    close = Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    match (depth, close, open) {
+        (1, Some(c), Some(o)) => format!("{}[...]{}[...]{}", &name[..i], &interior[c + 1..o], &name[j + 1..]),
+        (1, None, None) => format!("{}[...]{}", &name[..i], &name[j + 1..]),
+        // Unbalanced: the runtime prints the name as it is.
         _ => name.to_string(),
     }
 }
@@ -315,6 +351,11 @@ mod tests {
         assert_eq!(print_name("runtime.gopanic"), "panic");
         assert_eq!(print_name("main.genericWait[go.shape.struct { X int; Y int }]"), "main.genericWait[...]");
         assert_eq!(print_name("main.(*T[go.shape.int]).m"), "main.(*T[...]).m");
+        assert_eq!(print_name("main.(*T[go.shape.int]).M[go.shape.string]"), "main.(*T[...]).M[...]");
+        assert_eq!(print_name("main.f[go.shape.[]int]"), "main.f[...]");
+        assert_eq!(print_name("main.T[go.shape.[]int].M[go.shape.map[int]int].func1"), "main.T[...].M[...].func1");
+        assert_eq!(print_name("main.f[a]b]"), "main.f[...]");
+        assert_eq!(print_name("main.f[a[b]"), "main.f[a[b]");
         assert_eq!(print_name("main.main.func1"), "main.main.func1");
         assert_eq!(print_name("weird]name["), "weird]name[");
     }
