@@ -573,3 +573,83 @@ pub fn signal_short(signo: i32) -> String {
         .map(str::to_string)
         .unwrap_or_else(|| format!("signal {signo}"))
 }
+
+/// Where the signal that started a crash was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginalSource {
+    /// The outermost kernel signal frame on the signalled thread: the
+    /// runtime's handler was still running it when the core was written.
+    SignalFrame { addr: u64 },
+    /// The crashing goroutine's `g.sig`/`g.sigcode0`/`g.sigcode1`: the
+    /// handler returned into an injected `runtime.sigpanic`, which then
+    /// threw ("unexpected fault address"), so no frame of it is left.
+    Sigpanic { goid: u64 },
+}
+
+/// The signal that started a crash, when the core keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginalSignal {
+    pub tid: u64,
+    pub info: sigframe::SigInfo,
+    /// Where the signal interrupted the program.
+    pub pc: u64,
+    pub source: OriginalSource,
+}
+
+/// Frames of the crashing goroutine searched for `runtime.sigpanic`: the
+/// throw path above it (throw, fatalthrow, systemstack) is shallow.
+const SIGPANIC_SEARCH_FRAMES: usize = 12;
+
+/// The signal that started the crash of the core's signalled thread: its
+/// outermost signal frame, else the fault its goroutine is still panicking
+/// on (`runtime.sigpanic` on its stack). A `g.sig` left over from a fault
+/// that was recovered long ago is not reported.
+pub fn original_signal(a: &Analysis) -> Option<OriginalSignal> {
+    let (tid, chain) = sigframe::of_signalled_thread(a)?;
+    let framed = chain
+        .outermost()
+        .map(|f| OriginalSignal { tid, info: f.info, pc: f.regs.pc(), source: OriginalSource::SignalFrame { addr: f.addr } });
+    // A lone handler of the core's own signal sent by the process is the
+    // runtime forwarding its final SIGABRT (crash() after a throw or a
+    // panic), not what started the crash: a fault that became a sigpanic
+    // may have.
+    let core_signo = a.core.signal.as_ref().map(|s| s.signo);
+    let forwarder = chain.frames.len() == 1 && framed.is_some_and(|o| o.info.from_user() && Some(o.info.signo) == core_signo);
+    if framed.is_some() && !forwarder {
+        return framed;
+    }
+    sigpanic_signal(a, tid).or(framed)
+}
+
+/// The fault the signalled thread's goroutine took and is still panicking on.
+fn sigpanic_signal(a: &Analysis, tid: u64) -> Option<OriginalSignal> {
+    let m = a.state.ms.iter().find(|m| m.procid == tid && m.curg != 0)?;
+    let reader = crate::runtime::goroutine::Reader { bin: &a.bin, mem: &a.core, bias: a.bias };
+    let g = reader.read_g(m.curg).ok()?;
+    let l = &a.bin.layout;
+    let rd = |k: &str| l.opt(k).and_then(|o| a.core.u64(g.addr.wrapping_add(o)).ok());
+    let signo = l.opt("g.sig").and_then(|o| a.core.u32(g.addr.wrapping_add(o)).ok()).filter(|s| *s != 0)?;
+    // The throw runs on the system stack: g.sched is where the goroutine left.
+    if g.sched.sp == 0 {
+        return None;
+    }
+    let start = crate::unwind::Start { pc: g.sched.pc, sp: g.sched.sp, lr: g.sched.lr, trap: false, syscall: false };
+    let u = a.unwinder();
+    let seen = std::cell::Cell::new(0usize);
+    let st = u.unwind_until(start, |f| {
+        seen.set(seen.get() + 1);
+        u.func_name(&f.func) == "runtime.sigpanic" || seen.get() >= SIGPANIC_SEARCH_FRAMES
+    });
+    if !st.frames.last().is_some_and(|f| u.func_name(&f.func) == "runtime.sigpanic") {
+        return None;
+    }
+    let info = sigframe::SigInfo {
+        signo: i32::try_from(signo).ok()?,
+        errno: 0,
+        // sigcode0 holds the siginfo's si_code as the runtime stored it.
+        code: rd("g.sigcode0")? as i32,
+        addr: rd("g.sigcode1")?,
+        pid: None,
+    };
+    Some(OriginalSignal { tid, info, pc: rd("g.sigpc").unwrap_or(0), source: OriginalSource::Sigpanic { goid: g.goid } })
+}

@@ -136,14 +136,12 @@ pub fn from_analysis(a: &Analysis) -> Record {
         addr: s.addr.map(|x| format!("{x:#x}")),
         thread: s.thread.and_then(|i| a.core.threads.get(i)).map(|t| t.tid),
     });
-    let original_signal = crate::unwind::sigframe::of_signalled_thread(a).and_then(|(tid, chain)| {
-        chain.outermost().map(|f| Signal {
-            number: f.info.signo,
-            name: reason::signal_short(f.info.signo),
-            code: f.info.code,
-            addr: (!f.info.from_user()).then(|| format!("{:#x}", f.info.addr)),
-            thread: Some(tid),
-        })
+    let original_signal = reason::original_signal(a).map(|o| Signal {
+        number: o.info.signo,
+        name: reason::signal_short(o.info.signo),
+        code: o.info.code,
+        addr: (!o.info.from_user()).then(|| format!("{:#x}", o.info.addr)),
+        thread: Some(o.tid),
     });
     let root = signature::goroot_src(a);
     let to_frame = |f: &group::GroupFrame| Frame { func: f.func.clone(), file: f.file.clone(), line: f.line, inlined: f.inlined };

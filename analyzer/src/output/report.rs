@@ -102,6 +102,20 @@ fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
     if let Some(why) = &chain.stopped {
         let _ = writeln!(s, "signal frames: {why}");
     }
+    // No handler left on the stack: a fault the runtime turned into a
+    // sigpanic that then threw (SIGBUS on a truncated mapping).
+    if chain.frames.len() <= 1 {
+        if let Some(o) = crate::crash::reason::original_signal(a) {
+            if let crate::crash::reason::OriginalSource::Sigpanic { goid } = o.source {
+                let _ = writeln!(
+                    s,
+                    "original:    {} pc={:#x} (taken by goroutine {goid} on thread {tid}, which panicked on it)",
+                    crate::unwind::sigframe::describe(&o.info),
+                    o.pc
+                );
+            }
+        }
+    }
 }
 
 pub fn signal_name(n: i32) -> &'static str {

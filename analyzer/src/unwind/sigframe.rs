@@ -70,6 +70,12 @@ impl SigInfo {
         self.code <= SI_USER
     }
 
+    /// Whether `addr` is the kernel's si_addr (a fault address, 0 included:
+    /// a nil dereference), as `read_siginfo` reads it.
+    pub fn carries_addr(&self) -> bool {
+        !self.from_user() && self.code != SI_KERNEL && matches!(self.signo, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP)
+    }
+
     /// `SI_TKILL` and the like, for people.
     pub fn code_name(&self) -> Option<&'static str> {
         Some(match self.code {
@@ -286,7 +292,7 @@ pub fn describe(info: &SigInfo) -> String {
     }
     if let Some(pid) = info.pid {
         s += &format!(" pid={pid}");
-    } else if !info.from_user() && info.addr != 0 {
+    } else if info.carries_addr() {
         s += &format!(" addr={:#x}", info.addr);
     }
     s
