@@ -124,8 +124,8 @@ impl Build {
             None => cmd.env("GOTOOLCHAIN", "local"),
         };
         cmd.env("GOARCH", &self.goarch).env("GOOS", &self.goos);
-        // Only the cgo fixture links C; the rest are static, as most Go servers are.
-        cmd.env("CGO_ENABLED", if self.name == "cgo" { "1" } else { "0" });
+        // Only the cgo fixtures link C; the rest are static, as most Go servers are.
+        cmd.env("CGO_ENABLED", if matches!(self.name.as_str(), "cgo" | "sigcgo") { "1" } else { "0" });
         cmd.env("GOFLAGS", "-mod=mod");
         cmd
     }

@@ -12,6 +12,15 @@
 //
 // Mode "breakpoint" prints main.main's locals ("local NAME VALUE", on stderr) and stops
 // at runtime.Breakpoint (SIGTRAP).
+//
+// Mode "sigbus" maps two pages of a file, truncates the file to nothing and
+// reads the second page: the kernel sends SIGBUS (BUS_ADRERR) and the
+// runtime throws "unexpected fault address". It prints "fault ADDR" first.
+//
+// Mode "preempt" runs on one P: two goroutines spin in loops without calls
+// until sysmon has preempted each asynchronously (their stacks then hold
+// runtime.asyncPreempt over main.spin), then main, locked to its thread,
+// sends SIGQUIT to that thread.
 package main
 
 import (
@@ -21,6 +30,7 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 var sink uint64
@@ -98,10 +108,58 @@ type point struct {
 	X, Y int
 }
 
+//go:noinline
+func readPast(m []byte, off int) byte {
+	return m[off]
+}
+
+func sigbus() {
+	f, err := os.CreateTemp("", "sigbus")
+	if err != nil {
+		panic(err)
+	}
+	os.Remove(f.Name())
+	page := os.Getpagesize()
+	if err := f.Truncate(int64(2 * page)); err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, 2*page, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	if err := f.Truncate(0); err != nil {
+		panic(err)
+	}
+	fmt.Fprintf(os.Stderr, "fault %#x\n", uintptr(unsafe.Pointer(&m[page])))
+	sink = uint64(readPast(m, page))
+}
+
+func preempt() {
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(-1)
+	runtime.LockOSThread()
+	go func() { sink = spin(3) }()
+	go func() { sink = spin(5) }()
+	// Sleeping lets the spinners run; each runs until sysmon preempts it
+	// (10ms), and main gets the P back only after both have been preempted
+	// at least once.
+	time.Sleep(200 * time.Millisecond)
+	syscall.Tgkill(os.Getpid(), syscall.Gettid(), syscall.SIGQUIT)
+	time.Sleep(time.Minute)
+}
+
 func main() {
 	mode := "quit"
 	if len(os.Args) > 1 {
 		mode = os.Args[1]
+	}
+	switch mode {
+	case "sigbus":
+		sigbus()
+		return
+	case "preempt":
+		preempt()
+		return
 	}
 	if mode != "breakpoint" {
 		target := "spin"
