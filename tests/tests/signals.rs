@@ -7,6 +7,12 @@
 //! `--info` and `--triage` name the signal that was sent (SIGQUIT, SIGTRAP)
 //! besides the core's SIGABRT, `--threads --bt` goes through both frames
 //! into the goroutine, and `--locals` reads the interrupted main.main.
+//!
+//! Also: signals taken inside C code called through cgo (testdata/go/sigcgo:
+//! SIGSEGV, abort()), SIGBUS on a truncated mapping (the handler is gone:
+//! the fault lives on in the goroutine's g.sig), goroutines stopped in
+//! runtime.asyncPreempt, and the same kinds of cores from arm64 programs
+//! under qemu-aarch64, whose guest cores qemu writes itself.
 
 use std::path::Path;
 
@@ -24,6 +30,10 @@ const ATTEMPTS: usize = 3;
 
 fn fixture() -> Fixture {
     Build::new("signals").build().unwrap_or_else(|e| panic!("building the signals fixture: {e:#}"))
+}
+
+fn sigcgo_fixture() -> Fixture {
+    Build::new("sigcgo").build().unwrap_or_else(|e| panic!("building the sigcgo fixture: {e:#}"))
 }
 
 fn goanalyze(core: &Path, exe: &Path, args: &[&str]) -> String {
@@ -231,4 +241,207 @@ fn breakpoint_locals_and_signal() {
     let rec: Value = serde_json::from_str(goanalyze(core, exe, &["--triage", "--format", "json"]).trim()).expect("triage JSON");
     assert_eq!(rec["original_signal"]["name"], "SIGTRAP", "{rec}");
     assert_eq!(rec["crashing_goroutine"].as_u64(), Some(1), "{rec}");
+}
+
+/// `--stacks` against the runtime's traceback; the differences, one a line.
+fn stacks_diffs(core: &Path, exe: &Path, runtime: &Traceback) -> Vec<String> {
+    let ours = traceback::parse(&goanalyze(core, exe, &["--stacks"]));
+    compare::stacks(runtime, &ours, &Rules::default())
+}
+
+fn triage(core: &Path, exe: &Path) -> Value {
+    serde_json::from_str(goanalyze(core, exe, &["--triage", "--format", "json"]).trim())
+        .unwrap_or_else(|e| panic!("triage JSON of {}: {e}", core.display()))
+}
+
+fn info_original(core: &Path, exe: &Path) -> (String, String) {
+    let info = goanalyze(core, exe, &["--info"]);
+    let line = info.lines().find(|l| l.starts_with("original:")).unwrap_or("").to_string();
+    (line, info)
+}
+
+#[test]
+fn signal_in_c_code_called_through_cgo() {
+    require_tools!("go" => "builds the fixture", "gcc" => "compiles the fixture's C (cgo)");
+    let fx = sigcgo_fixture();
+    let exe = fx.exe.as_path();
+    let mut failures = Vec::new();
+    let mut table = Vec::new();
+    // (mode, signal, si_code name, fault address, innermost C function)
+    for (mode, sig, code, addr, c_func) in [
+        ("segv", "SIGSEGV", "SEGV_MAPERR", Some("0x0"), "c_segv_inner"),
+        ("abort", "SIGABRT", "SI_TKILL", None, "c_abort_inner"),
+    ] {
+        let made = producers::kernel_core(exe, &[mode]).unwrap_or_else(|e| panic!("sigcgo {mode}: {e:#}"));
+        let core = made.core.as_path();
+        assert!(made.stderr.contains("signal arrived during cgo execution"), "{mode}:\n{}", made.stderr);
+        let runtime = oracle(&made.stderr);
+        // The runtime prints the goroutine that called C first, from where
+        // it left Go (it is in _Gsyscall while C runs).
+        let first = traceback::parse(&made.stderr).goroutines.first().cloned().unwrap_or_default();
+        assert!(
+            first.status == "syscall" && first.frames.iter().any(|f| f.func == "main.viaGo"),
+            "{mode}: the runtime's first goroutine is not the one in C:\n{}",
+            made.stderr
+        );
+
+        let diffs = stacks_diffs(core, exe, &runtime);
+        table.push(format!(
+            "| cgo {mode} | goroutine {} from {} ({} frames) | {} goroutines | {} differences |",
+            first.id,
+            first.frames.first().map(|f| f.func.as_str()).unwrap_or(""),
+            first.frames.len(),
+            runtime.unique().len(),
+            diffs.len()
+        ));
+        if !diffs.is_empty() {
+            failures.push(format!("{mode} --stacks:\n    {}", diffs.join("\n    ")));
+        }
+
+        let tid = tid_of(&made.stderr, "crash");
+        let (original, info) = info_original(core, exe);
+        let addr_ok = addr.is_none_or(|a| original.contains(&format!("addr={a}")));
+        if !(original.contains(&format!("({sig})")) && original.contains(code) && addr_ok && original.contains(&format!("thread {tid}"))) {
+            failures.push(format!("{mode} --info: no {sig} {code} addr={addr:?} on thread {tid}:\n{info}"));
+        }
+
+        let rec = triage(core, exe);
+        let o = &rec["original_signal"];
+        if o["name"] != sig || addr.is_some_and(|a| o["addr"] != a) || o["thread"].as_u64() != Some(tid) {
+            failures.push(format!("{mode} --triage: original_signal {o} (want {sig} addr {addr:?} thread {tid})"));
+        }
+        if rec["crashing_goroutine"].as_u64() != Some(first.id) {
+            failures.push(format!("{mode} --triage: crashing goroutine {} (runtime: {})", rec["crashing_goroutine"], first.id));
+        }
+        let msg = rec["reason"]["message"].as_str().unwrap_or("");
+        if !msg.starts_with(&format!("{sig}: ")) {
+            failures.push(format!("{mode} --triage: message {msg:?}"));
+        }
+
+        // --threads --bt: the C frames (by CFI) under the handler's frames.
+        let bt = thread_block(&goanalyze(core, exe, &["--threads", "--bt"]), tid);
+        if !bt.contains("<signal handler called>") || !bt.contains(c_func) {
+            failures.push(format!("{mode} --threads --bt: no signal frame or no {c_func}:\n{bt}"));
+        }
+    }
+    eprintln!("\n{}\n", table.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The "fault 0x..." line the sigbus mode prints.
+fn fault_of(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("fault "))
+        .map(|a| a.trim().to_string())
+        .unwrap_or_else(|| panic!("no \"fault ADDR\" line in:\n{stderr}"))
+}
+
+#[test]
+fn sigbus_on_a_truncated_mapping() {
+    require_tools!("go" => "builds the fixture");
+    let fx = fixture();
+    let exe = fx.exe.as_path();
+    let made = producers::kernel_core(exe, &["sigbus"]).unwrap_or_else(|e| panic!("sigbus: {e:#}"));
+    let core = made.core.as_path();
+    let fault = fault_of(&made.stderr);
+    assert!(
+        made.stderr.contains(&format!("unexpected fault address {fault}"))
+            && made.stderr.contains(&format!("[signal SIGBUS: bus error code=0x2 addr={fault} ")),
+        "the runtime did not throw on the SIGBUS at {fault}:\n{}",
+        made.stderr
+    );
+    let runtime = oracle(&made.stderr);
+    let diffs = stacks_diffs(core, exe, &runtime);
+    assert!(diffs.is_empty(), "--stacks differs from the runtime:\n{}", diffs.join("\n"));
+
+    let (original, info) = info_original(core, exe);
+    assert!(
+        original.contains("(SIGBUS)") && original.contains("BUS_ADRERR") && original.contains(&format!("addr={fault}")),
+        "--info does not name the SIGBUS at {fault}:\n{info}"
+    );
+    let rec = triage(core, exe);
+    assert_eq!(rec["original_signal"]["name"], "SIGBUS", "{rec}");
+    assert_eq!(rec["original_signal"]["addr"], fault.as_str(), "{rec}");
+    assert_eq!(rec["reason"]["fault"]["addr"], fault.as_str(), "{rec}");
+    assert_eq!(rec["crashing_goroutine"].as_u64(), Some(1), "{rec}");
+}
+
+/// Whether goroutine `g` stands in asyncPreempt over main.spin, as the
+/// runtime printed it.
+fn preempted_in_spin(g: &traceback::Goroutine) -> bool {
+    let f: Vec<&str> = g.frames.iter().take(3).map(|f| f.func.as_str()).collect();
+    f == ["runtime.asyncPreempt2", "runtime.asyncPreempt", "main.spin"]
+}
+
+#[test]
+fn asynchronously_preempted_goroutines() {
+    require_tools!("go" => "builds the fixture");
+    let fx = fixture();
+    let exe = fx.exe.as_path();
+    let made = producers::kernel_core(exe, &["preempt"]).unwrap_or_else(|e| panic!("preempt: {e:#}"));
+    let core = made.core.as_path();
+    let runtime = oracle(&made.stderr);
+    let preempted = runtime.unique().into_iter().filter(|g| preempted_in_spin(g)).count();
+    assert!(preempted > 0, "no goroutine stood in asyncPreempt:\n{}", made.stderr);
+    let diffs = stacks_diffs(core, exe, &runtime);
+    eprintln!("\n| preempt | {preempted} goroutines in asyncPreempt | {} goroutines | {} differences |\n", runtime.unique().len(), diffs.len());
+    assert!(diffs.is_empty(), "--stacks differs from the runtime:\n{}", diffs.join("\n"));
+    let (original, info) = info_original(core, exe);
+    assert!(original.contains("(SIGQUIT)"), "--info does not name SIGQUIT:\n{info}");
+    let rec = triage(core, exe);
+    assert_eq!(rec["original_signal"]["name"], "SIGQUIT", "{rec}");
+    assert_eq!(rec["crashing_goroutine"].as_u64(), Some(1), "{rec}");
+}
+
+/// The same modes built for arm64 and run under qemu-aarch64 (qemu-user),
+/// which writes the guest's core itself (`qemu_<exe>_<date>_<pid>.core`)
+/// when the guest dies of a signal, laying out the guest's signal frames as
+/// the arm64 kernel does.
+#[test]
+fn arm64_under_qemu() {
+    let tools = require_tools!("go" => "builds the fixture", "qemu-aarch64" => "runs the arm64 fixture");
+    let qemu = &tools[1];
+    let fx = Build::new("signals").arch("arm64").build().unwrap_or_else(|e| panic!("building signals for arm64: {e:#}"));
+    let exe = fx.exe.as_path();
+    let mut failures = Vec::new();
+    let mut table = Vec::new();
+    // No "sigbus": qemu-user hands the guest that SIGBUS with si_addr 0 (the
+    // runtime panics as on a nil dereference), and then its own core writer
+    // reads the truncated mapping, takes a host SIGBUS and leaves the guest
+    // core cut off there, without most of the heap.
+    for (args, sig) in [
+        (&["breakpoint"][..], "SIGTRAP"),
+        (&["preempt"][..], "SIGQUIT"),
+        (&["quit", "spin"][..], "SIGQUIT"),
+        (&["quit", "memmove"][..], "SIGQUIT"),
+        (&["quit", "syscall"][..], "SIGQUIT"),
+    ] {
+        let what = args.join(" ");
+        let made = producers::qemu_arm64_core(qemu, exe, args).unwrap_or_else(|e| panic!("qemu {what}: {e:#}"));
+        let core = made.core.as_path();
+        let runtime = oracle(&made.stderr);
+        let diffs = stacks_diffs(core, exe, &runtime);
+        let first = traceback::parse(&made.stderr).goroutines.first().cloned().unwrap_or_default();
+        table.push(format!(
+            "| arm64 {what} | goroutine {} from {} | {} goroutines | {} differences |",
+            first.id,
+            first.frames.first().map(|f| f.func.as_str()).unwrap_or(""),
+            runtime.unique().len(),
+            diffs.len()
+        ));
+        if !diffs.is_empty() {
+            failures.push(format!("{what} --stacks:\n    {}", diffs.join("\n    ")));
+        }
+        let (original, info) = info_original(core, exe);
+        if !original.contains(&format!("({sig})")) {
+            failures.push(format!("{what} --info: {sig} not named:\n{info}"));
+        }
+        let rec = triage(core, exe);
+        if rec["original_signal"]["name"] != sig {
+            failures.push(format!("{what} --triage: original_signal {}", rec["original_signal"]));
+        }
+    }
+    eprintln!("\n{}\n", table.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -364,6 +364,19 @@ mod tests {
         assert_eq!(f.info.code_name(), Some("SEGV_MAPERR"));
     }
 
+    /// A nil dereference faults at address 0: that 0 is the fault address,
+    /// not "no address".
+    #[test]
+    fn fault_address_zero_is_described() {
+        let segv = SigInfo { signo: SIGSEGV, errno: 0, code: 1, addr: 0, pid: None };
+        assert!(describe(&segv).ends_with("SEGV_MAPERR addr=0x0"), "{}", describe(&segv));
+        let quit = SigInfo { signo: 3, errno: 0, code: SI_TKILL, addr: 0, pid: Some(7) };
+        assert!(!quit.carries_addr());
+        assert!(!describe(&quit).contains("addr="), "{}", describe(&quit));
+        let kernel = SigInfo { code: SI_KERNEL, ..segv };
+        assert!(!kernel.carries_addr());
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_frame() {
         let mut m = Mem(BTreeMap::new());
