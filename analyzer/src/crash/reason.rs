@@ -618,29 +618,36 @@ pub fn original_signal(a: &Analysis) -> Option<OriginalSignal> {
     if framed.is_some() && !forwarder {
         return framed;
     }
-    sigpanic_signal(a, tid).or(framed)
+    sigpanic_signal(a, tid, chain.outermost().map(|f| f.regs)).or(framed)
 }
 
-/// The fault the signalled thread's goroutine took and is still panicking on.
-fn sigpanic_signal(a: &Analysis, tid: u64) -> Option<OriginalSignal> {
+/// The fault the signalled thread's goroutine took and is still panicking
+/// on. `interrupted` is what the forwarder's handler interrupted: the
+/// goroutine's own stack when a panic's crash() ran there.
+fn sigpanic_signal(a: &Analysis, tid: u64, interrupted: Option<core_reader::Registers>) -> Option<OriginalSignal> {
     let m = a.state.ms.iter().find(|m| m.procid == tid && m.curg != 0)?;
     let reader = crate::runtime::goroutine::Reader { bin: &a.bin, mem: &a.core, bias: a.bias };
     let g = reader.read_g(m.curg).ok()?;
     let l = &a.bin.layout;
     let rd = |k: &str| l.opt(k).and_then(|o| a.core.u64(g.addr.wrapping_add(o)).ok());
     let signo = l.opt("g.sig").and_then(|o| a.core.u32(g.addr.wrapping_add(o)).ok()).filter(|s| *s != 0)?;
-    // The throw runs on the system stack: g.sched is where the goroutine left.
-    if g.sched.sp == 0 {
-        return None;
-    }
-    let start = crate::unwind::Start { pc: g.sched.pc, sp: g.sched.sp, lr: g.sched.lr, trap: false, syscall: false };
+    // A panic crashes on the goroutine's stack (the interrupted context is
+    // there); a throw on the system stack, where g.sched is where the
+    // goroutine left.
+    let in_stack = |sp: u64| sp >= g.stack_lo && sp < g.stack_hi;
+    let from_regs = interrupted.filter(|r| in_stack(r.sp())).map(|r| sigframe::start_of(a.bin.arch, &r));
+    let from_sched = (g.sched.sp != 0 && in_stack(g.sched.sp))
+        .then_some(crate::unwind::Start { pc: g.sched.pc, sp: g.sched.sp, lr: g.sched.lr, trap: false, syscall: false });
     let u = a.unwinder();
-    let seen = std::cell::Cell::new(0usize);
-    let st = u.unwind_until(start, |f| {
-        seen.set(seen.get() + 1);
-        u.func_name(&f.func) == "runtime.sigpanic" || seen.get() >= SIGPANIC_SEARCH_FRAMES
-    });
-    if !st.frames.last().is_some_and(|f| u.func_name(&f.func) == "runtime.sigpanic") {
+    let reaches_sigpanic = |start: crate::unwind::Start| {
+        let seen = std::cell::Cell::new(0usize);
+        let st = u.unwind_until(start, |f| {
+            seen.set(seen.get() + 1);
+            u.func_name(&f.func) == "runtime.sigpanic" || seen.get() >= SIGPANIC_SEARCH_FRAMES
+        });
+        st.frames.last().is_some_and(|f| u.func_name(&f.func) == "runtime.sigpanic")
+    };
+    if !from_regs.into_iter().chain(from_sched).any(reaches_sigpanic) {
         return None;
     }
     let info = sigframe::SigInfo {
