@@ -22,6 +22,8 @@ pub struct BatchOptions {
     pub jobs: usize,
     /// Ask for `group_details`.
     pub group: bool,
+    /// `--system`: count system goroutines in the groups.
+    pub system: bool,
 }
 
 /// Why a core's child analysis gave no record.
@@ -53,6 +55,9 @@ fn run_child(core: &Path, opts: &BatchOptions) -> Result<Record, BatchError> {
     cmd.arg(core).args(["--triage", "--format", "json", "--in-process"]);
     if let Some(exe) = &opts.exe {
         cmd.arg("--exe").arg(exe);
+    }
+    if !opts.system {
+        cmd.arg("--system=false");
     }
     if opts.group {
         cmd.arg("--group");

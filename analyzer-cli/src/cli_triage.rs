@@ -33,7 +33,7 @@ pub fn run(cli: &Cli) -> ExitCode {
             eprintln!("goanalyze: --in-process takes one core");
             return ExitCode::from(2);
         };
-        let mut r = triage::triage(core, cli.exe.as_deref());
+        let mut r = triage::triage(core, cli.exe.as_deref(), cli.system);
         if !cli.group {
             r.group_details.clear();
         }
@@ -53,6 +53,7 @@ pub fn run(cli: &Cli) -> ExitCode {
         timeout: Duration::from_secs(cli.timeout_per_core.max(1)),
         jobs: cli.jobs,
         group: cli.group,
+        system: cli.system,
     };
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(cli.core.len() as u64);
@@ -95,13 +96,23 @@ pub fn run(cli: &Cli) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--group` on one core.
-pub fn groups(a: &Analysis, json: bool) -> anyhow::Result<String> {
+/// `--group` on one core; system goroutines as `--system` says.
+pub fn groups(a: &Analysis, json: bool, system: bool) -> anyhow::Result<String> {
+    use analyzer::crash::group;
     let reason = analyzer::crash::reason::analyze(a);
     let crashing = reason.crashing_goroutine.and_then(|_| analyzer::crash::reason::crashing_report(a, &reason));
-    let buckets = analyzer::crash::group::group(a, false, crashing.as_ref());
+    let buckets = group::group(a, system, crashing.as_ref());
+    let hidden = group::hidden(a, system, crashing.as_ref());
     if json {
-        return Ok(serde_json::to_string_pretty(&buckets)? + "\n");
+        let doc = group::GroupsDoc {
+            schema: "goanalyze.groups",
+            version: analyzer::output::json::SCHEMA_VERSION,
+            minor: analyzer::output::json::SCHEMA_MINOR,
+            goroutine_count: buckets.iter().map(|b| b.count).sum(),
+            system_hidden: hidden,
+            groups: &buckets,
+        };
+        return Ok(serde_json::to_string_pretty(&doc)? + "\n");
     }
-    Ok(analyzer::crash::group::format(&buckets))
+    Ok(group::format(&buckets, hidden))
 }

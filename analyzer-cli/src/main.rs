@@ -66,8 +66,9 @@ struct Cli {
     /// Core format, architecture, pid, executable, signal, threads, mappings.
     #[arg(long)]
     info: bool,
-    /// Include runtime frames and system goroutines (GOTRACEBACK=crash);
-    /// `--system=false` prints what GOTRACEBACK=all prints (also filters --goroutines).
+    /// Include runtime frames and system goroutines (GOTRACEBACK=crash), in
+    /// every view; `--system=false` prints what GOTRACEBACK=all prints, and
+    /// each view says how many system goroutines it hid.
     #[arg(
         long,
         default_value_t = true,
@@ -246,7 +247,14 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
         }
     }
     if cli.group {
-        so.write_all(cli_triage::groups(a, json)?.as_bytes())?;
+        so.write_all(cli_triage::groups(a, json, cli.system)?.as_bytes())?;
+    }
+    // The text lists have no room for a note in their format (the runtime's
+    // traceback, one line a goroutine): the count of what they hid goes to
+    // stderr. (JSON documents carry it as `system_hidden`.)
+    let hidden = analyzer::output::report::hidden_system(a, cli.system);
+    if hidden > 0 && !json && (cli.goroutines || cli.stacks) {
+        eprintln!("goanalyze: {hidden} system goroutines hidden (--system=true shows them)");
     }
     Ok(())
 }

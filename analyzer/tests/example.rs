@@ -39,7 +39,7 @@ fn pipeline_example_triages_the_demo_core() {
     assert!(reason.contains("nil pointer dereference"), "{reason}");
 
     // The same record as the library's own triage of that core.
-    let record = analyzer::crash::triage::triage(&demo.join("zoo.core.zst"), Some(&demo.join("zoo")));
+    let record = analyzer::crash::triage::triage(&demo.join("zoo.core.zst"), Some(&demo.join("zoo")), true);
     assert!(record.ok(), "{:?}", record.errors);
     assert_eq!(v["signature"].as_str(), record.signature.as_deref());
     assert!(record.signature.is_some());

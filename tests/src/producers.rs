@@ -46,6 +46,45 @@ pub fn kernel_core(exe: &Path, args: &[&str]) -> Result<MadeCore> {
     Ok(MadeCore { core, stderr, dir })
 }
 
+/// Start `exe args` with `GOTRACEBACK=crash` and `ulimit -c unlimited`, wait
+/// until it prints "ready" and `settle` more, then send it SIGQUIT from
+/// outside (as an operator would to a hung server) and return the core the
+/// kernel wrote after the runtime printed every goroutine.
+pub fn sigquit_core(exe: &Path, args: &[&str], settle: Duration) -> Result<MadeCore> {
+    let dir = workdir()?;
+    let mut child = Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-c", "ulimit -c unlimited; exec \"$@\"", "sh"])
+        .arg(exe)
+        .args(args)
+        .env("GOTRACEBACK", "crash")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let (stderr_thread, rx) = watch_output(&mut child);
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("{} never printed \"ready\":\n{}", exe.display(), stderr_thread.join().unwrap_or_default());
+    }
+    std::thread::sleep(settle);
+    // `exec` kept the shell's pid: this is the Go process.
+    let st = Command::new("kill").args(["-QUIT", &child.id().to_string()]).status()?;
+    if !st.success() {
+        bail!("kill -QUIT {} failed", child.id());
+    }
+    let status = child.wait()?;
+    let stderr = stderr_thread.join().unwrap_or_default();
+    if status.success() {
+        bail!("{} exited normally after SIGQUIT:\n{stderr}", exe.display());
+    }
+    let core = find_file(dir.path(), |n| n == "core" || n.starts_with("core."))
+        .ok_or_else(|| anyhow!("{} left no core in {} after SIGQUIT\n{stderr}", exe.display(), dir.path().display()))?;
+    Ok(MadeCore { core, stderr, dir })
+}
+
 /// Run an arm64 executable under qemu-aarch64 until it crashes; qemu writes a
 /// real aarch64 ELF core `qemu_<exe>_<date>_<pid>.core` in the working directory.
 pub fn qemu_arm64_core(qemu: &Path, exe: &Path, args: &[&str]) -> Result<MadeCore> {

@@ -181,7 +181,8 @@ fn group_buckets_many_goroutines() {
         return;
     }
     let m = crash("many", &["2000", "crash"]);
-    let out = Command::new(goanalyze()).arg(&m.core).arg("--group").output().unwrap();
+    // As GOTRACEBACK=all: without the runtime's system goroutines.
+    let out = Command::new(goanalyze()).arg(&m.core).args(["--group", "--system=false"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     // Bucket headers are `count: status ...` at the start of a line.
@@ -203,10 +204,18 @@ fn group_buckets_many_goroutines() {
     assert!(counts[0].1.contains("[crashing]"), "crashing bucket first:\n{text}");
     assert!(counts[1..].windows(2).all(|w| w[0].0 >= w[1].0), "not by count:\n{text}");
 
-    let (code, r, _) = triage(&[m.core.as_path()], &[]);
+    let hidden: u64 = text.lines().next().and_then(|l| l.split_once('(')?.1.split_whitespace().next()?.parse().ok()).unwrap_or(0);
+    assert!(hidden > 0, "the hidden system goroutines are not counted:\n{text}");
+    let (code, r, _) = triage(&[m.core.as_path()], &["--system=false"]);
     assert_eq!(code, 0);
     assert_eq!(r[0]["goroutine_count"], 2001);
+    assert_eq!(r[0]["system_hidden"], hidden);
     assert_eq!(r[0]["groups"].as_array().unwrap().len(), counts.len());
+    // By default (GOTRACEBACK=crash) the system goroutines count too.
+    let (code, r, _) = triage(&[m.core.as_path()], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(r[0]["goroutine_count"], 2001 + hidden);
+    assert_eq!(r[0]["system_hidden"], 0);
 }
 
 #[test]

@@ -5,9 +5,11 @@
 //! are equal. Ids, argument values and wait minutes are not compared: they
 //! differ between goroutines doing the same thing.
 //!
-//! The crashing goroutine's bucket comes first, then the biggest; system
-//! goroutines (the runtime's own) are left out unless asked for, as in the
-//! runtime's `GOTRACEBACK=all` traceback.
+//! The crashing goroutine's bucket comes first, then the biggest. System
+//! goroutines (the runtime's own) are in, as in `GOTRACEBACK=crash` and
+//! every other view, unless `--system=false` leaves them out as
+//! `GOTRACEBACK=all` does; then [`hidden`] counts them, so that the totals
+//! of all views agree.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -82,7 +84,7 @@ pub fn group(a: &Analysis, include_system: bool, crashing: Option<&GoroutineRepo
     for r in &a.goroutines {
         let is_crashing = crashing.is_some_and(|c| c.g.goid == r.g.goid);
         let r = if is_crashing { crashing.unwrap_or(r) } else { r };
-        if r.system && !include_system && !is_crashing {
+        if !is_crashing && !r.listed(include_system) {
             continue;
         }
         let status = status_text(a, r);
@@ -106,7 +108,7 @@ pub fn group(a: &Analysis, include_system: bool, crashing: Option<&GoroutineRepo
         b.count += 1;
         b.ids.push(r.g.goid);
         b.crashing |= is_crashing;
-        if r.g.waitsince != 0 {
+        if r.g.waitsince != 0 && a.state.now > 0 {
             let m = a.state.now.saturating_sub(r.g.waitsince) / 60_000_000_000;
             b.minutes = Some(match b.minutes {
                 None => (m, m),
@@ -124,6 +126,27 @@ pub fn group(a: &Analysis, include_system: bool, crashing: Option<&GoroutineRepo
             .then(x.ids.first().cmp(&y.ids.first()))
     });
     buckets
+}
+
+/// How many goroutines [`group`] leaves out with these arguments (system
+/// goroutines with `include_system == false`).
+pub fn hidden(a: &Analysis, include_system: bool, crashing: Option<&GoroutineReport>) -> usize {
+    a.goroutines
+        .iter()
+        .filter(|r| !crashing.is_some_and(|c| c.g.goid == r.g.goid) && !r.listed(include_system))
+        .count()
+}
+
+/// `--group --format json`: the buckets, with how many goroutines they
+/// count and how many system goroutines were left out.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupsDoc<'b> {
+    pub schema: &'static str,
+    pub version: u32,
+    pub minor: u32,
+    pub goroutine_count: usize,
+    pub system_hidden: usize,
+    pub groups: &'b [Bucket],
 }
 
 /// Frames a reader wants to see: the runtime's own internals are hidden as
@@ -150,9 +173,9 @@ pub fn visible_frames(b: &Bucket) -> Vec<&GroupFrame> {
 ///     main.worker   /src/main.go:29
 ///     goroutines: 6 10 14 ... (500)
 /// ```
-pub fn format(buckets: &[Bucket]) -> String {
+pub fn format(buckets: &[Bucket], system_hidden: usize) -> String {
     let total: usize = buckets.iter().map(|b| b.count).sum();
-    let mut s = format!("{} goroutines in {} groups\n", total, buckets.len());
+    let mut s = format!("{} goroutines in {} groups{}\n", total, buckets.len(), hidden_note(system_hidden));
     for b in buckets {
         s.push('\n');
         let _ = write!(s, "{}: {}", b.count, b.status);
@@ -185,4 +208,12 @@ pub fn format(buckets: &[Bucket]) -> String {
         let _ = writeln!(s, "    goroutines: {}{more}", ids.join(" "));
     }
     s
+}
+
+/// ` (9 system goroutines hidden; --system=true shows them)`, or nothing.
+pub fn hidden_note(system_hidden: usize) -> String {
+    if system_hidden == 0 {
+        return String::new();
+    }
+    format!(" ({system_hidden} system goroutines hidden; --system=true shows them)")
 }

@@ -88,6 +88,12 @@ pub struct Reason {
     pub crashing_thread: Option<u64>,
     /// How the kind was decided, for humans.
     pub evidence: String,
+    /// A snapshot of a possibly hung process, not a crash: a core with no
+    /// crash in it (gcore, godump: kind `snapshot`) or a SIGQUIT the
+    /// runtime turned into a goroutine dump (kind `signal`), with no panic,
+    /// throw or other signal on any thread.
+    #[serde(default)]
+    pub snapshot: bool,
 }
 
 /// What one thread's stack says.
@@ -196,6 +202,7 @@ pub fn analyze(a: &Analysis) -> Reason {
         crashing_goroutine: None,
         crashing_thread: None,
         evidence: String::new(),
+        snapshot: false,
     };
 
     let Some((t, tstack, mut ev)) = found else {
@@ -269,8 +276,21 @@ pub fn analyze(a: &Analysis) -> Reason {
             .and_then(|m| caught_g(a, m))
             .and_then(|addr| a.goroutines.iter().find(|g| g.g.addr == addr));
         r.crashing_goroutine = caught.or(curg).map(|g| g.g.goid);
+        if signo == SIGQUIT && only_sigquit(a) {
+            r.snapshot = true;
+            r.evidence += "; SIGQUIT is a request for a goroutine dump: a snapshot, not a crash";
+        }
     }
     r
+}
+
+/// No thread of the core is handling a signal other than SIGQUIT (the
+/// runtime relays SIGQUIT to every M when it crashes, so a SIGSEGV on one
+/// thread beside SIGQUITs on the others is a crash).
+fn only_sigquit(a: &Analysis) -> bool {
+    a.threads.iter().all(|t| {
+        a.signal_chain(t).outermost().is_none_or(|f| f.info.signo == SIGQUIT as i32)
+    })
 }
 
 /// The crashing goroutine's report (goroutine 1's when none crashed, as
@@ -336,11 +356,13 @@ fn no_evidence(a: &Analysis, mut r: Reason) -> Reason {
     match a.core.signal.as_ref() {
         None => {
             r.kind = ReasonKind::Snapshot;
+            r.snapshot = true;
             r.message = "snapshot (no crash)".into();
             r.evidence = "the core records no signal and no thread is crashing".into();
         }
         Some(s) if s.signo == 0 || s.signo == SIGSTOP || s.signo == SIGTRAP => {
             r.kind = ReasonKind::Snapshot;
+            r.snapshot = true;
             r.message = "snapshot (no crash)".into();
             r.evidence = format!("the core's signal is {} and no thread is crashing", signal_short(s.signo));
         }
@@ -507,6 +529,7 @@ pub const SIGABRT: i32 = 6;
 pub const SIGSTOP: i32 = 19;
 const SIGSEGV: u32 = 11;
 const SIGBUS: u32 = 7;
+const SIGQUIT: u32 = 3;
 
 /// The runtime's names for Linux signals (runtime/sigtab_linux_generic.go),
 /// used when `runtime.sigtable` cannot be read from the core.

@@ -102,6 +102,12 @@ pub fn user_frames(a: &Analysis, g: &GoroutineReport, n: usize) -> Vec<String> {
 }
 
 pub fn compute(a: &Analysis, r: &Reason) -> Signature {
+    if r.snapshot {
+        // What the process was doing, not which thread the dump request hit.
+        let mut lines = vec![HEADER.to_string(), "kind=snapshot".to_string()];
+        lines.extend(snapshot_lines(a));
+        return finish(lines);
+    }
     let mut lines = vec![HEADER.to_string(), format!("kind={}", r.kind.as_str())];
     match r.kind {
         ReasonKind::Panic => {
@@ -121,8 +127,88 @@ pub fn compute(a: &Analysis, r: &Reason) -> Signature {
             lines.push(format!("frame={f}"));
         }
     }
+    finish(lines)
+}
+
+fn finish(lines: Vec<String>) -> Signature {
     let input = lines.join("\n");
     Signature { hash: format!("{:016x}", fnv1a64(input.as_bytes())), input }
+}
+
+/// Groups of a snapshot that make its signature.
+pub const SNAPSHOT_GROUPS: usize = 5;
+
+/// Wait reasons that say nothing about a hang: the garbage collector's and
+/// the scheduler's own passing states, and `sleep` (a polling loop's
+/// goroutine is asleep in one snapshot and running in the next).
+fn transient_wait(reason: &str) -> bool {
+    reason.starts_with("GC ")
+        || matches!(
+            reason,
+            "garbage collection"
+                | "garbage collection scan"
+                | "preempted"
+                | "sleep"
+                | "stopping the world"
+                | "flushing proc caches"
+                | "wait for GC cycle"
+                | "debug call"
+                | "dumping heap"
+                | "panicwait"
+                | "force gc (idle)"
+                | "finalizer wait"
+                | "cleanup wait"
+                | "trace reader (blocked)"
+                | "trace goroutine status"
+                | "trace proc status"
+                | "page trace flush"
+                | "GOMAXPROCS updater (idle)"
+        )
+}
+
+/// A snapshot's lines: the largest groups of blocked user goroutines, each
+/// `blocked=<wait reason>|<frame>;<frame>...` (the first user frames,
+/// innermost first), sorted; when nothing is blocked, the running ones as
+/// `busy=<frames>`. Counts, ids, minutes and addresses are left out: they
+/// change from one snapshot of the same hang to the next.
+pub fn snapshot_lines(a: &Analysis) -> Vec<String> {
+    use crate::runtime::goroutine::{G_RUNNABLE, G_RUNNING, G_SYSCALL, G_WAITING};
+    use std::collections::HashMap;
+    let mut blocked: HashMap<String, usize> = HashMap::new();
+    let mut busy: HashMap<String, usize> = HashMap::new();
+    for g in a.goroutines.iter().filter(|g| !g.system) {
+        let mut frames = user_frames(a, g, TOP_FRAMES);
+        if frames.is_empty() {
+            // A goroutine of a library only (net/http's): its frames
+            // outside package runtime.
+            frames = g
+                .stack
+                .frames
+                .iter()
+                .flat_map(|f| f.logical.iter())
+                .filter(|l| crate::analysis::is_user_func(&l.name))
+                .take(TOP_FRAMES)
+                .map(|l| print_name(&l.name))
+                .collect();
+        }
+        let frames = frames.join(";");
+        match g.g.status() {
+            G_WAITING if g.g.wait_reason != 0 => {
+                let why = a.state.wait_reason_text(g.g.wait_reason).unwrap_or("waiting");
+                if !transient_wait(why) {
+                    *blocked.entry(format!("blocked={why}|{frames}")).or_default() += 1;
+                }
+            }
+            G_RUNNING | G_RUNNABLE | G_SYSCALL => *busy.entry(format!("busy={frames}")).or_default() += 1,
+            _ => {}
+        }
+    }
+    let pick = if blocked.is_empty() { busy } else { blocked };
+    let mut ranked: Vec<(String, usize)> = pick.into_iter().collect();
+    ranked.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    let mut lines: Vec<String> = ranked.into_iter().take(SNAPSHOT_GROUPS).map(|(k, _)| k).collect();
+    lines.sort();
+    lines
 }
 
 /// The entries `printpanics` prints (not Goexits, not the repeat of a re-panic).

@@ -16,6 +16,9 @@ use crate::crash::signature;
 
 /// Bumped on any incompatible change of [`Record`].
 pub const SCHEMA_VERSION: u32 = 1;
+/// Additions within version 1 (1: `schema_minor`, `snapshot`,
+/// `system_hidden`; system goroutines counted by default).
+pub const SCHEMA_MINOR: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Signal {
@@ -55,6 +58,8 @@ pub struct GroupSummary {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {
     pub schema_version: u32,
+    #[serde(default)]
+    pub schema_minor: u32,
     pub core: String,
     pub exe: Option<String>,
     pub go_version: Option<String>,
@@ -72,8 +77,17 @@ pub struct Record {
     pub signature: Option<String>,
     /// The text hashed into `signature`.
     pub signature_input: Option<String>,
-    /// Goroutines counted in `groups` (system goroutines excluded).
+    /// A snapshot of a possibly hung process (gcore, godump, SIGQUIT),
+    /// not a crash; its signature says what the goroutines were blocked on.
+    #[serde(default)]
+    pub snapshot: bool,
+    /// Goroutines counted in `groups`: every live one, system goroutines
+    /// included unless `--system=false`.
     pub goroutine_count: Option<usize>,
+    /// System goroutines left out of `groups` and `goroutine_count`
+    /// (`--system=false`); 0 otherwise.
+    #[serde(default)]
+    pub system_hidden: usize,
     pub groups: Option<Vec<GroupSummary>>,
     pub warnings: Vec<String>,
     pub errors: Vec<String>,
@@ -86,6 +100,7 @@ impl Record {
     pub fn failed(core: &Path, error: String) -> Record {
         Record {
             schema_version: SCHEMA_VERSION,
+            schema_minor: SCHEMA_MINOR,
             core: core.display().to_string(),
             exe: None,
             go_version: None,
@@ -96,7 +111,9 @@ impl Record {
             frames: None,
             signature: None,
             signature_input: None,
+            snapshot: false,
             goroutine_count: None,
+            system_hidden: 0,
             groups: None,
             warnings: Vec::new(),
             errors: vec![error],
@@ -108,19 +125,26 @@ impl Record {
     }
 }
 
-/// Triage one core in this process. Never fails: errors go in the record.
-pub fn triage(core: &Path, exe: Option<&Path>) -> Record {
+/// Triage one core in this process, system goroutines included in the
+/// groups (`include_system`, as `--system`). Never fails: errors go in the record.
+pub fn triage(core: &Path, exe: Option<&Path>, include_system: bool) -> Record {
     match Analysis::open(core, exe) {
-        Ok(a) => from_analysis(&a),
+        Ok(a) => from_analysis_with(&a, include_system),
         Err(e) => Record::failed(core, e.to_string()),
     }
 }
 
+/// [`from_analysis_with`] counting system goroutines (the default).
 pub fn from_analysis(a: &Analysis) -> Record {
+    from_analysis_with(a, true)
+}
+
+pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
     let r = reason::analyze(a);
     let sig = signature::compute(a, &r);
     let crashing = r.crashing_goroutine.and_then(|_| reason::crashing_report(a, &r));
-    let buckets = group::group(a, false, crashing.as_ref());
+    let buckets = group::group(a, include_system, crashing.as_ref());
+    let system_hidden = group::hidden(a, include_system, crashing.as_ref());
     let frames = crashing.as_ref().map(|g| {
         g.stack
             .frames
@@ -162,6 +186,9 @@ pub fn from_analysis(a: &Analysis) -> Record {
     }
     Record {
         schema_version: SCHEMA_VERSION,
+        schema_minor: SCHEMA_MINOR,
+        snapshot: r.snapshot,
+        system_hidden,
         core: a.core.path.display().to_string(),
         exe: Some(a.bin.path.display().to_string()),
         go_version: a.bin.go_version.clone(),
@@ -214,6 +241,9 @@ pub fn format_text(r: &Record, full_groups: bool) -> String {
     }
     if let Some(rs) = &r.reason {
         let _ = writeln!(s, "reason:     {} ({})", rs.kind.as_str(), rs.evidence);
+        if r.snapshot {
+            s += "snapshot:   yes: a dump of a live (maybe hung) process, not a crash; the signature says what it was blocked on\n";
+        }
         for l in rs.message.lines() {
             let _ = writeln!(s, "    {l}");
         }
@@ -236,9 +266,15 @@ pub fn format_text(r: &Record, full_groups: bool) -> String {
         let _ = writeln!(s, "signature:  {sig}");
     }
     if full_groups {
-        s += &group::format(&r.group_details);
+        s += &group::format(&r.group_details, r.system_hidden);
     } else if let Some(groups) = &r.groups {
-        let _ = writeln!(s, "goroutines: {} in {} groups", r.goroutine_count.unwrap_or(0), groups.len());
+        let _ = writeln!(
+            s,
+            "goroutines: {} in {} groups{}",
+            r.goroutine_count.unwrap_or(0),
+            groups.len(),
+            group::hidden_note(r.system_hidden)
+        );
         for g in groups {
             let top = g.top_frame.as_ref().map(|f| format!("{} {}:{}", f.func, f.file, f.line)).unwrap_or_default();
             let _ = writeln!(s, "    {:>6}  {:<24} {}{}", g.count, g.status, top, if g.crashing { "  [crashing]" } else { "" });

@@ -10,8 +10,9 @@ use crate::output::report;
 use crate::output::traceback::{self, Options};
 
 pub const SCHEMA_VERSION: u32 = 1;
-/// Additions within version 1 (2: frame `vars`, the `goanalyze.print` document).
-pub const SCHEMA_MINOR: u32 = 2;
+/// Additions within version 1 (2: frame `vars`, the `goanalyze.print`
+/// document; 3: `system_hidden`, the `goanalyze.groups` document).
+pub const SCHEMA_MINOR: u32 = 3;
 
 #[derive(Serialize)]
 struct Doc<'a> {
@@ -21,6 +22,8 @@ struct Doc<'a> {
     core: String,
     executable: String,
     go_version: Option<&'a str>,
+    /// System goroutines left out (`--system=false`), so totals agree across views.
+    system_hidden: usize,
     goroutines: Goroutines<'a>,
 }
 
@@ -132,7 +135,7 @@ impl Goroutines<'_> {
         let g = &r.g;
         let st = g.status();
         let waiting = st == crate::runtime::goroutine::G_WAITING;
-        let minutes = if (waiting || st == crate::runtime::goroutine::G_SYSCALL) && g.waitsince != 0 {
+        let minutes = if (waiting || st == crate::runtime::goroutine::G_SYSCALL) && g.waitsince != 0 && a.state.now > 0 {
             Some(a.state.now.saturating_sub(g.waitsince) / 60_000_000_000)
         } else {
             None
@@ -215,6 +218,7 @@ fn doc_vars(a: &Analysis, opts: Options, with_frames: bool, vars: Option<crate::
         core: a.core.path.display().to_string(),
         executable: a.bin.path.display().to_string(),
         go_version: a.bin.go_version.as_deref(),
+        system_hidden: if only.is_some() { 0 } else { report::hidden_system(a, opts.system) },
         goroutines: Goroutines { a, opts, with_frames, vars, only },
     }
 }

@@ -48,7 +48,12 @@ pub fn info(a: &Analysis) -> String {
     }
     signal_chain_lines(a, &mut s);
     let _ = writeln!(s, "wait reasons: {}", a.state.wait_reasons_source);
-    let _ = writeln!(s, "now:         {} ns (nanotime, from {}); used for \"N minutes\"", a.state.now, a.state.now_source);
+    if a.state.now > 0 {
+        let _ = writeln!(s, "now:         {} ns (nanotime, from {}); used for \"N minutes\"", a.state.now, a.state.now_source);
+    } else {
+        // 0 would read as a clock; say there is none (no minutes are printed).
+        let _ = writeln!(s, "now:         {}; no \"N minutes\" are printed", a.state.now_source);
+    }
     let _ = writeln!(s, "threads:     {}", c.threads.len());
     if a.depth == Depth::NotRead {
         let _ = writeln!(s, "goroutines:  {} in runtime.allgs (exited ones included; --goroutines lists the live ones)", a.state.allgs_len);
@@ -152,15 +157,17 @@ fn threads_impl(a: &Analysis, backtrace: bool) -> String {
     let mut s = String::new();
     let mut sym = crate::binary::symbolize::Symbolizer::default();
     let crashed = a.core.signal.as_ref().and_then(|s| s.thread);
-    for (i, t) in a.core.threads.iter().enumerate() {
-        let pc = t.regs.pc();
-        let func = u
-            .find_func(pc)
+    let mut describe = |pc: u64| {
+        u.find_func(pc)
             .map(|f| format!("{} +{:#x}", u.func_name(&f), pc.wrapping_sub(a.bias) - f.entry))
             .unwrap_or_else(|| match a.core.mappings.iter().chain(&a.core.file_mappings).find(|m| pc >= m.start && pc < m.end) {
                 Some(m) => sym.describe(pc, m),
                 None => "? (pc not in any mapping)".into(),
-            });
+            })
+    };
+    for (i, t) in a.core.threads.iter().enumerate() {
+        let pc = t.regs.pc();
+        let func = describe(pc);
         let m = a.state.ms.iter().find(|m| m.procid == t.tid);
         let _ = writeln!(
             s,
@@ -176,6 +183,22 @@ fn threads_impl(a: &Analysis, backtrace: bool) -> String {
             })
             .unwrap_or_default()
         );
+        // In a GOTRACEBACK=crash core every thread sits in a signal
+        // handler (usleep, raise): what it was doing is the context the
+        // first signal of its chain interrupted.
+        let chain = a.threads.get(i).map(|t| a.signal_chain(t)).unwrap_or_default();
+        if let Some(f) = chain.outermost() {
+            let nested = chain.frames.len().saturating_sub(1);
+            let _ = writeln!(
+                s,
+                "      interrupted by {}: pc={:#x} sp={:#x} {}{}",
+                crate::unwind::sigframe::describe(&f.info),
+                f.regs.pc(),
+                f.regs.sp(),
+                describe(f.regs.pc()),
+                if nested > 0 { format!(" ({nested} more handler(s) nested inside)") } else { String::new() }
+            );
+        }
         if let Some(n) = &native {
             s += &crate::unwind::native::format(a, &n.backtrace(t), "    ");
         }
@@ -227,6 +250,12 @@ pub fn write_chunked<T: Sync>(
         after_chunk();
     }
     Ok(())
+}
+
+/// How many goroutines the views leave out with `--system=false` (`system`
+/// false): the system goroutines, the crashing one excepted.
+pub fn hidden_system(a: &Analysis, system: bool) -> usize {
+    a.goroutines.iter().filter(|r| !r.listed(system)).count()
 }
 
 /// One line per goroutine; with `system == false`, system goroutines are

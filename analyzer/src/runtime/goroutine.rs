@@ -479,7 +479,10 @@ impl<'a> Reader<'a> {
         st.allgs_len = glen;
         if !read_gs {
             self.read_wait_reasons(&mut st);
-            self.choose_now(&mut st);
+            // Without the goroutines, their newest `waitsince` still counts
+            // (on stripped binaries it is often the only clock): one word a g.
+            let newest = self.newest_waitsince(gptr, glen);
+            self.choose_now(&mut st, newest);
             return Ok(st);
         }
         let mut ptrs = vec![0u8; (glen * 8) as usize];
@@ -524,8 +527,24 @@ impl<'a> Reader<'a> {
         }
 
         self.read_wait_reasons(&mut st);
-        self.choose_now(&mut st);
+        let newest = st.goroutines.iter().max_by_key(|g| g.waitsince).map(|g| (g.waitsince, g.goid));
+        self.choose_now(&mut st, newest);
         Ok(st)
+    }
+
+    /// The largest `waitsince` of the gs in allgs (and that g's goid), read
+    /// one field at a time; `None` when none is set or readable.
+    fn newest_waitsince(&self, gptr: u64, glen: u64) -> Option<(i64, u64)> {
+        let (ws, goid) = (self.off("g.waitsince").ok()?, self.off("g.goid").ok()?);
+        let mut best: Option<(i64, u64)> = None;
+        for i in 0..glen {
+            let Ok(g) = self.mem.u64(gptr.wrapping_add(8 * i)) else { break };
+            let Ok(v) = self.mem.u64(g.wrapping_add(ws)) else { continue };
+            if (v as i64) > best.map_or(0, |b| b.0) {
+                best = Some((v as i64, self.mem.u64(g.wrapping_add(goid)).unwrap_or(0)));
+            }
+        }
+        best
     }
 
     /// The g a thread was running, from its thread-local storage: on
@@ -663,9 +682,14 @@ impl<'a> Reader<'a> {
     /// any goroutine (set by the GC). We take the maximum; minutes can only
     /// come out too small, never too large, and for a process that was busy
     /// until it died they agree with the runtime's.
-    fn choose_now(&self, st: &mut RuntimeState) {
+    ///
+    /// Stripped binaries have neither `runtime.sched` nor `runtime.allp`
+    /// symbols; there the goroutines' `waitsince` is what remains. When no
+    /// timestamp at all is found, `now` stays 0 and `now_source` says it is
+    /// unavailable: no minutes are printed rather than wrong ones.
+    fn choose_now(&self, st: &mut RuntimeState, newest_waitsince: Option<(i64, u64)>) {
         let mut now = 0i64;
-        let mut src = String::from("no timestamp found");
+        let mut src = String::from("unavailable: the core holds no timestamp the runtime recorded");
         if let (Some(a), Ok(o)) = (self.global("runtime.sched"), self.off("schedt.lastpoll")) {
             if let Ok(v) = self.mem.u64(a.wrapping_add(o)) {
                 if v as i64 > now {
@@ -694,11 +718,9 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        for g in &st.goroutines {
-            if g.waitsince > now {
-                now = g.waitsince;
-                src = format!("waitsince of goroutine {}", g.goid);
-            }
+        if let Some((ws, goid)) = newest_waitsince.filter(|(ws, _)| *ws > now) {
+            now = ws;
+            src = format!("waitsince of goroutine {goid}");
         }
         st.now = now;
         st.now_source = src;
