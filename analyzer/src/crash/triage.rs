@@ -110,7 +110,12 @@ impl Record {
 
 /// Triage one core in this process. Never fails: errors go in the record.
 pub fn triage(core: &Path, exe: Option<&Path>) -> Record {
-    match Analysis::open(core, exe) {
+    triage_options(core, &core_reader::OpenOptions::default().exe(exe))
+}
+
+/// [`triage`] with every option of the core reader.
+pub fn triage_options(core: &Path, opts: &core_reader::OpenOptions) -> Record {
+    match Analysis::open_options(core, opts, crate::Depth::Full) {
         Ok(a) => from_analysis(&a),
         Err(e) => Record::failed(core, e.to_string()),
     }
