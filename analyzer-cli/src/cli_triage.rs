@@ -33,7 +33,8 @@ pub fn run(cli: &Cli) -> ExitCode {
             eprintln!("goanalyze: --in-process takes one core");
             return ExitCode::from(2);
         };
-        let mut r = triage::triage(core, cli.exe.as_deref(), cli.system);
+        let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
+        let mut r = triage::triage_options(core, &opts, cli.system);
         if !cli.group {
             r.group_details.clear();
         }

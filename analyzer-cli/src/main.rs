@@ -186,7 +186,8 @@ fn run(cli: &Cli) -> Result<()> {
         return Ok(());
     }
     let core = cli.core.first().expect("clap requires CORE");
-    let a = Analysis::open_with(core, cli.exe.as_deref(), depth_needed(cli))?;
+    let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
+    let a = Analysis::open_options(core, &opts, depth_needed(cli))?;
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
         eprintln!("goanalyze: warning: {w}");
     }

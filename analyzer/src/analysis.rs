@@ -87,10 +87,13 @@ impl Analysis {
 
     /// [`Analysis::open`], walking stacks only as deep as `depth`.
     pub fn open_with(core_path: &Path, exe: Option<&Path>, depth: Depth) -> Result<Analysis> {
-        let core = core_reader::Core::open(
-            core_path,
-            &core_reader::OpenOptions { exe: exe.map(|p| p.to_path_buf()) },
-        )?;
+        Self::open_options(core_path, &core_reader::OpenOptions::default().exe(exe), depth)
+    }
+
+    /// Open with every option of the core reader (the executable, the
+    /// decompression cap), walking stacks as deep as `depth`.
+    pub fn open_options(core_path: &Path, opts: &core_reader::OpenOptions, depth: Depth) -> Result<Analysis> {
+        let core = core_reader::Core::open(core_path, opts)?;
         Self::from_core_with(core, depth)
     }
 

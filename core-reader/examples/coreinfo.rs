@@ -13,7 +13,7 @@ fn main() {
         eprintln!("usage: coreinfo CORE [EXE]");
         std::process::exit(2);
     };
-    let opts = OpenOptions { exe: args.next().map(PathBuf::from) };
+    let opts = OpenOptions { exe: args.next().map(PathBuf::from), ..Default::default() };
     let t = Instant::now();
     let core = match Core::open(&path, &opts) {
         Ok(c) => c,

@@ -263,11 +263,30 @@ pub struct Truncation {
     pub first_missing_addr: Option<u64>,
 }
 
-/// Options for [`Core::open`].
+/// Options for [`Core::open`]. `Default` is what a library caller wants;
+/// [`OpenOptions::from_env`] adds what the user set in the environment.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// Use this executable instead of the one the core names.
     pub exe: Option<PathBuf>,
+    /// Stop decompressing a compressed core past this many bytes (`None`:
+    /// [`crate::DEFAULT_MAX_DECOMPRESSED`]): a bomb of a few KiB would
+    /// otherwise fill the disk.
+    pub max_decompressed: Option<u64>,
+}
+
+impl OpenOptions {
+    /// The options a command-line tool opens cores with: the defaults, with
+    /// the decompression cap from [`crate::MAX_DECOMPRESSED_ENV`] when set.
+    pub fn from_env() -> OpenOptions {
+        OpenOptions { exe: None, max_decompressed: crate::source::max_decompressed_from_env() }
+    }
+
+    /// The same options with `exe` as the executable.
+    pub fn exe(mut self, exe: Option<&std::path::Path>) -> OpenOptions {
+        self.exe = exe.map(|p| p.to_path_buf());
+        self
+    }
 }
 
 /// A core file, opened. Every format reader produces this.

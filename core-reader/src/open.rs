@@ -17,7 +17,8 @@ pub(crate) fn open_data(path: &Path, mut data: Bytes, opts: &OpenOptions) -> Res
     let mut warnings = Vec::new();
     let mut compressed = None;
     if let Some(c) = Compression::sniff((*data).as_ref()) {
-        let (plain, warning) = decompress(path, (*data).as_ref(), c)?;
+        let cap = opts.max_decompressed.unwrap_or(crate::DEFAULT_MAX_DECOMPRESSED);
+        let (plain, warning) = decompress(path, (*data).as_ref(), c, cap)?;
         data = plain;
         warnings.extend(warning);
         compressed = Some(c);

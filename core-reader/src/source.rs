@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::spliced::Bytes;
@@ -90,34 +89,19 @@ impl Compression {
 /// then map, instead of the heap.
 const IN_MEMORY_LIMIT: usize = 256 << 20;
 
-/// The default cap on a core's decompressed size (see [`max_decompressed`]).
+/// The default cap on a core's decompressed size (`OpenOptions::max_decompressed`).
 /// Far above any core a triage pipeline meets; far below what a
 /// compression bomb (a few KiB that inflate to terabytes) would fill.
 pub const DEFAULT_MAX_DECOMPRESSED: u64 = 64 << 30;
 
-/// The environment variable that overrides the cap: a number of bytes, with
-/// an optional K, M, G or T suffix (powers of 1024).
+/// The environment variable the tools read the cap from
+/// ([`crate::OpenOptions::from_env`]): a number of bytes, with an optional
+/// K, M, G or T suffix (powers of 1024).
 pub const MAX_DECOMPRESSED_ENV: &str = "CORE_READER_MAX_DECOMPRESSED";
 
-/// Set by [`set_max_decompressed`]; 0 means "not set".
-static MAX_SET: AtomicU64 = AtomicU64::new(0);
-
-/// Cap the decompressed size of compressed cores for this process (wins over
-/// the environment). Decompression stops with an error past it.
-pub fn set_max_decompressed(bytes: u64) {
-    MAX_SET.store(bytes.max(1), Ordering::Relaxed);
-}
-
-/// The cap in force: [`set_max_decompressed`], else `CORE_READER_MAX_DECOMPRESSED`,
-/// else [`DEFAULT_MAX_DECOMPRESSED`].
-pub fn max_decompressed() -> u64 {
-    match MAX_SET.load(Ordering::Relaxed) {
-        0 => std::env::var(MAX_DECOMPRESSED_ENV)
-            .ok()
-            .and_then(|v| parse_size(&v))
-            .unwrap_or(DEFAULT_MAX_DECOMPRESSED),
-        n => n,
-    }
+/// The cap `CORE_READER_MAX_DECOMPRESSED` sets, if it is set and valid.
+pub(crate) fn max_decompressed_from_env() -> Option<u64> {
+    std::env::var(MAX_DECOMPRESSED_ENV).ok().and_then(|v| parse_size(&v))
 }
 
 /// "1048576", "512M", "2G" -> bytes.
@@ -137,13 +121,13 @@ fn parse_size(v: &str) -> Option<u64> {
 /// off after producing output (a core cut short while being written) yields
 /// what was decompressed and a warning; the ELF reader then reports the
 /// truncation. No output at all is an error.
-pub fn decompress(path: &Path, data: &[u8], c: Compression) -> Result<(Bytes, Option<String>)> {
+pub fn decompress(path: &Path, data: &[u8], c: Compression, cap: u64) -> Result<(Bytes, Option<String>)> {
     let reader: Box<dyn Read + '_> = match c {
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(data).map_err(|e| io(path, e))?),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(data)),
         Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
     };
-    spill(path, reader, c, IN_MEMORY_LIMIT, max_decompressed())
+    spill(path, reader, c, IN_MEMORY_LIMIT, cap)
 }
 
 /// Where decompressed bytes go: the heap up to `limit`, then a temp file.
@@ -253,7 +237,7 @@ mod tests {
         assert_eq!(got, &data[..got.len()]);
         assert!(w.unwrap().contains("cut short"));
         // Garbage from the start is an error naming the file.
-        let Err(e) = decompress(p, &[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff], Compression::Zstd) else {
+        let Err(e) = decompress(p, &[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff], Compression::Zstd, u64::MAX) else {
             panic!("garbage decompressed");
         };
         assert!(e.to_string().contains("x.zst"), "{e}");

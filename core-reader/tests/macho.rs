@@ -373,7 +373,7 @@ fn amd64_macho_core_from_kernel_core_matches_elf_and_lldb() {
         check_with_lldb(&p, &mo);
     }
     // The executable given explicitly is taken even though it is ELF here.
-    let with_exe = Core::open(&p, &OpenOptions { exe: Some(exe.clone()) }).unwrap();
+    let with_exe = Core::open(&p, &OpenOptions { exe: Some(exe.clone()), ..Default::default() }).unwrap();
     assert_eq!(with_exe.exe.as_ref().map(|x| (x.path.clone(), x.load_bias)), Some((exe.clone(), 0)));
     assert!(with_exe.warnings.iter().any(|w| w.contains("could not check")), "{:?}", with_exe.warnings);
     // Compressed, through the same path as ELF cores.

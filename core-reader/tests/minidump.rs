@@ -148,7 +148,7 @@ fn wine_full_memory_minidump_of_windows_zoo() {
     let z = made.dir.path().join("fixture.dmp.zst");
     let raw = std::fs::read(&made.core).unwrap();
     std::fs::write(&z, zstd::encode_all(&raw[..], 1).unwrap()).unwrap();
-    let zc = Core::open(&z, &OpenOptions { exe: Some(zoo.exe.clone()) }).unwrap();
+    let zc = Core::open(&z, &OpenOptions { exe: Some(zoo.exe.clone()), ..Default::default() }).unwrap();
     assert_eq!(zc.format, Format::Minidump);
     assert_eq!(zc.threads.len(), core.threads.len());
     assert_eq!(build_version(&zc), zoo.go_version);
@@ -157,7 +157,7 @@ fn wine_full_memory_minidump_of_windows_zoo() {
     // cut fail with the reason.
     let half = made.dir.path().join("half.dmp");
     std::fs::write(&half, &raw[..raw.len() / 2]).unwrap();
-    let hc = Core::open(&half, &OpenOptions { exe: Some(zoo.exe.clone()) }).unwrap();
+    let hc = Core::open(&half, &OpenOptions { exe: Some(zoo.exe.clone()), ..Default::default() }).unwrap();
     let t = hc.truncated.as_ref().expect("truncation noticed");
     let cut = t.first_missing_addr.expect("first missing address");
     assert!(matches!(hc.memory.read_u8(cut), Err(Error::Unreadable { .. })));

@@ -273,7 +273,7 @@ fn wrong_executable_is_a_warning() {
     let other = build("amd64", &["-ldflags=-s -w"]);
     let made = kernel_core(&exe, "nil", None);
     let (path, _) = (made.core.clone(), made.stderr.clone());
-    let core = Core::open(&path, &OpenOptions { exe: Some(other.clone()) }).unwrap();
+    let core = Core::open(&path, &OpenOptions { exe: Some(other.clone()), ..Default::default() }).unwrap();
     assert_eq!(core.exe.as_ref().unwrap().path, other);
     assert!(
         core.warnings.iter().any(|w| w.contains("does not match")),
@@ -281,10 +281,10 @@ fn wrong_executable_is_a_warning() {
         core.warnings
     );
     // The right one, given explicitly, is quiet.
-    let core = Core::open(&path, &OpenOptions { exe: Some(exe.clone()) }).unwrap();
+    let core = Core::open(&path, &OpenOptions { exe: Some(exe.clone()), ..Default::default() }).unwrap();
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
     // A missing one is an error naming it.
-    let err = Core::open(&path, &OpenOptions { exe: Some("/nonexistent/exe".into()) }).unwrap_err();
+    let err = Core::open(&path, &OpenOptions { exe: Some("/nonexistent/exe".into()), ..Default::default() }).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/exe"), "{err}");
 }
 

@@ -201,7 +201,7 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
 
 fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool, opts: DumpOptions) -> Result<()> {
     dump::interrupt::install().context("installing signal handlers")?;
-    let core = core_reader::Core::open(&input, &core_reader::OpenOptions { exe })?;
+    let core = core_reader::Core::open(&input, &core_reader::OpenOptions { exe, ..core_reader::OpenOptions::from_env() })?;
     for w in &core.warnings {
         eprintln!("godump: warning: {}: {w}", input.display());
     }

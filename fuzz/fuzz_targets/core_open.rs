@@ -10,10 +10,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // No compression bomb may take the fuzzer's memory: 64 MiB is plenty.
-    core_reader::set_max_decompressed(64 << 20);
+    let opts = OpenOptions { max_decompressed: Some(64 << 20), ..Default::default() };
     // A name in a directory with nothing else: the executable is searched
     // next to the core, and paths recorded in the core are tried as they are.
-    let Ok(core) = Core::from_bytes(Path::new("/nonexistent-fuzz-dir/core"), data.to_vec(), &OpenOptions::default()) else {
+    let Ok(core) = Core::from_bytes(Path::new("/nonexistent-fuzz-dir/core"), data.to_vec(), &opts) else {
         return;
     };
     let mut buf = [0u8; 64];

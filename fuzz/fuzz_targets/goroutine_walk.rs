@@ -63,7 +63,7 @@ fn seed() -> &'static Seed {
 fuzz_target!(|data: &[u8]| {
     let s = seed();
     let bytes = s.core.damaged(&s.targets, data, 6);
-    let opts = OpenOptions { exe: Some(s.exe.clone()) };
+    let opts = OpenOptions { exe: Some(s.exe.clone()), ..Default::default() };
     let Ok(core) = Core::from_bytes(&s.core_path, bytes, &opts) else { return };
     let Ok(a) = Analysis::from_core(core) else { return };
     let _ = analyzer::output::report::info(&a);

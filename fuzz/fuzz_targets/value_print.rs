@@ -131,7 +131,7 @@ fuzz_target!(|data: &[u8]| {
         2 => Limits { max_string: 0, max_elems: 0, max_depth: 0 },
         _ => Limits { max_string: 64, max_elems: 64, max_depth: 30 },
     };
-    let opts = OpenOptions { exe: Some(s.exe.clone()) };
+    let opts = OpenOptions { exe: Some(s.exe.clone()), ..Default::default() };
     let Ok(core) = Core::from_bytes(&s.core_path, bytes, &opts) else { return };
     let Ok(a) = Analysis::from_core(core) else { return };
     let sys = Options { system: head[2] & 0x80 != 0 };

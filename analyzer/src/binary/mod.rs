@@ -10,6 +10,7 @@ pub(crate) mod layout_table;
 pub mod moduledata;
 pub mod pclntab;
 pub mod runtime_types;
+pub mod sections;
 pub mod symbolize;
 
 use std::collections::HashMap;
@@ -81,9 +82,11 @@ pub struct Binary {
     pub wrapper_func_id: u8,
     pub build_id: Option<Vec<u8>>,
     pub(crate) image: Image,
-    /// DWARF for variables, loaded on first use (stacks never need it).
-    /// The DWARF, or why there is none (`None`: the binary has none).
+    /// The DWARF for variables, or why there is none (`None`: the binary
+    /// has none); built on first use (stacks never need it).
     debug: std::sync::OnceLock<std::result::Result<crate::dwarf::DebugInfo, Option<String>>>,
+    /// The DWARF sections, decompressed once for the layouts and `debug`.
+    dwarf_sections: sections::DwarfSections,
 }
 
 /// The file's bytes and its loadable segments: enough to read static data
@@ -183,11 +186,13 @@ impl Binary {
             build_id: obj.build_id().ok().flatten().map(|b| b.to_vec()),
             image,
             debug: std::sync::OnceLock::new(),
+            dwarf_sections: sections::DwarfSections::default(),
         };
 
         bin.wrapper_func_id = bin.pcln.funcs().map(|f| f.func_id).max().unwrap_or(0);
         // Runtime layouts: DWARF first, then the table for this version.
-        match crate::binary::runtime_types::from_dwarf(&obj) {
+        let load = |id| bin.dwarf_sections.get(&obj, id);
+        match crate::binary::runtime_types::from_dwarf(&load) {
             Ok(Some(l)) => {
                 bin.layout = l;
                 bin.has_dwarf = true;
@@ -233,7 +238,7 @@ impl Binary {
     pub fn debug_info(&self) -> Result<&crate::dwarf::DebugInfo> {
         let d = self.debug.get_or_init(|| {
             let obj = object::File::parse(&self.image.map[..]).map_err(|e| Some(e.to_string()))?;
-            match crate::dwarf::DebugInfo::load(&obj) {
+            match crate::dwarf::DebugInfo::load(|id| self.dwarf_sections.get(&obj, id)) {
                 Ok(Some(d)) => Ok(d),
                 Ok(None) => Err(None),
                 Err(e) => Err(Some(e.to_string())),

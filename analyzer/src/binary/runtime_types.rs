@@ -12,9 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use gimli::{AttributeValue, EndianSlice, LittleEndian};
-use object::{Object, ObjectSection};
+use gimli::{AttributeValue, LittleEndian, Reader, Section};
 
+use crate::dwarf::{DwarfError, R};
 use crate::error::{Error, Result};
 
 /// The fields we need, as "struct.field" with the struct named without the
@@ -101,48 +101,36 @@ impl Layout {
     }
 }
 
-type R<'a> = EndianSlice<'a, LittleEndian>;
+/// The sections the layout search reads (`Dwarf::unit` parses each unit's
+/// line program header and ranges); the others stay compressed.
+const LAYOUT_SECTIONS: [gimli::SectionId; 9] = [
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugStr,
+    gimli::SectionId::DebugLineStr,
+    gimli::SectionId::DebugStrOffsets,
+    gimli::SectionId::DebugAddr,
+    gimli::SectionId::DebugLine,
+    gimli::SectionId::DebugRngLists,
+    gimli::SectionId::DebugRanges,
+];
 
-/// Largest DWARF section decompressed (Go's own are a few MiB).
-const MAX_DWARF_SECTION: u64 = 512 << 20;
-
-/// Read the layouts from DWARF; `Ok(None)` when the binary has no DWARF.
-pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
-    let mut owned: Vec<(gimli::SectionId, Vec<u8>)> = Vec::new();
-    let mut have_info = false;
-    for id in [
-        gimli::SectionId::DebugAbbrev,
-        gimli::SectionId::DebugInfo,
-        gimli::SectionId::DebugStr,
-        gimli::SectionId::DebugLineStr,
-        gimli::SectionId::DebugStrOffsets,
-        gimli::SectionId::DebugAddr,
-        // Dwarf::unit parses the unit's line program header and ranges.
-        gimli::SectionId::DebugLine,
-        gimli::SectionId::DebugRngLists,
-        gimli::SectionId::DebugRanges,
-    ] {
-        let name = id.name();
-        let zname = format!(".zdebug_{}", &name[".debug_".len()..]);
-        let sec = obj.section_by_name(name).or_else(|| obj.section_by_name(&zname));
-        let data = match sec {
-            Some(s) => section_bytes(&s).map_err(|e| Error::Other(format!("DWARF section {name}: {e}")))?,
-            None => Vec::new(),
-        };
-        if id == gimli::SectionId::DebugInfo && !data.is_empty() {
-            have_info = true;
+/// Read the layouts from DWARF, whose sections `load` gives (the binary's
+/// shared, decompressed copies); `Ok(None)` when the binary has no DWARF.
+pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, DwarfError>) -> Result<Option<Layout>> {
+    let derr = |e: gimli::Error| Error::Layout(format!("DWARF: {e}"));
+    let empty = || R::new(std::sync::Arc::from(&[][..]), LittleEndian);
+    let dwarf = gimli::Dwarf::load(|id| -> std::result::Result<R, DwarfError> {
+        if LAYOUT_SECTIONS.contains(&id) {
+            load(id)
+        } else {
+            Ok(empty())
         }
-        owned.push((id, data));
-    }
-    if !have_info {
+    })
+    .map_err(|e| Error::Layout(e.to_string()))?;
+    if dwarf.debug_info.reader().is_empty() {
         return Ok(None);
     }
-    let get = |id: gimli::SectionId| -> R<'_> {
-        let d = owned.iter().find(|(i, _)| *i == id).map(|(_, d)| d.as_slice()).unwrap_or(&[]);
-        EndianSlice::new(d, LittleEndian)
-    };
-    let dwarf = gimli::Dwarf::load(|id| -> std::result::Result<R<'_>, gimli::Error> { Ok(get(id)) })
-        .map_err(|e| Error::Other(format!("DWARF: {e}")))?;
 
     let wanted: Vec<&str> = {
         let mut v: Vec<&str> = NEEDED.iter().map(|(k, _)| k.split('.').next().unwrap()).collect();
@@ -151,7 +139,6 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
     };
     let mut fields = BTreeMap::new();
     let mut units = dwarf.units();
-    let derr = |e: gimli::Error| Error::Other(format!("DWARF: {e}"));
     while let Some(header) = units.next().map_err(derr)? {
         let unit = dwarf.unit(header).map_err(derr)?;
         let mut entries = unit.entries();
@@ -205,50 +192,15 @@ pub fn from_dwarf(obj: &object::File) -> Result<Option<Layout>> {
     Ok(Some(Layout { fields, source: "DWARF".into() }))
 }
 
-/// A section's bytes, decompressed (`SHF_COMPRESSED` or `.zdebug_*`),
-/// refusing one that claims more than [`MAX_DWARF_SECTION`] uncompressed:
-/// the size comes from the file, and a compression bomb must not take the
-/// memory. Every DWARF/CFI section the analyzer reads goes through here.
-pub(crate) fn section_bytes<'d>(s: &impl ObjectSection<'d>) -> std::result::Result<Vec<u8>, String> {
-    let c = s.compressed_data().map_err(|e| e.to_string())?;
-    if c.uncompressed_size > MAX_DWARF_SECTION {
-        return Err(format!(
-            "claims {} bytes uncompressed, more than the {MAX_DWARF_SECTION} read",
-            c.uncompressed_size
-        ));
-    }
-    let d = c.decompress().map_err(|e| e.to_string())?.into_owned();
-    Ok(zdebug(&d)?.unwrap_or(d))
-}
-
-/// `.zdebug_*` sections ("ZLIB", 8-byte big-endian size, zlib stream), as
-/// Go writes them into PE and Mach-O files, where `object` does not
-/// decompress them by itself.
-pub(crate) fn zdebug(d: &[u8]) -> std::result::Result<Option<Vec<u8>>, String> {
-    if d.len() < 12 || &d[..4] != b"ZLIB" {
-        return Ok(None);
-    }
-    let size = u64::from_be_bytes(d[4..12].try_into().unwrap());
-    if size > MAX_DWARF_SECTION {
-        return Err(format!("claims {size} bytes uncompressed, more than the {MAX_DWARF_SECTION} read"));
-    }
-    let c = object::CompressedData {
-        format: object::CompressionFormat::Zlib,
-        data: &d[12..],
-        uncompressed_size: size,
-    };
-    Ok(Some(c.decompress().map_err(|e| e.to_string())?.into_owned()))
-}
-
 fn attr_string(
-    dwarf: &gimli::Dwarf<R<'_>>,
-    unit: &gimli::Unit<R<'_>>,
-    e: &gimli::DebuggingInformationEntry<R<'_>>,
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+    e: &gimli::DebuggingInformationEntry<R>,
     at: gimli::DwAt,
 ) -> Option<String> {
     let v = e.attr_value(at)?;
     let s = dwarf.attr_string(unit, v).ok()?;
-    Some(s.to_string_lossy().into_owned())
+    Some(s.to_string_lossy().ok()?.into_owned())
 }
 
 /// The layout for a stripped binary of Go `version`.
@@ -273,18 +225,4 @@ pub fn from_table(version: Option<&str>) -> Result<Layout> {
             format!("table for go1.{m} (nearest to {v}; may be wrong)")
         },
     })
-}
-
-#[cfg(test)]
-mod bomb_tests {
-    /// A `.zdebug_*` header claiming a terabyte is refused before any
-    /// allocation (bounds audit).
-    #[test]
-    fn zdebug_claiming_a_terabyte_is_refused() {
-        let mut d = b"ZLIB".to_vec();
-        d.extend_from_slice(&(1u64 << 40).to_be_bytes());
-        d.extend_from_slice(&[0x78, 0x9c, 3, 0]);
-        assert!(super::zdebug(&d).unwrap_err().contains("claims"));
-        assert_eq!(super::zdebug(b"not zlib"), Ok(None));
-    }
 }

@@ -128,7 +128,12 @@ impl Record {
 /// Triage one core in this process, system goroutines included in the
 /// groups (`include_system`, as `--system`). Never fails: errors go in the record.
 pub fn triage(core: &Path, exe: Option<&Path>, include_system: bool) -> Record {
-    match Analysis::open(core, exe) {
+    triage_options(core, &core_reader::OpenOptions::default().exe(exe), include_system)
+}
+
+/// [`triage`] with every option of the core reader.
+pub fn triage_options(core: &Path, opts: &core_reader::OpenOptions, include_system: bool) -> Record {
+    match Analysis::open_options(core, opts, crate::Depth::Full) {
         Ok(a) => from_analysis_with(&a, include_system),
         Err(e) => Record::failed(core, e.to_string()),
     }

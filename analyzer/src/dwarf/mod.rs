@@ -14,8 +14,7 @@ pub mod types;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gimli::{AttributeValue, DebugInfoOffset, Reader, UnitOffset};
-use object::Object;
+use gimli::{AttributeValue, DebugInfoOffset, Reader, Section, UnitOffset};
 
 pub use types::{Kind, Type, TypeRef};
 
@@ -33,7 +32,11 @@ pub const DW_AT_GO_DICT_INDEX: gimli::DwAt = gimli::DwAt(0x2906);
 #[derive(Debug, thiserror::Error)]
 pub enum DwarfError {
     #[error("DWARF section {section}: {reason}")]
-    Section { section: &'static str, reason: String },
+    Section {
+        section: &'static str,
+        #[source]
+        reason: crate::binary::sections::SectionError,
+    },
     #[error("DWARF at .debug_info+{offset:#x}: {source}")]
     Parse {
         offset: usize,
@@ -130,25 +133,11 @@ fn perr(offset: usize) -> impl Fn(gimli::Error) -> DwarfError {
 }
 
 impl DebugInfo {
-    /// Load the DWARF sections of `obj` (decompressing them); `Ok(None)`
-    /// when it has no `.debug_info`.
-    pub fn load(obj: &object::File) -> Result<Option<DebugInfo>, DwarfError> {
-        let mut have_info = false;
-        let mut load = |id: gimli::SectionId| -> Result<R, DwarfError> {
-            let name = id.name();
-            let zname = format!(".zdebug_{}", &name[".debug_".len()..]);
-            let data: Vec<u8> = match obj.section_by_name(name).or_else(|| obj.section_by_name(&zname)) {
-                // Capped: a compression bomb must not take the memory.
-                Some(s) => crate::binary::runtime_types::section_bytes(&s)
-                    .map_err(|reason| DwarfError::Section { section: name, reason })?,
-                None => Vec::new(),
-            };
-            if id == gimli::SectionId::DebugInfo && !data.is_empty() {
-                have_info = true;
-            }
-            Ok(R::new(Arc::from(data.into_boxed_slice()), gimli::LittleEndian))
-        };
-        let dwarf = gimli::Dwarf::load(&mut load)?;
+    /// Build from the DWARF sections `load` gives (the binary's shared,
+    /// decompressed copies); `Ok(None)` when there is no `.debug_info`.
+    pub fn load(load: impl Fn(gimli::SectionId) -> Result<R, DwarfError>) -> Result<Option<DebugInfo>, DwarfError> {
+        let dwarf = gimli::Dwarf::load(load)?;
+        let have_info = !dwarf.debug_info.reader().is_empty();
         if !have_info {
             return Ok(None);
         }

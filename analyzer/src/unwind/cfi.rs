@@ -174,8 +174,8 @@ impl ModuleCfi {
         m.text_addr = obj.section_by_name(".text").map_or(0, |s| s.address());
         m.got_addr = obj.section_by_name(".got").map_or(0, |s| s.address());
         if let Some(s) = obj.section_by_name(".debug_frame") {
-            // Capped decompression (see runtime_types::section_bytes).
-            if let Ok(d) = crate::binary::runtime_types::section_bytes(&s) {
+            // Capped decompression (see binary::sections).
+            if let Ok(d) = crate::binary::sections::section_bytes(&s) {
                 m.debug_frame = Some(d);
             }
         }

@@ -16,7 +16,7 @@
 //!   `uc_flags, uc_link, uc_stack{sp, flags, size}` (40 bytes), then
 //!   `uc_mcontext` (`struct sigcontext`: r8..r15, rdi, rsi, rbp, rbx, rdx,
 //!   rax, rcx, rsp, rip, eflags, cs/gs/fs/ss, err, trapno, oldmask, cr2,
-//!   fpstate, reserved[8]: 256 bytes), `uc_sigmask` (8): siginfo at +304.
+//!   fpstate, `reserved[8]`: 256 bytes), `uc_sigmask` (8): siginfo at +304.
 //! - arm64: `{siginfo (128), ucontext, ...}`; the handler starts with sp at
 //!   the siginfo. The ucontext's `uc_mcontext` is 16-aligned after a
 //!   1024-bit sigmask area: +176 in the ucontext, and holds fault_address,
