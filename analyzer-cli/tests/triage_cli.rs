@@ -43,10 +43,19 @@ fn panic_chain_and_signature_stripped_or_not() {
         assert_eq!(chain[1]["original_type"], "*main.parseError", "{r}");
         sigs.push(r["signature"].as_str().unwrap().to_string());
 
+        // By default every goroutine the runtime printed is counted (as in
+        // --goroutines); --system=false hides the runtime's own and says how many.
+        let printed = stderr.lines().filter(|l| l.starts_with("goroutine ") && l.ends_with("]:")).count();
+        assert!(printed > 1, "{stderr}");
         let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--group"]);
         assert_eq!(code, 0, "{err}");
-        assert!(out.starts_with("1 goroutines in 1 groups"), "{out}");
+        assert!(out.starts_with(&format!("{printed} goroutines in ")), "{out}");
         assert!(out.contains("1: running [crashing]"), "{out}");
+        let (code, out, err) =
+            goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--group", "--system=false"]);
+        assert_eq!(code, 0, "{err}");
+        let want = format!("1 goroutines in 1 groups ({} system goroutines hidden;", printed - 1);
+        assert!(out.starts_with(&want), "{want}\n{out}");
     }
     assert_eq!(sigs[0], sigs[1], "stripped PIE vs plain build");
 }
