@@ -25,7 +25,7 @@
 //! or a signal frame) and [`output::traceback`] / [`output::report`] /
 //! [`output::json`] format.
 //!
-//! Supported: Go 1.19..1.26 (pclntab and inline trees from 1.18; runtime
+//! Supported: Go 1.19..1.27 (pclntab and inline trees from 1.18; runtime
 //! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
 //! and linux/arm64, PIE and not, with or without DWARF.
 //!
