@@ -63,6 +63,7 @@ pub mod dwarf;
 pub mod error;
 pub mod expr;
 pub mod memory;
+pub mod model;
 pub mod output;
 pub mod runtime;
 pub mod unwind;

@@ -44,15 +44,6 @@ pub struct Bucket {
     pub minutes: Option<(i64, i64)>,
 }
 
-fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
-    let g = &r.g;
-    let st = g.status();
-    if (st == crate::runtime::goroutine::G_WAITING || st == crate::runtime::goroutine::G_LEAKED) && g.wait_reason != 0 {
-        return a.state.wait_reason_text(g.wait_reason).unwrap_or("waiting").to_string();
-    }
-    crate::runtime::goroutine::status_string(st).to_string()
-}
-
 fn frames_of(r: &GoroutineReport) -> Vec<GroupFrame> {
     r.stack
         .frames
@@ -87,7 +78,7 @@ pub fn group(a: &Analysis, include_system: bool, crashing: Option<&GoroutineRepo
         if !is_crashing && !r.listed(include_system) {
             continue;
         }
-        let status = status_text(a, r);
+        let status = crate::model::Status::of(a, &r.g).text;
         let frames = frames_of(r);
         let cb = created_by(a, r);
         let key = (status.clone(), frames.clone(), cb.as_ref().map(|c| c.func.clone()));

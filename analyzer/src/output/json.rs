@@ -133,13 +133,7 @@ impl Goroutines<'_> {
         let (a, opts, with_frames, vars) = (self.a, self.opts, self.with_frames, self.vars);
         let u = a.unwinder();
         let g = &r.g;
-        let st = g.status();
-        let waiting = st == crate::runtime::goroutine::G_WAITING;
-        let minutes = if (waiting || st == crate::runtime::goroutine::G_SYSCALL) && g.waitsince != 0 && a.state.now > 0 {
-            Some(a.state.now.saturating_sub(g.waitsince) / 60_000_000_000)
-        } else {
-            None
-        };
+        let status = crate::model::Status::of(a, g);
         let created = traceback::created_by(a, r, Options { system: true }).and_then(|_| {
             let f = u.find_func(g.gopc)?;
             let link = g.gopc.wrapping_sub(a.bias);
@@ -180,11 +174,11 @@ impl Goroutines<'_> {
         JGoroutine {
             id: g.goid,
             gp: format!("{:#x}", g.addr),
-            status: crate::runtime::goroutine::status_string(st).to_string(),
+            status: crate::runtime::goroutine::status_string(g.status()).to_string(),
             status_code: g.raw_status,
-            wait_reason: (waiting && g.wait_reason != 0)
-                .then(|| a.state.wait_reason_text(g.wait_reason).unwrap_or("waiting").to_string()),
-            wait_minutes: minutes,
+            // As before the model: a leaked goroutine's reason is in `status`.
+            wait_reason: status.wait_reason.filter(|_| !status.leaked),
+            wait_minutes: status.wait_minutes,
             locked_to_thread: g.lockedm != 0,
             system: r.system,
             crashing: r.crashing,

@@ -4,7 +4,6 @@ use std::fmt::Write;
 
 use crate::analysis::Depth;
 use crate::analysis::{Analysis, GoroutineReport};
-use crate::output::traceback;
 
 pub fn info(a: &Analysis) -> String {
     let c = &a.core;
@@ -218,12 +217,9 @@ pub fn user_frame(r: &GoroutineReport) -> Option<(String, String, i64, u64)> {
     None
 }
 
+/// What the traceback header shows between its brackets.
 pub fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
-    let h = traceback::header(a, r, traceback::Options { system: false });
-    // The bracketed part of the header.
-    h.rfind('[')
-        .map(|i| h[i + 1..].trim_end_matches("]:").to_string())
-        .unwrap_or_default()
+    crate::model::Status::of(a, &r.g).bracketed()
 }
 
 /// Format `items` with `f` on every CPU, a chunk at a time, and write the

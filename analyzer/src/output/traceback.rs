@@ -4,7 +4,6 @@
 use std::fmt::Write;
 
 use crate::analysis::{Analysis, GoroutineReport};
-use crate::runtime::goroutine::{self, G_LEAKED, G_SYSCALL, G_WAITING};
 use crate::binary::inline::LogicalFrame;
 use crate::unwind::Frame;
 
@@ -89,11 +88,6 @@ fn show_frame(name: &str, first: bool, wrapper: bool, callee_elides: bool) -> bo
 
 pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
     let g = &r.g;
-    let st = g.status();
-    let mut status = goroutine::status_string(st).to_string();
-    if (st == G_WAITING || st == G_LEAKED) && g.wait_reason != 0 {
-        status = a.state.wait_reason_text(g.wait_reason).unwrap_or("waiting").to_string();
-    }
     let mut s = format!("goroutine {}", g.goid);
     let throwing = r.m.as_ref().is_some_and(|m| m.throwing >= 2 && m.curg == g.addr);
     // Go 1.22 added ` gp=.. m=.. mp=..` to headers.
@@ -110,23 +104,7 @@ pub fn header(a: &Analysis, r: &GoroutineReport, opts: Options) -> String {
             None => s += " m=nil",
         }
     }
-    let _ = write!(s, " [{status}");
-    if st == G_LEAKED {
-        s += " (leaked)";
-    }
-    if g.is_scan() {
-        s += " (scan)";
-    }
-    if (st == G_WAITING || st == G_SYSCALL) && g.waitsince != 0 {
-        let waitfor = a.state.now.saturating_sub(g.waitsince) / 60_000_000_000;
-        if waitfor >= 1 {
-            let _ = write!(s, ", {waitfor} minutes");
-        }
-    }
-    if g.lockedm != 0 {
-        s += ", locked to thread";
-    }
-    s += "]:";
+    let _ = write!(s, " [{}]:", crate::model::Status::of(a, g).bracketed());
     s
 }
 
