@@ -110,7 +110,7 @@ impl Analysis {
                 core.path.display()
             ))
         })?;
-        let bin = Binary::open(&exe_info.path)?;
+        let bin = Binary::from_bytes(&exe_info.path, exe_info.bytes.clone())?;
         let bias = exe_info.load_bias;
         let threads: Vec<Thread> =
             core.threads.iter().map(|t| Thread { tid: t.tid, regs: t.regs }).collect();

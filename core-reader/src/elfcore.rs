@@ -435,6 +435,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             });
         }
         exe_out = Some(Executable {
+            bytes: fx.bytes.clone(),
             path: fx.path.clone(),
             load_bias: bias,
             build_id: fx.info.gnu_build_id.clone().or_else(|| fx.info.go_build_id.clone()),

@@ -72,7 +72,7 @@ pub mod spliced;
 
 pub use error::{Error, Result};
 pub use model::*;
-pub use source::{DEFAULT_MAX_DECOMPRESSED, MAX_DECOMPRESSED_ENV};
+pub use source::{map_file, DEFAULT_MAX_DECOMPRESSED, MAX_DECOMPRESSED_ENV};
 pub use spliced::SplicedMemory;
 
 /// Where a Go executable's pclntab is (ELF `.gopclntab`, Mach-O

@@ -495,6 +495,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     if let Some(fx) = &found {
         fx.image.back_read_only(&mut memory, fx.bias, &fx.bytes);
         exe_out = Some(Executable {
+            bytes: fx.bytes.clone(),
             path: fx.path.clone(),
             load_bias: fx.bias,
             build_id: fx.image.uuid.map(|u| u.to_vec()),

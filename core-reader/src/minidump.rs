@@ -212,6 +212,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             ));
         }
         exe_out = Some(Executable {
+            bytes: fx.bytes.clone(),
             path: fx.path.clone(),
             load_bias: fx.bias,
             build_id: fx

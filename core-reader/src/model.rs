@@ -232,13 +232,28 @@ pub struct SignalInfo {
 }
 
 /// The executable the core was made from, as found or given.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Executable {
     pub path: PathBuf,
+    /// The file's bytes, mapped once: the same map backs the core's memory
+    /// where the kernel did not dump the executable, and the analyzer's
+    /// reading of its pclntab and DWARF.
+    pub bytes: crate::spliced::Bytes,
     /// What the executable's addresses must be shifted by (non-zero for PIE).
     pub load_bias: u64,
     /// The file's GNU build id, else its Go build id (as bytes of text).
     pub build_id: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Executable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executable")
+            .field("path", &self.path)
+            .field("load_bias", &self.load_bias)
+            .field("build_id", &self.build_id)
+            .field("len", &(*self.bytes).as_ref().len())
+            .finish()
+    }
 }
 
 /// What the core itself records about its executable, whether or not the

@@ -15,7 +15,6 @@ pub mod symbolize;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 
@@ -92,7 +91,7 @@ pub struct Binary {
 /// The file's bytes and its loadable segments: enough to read static data
 /// by link-time address.
 pub(crate) struct Image {
-    map: Arc<memmap2::Mmap>,
+    map: core_reader::spliced::Bytes,
     segments: Vec<Segment>,
 }
 
@@ -111,16 +110,16 @@ const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
 const MAX_PCLNTAB_CANDIDATES: usize = 64;
 
 impl Binary {
-    #[allow(unsafe_code)] // the read-only map of the executable, commented below
+    /// Map and read the executable at `path`.
     pub fn open(path: &Path) -> Result<Binary> {
-        let io = |source| Error::Io { path: path.to_path_buf(), source };
-        let file = std::fs::File::open(path).map_err(io)?;
-        // SAFETY: the map is read-only; a concurrent writer could change the
-        // bytes under us, which only yields garbage that the parsers reject.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        let map = Arc::new(map);
+        Self::from_bytes(path, core_reader::map_file(path)?)
+    }
+
+    /// Read the executable whose bytes are `map` (the core reader's map of
+    /// it, so that the file is mapped once); `path` names it in messages.
+    pub fn from_bytes(path: &Path, map: core_reader::spliced::Bytes) -> Result<Binary> {
         let bad = |what: String| Error::Binary { path: path.to_path_buf(), what };
-        let obj = object::File::parse(&map[..]).map_err(|e| bad(format!("not an executable: {e}")))?;
+        let obj = object::File::parse((*map).as_ref()).map_err(|e| bad(format!("not an executable: {e}")))?;
         let arch = match obj.architecture() {
             object::Architecture::X86_64 => BinArch::Amd64,
             object::Architecture::Aarch64 => BinArch::Arm64,
@@ -237,7 +236,7 @@ impl Binary {
     /// first use; the error says why there is none.
     pub fn debug_info(&self) -> Result<&crate::dwarf::DebugInfo> {
         let d = self.debug.get_or_init(|| {
-            let obj = object::File::parse(&self.image.map[..]).map_err(|e| Some(e.to_string()))?;
+            let obj = object::File::parse((*self.image.map).as_ref()).map_err(|e| Some(e.to_string()))?;
             match crate::dwarf::DebugInfo::load(|id| self.dwarf_sections.get(&obj, id)) {
                 Ok(Some(d)) => Ok(d),
                 Ok(None) => Err(None),
@@ -265,7 +264,7 @@ impl Image {
                     return None;
                 }
                 let start = usize::try_from(s.file_off.checked_add(off)?).ok()?;
-                return self.map.get(start..start.checked_add(len)?);
+                return (*self.map).as_ref().get(start..start.checked_add(len)?);
             }
         }
         None
