@@ -14,6 +14,12 @@ use analyzer::output::traceback::{self, Options};
 mod batch;
 mod cli_triage;
 mod deadline;
+mod stdout;
+
+/// A write to stdout failed; the analysis itself did not.
+#[derive(Debug, thiserror::Error)]
+#[error("writing to standard output: {0}")]
+struct StdoutFailed(#[source] std::io::Error);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -145,6 +151,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    stdout::watch();
     if cli.triage {
         return cli_triage::run(&cli);
     }
@@ -168,6 +175,9 @@ fn main() -> ExitCode {
     deadline::finished();
     match r {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<StdoutFailed>().is_some() => {
+            stdout::failed(&e.downcast_ref::<StdoutFailed>().expect("checked").0)
+        }
         Err(e) => {
             // Our errors already name the file or address and carry their
             // cause in the message: print the top one only, on one line.
@@ -182,8 +192,7 @@ fn run(cli: &Cli) -> Result<()> {
         let bin = analyzer::binary::Binary::open(exe)?;
         anyhow::ensure!(bin.has_dwarf, "{}: has no DWARF", exe.display());
         let minor = bin.go_minor().context("unknown Go version")?;
-        print!("{}", bin.layout.as_table_source(minor));
-        return Ok(());
+        return stdout::write_all(bin.layout.as_table_source(minor).as_bytes()).map_err(|e| StdoutFailed(e).into());
     }
     let core = cli.core.first().expect("clap requires CORE");
     let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
@@ -200,24 +209,27 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let json = cli.format == Format::Json;
     if cli.vars || cli.locals || cli.print.is_some() {
-        return run_vars(cli, &a);
+        let r = run_vars(cli, &a);
+        // As below: the process ends here, freeing would only cost time.
+        std::mem::forget(a);
+        return r;
     }
     use std::io::Write;
     // The long views walk goroutines as they print them: from here on a
     // --timeout cuts the output short (and says so) instead of leaving none.
     deadline::writing();
-    let mut so = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut so = std::io::BufWriter::with_capacity(1 << 16, stdout::Checked::new(std::io::stdout().lock()));
     let r = write_report(cli, &a, json, &mut so).and_then(|()| Ok(so.flush()?));
     deadline::finished();
     // The process ends here: freeing 100,000 goroutine reports one by one
     // would only cost time.
     std::mem::forget(a);
-    match r {
-        // A closed pipe (`| head`) is not an analysis failure: write
-        // errors end the output quietly.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some() => Ok(()),
-        r => r,
+    // Whatever type the formatter wrapped it in, a failed write to stdout
+    // is reported as that (a closed pipe quietly, by the caller).
+    if let Some(e) = so.get_mut().error.take() {
+        return Err(StdoutFailed(e).into());
     }
+    r
 }
 
 /// Everything but --vars/--locals/--print, section by section; the long
@@ -317,8 +329,6 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
             out += &analyzer::vars::format_all(a, opts, limits, cli.goroutine);
         }
     }
-    use std::io::Write;
     deadline::finished();
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    Ok(())
+    stdout::write_all(out.as_bytes()).map_err(|e| StdoutFailed(e).into())
 }

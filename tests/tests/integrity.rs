@@ -17,6 +17,7 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 
 use tests::bins::{goanalyze, godump};
 use tests::fixture::Build;
@@ -207,6 +208,20 @@ fn an_error_names_the_path_once() {
     assert!(!err.contains("partial") && !err.contains(".godump"), "names a temporary: {err}");
 }
 
+/// A Go program's core, made once for the goanalyze tests below.
+fn go_core() -> &'static (PathBuf, PathBuf) {
+    static CORE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    CORE.get_or_init(|| {
+        let fx = Build::new("zoo").build().unwrap_or_else(|e| panic!("building the zoo fixture: {e:#}"));
+        let live = LiveProcess::start(&fx.exe, &["wait"]).unwrap();
+        let dir = tests::cache_dir().join("integrity");
+        std::fs::create_dir_all(&dir).unwrap();
+        let core = dir.join(format!("zoo-{}.core", std::process::id()));
+        assert_ok(&create(&live.pid.to_string(), &core, &[]), "zoo");
+        (core, fx.exe)
+    })
+}
+
 /// `godump create PID -` writes the core to standard output (a pipe here,
 /// as in `godump create PID - | zstd`), no file named `-`, and goanalyze
 /// reads what came through.
@@ -230,4 +245,99 @@ fn dash_is_standard_output_and_goanalyze_reads_it() {
     let g = Command::new(goanalyze()).arg(&core).arg("--exe").arg(&fx.exe).arg("--goroutines").output().unwrap();
     assert!(g.status.success(), "{}", text(&g.stderr));
     assert!(text(&g.stdout).lines().count() >= 3, "{}", text(&g.stdout));
+}
+
+/// Every mode, text and JSON, for the goanalyze tests below.
+const MODES: &[&[&str]] = &[
+    &["--stacks"],
+    &["--goroutines"],
+    &["--info"],
+    &["--vars"],
+    &["--group"],
+    &["--threads", "--bt"],
+    &["--triage"],
+    &["--stacks", "--format", "json"],
+    &["--goroutines", "--format", "json"],
+    &["--vars", "--format", "json"],
+    &["--group", "--format", "json"],
+    &["--triage", "--format", "json"],
+];
+
+fn goanalyze_cmd(mode: &[&str]) -> Command {
+    let (core, exe) = go_core();
+    let mut c = Command::new(goanalyze());
+    c.arg(core).arg("--exe").arg(exe).args(mode).stdin(Stdio::null());
+    c
+}
+
+/// stderr's lines that are not warnings.
+fn errors(stderr: &[u8]) -> Vec<String> {
+    text(stderr).lines().filter(|l| !l.starts_with("goanalyze: warning:")).map(String::from).collect()
+}
+
+/// stdout is a full device (a copy of /dev/full's node, in a temporary
+/// directory): every mode fails with one line that says so.
+#[test]
+fn a_full_stdout_fails_every_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("full");
+    let rdev = std::fs::metadata("/dev/full").unwrap().rdev();
+    let (major, minor) = (((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff), (rdev & 0xff) | ((rdev >> 12) & !0xff));
+    if !mknod(&node, &["c", &major.to_string(), &minor.to_string()]) {
+        return;
+    }
+    for mode in MODES {
+        let full = std::fs::OpenOptions::new().write(true).open(&node).unwrap();
+        let out = goanalyze_cmd(mode).stdout(full).stderr(Stdio::piped()).output().unwrap();
+        let errs = errors(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{mode:?}: {}", text(&out.stderr));
+        assert_eq!(errs.len(), 1, "{mode:?}: {errs:?}");
+        assert!(errs[0].contains("No space left on device") && errs[0].contains("standard output"), "{mode:?}: {errs:?}");
+    }
+}
+
+/// The reader of stdout is gone before anything is written (`| head -0`):
+/// every mode ends quietly with the same status.
+#[test]
+fn a_closed_pipe_is_quiet_and_the_same_in_every_mode() {
+    let mut statuses = Vec::new();
+    for mode in MODES {
+        let mut child = goanalyze_cmd(mode).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let errs = errors(&out.stderr);
+        assert!(errs.is_empty(), "{mode:?}: {errs:?}");
+        statuses.push((mode, out.status.code()));
+    }
+    assert!(statuses.iter().all(|s| s.1 == Some(0)), "{statuses:?}");
+}
+
+/// A closed pipe stops the work at once: goanalyze is gone well before it
+/// could have finished the analysis it was doing (a batch of many cores,
+/// each analysed in full, here).
+#[test]
+fn a_closed_pipe_stops_the_work() {
+    let (core, exe) = go_core();
+    let cores: Vec<&Path> = std::iter::repeat_n(core.as_path(), 200).collect();
+    let t0 = std::time::Instant::now();
+    let whole = Command::new(goanalyze()).args(&cores[..20]).arg("--exe").arg(exe).args(["--triage", "--jobs", "1"]).output().unwrap();
+    assert!(whole.status.success(), "{}", text(&whole.stderr));
+    // 200 cores would take ten times as long as these 20.
+    let twenty = t0.elapsed();
+    let mut child = Command::new(goanalyze())
+        .args(&cores)
+        .arg("--exe")
+        .arg(exe)
+        .args(["--triage", "--jobs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    let t1 = std::time::Instant::now();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(t1.elapsed() < twenty * 2, "went on for {:?} after the pipe closed (20 cores take {twenty:?})", t1.elapsed());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
