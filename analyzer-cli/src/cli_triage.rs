@@ -33,7 +33,7 @@ pub fn run(cli: &Cli) -> ExitCode {
             return ExitCode::from(2);
         };
         let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
-        let mut r = triage::triage_options(core, &opts, cli.system);
+        let mut r = triage_checked(core, &opts, cli.system);
         if !cli.group {
             r.group_details.clear();
         }
@@ -100,6 +100,33 @@ pub fn run(cli: &Cli) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// [`triage::triage_options`], refusing an executable that is not the
+/// core's: a signature computed from another build's symbols would file
+/// the crash under a wrong bucket, silently. The record says why instead,
+/// and counts as a failed core.
+fn triage_checked(core: &std::path::Path, opts: &core_reader::OpenOptions, system: bool) -> Record {
+    let a = match Analysis::open_options(core, opts, analyzer::analysis::Depth::Full) {
+        Ok(a) => a,
+        Err(e) => return Record::failed(core, e.to_string()),
+    };
+    if let Some(exe) = a.core.exe.as_ref() {
+        if let Some(why) = &exe.mismatch {
+            let mut r = Record::failed(
+                core,
+                format!(
+                    "{}: executable {} is not the one this core was made from ({why}); no signature from it (pass the right one with --exe)",
+                    core.display(),
+                    exe.path.display()
+                ),
+            );
+            r.exe = Some(exe.path.display().to_string());
+            r.warnings = a.core.warnings.clone();
+            return r;
+        }
+    }
+    triage::from_analysis_with(&a, system)
 }
 
 /// `--group` on one core; system goroutines as `--system` says.

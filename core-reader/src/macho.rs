@@ -498,6 +498,8 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             path: fx.path.clone(),
             load_bias: fx.bias,
             build_id: fx.image.uuid.map(|u| u.to_vec()),
+            // Only a warning so far: find_exe keeps its verdict to itself.
+            mismatch: None,
         });
         files.push(MappedFile {
             path: fx.path.clone(),

@@ -220,6 +220,8 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
                 .as_ref()
                 .and_then(|i| i.gnu_build_id.clone().or_else(|| i.go_build_id.clone()))
                 .or_else(|| fx.image.uuid.map(|u| u.to_vec())),
+            // Only a warning so far: find_exe keeps its verdict to itself.
+            mismatch: None,
         });
         files.push(MappedFile {
             path: fx.path.clone(),

@@ -239,6 +239,11 @@ pub struct Executable {
     pub load_bias: u64,
     /// The file's GNU build id, else its Go build id (as bytes of text).
     pub build_id: Option<Vec<u8>>,
+    /// Why the file is not the one the core was made from (its build id,
+    /// first page or entry point differ), when the reader could tell; a
+    /// warning says so too. Pipelines that must not attribute a crash to
+    /// the wrong build refuse such a core.
+    pub mismatch: Option<String>,
 }
 
 /// What the core itself records about its executable, whether or not the

@@ -341,3 +341,17 @@ fn a_closed_pipe_stops_the_work() {
     assert!(t1.elapsed() < twenty * 2, "went on for {:?} after the pipe closed (20 cores take {twenty:?})", t1.elapsed());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// `--triage` with an executable that is not the core's (another build):
+/// no signature, an error in the record, and the core counts as failed.
+#[test]
+fn triage_refuses_an_executable_that_does_not_match() {
+    let (core, _) = go_core();
+    let other = Build::new("hang").build().unwrap_or_else(|e| panic!("building the hang fixture: {e:#}"));
+    let out = Command::new(goanalyze()).arg(core).arg("--exe").arg(&other.exe).args(["--triage", "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON record");
+    assert!(r["signature"].is_null(), "a signature from the wrong executable: {r}");
+    let errs = r["errors"].as_array().expect("errors");
+    assert!(errs.iter().any(|e| e.as_str().unwrap_or("").contains("not the one this core was made from")), "{r}");
+}
