@@ -16,6 +16,11 @@ mod cli_triage;
 mod deadline;
 mod stdout;
 
+/// Bad usage found after parsing (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
 /// A write to stdout failed; the analysis itself did not.
 #[derive(Debug, thiserror::Error)]
 #[error("writing to standard output: {0}")]
@@ -164,6 +169,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let var_mode = cli.vars || cli.locals || cli.print.is_some();
+    if let Some(why) = conflict(&cli) {
+        eprintln!("goanalyze: {why}");
+        return ExitCode::from(2);
+    }
     if cli.format == Format::Json && !cli.group && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
@@ -175,6 +184,10 @@ fn main() -> ExitCode {
     deadline::finished();
     match r {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Usage>().is_some() => {
+            eprintln!("goanalyze: {e}");
+            ExitCode::from(2)
+        }
         Err(e) if e.downcast_ref::<StdoutFailed>().is_some() => {
             stdout::failed(&e.downcast_ref::<StdoutFailed>().expect("checked").0)
         }
@@ -187,6 +200,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// Modes that cannot be combined: one of them would be dropped silently.
+fn conflict(cli: &Cli) -> Option<String> {
+    let views: Vec<&str> = [
+        (cli.stacks, "--stacks"),
+        (cli.goroutines, "--goroutines"),
+        (cli.threads, "--threads"),
+        (cli.info, "--info"),
+        (cli.group, "--group"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let vars: Vec<&str> = [(cli.vars, "--vars"), (cli.locals, "--locals"), (cli.print.is_some(), "--print")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+    if cli.triage {
+        return None;
+    }
+    if vars.len() > 1 {
+        return Some(format!("{} cannot be combined: give one", vars.join(" and ")));
+    }
+    if let (Some(v), Some(w)) = (vars.first(), views.first()) {
+        return Some(format!("{v} cannot be combined with {w}: run goanalyze once for each"));
+    }
+    if cli.goroutine.is_some() && vars.is_empty() {
+        return Some("-g N selects the goroutine for --locals, --vars or --print; give one of them".into());
+    }
+    None
+}
+
+/// `goanalyze EXE` (an executable where the core goes): the first bytes
+/// say an ELF file that is not a core.
+fn executable_not_core(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 18];
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    if f.read_exact(&mut head).is_err() || &head[..4] != b"\x7fELF" {
+        return false;
+    }
+    // e_type: ET_EXEC 2, ET_DYN 3 (ET_CORE is 4), in the file's byte order.
+    let t = if head[5] == 2 { u16::from_be_bytes([head[16], head[17]]) } else { u16::from_le_bytes([head[16], head[17]]) };
+    t == 2 || t == 3
+}
+
 fn run(cli: &Cli) -> Result<()> {
     if let Some(exe) = &cli.layout_table {
         let bin = analyzer::binary::Binary::open(exe)?;
@@ -195,6 +253,14 @@ fn run(cli: &Cli) -> Result<()> {
         return stdout::write_all(bin.layout.as_table_source(minor).as_bytes()).map_err(|e| StdoutFailed(e).into());
     }
     let core = cli.core.first().expect("clap requires CORE");
+    if executable_not_core(core) {
+        return Err(Usage(format!(
+            "{} is an executable, not a core file; did you mean `goanalyze CORE --exe {}`?",
+            core.display(),
+            core.display()
+        ))
+        .into());
+    }
     let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
     let a = Analysis::open_options(core, &opts, depth_needed(cli))?;
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {

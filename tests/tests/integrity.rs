@@ -355,3 +355,25 @@ fn triage_refuses_an_executable_that_does_not_match() {
     let errs = r["errors"].as_array().expect("errors");
     assert!(errs.iter().any(|e| e.as_str().unwrap_or("").contains("not the one this core was made from")), "{r}");
 }
+
+/// Modes that cannot be combined are a usage error, not one of them
+/// dropped; an executable given as the core gets a hint.
+#[test]
+fn conflicting_modes_and_an_executable_as_the_core_are_usage_errors() {
+    let (core, exe) = go_core();
+    for args in [
+        &["--stacks", "--print", "main.x"][..],
+        &["--goroutines", "--vars"],
+        &["--vars", "--print", "main.x"],
+        &["-g", "1"],
+    ] {
+        let out = Command::new(goanalyze()).arg(core).arg("--exe").arg(exe).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{args:?}: printed {}", text(&out.stdout));
+        assert_eq!(errors(&out.stderr).len(), 1, "{args:?}: {}", text(&out.stderr));
+    }
+    let out = Command::new(goanalyze()).arg(exe).arg("--goroutines").output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("did you mean `goanalyze CORE --exe"), "{err}");
+}
