@@ -197,6 +197,7 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
     if out.is_dir() {
         bail!("{}: is a directory; give the core file's name", out.display());
     }
+    refuse_terminal(&out)?;
     let state = Arc::new(DumpState::new());
     let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
 
@@ -235,7 +236,16 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
     Ok(())
 }
 
+/// `-` on a terminal: a core is no text to show there.
+fn refuse_terminal(out: &std::path::Path) -> Result<()> {
+    if out.as_os_str() == "-" && std::io::stdout().is_terminal() {
+        bail!("-: standard output is a terminal; redirect it (godump create PID - | zstd > core.zst) or name a file");
+    }
+    Ok(())
+}
+
 fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool, opts: DumpOptions) -> Result<()> {
+    refuse_terminal(&out)?;
     dump::interrupt::install().context("installing signal handlers")?;
     let core = core_reader::Core::open(&input, &core_reader::OpenOptions { exe, ..core_reader::OpenOptions::from_env() })?;
     for w in &core.warnings {

@@ -208,6 +208,26 @@ fn an_error_names_the_path_once() {
     assert!(!err.contains("partial") && !err.contains(".godump"), "names a temporary: {err}");
 }
 
+/// `-` when stdout is a terminal (a pty from `script`): refused, nothing written.
+#[test]
+fn dash_on_a_terminal_is_refused() {
+    let tools = tests::require_tools!("script" => "a pseudo-terminal for stdout");
+    let script = &tools[0];
+    let dir = tempfile::tempdir().unwrap();
+    let p = Sleeper::start();
+    let cmd = format!("{} create --quiet {} -", godump().display(), p.pid());
+    let out = Command::new(script)
+        .args(["-qec", &cmd])
+        .arg(dir.path().join("typescript"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("running script");
+    let all = text(&std::fs::read(dir.path().join("typescript")).unwrap_or_default()) + &text(&out.stdout);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("standard output is a terminal"), "{all}");
+    assert!(!all.contains("ELF"), "a core went to the terminal");
+}
+
 /// A Go program's core, made once for the goanalyze tests below.
 fn go_core() -> &'static (PathBuf, PathBuf) {
     static CORE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
