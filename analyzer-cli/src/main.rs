@@ -52,7 +52,8 @@ enum Format {
   goanalyze core --group                  goroutines with identical stacks, counted
   goanalyze cores/*.core --triage --format json   crash reason + signature per core (JSON Lines)
 
-Exit status: 0 ok, 1 the analysis failed (with --triage: of any core), 2 bad usage."
+Exit status: 0 ok, 1 the analysis failed (with --triage: of any core) or stdout could not be
+written, 2 bad usage. A reader that closes stdout (`| head`) ends goanalyze at once, with 0."
 )]
 struct Cli {
     /// The core file (several with --triage; compressed ones too).
