@@ -3,7 +3,7 @@
 //! records in the order the cores were given, and the exit status.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -22,9 +22,8 @@ fn render(cli: &Cli, r: &Record) -> String {
     }
 }
 
-fn emit(text: &str) {
-    // A closed pipe (`| head`) is not a triage failure.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+fn emit(text: &str) -> std::io::Result<()> {
+    super::stdout::write_all(text.as_bytes())
 }
 
 pub fn run(cli: &Cli) -> ExitCode {
@@ -38,7 +37,9 @@ pub fn run(cli: &Cli) -> ExitCode {
         if !cli.group {
             r.group_details.clear();
         }
-        emit(&render(cli, &r));
+        if let Err(e) = emit(&render(cli, &r)) {
+            return super::stdout::failed(&e);
+        }
         return if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
     let program = match std::env::current_exe() {
@@ -83,7 +84,11 @@ pub fn run(cli: &Cli) -> ExitCode {
         loop {
             let n = o.next;
             let Some(r) = o.waiting.remove(&n) else { break };
-            bar.suspend(|| emit(&render(cli, &r)));
+            // The records are the result: one that cannot be written ends
+            // the batch (and, through their closed pipes, its children).
+            if let Err(e) = bar.suspend(|| emit(&render(cli, &r))) {
+                super::stdout::exit_failed(&e);
+            }
             o.next += 1;
         }
         bar.inc(1);

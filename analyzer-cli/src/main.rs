@@ -14,6 +14,17 @@ use analyzer::output::traceback::{self, Options};
 mod batch;
 mod cli_triage;
 mod deadline;
+mod stdout;
+
+/// Bad usage found after parsing (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+/// A write to stdout failed; the analysis itself did not.
+#[derive(Debug, thiserror::Error)]
+#[error("writing to standard output: {0}")]
+struct StdoutFailed(#[source] std::io::Error);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -41,7 +52,8 @@ enum Format {
   goanalyze core --group                  goroutines with identical stacks, counted
   goanalyze cores/*.core --triage --format json   crash reason + signature per core (JSON Lines)
 
-Exit status: 0 ok, 1 the analysis failed (with --triage: of any core), 2 bad usage."
+Exit status: 0 ok, 1 the analysis failed (with --triage: of any core) or stdout could not be
+written, 2 bad usage. A reader that closes stdout (`| head`) ends goanalyze at once, with 0."
 )]
 struct Cli {
     /// The core file (several with --triage; compressed ones too).
@@ -145,6 +157,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    stdout::watch();
     if cli.triage {
         return cli_triage::run(&cli);
     }
@@ -157,6 +170,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let var_mode = cli.vars || cli.locals || cli.print.is_some();
+    if let Some(why) = conflict(&cli) {
+        eprintln!("goanalyze: {why}");
+        return ExitCode::from(2);
+    }
     if cli.format == Format::Json && !cli.group && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
@@ -168,6 +185,13 @@ fn main() -> ExitCode {
     deadline::finished();
     match r {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Usage>().is_some() => {
+            eprintln!("goanalyze: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) if e.downcast_ref::<StdoutFailed>().is_some() => {
+            stdout::failed(&e.downcast_ref::<StdoutFailed>().expect("checked").0)
+        }
         Err(e) => {
             // Our errors already name the file or address and carry their
             // cause in the message: print the top one only, on one line.
@@ -177,15 +201,67 @@ fn main() -> ExitCode {
     }
 }
 
+/// Modes that cannot be combined: one of them would be dropped silently.
+fn conflict(cli: &Cli) -> Option<String> {
+    let views: Vec<&str> = [
+        (cli.stacks, "--stacks"),
+        (cli.goroutines, "--goroutines"),
+        (cli.threads, "--threads"),
+        (cli.info, "--info"),
+        (cli.group, "--group"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let vars: Vec<&str> = [(cli.vars, "--vars"), (cli.locals, "--locals"), (cli.print.is_some(), "--print")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+    if cli.triage {
+        return None;
+    }
+    if vars.len() > 1 {
+        return Some(format!("{} cannot be combined: give one", vars.join(" and ")));
+    }
+    if let (Some(v), Some(w)) = (vars.first(), views.first()) {
+        return Some(format!("{v} cannot be combined with {w}: run goanalyze once for each"));
+    }
+    if cli.goroutine.is_some() && vars.is_empty() {
+        return Some("-g N selects the goroutine for --locals, --vars or --print; give one of them".into());
+    }
+    None
+}
+
+/// `goanalyze EXE` (an executable where the core goes): the first bytes
+/// say an ELF file that is not a core.
+fn executable_not_core(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 18];
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    if f.read_exact(&mut head).is_err() || &head[..4] != b"\x7fELF" {
+        return false;
+    }
+    // e_type: ET_EXEC 2, ET_DYN 3 (ET_CORE is 4), in the file's byte order.
+    let t = if head[5] == 2 { u16::from_be_bytes([head[16], head[17]]) } else { u16::from_le_bytes([head[16], head[17]]) };
+    t == 2 || t == 3
+}
+
 fn run(cli: &Cli) -> Result<()> {
     if let Some(exe) = &cli.layout_table {
         let bin = analyzer::binary::Binary::open(exe)?;
         anyhow::ensure!(bin.has_dwarf, "{}: has no DWARF", exe.display());
         let minor = bin.go_minor().context("unknown Go version")?;
-        print!("{}", bin.layout.as_table_source(minor));
-        return Ok(());
+        return stdout::write_all(bin.layout.as_table_source(minor).as_bytes()).map_err(|e| StdoutFailed(e).into());
     }
     let core = cli.core.first().expect("clap requires CORE");
+    if executable_not_core(core) {
+        return Err(Usage(format!(
+            "{} is an executable, not a core file; did you mean `goanalyze CORE --exe {}`?",
+            core.display(),
+            core.display()
+        ))
+        .into());
+    }
     let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
     let a = Analysis::open_options(core, &opts, depth_needed(cli))?;
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
@@ -200,24 +276,27 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let json = cli.format == Format::Json;
     if cli.vars || cli.locals || cli.print.is_some() {
-        return run_vars(cli, &a);
+        let r = run_vars(cli, &a);
+        // As below: the process ends here, freeing would only cost time.
+        std::mem::forget(a);
+        return r;
     }
     use std::io::Write;
     // The long views walk goroutines as they print them: from here on a
     // --timeout cuts the output short (and says so) instead of leaving none.
     deadline::writing();
-    let mut so = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut so = std::io::BufWriter::with_capacity(1 << 16, stdout::Checked::new(std::io::stdout().lock()));
     let r = write_report(cli, &a, json, &mut so).and_then(|()| Ok(so.flush()?));
     deadline::finished();
     // The process ends here: freeing 100,000 goroutine reports one by one
     // would only cost time.
     std::mem::forget(a);
-    match r {
-        // A closed pipe (`| head`) is not an analysis failure: write
-        // errors end the output quietly.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some() => Ok(()),
-        r => r,
+    // Whatever type the formatter wrapped it in, a failed write to stdout
+    // is reported as that (a closed pipe quietly, by the caller).
+    if let Some(e) = so.get_mut().error.take() {
+        return Err(StdoutFailed(e).into());
     }
+    r
 }
 
 /// Everything but --vars/--locals/--print, section by section; the long
@@ -317,8 +396,6 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
             out += &analyzer::vars::format_all(a, opts, limits, cli.goroutine);
         }
     }
-    use std::io::Write;
     deadline::finished();
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    Ok(())
+    stdout::write_all(out.as_bytes()).map_err(|e| StdoutFailed(e).into())
 }

@@ -439,6 +439,10 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             path: fx.path.clone(),
             load_bias: bias,
             build_id: fx.info.gnu_build_id.clone().or_else(|| fx.info.go_build_id.clone()),
+            mismatch: match &fx.verdict {
+                Match::Different(why) => Some(why.clone()),
+                _ => None,
+            },
         });
         files_out.push(MappedFile {
             path: fx.path.clone(),

@@ -499,6 +499,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             path: fx.path.clone(),
             load_bias: fx.bias,
             build_id: fx.image.uuid.map(|u| u.to_vec()),
+            mismatch: fx.mismatch.clone(),
         });
         files.push(MappedFile {
             path: fx.path.clone(),
@@ -615,6 +616,8 @@ struct FoundExe {
     bytes: Bytes,
     image: Image,
     bias: u64,
+    /// Why it is not the dump's executable, when it was taken anyway.
+    mismatch: Option<String>,
 }
 
 /// Where the executable may be: the option; the "load binary" name as is
@@ -659,6 +662,7 @@ fn find_exe(
             bytes,
             image,
             bias,
+            mismatch: None,
         })
     };
     let check = |fx: &FoundExe| -> std::result::Result<(), Mismatch> {
@@ -698,7 +702,10 @@ fn find_exe(
         }
     }
     match fallback {
-        Some((fx, why)) => {
+        Some((mut fx, why)) => {
+            if !matches!(why, Mismatch::Unverifiable) {
+                fx.mismatch = Some(why.to_string());
+            }
             warnings.push(if matches!(why, Mismatch::Unverifiable) {
                 format!(
                     "could not check that executable {} matches the core: no UUID to compare",

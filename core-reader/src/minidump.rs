@@ -221,6 +221,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
                 .as_ref()
                 .and_then(|i| i.gnu_build_id.clone().or_else(|| i.go_build_id.clone()))
                 .or_else(|| fx.image.uuid.map(|u| u.to_vec())),
+            mismatch: fx.mismatch.clone(),
         });
         files.push(MappedFile {
             path: fx.path.clone(),
@@ -589,6 +590,8 @@ struct FoundExe {
     bytes: Bytes,
     image: Image,
     bias: u64,
+    /// Why it is not the dump's executable, when it was taken anyway.
+    mismatch: Option<String>,
 }
 
 /// Where a module's file might be on this machine: a Unix path as is; a
@@ -686,6 +689,7 @@ fn evaluate(path: &Path, m: Option<&MinidumpModule>) -> Result<FoundExe> {
         bytes,
         image,
         bias,
+        mismatch: None,
     })
 }
 
@@ -721,7 +725,10 @@ fn find_exe(
         }
     }
     match fallback {
-        Some((fx, why)) => {
+        Some((mut fx, why)) => {
+            if !matches!(why, Mismatch::Unverifiable) {
+                fx.mismatch = Some(why.to_string());
+            }
             warnings.push(if matches!(why, Mismatch::Unverifiable) {
                 format!(
                     "could not check that executable {} matches the dump: the dump holds none of its code",

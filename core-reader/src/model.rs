@@ -243,6 +243,11 @@ pub struct Executable {
     pub load_bias: u64,
     /// The file's GNU build id, else its Go build id (as bytes of text).
     pub build_id: Option<Vec<u8>>,
+    /// Why the file is not the one the core was made from (its build id,
+    /// first page or entry point differ), when the reader could tell; a
+    /// warning says so too. Pipelines that must not attribute a crash to
+    /// the wrong build refuse such a core.
+    pub mismatch: Option<String>,
 }
 
 impl std::fmt::Debug for Executable {
@@ -251,6 +256,7 @@ impl std::fmt::Debug for Executable {
             .field("path", &self.path)
             .field("load_bias", &self.load_bias)
             .field("build_id", &self.build_id)
+            .field("mismatch", &self.mismatch)
             .field("len", &(*self.bytes).as_ref().len())
             .finish()
     }

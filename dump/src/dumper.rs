@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use elfwriter::{Segment, SegmentFlags};
 
 use crate::memory::{self, Chunk};
-use crate::output::{AlignedBuf, Output};
+use crate::output::{AlignedBuf, Destination, Output};
 use crate::state::DumpState;
 use crate::target::{Dump, MemoryMapEntry, Target};
 use crate::{interrupt, Error, Result};
@@ -54,6 +54,9 @@ pub struct DumpOptions {
     pub readers: usize,
     /// Writer threads.
     pub writers: usize,
+    /// Permission bits of a new core file (the kernel's 0600 by default: a
+    /// core holds whatever secrets the process held).
+    pub mode: u32,
     /// Write page-aligned data with `O_DIRECT` where the file system
     /// allows it (else through the page cache)...
     pub direct: bool,
@@ -72,6 +75,7 @@ impl Default for DumpOptions {
             buffer_bytes: default_buffer(),
             readers: cpus.clamp(1, 4),
             writers: 2,
+            mode: 0o600,
             direct: true,
             cache_bytes: None,
         }
@@ -105,30 +109,15 @@ pub struct Summary {
     pub unreadable_pages: u64,
     /// Time from the start of the dump until all memory had been read.
     pub read_time: Duration,
+    /// Written straight through to a stream (stdout, a FIFO, a device),
+    /// not to a file of its own.
+    pub stream: bool,
 }
 
-/// The `.partial` file: removed unless the dump completes and renames it.
-struct Partial {
-    path: PathBuf,
-    done: bool,
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn partial_path(out: &Path) -> PathBuf {
-    let mut s = out.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
-}
-
-/// Write a core of `t` to `out` (through `out.partial`, renamed at the end),
-/// updating `state` as it goes.
+/// Write a core of `t` to `out`, updating `state` as it goes. A regular
+/// file is written under a temporary name and renamed at the end; `-`
+/// (standard output), a FIFO or a device is written in order, straight
+/// through (see [`crate::output::Destination`]).
 pub fn dump(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Result<Summary> {
     state.dumping.store(true, Ordering::Release);
     let mut r = run(t, out, opts, state);
@@ -137,7 +126,8 @@ pub fn dump(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -
     // process's memory just come back empty). `run` left no partial file.
     if !matches!(r, Err(Error::Interrupted { .. })) {
         if let Some(why) = t.gone() {
-            if let Ok(s) = &r {
+            // A file of ours goes; what a stream got is out of our hands.
+            if let Some(s) = r.as_ref().ok().filter(|s| !s.stream) {
                 let _ = std::fs::remove_file(&s.path);
             }
             r = Err(Error::Target(why));
@@ -177,16 +167,15 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     let total: u64 = ranges.iter().map(|r| r.1).sum();
     state.mem_total.store(total, Ordering::Relaxed);
 
-    let ppath = partial_path(out);
     // A dump the page cache holds without writeback goes there whole: at
     // memory speed, like gcore's. A bigger one goes around it whole: once
     // writeback starts, the page cache is no faster than the disk, and on
     // ext4 buffered and direct writes to one file take turns (the inode
     // lock), so mixing them would only leave the disk idle meanwhile.
     let cached = !opts.direct || total <= opts.cache_bytes.unwrap_or_else(crate::output::cache_budget);
-    let file = Output::create(&ppath, !cached).map_err(Error::io(&ppath))?;
-    let mut partial = Partial { path: ppath.clone(), done: false };
-    let werr = |source| Error::Write { path: ppath.clone(), source };
+    let (mut dest, file) = Destination::open(out, opts.mode, !cached).map_err(Error::io(out))?;
+    // Errors name the path the user gave, never our temporary.
+    let werr = |source| Error::Write { path: out.to_path_buf(), source };
     // Never-touched pages of anonymous memory are holes without being read:
     // reading would fault them in, which the kernel's dump avoids too.
     let mut pieces = Vec::new();
@@ -211,8 +200,14 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     if cached && opts.direct {
         opts.buffer_bytes = opts.buffer_bytes.min(64 << 20);
     }
+    if dest.is_stream() {
+        // A stream takes its bytes in order: one reader and one writer keep
+        // the chunks in the order of the file.
+        opts.readers = 1;
+        opts.writers = 1;
+    }
     let job = Job { t, map: &map, chunks: &chunks, opts: &opts, page, state, started, out: &file, base };
-    let (unreadable, read_time) = pump(&job).map_err(|e| e.into_error(&ppath))?;
+    let (unreadable, read_time) = pump(&job).map_err(|e| e.into_error(out))?;
     t.memory_read_done();
     file.finish(base + total).map_err(|e| werr(elfwriter::Error::Io { what: "file length", source: e }))?;
     // Checked before the rename, so that a dead target's core never appears
@@ -220,8 +215,7 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     if let Some(why) = t.gone() {
         return Err(Error::Target(why));
     }
-    std::fs::rename(&ppath, out).map_err(Error::io(out))?;
-    partial.done = true;
+    dest.commit().map_err(Error::io(out))?;
     Ok(Summary {
         path: out.to_path_buf(),
         threads: threads.len(),
@@ -229,6 +223,7 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
         memory_bytes: total,
         unreadable_pages: unreadable,
         read_time,
+        stream: dest.is_stream(),
     })
 }
 
@@ -506,7 +501,7 @@ mod tests {
             assert_eq!(s.memory_bytes, 0x9000 + 0x10000 + 0x1000);
             assert!(state.is_done() && state.error().is_none());
             assert_eq!(state.mem(), (s.memory_bytes, s.memory_bytes));
-            assert!(!partial_path(&out).exists());
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a temporary was left");
 
             let data = std::fs::read(&out).unwrap();
             let f = ElfFile64::<Endianness>::parse(&*data).unwrap();
@@ -591,7 +586,8 @@ mod tests {
             let state = DumpState::new();
             let e = dump(&t, &out, &opts, &state).unwrap_err();
             assert!(e.to_string().contains("exited while it was being dumped"), "{format:?}: {e}");
-            assert!(!out.exists() && !partial_path(&out).exists(), "{format:?}: a file was left");
+            assert!(!out.exists(), "{format:?}: the core was left");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{format:?}: a temporary was left");
             assert!(state.error().is_some());
         }
     }

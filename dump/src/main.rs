@@ -38,14 +38,21 @@ enum Cmd {
         godump create 4242 app.core\n  \
         godump create --filter 0x33 --quiet 4242 app.core\n  \
         godump create --format minidump 4242 app.dmp\n\n\
-        The core is written to OUT.partial and renamed to OUT when complete; on failure or\n\
-        SIGINT/SIGTERM/SIGHUP the process is detached (left running) and OUT.partial removed.\n\
+        A file OUT is written under a temporary name in its directory and renamed to OUT when\n\
+        complete (a symlink is followed: its target is replaced); on failure or SIGINT/SIGTERM/\n\
+        SIGHUP the process is detached (left running) and the temporary removed, OUT untouched.\n\
+        OUT `-` (stdout), a FIFO or a character device is written straight through, in order:\n\
+          godump create 4242 - | zstd > app.core.zst\n\
+        A new core is created with mode 0600, as the kernel does: it holds the process's secrets.\n\
         Which mappings are dumped follows /proc/PID/coredump_filter, as for a crash.")]
     Create {
         /// Process id of the process to dump.
         pid: i32,
-        /// Core file to write.
+        /// Core file to write; `-` for standard output.
         out: PathBuf,
+        /// Permission bits (octal) of a new core file, before the umask.
+        #[arg(long, value_parser = parse_mode, default_value = "600")]
+        mode: u32,
         /// Coredump filter bits (hex, like /proc/PID/coredump_filter) instead of the process's own.
         /// 0x1 anon private, 0x2 anon shared, 0x4 file private, 0x8 file shared, 0x10 ELF headers,
         /// 0x20/0x40 hugetlb private/shared.
@@ -82,8 +89,11 @@ enum Cmd {
     Convert {
         /// Core to read.
         input: PathBuf,
-        /// ELF core to write.
+        /// Core to write; `-` for standard output.
         out: PathBuf,
+        /// Permission bits (octal) of a new core file, before the umask.
+        #[arg(long, value_parser = parse_mode, default_value = "600")]
+        mode: u32,
         /// The executable, when the core's own record of it is not enough.
         #[arg(long)]
         exe: Option<PathBuf>,
@@ -121,6 +131,27 @@ fn parse_filter(s: &str) -> Result<u32, String> {
     dump::maps::parse_filter(s).ok_or_else(|| format!("{s:?} is not a hex coredump filter such as 0x33"))
 }
 
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{s:?} is not octal permission bits such as 600"))
+}
+
+/// The error and its causes on one line, each said once: our errors already
+/// carry their cause in their own message.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut s = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s += ": ";
+            s += &c;
+        }
+    }
+    s
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -130,15 +161,16 @@ fn main() {
         }
     };
     if let Err(e) = run(cli) {
-        eprintln!("godump: error: {e:#}");
+        eprintln!("godump: error: {}", one_line(&e));
         std::process::exit(1);
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, filter, quiet, readers, format, buffer_mib, buffered, direct } => {
+        Cmd::Create { pid, out, mode, filter, quiet, readers, format, buffer_mib, buffered, direct } => {
             let mut opts = DumpOptions {
+                mode,
                 readers: readers.max(1),
                 format: format.into(),
                 direct: !buffered,
@@ -150,8 +182,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             create(pid, out, filter, quiet, opts)
         }
-        Cmd::Convert { input, out, exe, quiet, format } => {
-            convert(input, out, exe, quiet, DumpOptions { format: format.into(), ..DumpOptions::default() })
+        Cmd::Convert { input, out, mode, exe, quiet, format } => {
+            convert(input, out, exe, quiet, DumpOptions { format: format.into(), mode, ..DumpOptions::default() })
         }
     }
 }
@@ -165,6 +197,7 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
     if out.is_dir() {
         bail!("{}: is a directory; give the core file's name", out.display());
     }
+    refuse_terminal(&out)?;
     let state = Arc::new(DumpState::new());
     let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
 
@@ -180,17 +213,21 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
     }
     // Errors already name the pid or path.
     let (s, stopped) = result?;
-    let on_disk = std::fs::metadata(&s.path).map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.blocks() * 512
-    });
+    let on_disk = if s.stream {
+        String::new()
+    } else {
+        let b = std::fs::metadata(&s.path).map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.blocks() * 512
+        });
+        format!(", {} on disk", b.map(human).unwrap_or_else(|_| "?".into()))
+    };
     eprintln!(
-        "godump: wrote {} ({} threads, {} mappings, {} of memory, {} on disk); pid {pid} was stopped for {:.3}s",
+        "godump: wrote {} ({} threads, {} mappings, {} of memory{on_disk}); pid {pid} was stopped for {:.3}s",
         s.path.display(),
         s.threads,
         s.mappings,
         human(s.memory_bytes),
-        on_disk.map(human).unwrap_or_else(|_| "?".into()),
         stopped.as_secs_f64(),
     );
     if s.unreadable_pages > 0 {
@@ -199,7 +236,16 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
     Ok(())
 }
 
+/// `-` on a terminal: a core is no text to show there.
+fn refuse_terminal(out: &std::path::Path) -> Result<()> {
+    if out.as_os_str() == "-" && std::io::stdout().is_terminal() {
+        bail!("-: standard output is a terminal; redirect it (godump create PID - | zstd > core.zst) or name a file");
+    }
+    Ok(())
+}
+
 fn convert(input: PathBuf, out: PathBuf, exe: Option<PathBuf>, quiet: bool, opts: DumpOptions) -> Result<()> {
+    refuse_terminal(&out)?;
     dump::interrupt::install().context("installing signal handlers")?;
     let core = core_reader::Core::open(&input, &core_reader::OpenOptions { exe, ..core_reader::OpenOptions::from_env() })?;
     for w in &core.warnings {

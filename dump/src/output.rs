@@ -1,4 +1,16 @@
-//! The core file as positions, not a stream: each chunk of memory is
+//! Where a core goes ([`Destination`]), and the core file as positions
+//! ([`Output`]).
+//!
+//! A regular file (or a new name) is written under a temporary name of
+//! our own in the same directory (created with `O_EXCL`, so never a file
+//! that was there) and renamed over the name at the end: a failed dump
+//! leaves the old file alone. Anything else the user names (a character
+//! device, a FIFO, `-` for standard output) is written straight through,
+//! in order: such a destination can neither be renamed over (that would
+//! replace the device node or the FIFO with a regular file) nor seek.
+//! A symlink is followed: its target is what gets replaced.
+//!
+//! In a file, each chunk of memory is
 //! written at its own offset (`pwrite`), by whichever writer thread has it,
 //! so chunks need not wait for the ones before them. Runs of zero pages are
 //! never written: they stay holes, and the file gets its full length at the
@@ -15,9 +27,12 @@
 //! file system that refuses `O_DIRECT`, goes through the page cache.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// `O_DIRECT`'s alignment that we keep to: offset, length and address.
 pub const ALIGN: usize = 4096;
@@ -28,6 +43,122 @@ pub struct Output {
     /// Cleared at the first `EINVAL` from the direct descriptor: that file
     /// system (or this buffer) does not take direct I/O after all.
     direct_ok: AtomicBool,
+    /// For a stream: the next offset it takes. Writes must come in order;
+    /// the gaps (runs of zeros a file leaves as holes) are written as zeros.
+    stream: Option<Mutex<u64>>,
+}
+
+/// Where a dump is written: see the module's documentation.
+pub struct Destination {
+    /// The name the user gave, for messages.
+    pub user: PathBuf,
+    /// For a regular file: (our temporary, the file it replaces at the end).
+    replace: Option<(PathBuf, PathBuf)>,
+    committed: bool,
+}
+
+/// Follow `path` through symlinks (at most 40, as the kernel does) to the
+/// name that a rename must replace; a dangling symlink gives the name the
+/// new file will have.
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&p)?;
+                p = if link.is_absolute() { link } else { p.parent().unwrap_or(Path::new("")).join(link) };
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// Create a new file next to `target` under a name no one else uses
+/// (`O_EXCL`: an existing file is never opened, let alone truncated).
+fn create_temp(target: &Path, mode: u32) -> std::io::Result<(File, PathBuf)> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    for _ in 0..100 {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.godump-{}-{salt:x}-{n}", std::process::id()));
+        match OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp) {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::EEXIST))
+}
+
+impl Destination {
+    /// Open what `path` names for writing a core: `-` is standard output;
+    /// `mode` is the permission bits of a new file. `direct`: try
+    /// `O_DIRECT` for aligned data (files only).
+    pub fn open(path: &Path, mode: u32, direct: bool) -> std::io::Result<(Destination, Output)> {
+        let stream = |file: File| {
+            let d = Destination { user: path.to_path_buf(), replace: None, committed: false };
+            (d, Output { file, direct: None, direct_ok: AtomicBool::new(false), stream: Some(Mutex::new(0)) })
+        };
+        if path.as_os_str() == "-" {
+            let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+            return Ok(stream(File::from(fd)));
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(std::io::Error::from_raw_os_error(libc::EISDIR)),
+            Ok(m) if !m.is_file() => {
+                // A device, a FIFO: written as it is, never created or truncated.
+                let t = m.file_type();
+                if t.is_socket() {
+                    return Err(std::io::Error::from_raw_os_error(libc::ENXIO));
+                }
+                return Ok(stream(OpenOptions::new().write(true).open(path)?));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let target = resolve(path)?;
+        let (file, tmp) = create_temp(&target, mode)?;
+        let direct = if direct { OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&tmp).ok() } else { None };
+        let direct_ok = AtomicBool::new(direct.is_some());
+        let d = Destination { user: path.to_path_buf(), replace: Some((tmp, target)), committed: false };
+        Ok((d, Output { file, direct, direct_ok, stream: None }))
+    }
+
+    /// Whether the core goes to a stream (written in order, nothing to rename).
+    pub fn is_stream(&self) -> bool {
+        self.replace.is_none()
+    }
+
+    /// The file being written, while it is being written (a file's temporary).
+    pub fn temporary(&self) -> Option<&Path> {
+        self.replace.as_ref().map(|r| r.0.as_path())
+    }
+
+    /// The dump is complete: give the file its name.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        if let Some((tmp, target)) = &self.replace {
+            std::fs::rename(tmp, target)?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Destination {
+    fn drop(&mut self) {
+        if let (false, Some((tmp, _))) = (self.committed, &self.replace) {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }
 
 /// How many bytes the page cache takes before the kernel starts writing
@@ -62,7 +193,26 @@ impl Output {
             None
         };
         let direct_ok = AtomicBool::new(direct.is_some());
-        Ok(Output { file, direct, direct_ok })
+        Ok(Output { file, direct, direct_ok, stream: None })
+    }
+
+    /// For a stream: write zeros from where it is up to `offset`, then `buf`.
+    fn write_in_order(&self, pos: &Mutex<u64>, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        let mut pos = pos.lock().unwrap_or_else(|e| e.into_inner());
+        if offset < *pos {
+            // The dumper writes a stream with one reader and one writer, in order.
+            return Err(std::io::Error::other(format!("write at {offset:#x} behind the stream's {:#x}", *pos)));
+        }
+        let zeros = [0u8; 64 << 10];
+        let mut f = &self.file;
+        while *pos < offset {
+            let n = (offset - *pos).min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n])?;
+            *pos += n as u64;
+        }
+        f.write_all(buf)?;
+        *pos += buf.len() as u64;
+        Ok(())
     }
 
     /// Whether data is (still) written around the page cache.
@@ -72,6 +222,9 @@ impl Output {
 
     /// Write all of `buf` at `offset`.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if let Some(pos) = &self.stream {
+            return self.write_in_order(pos, buf, offset);
+        }
         let aligned = |b: &[u8], o: u64| {
             o.is_multiple_of(ALIGN as u64) && b.len().is_multiple_of(ALIGN) && (b.as_ptr() as usize).is_multiple_of(ALIGN)
         };
@@ -97,6 +250,10 @@ impl Output {
     /// were zeros) and close it. No `fsync`: like the kernel's and gdb's
     /// cores, the data reaches the disk with the rest of the page cache.
     pub fn finish(self, len: u64) -> std::io::Result<()> {
+        if let Some(pos) = &self.stream {
+            self.write_in_order(pos, &[], len)?;
+            return (&self.file).flush();
+        }
         if self.file.metadata()?.len() < len {
             self.file.set_len(len)?;
         }

@@ -228,8 +228,14 @@ fn create(pid: u32, core: &Path) {
     assert!(!partial(core).exists());
 }
 
+/// godump's temporary next to `core` while it writes it (a name that
+/// does not exist when there is none).
 fn partial(core: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.partial", core.display()))
+    let prefix = format!(".{}.godump-", core.file_name().unwrap().to_string_lossy());
+    std::fs::read_dir(core.parent().unwrap())
+        .ok()
+        .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix)))
+        .unwrap_or_else(|| core.with_extension("no-temporary"))
 }
 
 fn run(cmd: &str, args: &[&str]) -> String {

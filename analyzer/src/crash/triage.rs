@@ -144,7 +144,26 @@ pub fn from_analysis(a: &Analysis) -> Record {
     from_analysis_with(a, true)
 }
 
+/// The record of an opened core. An executable the core reader found not
+/// to be the core's own gives a failed record, not a signature: one
+/// computed from another build's symbols would file the crash under a
+/// wrong bucket, silently.
 pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
+    if let Some(exe) = a.core.exe.as_ref() {
+        if let Some(why) = &exe.mismatch {
+            let mut r = Record::failed(
+                &a.core.path,
+                format!(
+                    "{}: executable {} is not the one this core was made from ({why}); no signature from it (pass the right one with --exe)",
+                    a.core.path.display(),
+                    exe.path.display()
+                ),
+            );
+            r.exe = Some(exe.path.display().to_string());
+            r.warnings = a.core.warnings.clone();
+            return r;
+        }
+    }
     let r = reason::analyze(a);
     let sig = signature::compute(a, &r);
     let crashing = r.crashing_goroutine.and_then(|_| reason::crashing_report(a, &r));
