@@ -47,6 +47,7 @@ impl GoroutineReport {
 /// how deep it walks their stacks. Listing goroutines needs only the top
 /// user frame, `--info` not even the goroutines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Depth {
     /// The goroutines are not even read (only the length of allgs is
     /// known): enough for `--info`.

@@ -25,6 +25,7 @@ pub enum Lit {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
 pub enum ExprError {
     #[error("parse error at byte {pos} of {expr:?}: {what}")]
     Parse { expr: String, pos: usize, what: String },

@@ -15,6 +15,7 @@ pub const MAX_DWARF_SECTION: u64 = 512 << 20;
 
 /// Why a section's bytes cannot be had.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SectionError {
     #[error("claims {0} bytes uncompressed, more than the {MAX_DWARF_SECTION} read")]
     TooLarge(u64),

@@ -24,6 +24,7 @@ const MAX_THROW_MSG: u64 = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReasonKind {
     /// An unrecovered panic (`panic: ...`).
     Panic,

@@ -54,6 +54,7 @@ pub struct FrameContext<'a> {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LocError {
     #[error("location list at {offset:#x}: {source}")]
     List { offset: usize, source: gimli::Error },

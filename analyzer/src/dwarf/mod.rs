@@ -30,6 +30,7 @@ pub const DW_AT_GO_PACKAGE_NAME: gimli::DwAt = gimli::DwAt(0x2905);
 pub const DW_AT_GO_DICT_INDEX: gimli::DwAt = gimli::DwAt(0x2906);
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DwarfError {
     #[error("DWARF section {section}: {reason}")]
     Section {

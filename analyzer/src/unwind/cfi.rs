@@ -79,6 +79,7 @@ pub const AMD64: ArchRegs = ArchRegs { sp: 7, fp: 6, ra: 16, pc: 16 };
 pub const ARM64: ArchRegs = ArchRegs { sp: 31, fp: 29, ra: 30, pc: 32 };
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CfiError {
     #[error("{section} of {module}: cannot unwind pc {pc:#x}: {source}")]
     Parse { module: String, section: &'static str, pc: u64, source: gimli::Error },
@@ -92,6 +93,7 @@ pub enum CfiError {
 
 /// Why a CFI expression gave no value.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExprFailure {
     #[error(transparent)]
     Gimli(#[from] gimli::Error),
