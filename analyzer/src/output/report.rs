@@ -107,6 +107,23 @@ fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
     if let Some(why) = &chain.stopped {
         let _ = writeln!(s, "signal frames: {why}");
     }
+    // Before Go 1.22 another M took the runtime's relay of the crash and
+    // re-raised the SIGABRT that the core names: show its handlers too.
+    let core_thread = a.core.signal.as_ref().and_then(|s| s.thread).and_then(|i| a.threads.get(i));
+    if let Some(t) = core_thread.filter(|t| t.tid != tid) {
+        for f in a.signal_chain(t).frames.iter().rev() {
+            let what = if crate::unwind::sigframe::is_relay(&f.info, a.core.pid) { "relayed:    " } else { "re-raised:  " };
+            let _ = writeln!(
+                s,
+                "{what} {} pc={:#x} sp={:#x} (signal frame at {:#x} on thread {})",
+                crate::unwind::sigframe::describe(&f.info),
+                f.regs.pc(),
+                f.regs.sp(),
+                f.addr,
+                t.tid
+            );
+        }
+    }
     // No handler left on the stack: a fault the runtime turned into a
     // sigpanic that then threw (SIGBUS on a truncated mapping).
     if chain.frames.len() <= 1 {
