@@ -87,8 +87,12 @@ fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
     let Some((tid, chain)) = crate::unwind::sigframe::of_signalled_thread(a) else { return };
     // A lone handler of the core's own signal (a panic's SIGABRT) started
     // nothing else: it is the handler, not an original.
+    // Not when the crash started on another thread than the core's (see
+    // sigframe::origin_thread): there even a lone SIGABRT (C's abort()) is
+    // the original.
     let core_signo = a.core.signal.as_ref().map(|s| s.signo);
-    let lone = chain.frames.len() == 1 && chain.frames.first().map(|f| f.info.signo) == core_signo;
+    let core_tid = a.core.signal.as_ref().and_then(|s| s.thread).and_then(|i| a.threads.get(i)).map(|t| t.tid);
+    let lone = chain.frames.len() == 1 && chain.frames.first().map(|f| f.info.signo) == core_signo && core_tid == Some(tid);
     for (i, f) in chain.frames.iter().rev().enumerate() {
         let what = match i {
             0 if lone => "handled:    ",

@@ -407,6 +407,20 @@ mod tests {
     /// A nil dereference faults at address 0: that 0 is the fault address,
     /// not "no address".
     #[test]
+    fn only_the_processs_own_sigquit_is_a_relay() {
+        let quit = |code, pid| SigInfo { signo: 3, errno: 0, code, addr: 0, pid };
+        // raiseproc: kill(getpid(), SIGQUIT).
+        assert!(is_relay(&quit(SI_USER, Some(4242)), Some(4242)));
+        // An operator's kill from another process, a tgkill: originals.
+        assert!(!is_relay(&quit(SI_USER, Some(99)), Some(4242)));
+        assert!(!is_relay(&quit(SI_TKILL, Some(4242)), Some(4242)));
+        // Without the core's pid nothing can be told a relay.
+        assert!(!is_relay(&quit(SI_USER, Some(4242)), None));
+        let abrt = SigInfo { signo: 6, ..quit(SI_USER, Some(4242)) };
+        assert!(!is_relay(&abrt, Some(4242)));
+    }
+
+    #[test]
     fn fault_address_zero_is_described() {
         let segv = SigInfo { signo: SIGSEGV, errno: 0, code: 1, addr: 0, pid: None };
         assert!(describe(&segv).ends_with("SEGV_MAPERR addr=0x0"), "{}", describe(&segv));
