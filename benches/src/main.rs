@@ -5,11 +5,13 @@
 //!
 //!     cargo run --release -p bench                 # the full workloads (minutes, GiBs of disk)
 //!     cargo run --release -p bench -- --smoke      # tiny workloads: checks the harness runs
+//!     cargo run --release -p bench -- --only nats  # nats-server under load, SIGQUIT cores vs its traceback
 //!
 //! Figures are whole-process: wall time and peak RSS from wait4(2), median
 //! of `--runs` runs after one warm-up.
 
 mod measure;
+mod nats;
 mod workloads;
 
 use clap::Parser;
@@ -23,9 +25,13 @@ pub struct Args {
     /// Counted runs per command (after one warm-up).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Only these workloads (analyze, dump, info, triage); default all.
+    /// Only these workloads (analyze, dump, info, triage, nats); default
+    /// all but nats, which builds nats-server from the module proxy.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// SIGQUIT-made cores of nats-server under load, for `--only nats`.
+    #[arg(long, default_value_t = 10)]
+    pub nats_runs: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +52,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("triage") {
         workloads::triage(&args)?;
+    }
+    if args.only.iter().any(|o| o == "nats") {
+        nats::run(&args)?;
     }
     Ok(())
 }

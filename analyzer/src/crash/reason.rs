@@ -168,8 +168,9 @@ fn is_sigtramp(a: &Analysis, f: &crate::unwind::Frame) -> bool {
 
 /// Decide the reason for a core.
 pub fn analyze(a: &Analysis) -> Reason {
-    // The signalled thread first: that is where the kernel says it happened.
-    let sig_idx = a.core.signal.as_ref().and_then(|s| s.thread);
+    // The signalled thread first: that is where the kernel says it happened
+    // (or where the signal the runtime relayed to it was taken).
+    let sig_idx = sigframe::origin_thread(a);
     let mut order: Vec<usize> = sig_idx.into_iter().collect();
     order.extend((0..a.threads.len()).filter(|i| Some(*i) != sig_idx));
 
@@ -255,7 +256,8 @@ pub fn analyze(a: &Analysis) -> Reason {
         let (signo, code, addr) = (info.signo.max(0) as u32, i64::from(info.code), info.addr);
         let name = signal_description(a, signo);
         let pc = found_sig.map(|f| f.regs.pc()).unwrap_or(0);
-        let mut text = format!("{name}\nPC={pc:#x} m={} sigcode={code}", m.map(|m| m.id).unwrap_or(-1));
+        // The runtime prints si_code as a uint64 (SI_TKILL is 18446744073709551610).
+        let mut text = format!("{name}\nPC={pc:#x} m={} sigcode={}", m.map(|m| m.id).unwrap_or(-1), code as u64);
         if signo == SIGSEGV || signo == SIGBUS {
             text += &format!(" addr={addr:#x}");
         }
@@ -369,7 +371,7 @@ fn no_evidence(a: &Analysis, mut r: Reason) -> Reason {
         }
         Some(s) => {
             r.kind = ReasonKind::Signal;
-            let mut text = format!("{}\nsigcode={}", signal_description(a, s.signo as u32), s.code);
+            let mut text = format!("{}\nsigcode={}", signal_description(a, s.signo as u32), i64::from(s.code) as u64);
             if let Some(addr) = s.addr {
                 text += &format!(" addr={addr:#x}");
             }

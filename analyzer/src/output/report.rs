@@ -86,8 +86,12 @@ fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
     let Some((tid, chain)) = crate::unwind::sigframe::of_signalled_thread(a) else { return };
     // A lone handler of the core's own signal (a panic's SIGABRT) started
     // nothing else: it is the handler, not an original.
+    // Not when the crash started on another thread than the core's (see
+    // sigframe::origin_thread): there even a lone SIGABRT (C's abort()) is
+    // the original.
     let core_signo = a.core.signal.as_ref().map(|s| s.signo);
-    let lone = chain.frames.len() == 1 && chain.frames.first().map(|f| f.info.signo) == core_signo;
+    let core_tid = a.core.signal.as_ref().and_then(|s| s.thread).and_then(|i| a.threads.get(i)).map(|t| t.tid);
+    let lone = chain.frames.len() == 1 && chain.frames.first().map(|f| f.info.signo) == core_signo && core_tid == Some(tid);
     for (i, f) in chain.frames.iter().rev().enumerate() {
         let what = match i {
             0 if lone => "handled:    ",
@@ -105,6 +109,23 @@ fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
     }
     if let Some(why) = &chain.stopped {
         let _ = writeln!(s, "signal frames: {why}");
+    }
+    // Before Go 1.22 another M took the runtime's relay of the crash and
+    // re-raised the SIGABRT that the core names: show its handlers too.
+    let core_thread = a.core.signal.as_ref().and_then(|s| s.thread).and_then(|i| a.threads.get(i));
+    if let Some(t) = core_thread.filter(|t| t.tid != tid) {
+        for f in a.signal_chain(t).frames.iter().rev() {
+            let what = if crate::unwind::sigframe::is_relay(&f.info, a.core.pid) { "relayed:    " } else { "re-raised:  " };
+            let _ = writeln!(
+                s,
+                "{what} {} pc={:#x} sp={:#x} (signal frame at {:#x} on thread {})",
+                crate::unwind::sigframe::describe(&f.info),
+                f.regs.pc(),
+                f.regs.sp(),
+                f.addr,
+                t.tid
+            );
+        }
     }
     // No handler left on the stack: a fault the runtime turned into a
     // sigpanic that then threw (SIGBUS on a truncated mapping).

@@ -93,7 +93,10 @@ impl SigInfo {
     }
 }
 
+const SIGQUIT: i32 = 3;
 const SIGTRAP: i32 = 5;
+const SIGABRT: i32 = 6;
+const SIGSYS: i32 = 31;
 const SIGBUS: i32 = 7;
 const SIGSEGV: i32 = 11;
 const SIGILL: i32 = 4;
@@ -276,11 +279,48 @@ fn trampoline_fp(u: &Unwinder, start: Start) -> Option<u64> {
     st.frames.last().filter(|f| is_trampoline(u.func_name(&f.func))).map(|f| f.fp)
 }
 
-/// The signal frames of the thread the core's signal names (the thread
-/// that crashed), with its tid; `None` when the core names no thread.
+/// The signal frames of the thread where the crash started, with its tid
+/// (see [`origin_thread`]); `None` when the core names no thread.
 pub fn of_signalled_thread(a: &crate::analysis::Analysis) -> Option<(u64, SigChain)> {
-    let t = a.threads.get(a.core.signal.as_ref()?.thread?)?;
+    let t = a.threads.get(origin_thread(a)?)?;
     Some((t.tid, a.signal_chain(t)))
+}
+
+/// Whether `info` is the runtime's relay of a crash to the other Ms: with
+/// GOTRACEBACK=crash the first handler sends SIGQUIT to its own process
+/// (`raiseproc`, so SI_USER from the core's pid) to make each M print its
+/// goroutine.
+pub fn is_relay(info: &SigInfo, pid: Option<u64>) -> bool {
+    info.signo == SIGQUIT && info.code == SI_USER && pid.is_some() && info.pid.map(u64::from) == pid
+}
+
+/// Signals that start a crash; the runtime's own preemption (SIGURG) and
+/// profiling (SIGPROF) handlers may sit on other threads and start nothing.
+fn may_start_crash(signo: i32) -> bool {
+    matches!(signo, SIGQUIT | SIGABRT | SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP | SIGSYS)
+}
+
+/// The index (in `a.threads`) of the thread where the crash started: the
+/// core's signalled thread, unless all it holds is the runtime's relay of
+/// the crash. Before Go 1.22 the last M to take that relay is the one that
+/// re-raises SIGABRT and so the one the kernel names, while the signal that
+/// started it all (a tgkill'd SIGQUIT, a SIGSEGV in C code) is still in the
+/// handler of another thread.
+pub fn origin_thread(a: &crate::analysis::Analysis) -> Option<usize> {
+    let idx = a.core.signal.as_ref()?.thread?;
+    let pid = a.core.pid;
+    let relayed = a
+        .threads
+        .get(idx)
+        .and_then(|t| a.signal_chain(t).outermost().map(|f| f.info))
+        .is_some_and(|i| is_relay(&i, pid));
+    if !relayed {
+        return Some(idx);
+    }
+    let origin = a.threads.iter().position(|t| {
+        a.signal_chain(t).outermost().is_some_and(|f| may_start_crash(f.info.signo) && !is_relay(&f.info, pid))
+    });
+    Some(origin.unwrap_or(idx))
 }
 
 /// `3 (SIGQUIT) code=-6 SI_TKILL pid=123` or `11 (SIGSEGV) code=1 SEGV_MAPERR addr=0x0`.
@@ -366,6 +406,20 @@ mod tests {
 
     /// A nil dereference faults at address 0: that 0 is the fault address,
     /// not "no address".
+    #[test]
+    fn only_the_processs_own_sigquit_is_a_relay() {
+        let quit = |code, pid| SigInfo { signo: 3, errno: 0, code, addr: 0, pid };
+        // raiseproc: kill(getpid(), SIGQUIT).
+        assert!(is_relay(&quit(SI_USER, Some(4242)), Some(4242)));
+        // An operator's kill from another process, a tgkill: originals.
+        assert!(!is_relay(&quit(SI_USER, Some(99)), Some(4242)));
+        assert!(!is_relay(&quit(SI_TKILL, Some(4242)), Some(4242)));
+        // Without the core's pid nothing can be told a relay.
+        assert!(!is_relay(&quit(SI_USER, Some(4242)), None));
+        let abrt = SigInfo { signo: 6, ..quit(SI_USER, Some(4242)) };
+        assert!(!is_relay(&abrt, Some(4242)));
+    }
+
     #[test]
     fn fault_address_zero_is_described() {
         let segv = SigInfo { signo: SIGSEGV, errno: 0, code: 1, addr: 0, pid: None };
