@@ -52,17 +52,9 @@ pub fn kernel_core(exe: &Path, args: &[&str]) -> Result<MadeCore> {
 /// kernel wrote after the runtime printed every goroutine.
 pub fn sigquit_core(exe: &Path, args: &[&str], settle: Duration) -> Result<MadeCore> {
     let dir = workdir()?;
-    let mut child = Command::new("sh")
-        .current_dir(dir.path())
-        .args(["-c", "ulimit -c unlimited; exec \"$@\"", "sh"])
-        .arg(exe)
-        .args(args)
-        .env("GOTRACEBACK", "crash")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
+    let mut sh = Command::new("sh");
+    sh.current_dir(dir.path()).args(["-c", "ulimit -c unlimited; exec \"$@\"", "sh"]).arg(exe).args(args);
+    let mut child = spawn_crashable(sh, exe)?;
     let (stderr_thread, rx) = watch_output(&mut child);
     if rx.recv_timeout(Duration::from_secs(60)).is_err() {
         let _ = child.kill();
@@ -153,6 +145,17 @@ fn watch_output(child: &mut Child) -> (std::thread::JoinHandle<String>, std::syn
     (stderr_thread, rx)
 }
 
+/// Start a Go fixture (`exe`, perhaps behind a shell) with
+/// `GOTRACEBACK=crash` and its output piped, for [`watch_output`].
+fn spawn_crashable(mut cmd: Command, exe: &Path) -> Result<Child> {
+    cmd.env("GOTRACEBACK", "crash")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))
+}
+
 /// A fixture running live (mode "wait"): it printed "ready" and waits for
 /// SIGUSR1. Killed when dropped.
 pub struct LiveProcess {
@@ -164,14 +167,9 @@ pub struct LiveProcess {
 impl LiveProcess {
     /// Start `exe args` with `GOTRACEBACK=crash` and wait until it prints "ready".
     pub fn start(exe: &Path, args: &[&str]) -> Result<LiveProcess> {
-        let mut child = Command::new(exe)
-            .args(args)
-            .env("GOTRACEBACK", "crash")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?;
+        let mut cmd = Command::new(exe);
+        cmd.args(args);
+        let mut child = spawn_crashable(cmd, exe)?;
         let pid = child.id();
         let (stderr_thread, rx) = watch_output(&mut child);
         let mut live = LiveProcess { child: Some(child), pid, stderr_thread: Some(stderr_thread) };

@@ -501,8 +501,38 @@ fn preempt_mode(fx: &Fixture) -> String {
 #[test]
 fn arm64_under_qemu() {
     let tools = require_tools!("go" => "builds the fixture", "qemu-aarch64" => "runs the arm64 fixture");
-    let qemu = &tools[1];
-    let fx = Build::new("signals").arch("arm64").build().unwrap_or_else(|e| panic!("building signals for arm64: {e:#}"));
+    let (table, failures) = arm64_modes(&tools[1], None);
+    eprintln!("\n{}\n", table.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The arm64 modes with every older toolchain too (qemu runs take a while:
+/// `cargo test -p tests --test signals -- --ignored arm64 --nocapture`).
+#[test]
+#[ignore]
+fn arm64_under_qemu_every_toolchain() {
+    let tools = require_tools!("go" => "builds the fixture", "qemu-aarch64" => "runs the arm64 fixture");
+    let mut table = Vec::new();
+    let mut failures = Vec::new();
+    for v in OLDER_TOOLCHAINS.iter().map(|v| Some(*v)).chain([None]) {
+        let (t, f) = arm64_modes(&tools[1], v);
+        table.extend(t);
+        failures.extend(f);
+    }
+    eprintln!("\n{}\n", table.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The arm64 modes on a build of `toolchain` (`None`: the go on PATH), run
+/// under qemu-aarch64: each one's table row, and what disagreed.
+fn arm64_modes(qemu: &Path, toolchain: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let label = toolchain.unwrap_or("local");
+    let b = Build::new("signals").arch("arm64");
+    let b = match toolchain {
+        Some(v) => b.toolchain(v),
+        None => b,
+    };
+    let fx = b.build().unwrap_or_else(|e| panic!("building signals for arm64 with {label}: {e:#}"));
     let exe = fx.exe.as_path();
     let mut failures = Vec::new();
     let mut table = Vec::new();
@@ -517,7 +547,7 @@ fn arm64_under_qemu() {
         (&["quit", "memmove"][..], "SIGQUIT"),
         (&["quit", "syscall"][..], "SIGQUIT"),
     ] {
-        let what = args.join(" ");
+        let what = format!("{label} {}", args.join(" "));
         let made = producers::qemu_arm64_core(qemu, exe, args).unwrap_or_else(|e| panic!("qemu {what}: {e:#}"));
         let core = made.core.as_path();
         let runtime = oracle(&made.stderr);
@@ -542,8 +572,7 @@ fn arm64_under_qemu() {
             failures.push(format!("{what} --triage: original_signal {}", rec["original_signal"]));
         }
     }
-    eprintln!("\n{}\n", table.join("\n"));
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    (table, failures)
 }
 
 /// The amd64 kernel-core modes of the toolchain matrix.
