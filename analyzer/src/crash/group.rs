@@ -124,7 +124,7 @@ pub fn group(a: &Analysis, include_system: bool, crashing: Option<&GoroutineRepo
 pub fn hidden(a: &Analysis, include_system: bool, crashing: Option<&GoroutineReport>) -> usize {
     a.goroutines
         .iter()
-        .filter(|r| !crashing.is_some_and(|c| c.g.goid == r.g.goid) && !r.listed(include_system))
+        .filter(|r| crashing.is_none_or(|c| c.g.goid != r.g.goid) && !r.listed(include_system))
         .count()
 }
 
