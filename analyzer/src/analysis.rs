@@ -79,6 +79,10 @@ pub struct Analysis {
     pub goroutines: Vec<GoroutineReport>,
     /// How far the stacks in `goroutines` were walked.
     pub depth: Depth,
+    /// Each thread's signal frames (by index in `threads`), decoded on
+    /// first use: goroutine start points, the crash reason, `--info` and
+    /// `--threads` all ask.
+    chains: std::sync::OnceLock<Vec<crate::unwind::sigframe::SigChain>>,
 }
 
 impl Analysis {
@@ -116,7 +120,16 @@ impl Analysis {
         let threads: Vec<Thread> =
             core.threads.iter().map(|t| Thread { tid: t.tid, regs: t.regs }).collect();
         let mut a =
-            Analysis { core, bin, bias, threads, state: RuntimeState::default(), goroutines: Vec::new(), depth };
+            Analysis {
+                core,
+                bin,
+                bias,
+                threads,
+                state: RuntimeState::default(),
+                goroutines: Vec::new(),
+                depth,
+                chains: std::sync::OnceLock::new(),
+            };
         let reader = Reader { bin: &a.bin, mem: &a.core, bias };
         a.state = reader.read_state(&a.threads, depth > Depth::NotRead)?;
         let gs = std::mem::take(&mut a.state.goroutines);
@@ -316,9 +329,16 @@ impl Analysis {
     }
 
     /// The kernel's signal frames on a thread's stack, innermost first
-    /// (see [`crate::unwind::sigframe`]).
-    pub fn signal_chain(&self, t: &Thread) -> crate::unwind::sigframe::SigChain {
-        crate::unwind::sigframe::chain(&self.unwinder(), &t.regs)
+    /// (see [`crate::unwind::sigframe`]); empty for a thread not in
+    /// `self.threads`.
+    pub fn signal_chain(&self, t: &Thread) -> &crate::unwind::sigframe::SigChain {
+        static NONE: crate::unwind::sigframe::SigChain =
+            crate::unwind::sigframe::SigChain { frames: Vec::new(), stopped: None };
+        let chains = self.chains.get_or_init(|| {
+            let u = self.unwinder();
+            self.threads.iter().map(|t| crate::unwind::sigframe::chain(&u, &t.regs)).collect()
+        });
+        self.threads.iter().position(|x| x.tid == t.tid).and_then(|i| chains.get(i)).unwrap_or(&NONE)
     }
 
     /// runtime.isSystemGoroutine: started in package runtime, except

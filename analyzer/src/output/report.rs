@@ -79,6 +79,18 @@ pub fn info(a: &Analysis) -> String {
     s
 }
 
+/// One `--info` line of a signal frame: `original:    3 (SIGQUIT) ... pc= sp= (signal frame at .. on thread N)`.
+fn signal_frame_line(s: &mut String, what: &str, f: &crate::unwind::sigframe::SigFrame, tid: u64) {
+    let _ = writeln!(
+        s,
+        "{what} {} pc={:#x} sp={:#x} (signal frame at {:#x} on thread {tid})",
+        crate::unwind::sigframe::describe(&f.info),
+        f.regs.pc(),
+        f.regs.sp(),
+        f.addr
+    );
+}
+
 /// The signal handlers on the crashed thread, outermost first: the signal
 /// that started the crash (SIGQUIT, SIGSEGV...) and what the runtime raised
 /// inside its handler (the SIGABRT of GOTRACEBACK=crash that the core names).
@@ -98,14 +110,7 @@ fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
             0 => "original:   ",
             _ => "re-raised:  ",
         };
-        let _ = writeln!(
-            s,
-            "{what} {} pc={:#x} sp={:#x} (signal frame at {:#x} on thread {tid})",
-            crate::unwind::sigframe::describe(&f.info),
-            f.regs.pc(),
-            f.regs.sp(),
-            f.addr
-        );
+        signal_frame_line(s, what, f, tid);
     }
     if let Some(why) = &chain.stopped {
         let _ = writeln!(s, "signal frames: {why}");
@@ -116,15 +121,7 @@ fn signal_chain_lines(a: &crate::analysis::Analysis, s: &mut String) {
     if let Some(t) = core_thread.filter(|t| t.tid != tid) {
         for f in a.signal_chain(t).frames.iter().rev() {
             let what = if crate::unwind::sigframe::is_relay(&f.info, a.core.pid) { "relayed:    " } else { "re-raised:  " };
-            let _ = writeln!(
-                s,
-                "{what} {} pc={:#x} sp={:#x} (signal frame at {:#x} on thread {})",
-                crate::unwind::sigframe::describe(&f.info),
-                f.regs.pc(),
-                f.regs.sp(),
-                f.addr,
-                t.tid
-            );
+            signal_frame_line(s, what, f, t.tid);
         }
     }
     // No handler left on the stack: a fault the runtime turned into a
@@ -206,8 +203,8 @@ fn threads_impl(a: &Analysis, backtrace: bool) -> String {
         // In a GOTRACEBACK=crash core every thread sits in a signal
         // handler (usleep, raise): what it was doing is the context the
         // first signal of its chain interrupted.
-        let chain = a.threads.get(i).map(|t| a.signal_chain(t)).unwrap_or_default();
-        if let Some(f) = chain.outermost() {
+        let chain = a.threads.get(i).map(|t| a.signal_chain(t));
+        if let Some((chain, f)) = chain.and_then(|c| Some((c, c.outermost()?))) {
             let nested = chain.frames.len().saturating_sub(1);
             let _ = writeln!(
                 s,

@@ -281,7 +281,7 @@ fn trampoline_fp(u: &Unwinder, start: Start) -> Option<u64> {
 
 /// The signal frames of the thread where the crash started, with its tid
 /// (see [`origin_thread`]); `None` when the core names no thread.
-pub fn of_signalled_thread(a: &crate::analysis::Analysis) -> Option<(u64, SigChain)> {
+pub fn of_signalled_thread(a: &crate::analysis::Analysis) -> Option<(u64, &SigChain)> {
     let t = a.threads.get(origin_thread(a)?)?;
     Some((t.tid, a.signal_chain(t)))
 }
@@ -404,8 +404,6 @@ mod tests {
         assert_eq!(f.info.code_name(), Some("SEGV_MAPERR"));
     }
 
-    /// A nil dereference faults at address 0: that 0 is the fault address,
-    /// not "no address".
     #[test]
     fn only_the_processs_own_sigquit_is_a_relay() {
         let quit = |code, pid| SigInfo { signo: 3, errno: 0, code, addr: 0, pid };
@@ -420,6 +418,8 @@ mod tests {
         assert!(!is_relay(&abrt, Some(4242)));
     }
 
+    /// A nil dereference faults at address 0: that 0 is the fault address,
+    /// not "no address".
     #[test]
     fn fault_address_zero_is_described() {
         let segv = SigInfo { signo: SIGSEGV, errno: 0, code: 1, addr: 0, pid: None };
