@@ -232,18 +232,10 @@ fn conflict(cli: &Cli) -> Option<String> {
     None
 }
 
-/// `goanalyze EXE` (an executable where the core goes): the first bytes
-/// say an ELF file that is not a core.
-fn executable_not_core(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 18];
-    let Ok(mut f) = std::fs::File::open(path) else { return false };
-    if f.read_exact(&mut head).is_err() || &head[..4] != b"\x7fELF" {
-        return false;
-    }
-    // e_type: ET_EXEC 2, ET_DYN 3 (ET_CORE is 4), in the file's byte order.
-    let t = if head[5] == 2 { u16::from_be_bytes([head[16], head[17]]) } else { u16::from_le_bytes([head[16], head[17]]) };
-    t == 2 || t == 3
+/// `goanalyze EXE` (an executable where the core goes): the core reader
+/// found an ELF file of type ET_EXEC or ET_DYN.
+fn executable_not_core(e: &analyzer::Error) -> bool {
+    matches!(e, analyzer::Error::Core(core_reader::Error::ElfNotCore { e_type: 2 | 3, .. }))
 }
 
 fn run(cli: &Cli) -> Result<()> {
@@ -254,16 +246,19 @@ fn run(cli: &Cli) -> Result<()> {
         return stdout::write_all(bin.layout.as_table_source(minor).as_bytes()).map_err(|e| StdoutFailed(e).into());
     }
     let core = cli.core.first().expect("clap requires CORE");
-    if executable_not_core(core) {
-        return Err(Usage(format!(
-            "{} is an executable, not a core file; did you mean `goanalyze CORE --exe {}`?",
-            core.display(),
-            core.display()
-        ))
-        .into());
-    }
     let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
-    let a = Analysis::open_options(core, &opts, depth_needed(cli))?;
+    let a = match Analysis::open_options(core, &opts, depth_needed(cli)) {
+        Ok(a) => a,
+        Err(e) if executable_not_core(&e) => {
+            return Err(Usage(format!(
+                "{} is an executable, not a core file; did you mean `goanalyze CORE --exe {}`?",
+                core.display(),
+                core.display()
+            ))
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
         eprintln!("goanalyze: warning: {w}");
     }

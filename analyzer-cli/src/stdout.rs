@@ -87,20 +87,19 @@ pub fn write_all(text: &[u8]) -> std::io::Result<()> {
 /// The exit for a failed write to stdout: quiet for a closed pipe, else
 /// one line on stderr and status 1.
 pub fn failed(e: &std::io::Error) -> ExitCode {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        return ExitCode::from(CLOSED);
-    }
-    eprintln!("goanalyze: writing to standard output: {e}");
-    ExitCode::from(1)
+    ExitCode::from(status_of(e))
 }
 
 /// [`failed`], for a place that cannot return: ends the process.
 pub fn exit_failed(e: &std::io::Error) -> ! {
-    let code = if e.kind() == std::io::ErrorKind::BrokenPipe {
-        CLOSED
-    } else {
-        eprintln!("goanalyze: writing to standard output: {e}");
-        1
-    };
-    std::process::exit(code.into())
+    std::process::exit(status_of(e).into())
+}
+
+/// The status for a failed write to stdout, saying why when it is a failure.
+fn status_of(e: &std::io::Error) -> u8 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return CLOSED;
+    }
+    eprintln!("goanalyze: writing to standard output: {e}");
+    1
 }

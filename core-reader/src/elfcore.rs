@@ -300,10 +300,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         what: e.to_string(),
     })?;
     if h.e_type != ET_CORE {
-        return Err(Error::UnknownFormat {
-            path: path.to_path_buf(),
-            what: format!("an ELF file of type {}, not a core (ET_CORE)", h.e_type),
-        });
+        return Err(Error::ElfNotCore { path: path.to_path_buf(), e_type: h.e_type });
     }
     let arch = match h.machine {
         EM_X86_64 => Arch::Amd64,

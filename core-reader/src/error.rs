@@ -15,6 +15,10 @@ pub enum Error {
     },
     #[error("{path}: not a core file this tool reads ({what})")]
     UnknownFormat { path: PathBuf, what: String },
+    /// An ELF file, but not a core: an executable (`ET_EXEC`, `ET_DYN`)
+    /// given where the core goes, most likely.
+    #[error("{path}: not a core file this tool reads (an ELF file of type {e_type}, not a core (ET_CORE))")]
+    ElfNotCore { path: PathBuf, e_type: u16 },
     #[error("{path}: malformed {what} at file offset {offset:#x}")]
     Malformed {
         path: PathBuf,
