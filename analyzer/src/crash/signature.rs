@@ -88,14 +88,14 @@ pub fn is_user_file(file: &str, goroot_src: &str) -> bool {
     }
 }
 
-/// The crashing goroutine's first `n` user frames, as printable function names.
-pub fn user_frames(a: &Analysis, g: &GoroutineReport, n: usize) -> Vec<String> {
-    let root = goroot_src(a);
+/// A goroutine's first `n` user frames, as printable function names;
+/// `root` is [`goroot_src`] (a search of every function name: find it once).
+pub fn user_frames(g: &GoroutineReport, n: usize, root: &str) -> Vec<String> {
     g.stack
         .frames
         .iter()
         .flat_map(|f| f.logical.iter())
-        .filter(|l| is_user_file(&l.file, &root))
+        .filter(|l| is_user_file(&l.file, root))
         .take(n)
         .map(|l| print_name(&l.name))
         .collect()
@@ -123,7 +123,7 @@ pub fn compute(a: &Analysis, r: &Reason) -> Signature {
         _ => lines.push(format!("value={}", template(r.fatal_error.as_deref().unwrap_or("?")))),
     }
     if let Some(g) = crate::crash::reason::crashing_report(a, r) {
-        for f in user_frames(a, &g, TOP_FRAMES) {
+        for f in user_frames(&g, TOP_FRAMES, &goroot_src(a)) {
             lines.push(format!("frame={f}"));
         }
     }
@@ -176,8 +176,9 @@ pub fn snapshot_lines(a: &Analysis) -> Vec<String> {
     use std::collections::HashMap;
     let mut blocked: HashMap<String, usize> = HashMap::new();
     let mut busy: HashMap<String, usize> = HashMap::new();
+    let root = goroot_src(a);
     for g in a.goroutines.iter().filter(|g| !g.system) {
-        let mut frames = user_frames(a, g, TOP_FRAMES);
+        let mut frames = user_frames(g, TOP_FRAMES, &root);
         if frames.is_empty() {
             // A goroutine of a library only (net/http's): its frames
             // outside package runtime.
