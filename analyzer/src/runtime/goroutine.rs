@@ -479,10 +479,15 @@ impl<'a> Reader<'a> {
         st.allgs_len = glen;
         if !read_gs {
             self.read_wait_reasons(&mut st);
-            // Without the goroutines, their newest `waitsince` still counts
-            // (on stripped binaries it is often the only clock): one word a g.
-            let newest = self.newest_waitsince(gptr, glen);
-            self.choose_now(&mut st, newest);
+            self.choose_now(&mut st, None);
+            // Without the goroutines (--info), the runtime's own timestamps
+            // are the clock; only when there are none (a stripped binary has
+            // no runtime.sched or runtime.allp) is it worth touching every g
+            // for its `waitsince`: 100,000 gs are 100,000 pages of the core.
+            if st.now == 0 {
+                let newest = self.newest_waitsince(gptr, glen);
+                self.choose_now(&mut st, newest);
+            }
             return Ok(st);
         }
         let mut ptrs = vec![0u8; (glen * 8) as usize];
@@ -538,6 +543,10 @@ impl<'a> Reader<'a> {
         let (ws, goid) = (self.off("g.waitsince").ok()?, self.off("g.goid").ok()?);
         let mut best: Option<(i64, u64)> = None;
         for i in 0..glen {
+            // Each g is read once; its page need not stay resident.
+            if i > 0 && i % crate::analysis::RELEASE_EVERY as u64 == 0 {
+                self.mem.release_pages();
+            }
             let Ok(g) = self.mem.u64(gptr.wrapping_add(8 * i)) else { break };
             let Ok(v) = self.mem.u64(g.wrapping_add(ws)) else { continue };
             if (v as i64) > best.map_or(0, |b| b.0) {
