@@ -23,8 +23,9 @@ pub struct GoroutineReport {
     pub start_source: String,
     /// Every general register at the walk's start, when it started from a
     /// thread's registers or a signal frame (what the innermost frame's
-    /// variables may live in).
-    pub start_regs: Option<core_reader::Registers>,
+    /// variables may live in). Boxed: few goroutines have them, and a
+    /// report is kept for each of maybe 100,000.
+    pub start_regs: Option<Box<core_reader::Registers>>,
     /// The runtime's own crash frames (fatalpanic and what it called) that
     /// were dropped so the stack starts where the runtime's traceback starts.
     pub trimmed: usize,
@@ -201,7 +202,7 @@ impl Analysis {
             m,
             stack,
             start_source: source,
-            start_regs,
+            start_regs: start_regs.map(Box::new),
             trimmed,
         }
     }
@@ -216,7 +217,7 @@ impl Analysis {
         }
         let thread = r.thread.and_then(|tid| self.threads.iter().find(|t| t.tid == tid));
         let (stack, start_source, trimmed, start_regs) = self.walk(&r.g, r.m.as_ref(), thread, want);
-        std::borrow::Cow::Owned(GoroutineReport { stack, start_source, trimmed, start_regs, ..r.clone() })
+        std::borrow::Cow::Owned(GoroutineReport { stack, start_source, trimmed, start_regs: start_regs.map(Box::new), ..r.clone() })
     }
 
     /// Walk `g`'s stack as deep as `depth`: the stack, where the walk

@@ -92,7 +92,7 @@ pub fn frame_registers(_a: &Analysis, r: &GoroutineReport) -> Option<core_reader
     if r.trimmed > 0 {
         return None;
     }
-    r.start_regs
+    r.start_regs.as_deref().copied()
 }
 
 /// A frame's variables in scope: arguments first, then locals.
