@@ -28,6 +28,11 @@ func worker(jobs chan int) {
 }
 
 //go:noinline
+func park(c chan struct{}) {
+	<-c
+}
+
+//go:noinline
 func locker(mu *sync.Mutex) {
 	mu.Lock()
 	mu.Unlock()
@@ -151,9 +156,21 @@ func main() {
 	}
 	if mode == "gcloop" {
 		go func() {
+			// A collection stamps waitsince only on goroutines that have
+			// parked since the one before: keep one that parked during the
+			// last round (stamped by this round's collection) until the
+			// next is stamped, so the newest stamp is never a round old.
+			prev := make(chan struct{})
+			go park(prev)
 			for {
 				time.Sleep(200 * time.Millisecond)
 				runtime.GC()
+				next := make(chan struct{})
+				go park(next)
+				time.Sleep(200 * time.Millisecond)
+				runtime.GC()
+				close(prev)
+				prev = next
 			}
 		}()
 	}
