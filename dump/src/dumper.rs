@@ -112,6 +112,12 @@ pub struct Summary {
     /// Written straight through to a stream (stdout, a FIFO, a device),
     /// not to a file of its own.
     pub stream: bool,
+    /// How long a live target was kept stopped.
+    pub stopped: Option<Duration>,
+    /// The memory came from a copy-on-write clone of the target.
+    pub cloned: bool,
+    /// The target's remarks on how the dump was made (one line each).
+    pub remarks: Vec<String>,
 }
 
 /// Write a core of `t` to `out`, updating `state` as it goes. A regular
@@ -149,6 +155,9 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
         state.threads_done.fetch_add(1, Ordering::Relaxed);
     })?;
     interrupt::check()?;
+    t.notes_taken()?;
+    state.cloned.store(t.cloned(), Ordering::Release);
+    state.set_stopped(t.stopped_for());
 
     let segments: Vec<Segment> = map
         .iter()
@@ -209,6 +218,7 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
     let job = Job { t, map: &map, chunks: &chunks, opts: &opts, page, state, started, out: &file, base };
     let (unreadable, read_time) = pump(&job).map_err(|e| e.into_error(out))?;
     t.memory_read_done();
+    state.set_stopped(t.stopped_for());
     file.finish(base + total).map_err(|e| werr(elfwriter::Error::Io { what: "file length", source: e }))?;
     // Checked before the rename, so that a dead target's core never appears
     // under its final name, not even for a moment.
@@ -224,6 +234,9 @@ fn run(t: &dyn Target, out: &Path, opts: &DumpOptions, state: &DumpState) -> Res
         unreadable_pages: unreadable,
         read_time,
         stream: dest.is_stream(),
+        stopped: t.stopped_for(),
+        cloned: t.cloned(),
+        remarks: t.remarks(),
     })
 }
 

@@ -25,7 +25,7 @@ pub mod target;
 pub use dumper::{dump, DumpOptions, Format, Summary};
 pub use error::{Error, Result};
 #[cfg(target_os = "linux")]
-pub use linux::{process::AttachOptions, LinuxProcess};
+pub use linux::{process::AttachOptions, process::SnapshotMode, LinuxProcess};
 pub use state::DumpState;
 pub use target::{Dump, MemoryMapEntry, Perms, Target};
 

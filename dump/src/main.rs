@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Snapshot a live process into an ELF core; it is stopped while its memory is copied, then resumed.
+    /// Snapshot a live process into an ELF core; it is stopped for a copy-on-write clone (or, with --stop, while its memory is copied), then resumed.
     #[command(after_help = "Examples:\n  \
         godump create 4242 app.core\n  \
         godump create --filter 0x33 --quiet 4242 app.core\n  \
@@ -44,7 +44,13 @@ enum Cmd {
         OUT `-` (stdout), a FIFO or a character device is written straight through, in order:\n\
           godump create 4242 - | zstd > app.core.zst\n\
         A new core is created with mode 0600, as the kernel does: it holds the process's secrets.\n\
-        Which mappings are dumped follows /proc/PID/coredump_filter, as for a crash.")]
+        Which mappings are dumped follows /proc/PID/coredump_filter, as for a crash.\n\n\
+        By default the process is stopped only while its registers are read and a copy-on-write\n\
+        clone of it is made (a clone syscall injected with ptrace; the clone never runs and is\n\
+        killed and reaped afterwards); the core is then written from the clone while the process\n\
+        runs. Pages it writes meanwhile are copied by the kernel and charged to it. When a clone\n\
+        is impossible or unsafe (seccomp, too little memory headroom, not amd64) it is dumped\n\
+        stopped, as with --stop, and godump says why.")]
     Create {
         /// Process id of the process to dump.
         pid: i32,
@@ -80,6 +86,12 @@ enum Cmd {
         /// Write with O_DIRECT whatever the size.
         #[arg(long)]
         direct: bool,
+        /// Keep the process stopped until all its memory is read; no clone.
+        #[arg(long, conflicts_with = "clone")]
+        stop: bool,
+        /// Dump from a clone or fail: no fall-back, and no memory headroom check.
+        #[arg(long)]
+        clone: bool,
     },
     /// Rewrite any core goanalyze can open (through core-reader) as a Linux ELF core or a minidump.
     #[command(after_help = "Examples:\n  \
@@ -168,7 +180,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, mode, filter, quiet, readers, format, buffer_mib, buffered, direct } => {
+        Cmd::Create { pid, out, mode, filter, quiet, readers, format, buffer_mib, buffered, direct, stop, clone } => {
             let mut opts = DumpOptions {
                 mode,
                 readers: readers.max(1),
@@ -180,7 +192,14 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(m) = buffer_mib {
                 opts.buffer_bytes = m << 20;
             }
-            create(pid, out, filter, quiet, opts)
+            let snap = if stop {
+                dump::SnapshotMode::Stop
+            } else if clone {
+                dump::SnapshotMode::Clone
+            } else {
+                dump::SnapshotMode::Auto
+            };
+            create(pid, out, AttachOptions { filter, mode: snap }, quiet, opts)
         }
         Cmd::Convert { input, out, mode, exe, quiet, format } => {
             convert(input, out, exe, quiet, DumpOptions { format: format.into(), mode, ..DumpOptions::default() })
@@ -192,7 +211,7 @@ fn human(b: u64) -> String {
     indicatif::HumanBytes(b).to_string()
 }
 
-fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOptions) -> Result<()> {
+fn create(pid: i32, out: PathBuf, attach: AttachOptions, quiet: bool, opts: DumpOptions) -> Result<()> {
     dump::interrupt::install().context("installing signal handlers")?;
     if out.is_dir() {
         bail!("{}: is a directory; give the core file's name", out.display());
@@ -202,7 +221,7 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
     let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
 
     let result = (|| {
-        let target = LinuxProcess::attach(pid, &AttachOptions { filter })?;
+        let target = LinuxProcess::attach(pid, &attach)?;
         let r = dump::dump(&target, &out, &opts, &state);
         let stopped = target.detach();
         r.map(|s| (s, stopped))
@@ -222,13 +241,17 @@ fn create(pid: i32, out: PathBuf, filter: Option<u32>, quiet: bool, opts: DumpOp
         });
         format!(", {} on disk", b.map(human).unwrap_or_else(|_| "?".into()))
     };
+    for r in &s.remarks {
+        eprintln!("godump: note: {r}");
+    }
     eprintln!(
-        "godump: wrote {} ({} threads, {} mappings, {} of memory{on_disk}); pid {pid} was stopped for {:.3}s",
+        "godump: wrote {} ({} threads, {} mappings, {} of memory{on_disk}); pid {pid} was stopped for {:.3}s{}",
         s.path.display(),
         s.threads,
         s.mappings,
         human(s.memory_bytes),
         stopped.as_secs_f64(),
+        if s.cloned { ", then dumped from a copy-on-write clone" } else { "" },
     );
     if s.unreadable_pages > 0 {
         eprintln!("godump: {} unreadable pages were written as zeros", s.unreadable_pages);

@@ -15,6 +15,10 @@ pub struct DumpState {
     /// Bytes of memory read and written so far, of `mem_total`.
     pub mem_done: AtomicU64,
     pub mem_total: AtomicU64,
+    /// How long the target was kept stopped (ns), set once it runs again.
+    pub stopped_ns: AtomicU64,
+    /// Memory is read from a copy-on-write clone (the target already runs).
+    pub cloned: AtomicBool,
     /// The error that ended the dump, as text.
     pub err: Mutex<Option<String>>,
 }
@@ -28,6 +32,16 @@ impl DumpState {
     }
     pub fn threads(&self) -> (usize, usize) {
         (self.threads_done.load(Ordering::Relaxed), self.threads_total.load(Ordering::Relaxed))
+    }
+    /// How long the target was stopped, once it runs again.
+    pub fn stopped(&self) -> Option<std::time::Duration> {
+        let ns = self.stopped_ns.load(Ordering::Acquire);
+        (ns > 0).then(|| std::time::Duration::from_nanos(ns))
+    }
+    pub(crate) fn set_stopped(&self, d: Option<std::time::Duration>) {
+        if let Some(d) = d {
+            self.stopped_ns.store((d.as_nanos() as u64).max(1), Ordering::Release);
+        }
     }
     pub fn is_done(&self) -> bool {
         self.all_done.load(Ordering::Acquire)

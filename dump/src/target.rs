@@ -108,9 +108,28 @@ pub trait Target: Sync {
         let _ = (start, len);
         None
     }
+    /// Called once the map and the notes (registers) are taken, before any
+    /// memory is read: a live process may be cloned here (copy-on-write)
+    /// and resumed, its memory then read from the clone.
+    fn notes_taken(&self) -> Result<()> {
+        Ok(())
+    }
     /// Called once every byte of memory has been read: a live process is
     /// resumed here, while the last bytes are still being written.
     fn memory_read_done(&self) {}
+    /// How long a live process was kept stopped, once it runs again.
+    fn stopped_for(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Whether memory is read from a copy-on-write clone of the target.
+    fn cloned(&self) -> bool {
+        false
+    }
+    /// One-line remarks on how this dump differs from a plain snapshot
+    /// (memory read live, fall-backs), for the user.
+    fn remarks(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Why the target can no longer be dumped faithfully, if it cannot: a
     /// live process that exited (was killed) while it was being read. Its
     /// memory reads as zeros from then on, so the dump must not pass for a

@@ -2,7 +2,8 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use elfwriter::{Machine, Note, NT_AUXV, NT_PRSTATUS, NT_SIGINFO};
@@ -10,6 +11,7 @@ use nix::errno::Errno;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
 
+use super::clone;
 use super::procfs::{self, proc_path, task_path};
 use super::ptrace::{getregset, Stopped};
 use crate::maps;
@@ -22,6 +24,31 @@ use crate::{Error, Result};
 pub struct AttachOptions {
     /// Use this coredump filter instead of `/proc/PID/coredump_filter`.
     pub filter: Option<u32>,
+    pub mode: SnapshotMode,
+}
+
+/// Where the memory of a live dump is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotMode {
+    /// From a copy-on-write clone, the target resumed as soon as it is made,
+    /// where that is possible and safe; else as `Stop` (saying why).
+    #[default]
+    Auto,
+    /// From the target itself, stopped until all of it is read.
+    Stop,
+    /// From a clone, or fail: also when the memory headroom looks short.
+    Clone,
+}
+
+/// What the memory map says about cloning.
+#[derive(Debug, Clone, Default)]
+struct MapFacts {
+    /// `MADV_DONTFORK` (absent in a clone) and `MADV_WIPEONFORK` (zeros in
+    /// a clone) mappings: read from the target itself.
+    live_only: Vec<(u64, u64)>,
+    /// Private anonymous memory in kB: at worst, all of it is copied if the
+    /// target rewrites it while the dump runs.
+    private_anon_kb: u64,
 }
 
 /// A live process with every thread stopped. Dropping it (or
@@ -45,6 +72,14 @@ pub struct LinuxProcess {
     attacher: std::thread::ThreadId,
     /// Set when the process was found dead while still stopped by us.
     died: Mutex<Option<String>>,
+    mode: SnapshotMode,
+    facts: Mutex<MapFacts>,
+    /// The clone memory is read from, once made.
+    snap: OnceLock<clone::Snapshot>,
+    /// The clone has been killed and reaped (or that was tried).
+    snap_ended: AtomicBool,
+    /// One-line remarks on how the dump was made, for the user.
+    remarks: Mutex<Vec<String>>,
 }
 
 /// Most remote ranges one `process_vm_readv` takes (UIO_MAXIOV).
@@ -107,6 +142,11 @@ impl LinuxProcess {
             maps: Mutex::new(None),
             attacher: std::thread::current().id(),
             died: Mutex::new(None),
+            mode: opts.mode,
+            facts: Mutex::new(MapFacts::default()),
+            snap: OnceLock::new(),
+            snap_ended: AtomicBool::new(false),
+            remarks: Mutex::new(Vec::new()),
         })
     }
 
@@ -128,6 +168,15 @@ impl LinuxProcess {
         let path = task_path(self.pid, self.mm_tid, "smaps");
         let text = String::from_utf8_lossy(&procfs::read(self.pid, path.clone())?).into_owned();
         let smaps = maps::parse_smaps(&text, &path)?;
+        {
+            let mut f = self.facts.lock().unwrap_or_else(|e| e.into_inner());
+            f.live_only = smaps
+                .iter()
+                .filter(|m| m.vmflags.iter().any(|v| v == "dc" || v == "wf"))
+                .map(|m| (m.start, m.end))
+                .collect();
+            f.private_anon_kb = smaps.iter().filter(|m| !m.perms.shared).map(|m| m.anon_kb).sum();
+        }
         let filt = match self.filter {
             Some(f) => f,
             None => {
@@ -160,6 +209,146 @@ impl LinuxProcess {
                 self.pid
             )
         })
+    }
+
+    fn remark(&self, r: String) {
+        self.remarks.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+
+    /// Why this target must not be cloned, if so.
+    fn why_not_clone(&self) -> Option<String> {
+        let pid = self.pid;
+        if !cfg!(target_arch = "x86_64") {
+            return Some("copy-on-write snapshots are implemented for amd64 only".into());
+        }
+        if matches!(self.before.state, b'T' | b't') {
+            return Some(format!("pid {pid} is stopped already: nothing to gain from a clone"));
+        }
+        // A filter could refuse clone (fine: we would fall back) or kill the
+        // process for trying (not fine); we cannot tell which without
+        // running it, so we do not try.
+        if let Ok(st) = procfs::status(pid, task_path(pid, self.mm_tid, "status")) {
+            if let Some(m) = procfs::status_field(&st, "Seccomp").filter(|m| *m != "0") {
+                return Some(format!(
+                    "pid {pid} runs under seccomp (mode {m}), which could refuse an injected clone or kill the process for it"
+                ));
+            }
+        }
+        if self.mode == SnapshotMode::Clone {
+            return None;
+        }
+        // While the dump runs, every page the target writes is copied and
+        // charged to it (its cgroup). At worst that is all of its private
+        // memory; make sure that fits.
+        let need = self.facts.lock().unwrap_or_else(|e| e.into_inner()).private_anon_kb * 1024;
+        let (room, whose) = headroom(pid);
+        if need > room {
+            return Some(format!(
+                "{whose} has {} MiB free but the target could copy up to {} MiB of private memory while the dump runs (--clone to clone anyway)",
+                room >> 20,
+                need >> 20
+            ));
+        }
+        None
+    }
+
+    /// Make the clone and let the target go, or say why not (the target
+    /// then stays stopped and is read directly).
+    fn clone_and_resume(&self) -> Result<()> {
+        let why = match self.why_not_clone() {
+            Some(w) => w,
+            None => {
+                let mut s = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+                match self.clone_through(&mut s) {
+                    Ok(snap) => {
+                        let _ = self.snap.set(snap);
+                        s.detach();
+                        return Ok(());
+                    }
+                    Err(w) => w,
+                }
+            }
+        };
+        if self.mode == SnapshotMode::Clone {
+            return Err(Error::Target(format!("pid {}: no copy-on-write clone: {why}", self.pid)));
+        }
+        self.remark(format!("no copy-on-write clone ({why}): the target stayed stopped while its memory was read"));
+        Ok(())
+    }
+
+    fn clone_through(&self, s: &mut Stopped) -> std::result::Result<clone::Snapshot, String> {
+        // A thread with no signal of its own in hand: a held signal would
+        // have to be re-delivered with different siginfo.
+        let t = s
+            .tracees
+            .iter()
+            .position(|t| t.pending.is_none())
+            .ok_or_else(|| "every thread was about to take a signal".to_string())?;
+        let tid = s.tracees[t].tid;
+        let rip = thread_pc(tid).map_err(|e| format!("reading thread {tid}'s registers: {e}"))?;
+        let maps = self.memory_map().map_err(|e| e.to_string())?;
+        let insn = clone::find_syscall_insn(&self.mem, rip, &maps).ok_or("no syscall instruction found in the target")?;
+        let (r, signals) = clone::make(self.pid, tid, insn);
+        let mut extra = signals.into_iter();
+        s.tracees[t].pending = extra.next();
+        for sig in extra {
+            let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), sig);
+        }
+        r
+    }
+
+    /// Kill and reap the clone, once; only on the attaching thread.
+    fn end_clone(&self) {
+        let Some(snap) = self.snap.get() else { return };
+        if std::thread::current().id() != self.attacher || self.snap_ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Still there, stopped, before we kill it? Else the dump read a
+        // clone that someone (the OOM killer?) killed under us.
+        let alive = procfs::stat(snap.child, proc_path(snap.child, "stat")).is_ok_and(|s| matches!(s.state, b't' | b'T'));
+        if !alive {
+            *self.died.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                "the copy-on-write clone of pid {} (pid {}) was killed while it was being dumped, so no core was written",
+                self.pid, snap.child
+            ));
+        }
+        clone::kill_child(snap.child);
+        if let Err(e) = clone::reap_in_target(self.pid, snap.child, snap.insn) {
+            self.remark(e);
+        }
+        if self.dead_now().is_some() {
+            self.remark(format!(
+                "pid {} exited while its clone was being dumped; the core is the snapshot taken before",
+                self.pid
+            ));
+        }
+    }
+
+    /// The pid whose memory holds the snapshot of `addr`: the clone's, but
+    /// the target's own for memory a clone does not get.
+    fn source_of(&self, addr: u64) -> Option<&clone::Snapshot> {
+        let snap = self.snap.get()?;
+        let f = self.facts.lock().unwrap_or_else(|e| e.into_inner());
+        (!f.live_only.iter().any(|&(a, b)| (a..b).contains(&addr))).then_some(snap)
+    }
+
+    fn readv(&self, pid: i32, ranges: &[(u64, usize)], buf: &mut [u8]) -> usize {
+        let mut done = 0;
+        for batch in ranges.chunks(IOV_MAX) {
+            let total: usize = batch.iter().map(|r| r.1).sum();
+            let remote: Vec<RemoteIoVec> = batch.iter().map(|&(a, l)| RemoteIoVec { base: a as usize, len: l }).collect();
+            let mut local = [std::io::IoSliceMut::new(&mut buf[done..done + total])];
+            match process_vm_readv(Pid::from_raw(pid), &mut local, &remote) {
+                Ok(n) => {
+                    done += n;
+                    if n < total {
+                        return done;
+                    }
+                }
+                Err(_) => return done,
+            }
+        }
+        done
     }
 
     fn psinfo(&self) -> Result<PrPsInfo> {
@@ -195,6 +384,51 @@ impl LinuxProcess {
             psargs: args,
         })
     }
+}
+
+/// Where thread `tid` (stopped by us) is.
+fn thread_pc(tid: i32) -> nix::Result<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        Ok(nix::sys::ptrace::getregs(Pid::from_raw(tid))?.rip)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = tid;
+        Err(Errno::ENOSYS)
+    }
+}
+
+/// Memory the target may still take: the tightest of its cgroup v2
+/// ancestors' `memory.max - memory.current`, and the machine's
+/// MemAvailable + SwapFree. With what that is.
+fn headroom(pid: i32) -> (u64, String) {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb = |k: &str| {
+        meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let mut best = ((kb("MemAvailable:") + kb("SwapFree:")) * 1024, "the machine".to_string());
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    if let Some(path) = cg.lines().find_map(|l| l.strip_prefix("0::")) {
+        let mut dir = std::path::PathBuf::from("/sys/fs/cgroup").join(path.trim().trim_start_matches('/'));
+        loop {
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok().and_then(|t| t.trim().parse::<u64>().ok());
+            if let (Some(max), Some(cur)) = (read("memory.max"), read("memory.current")) {
+                let room = max.saturating_sub(cur);
+                if room < best.0 {
+                    best = (room, format!("cgroup {}", dir.display()));
+                }
+            }
+            if !dir.pop() || !dir.starts_with("/sys/fs/cgroup") || dir == std::path::Path::new("/sys/fs/cgroup") {
+                break;
+            }
+        }
+    }
+    best
 }
 
 fn hex_field(status: &str, key: &str) -> u64 {
@@ -298,10 +532,11 @@ impl Target for LinuxProcess {
     /// The slow path: `/proc/PID/mem`, which (like the kernel's dump) also
     /// reads pages the process itself may not (`PROT_NONE`, exec-only).
     fn read_memory(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let mem = self.source_of(addr).map_or(&self.mem, |s| &s.mem);
         let mut done = 0;
         while done < buf.len() {
             let Some(off) = addr.checked_add(done as u64).filter(|a| *a <= i64::MAX as u64) else { break };
-            match self.mem.read_at(&mut buf[done..], off) {
+            match mem.read_at(&mut buf[done..], off) {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -314,20 +549,25 @@ impl Target for LinuxProcess {
     /// The fast path: `process_vm_readv`, up to IOV_MAX ranges a call, all
     /// into one contiguous buffer.
     fn read_memory_batch(&self, ranges: &[(u64, usize)], buf: &mut [u8]) -> usize {
+        let Some(snap) = self.snap.get() else { return self.readv(self.mm_tid, ranges, buf) };
+        // Runs of ranges from one source (the clone, or the target for what
+        // a clone does not get): one range never spans two mappings.
         let mut done = 0;
-        for batch in ranges.chunks(IOV_MAX) {
-            let total: usize = batch.iter().map(|r| r.1).sum();
-            let remote: Vec<RemoteIoVec> = batch.iter().map(|&(a, l)| RemoteIoVec { base: a as usize, len: l }).collect();
-            let mut local = [std::io::IoSliceMut::new(&mut buf[done..done + total])];
-            match process_vm_readv(Pid::from_raw(self.mm_tid), &mut local, &remote) {
-                Ok(n) => {
-                    done += n;
-                    if n < total {
-                        return done;
-                    }
-                }
-                Err(_) => return done,
+        let mut i = 0;
+        while i < ranges.len() {
+            let live = self.source_of(ranges[i].0).is_none();
+            let mut j = i + 1;
+            while j < ranges.len() && (self.source_of(ranges[j].0).is_none()) == live {
+                j += 1;
             }
+            let len: usize = ranges[i..j].iter().map(|r| r.1).sum();
+            let pid = if live { self.mm_tid } else { snap.child };
+            let n = self.readv(pid, &ranges[i..j], &mut buf[done..done + len]);
+            done += n;
+            if n < len {
+                return done;
+            }
+            i = j;
         }
         done
     }
@@ -335,7 +575,10 @@ impl Target for LinuxProcess {
     /// From `/proc/PID/pagemap`: 8 bytes a page, bit 63 present, bit 62
     /// swapped. (Unprivileged readers get the PFNs zeroed, not these bits.)
     fn resident_pages(&self, start: u64, len: u64) -> Option<Vec<bool>> {
-        let pm = self.pagemap.as_ref()?;
+        let pm = match self.source_of(start) {
+            Some(s) => s.pagemap.as_ref()?,
+            None => self.pagemap.as_ref()?,
+        };
         let pages = len.div_ceil(self.page) as usize;
         let mut raw = vec![0u8; pages * 8];
         let mut done = 0;
@@ -354,11 +597,57 @@ impl Target for LinuxProcess {
         )
     }
 
+    fn notes_taken(&self) -> Result<()> {
+        if self.mode == SnapshotMode::Stop || self.is_detached() {
+            return Ok(());
+        }
+        self.clone_and_resume()?;
+        if self.snap.get().is_some() {
+            let m = self.memory_map()?;
+            let f = self.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let dumped = |a: u64, b: u64| m.iter().filter(|e| e.start >= a && e.end <= b).map(|e| e.dump_len(self.page)).sum::<u64>();
+            let live: u64 = f.live_only.iter().map(|&(a, b)| dumped(a, b)).sum();
+            if live > 0 {
+                let list: Vec<String> = f.live_only.iter().map(|(a, b)| format!("{a:#x}-{b:#x}")).collect();
+                self.remark(format!(
+                    "{} KiB of MADV_DONTFORK/MADV_WIPEONFORK memory ({}) was read from the running target, not the snapshot",
+                    live >> 10,
+                    list.join(" ")
+                ));
+            }
+            let shared: Vec<&MemoryMapEntry> = m.iter().filter(|e| e.perms.shared && e.dump_len(self.page) > 0).collect();
+            if !shared.is_empty() {
+                self.remark(format!(
+                    "{} KiB of MAP_SHARED memory in {} mappings is shared with the running target, not copied: it may have changed during the dump",
+                    shared.iter().map(|e| e.dump_len(self.page)).sum::<u64>() >> 10,
+                    shared.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn stopped_for(&self) -> Option<Duration> {
+        self.is_detached().then(|| self.detach())
+    }
+
+    fn cloned(&self) -> bool {
+        self.snap.get().is_some()
+    }
+
+    fn remarks(&self) -> Vec<String> {
+        self.remarks.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn memory_read_done(&self) {
         // Resume it now rather than after the last write; only the thread
         // that attached may do so. First see whether it survived the
         // reading: once resumed, an exit is its own business.
         if std::thread::current().id() == self.attacher {
+            if self.snap.get().is_some() {
+                self.end_clone();
+                return;
+            }
             if !self.is_detached() {
                 if let Some(why) = self.dead_now() {
                     *self.died.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
@@ -372,6 +661,19 @@ impl Target for LinuxProcess {
         if let Some(why) = self.died.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             return Some(why);
         }
+        // The clone not ended yet (the dump failed before all was read):
+        // only its death matters.
+        if let Some(snap) = self.snap.get() {
+            if !self.snap_ended.load(Ordering::Acquire)
+                && !procfs::stat(snap.child, proc_path(snap.child, "stat")).is_ok_and(|s| matches!(s.state, b't' | b'T'))
+            {
+                return Some(format!(
+                    "the copy-on-write clone of pid {} (pid {}) was killed while it was being dumped, so no core was written",
+                    self.pid, snap.child
+                ));
+            }
+            return None;
+        }
         // Still stopped by us (the dump failed before all was read): look now.
         if !self.is_detached() {
             return self.dead_now();
@@ -382,6 +684,7 @@ impl Target for LinuxProcess {
 
 impl Drop for LinuxProcess {
     fn drop(&mut self) {
+        self.end_clone();
         self.detach();
     }
 }
