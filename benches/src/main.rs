@@ -12,6 +12,7 @@
 
 mod measure;
 mod nats;
+mod pause;
 mod workloads;
 
 use clap::Parser;
@@ -25,7 +26,7 @@ pub struct Args {
     /// Counted runs per command (after one warm-up).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Only these workloads (analyze, dump, info, triage, nats); default
+    /// Only these workloads (analyze, dump, info, triage, pause, nats); default
     /// all but nats, which builds nats-server from the module proxy.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -49,6 +50,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("dump") {
         workloads::dump(&args)?;
+    }
+    if want("pause") {
+        pause::run(&args)?;
     }
     if want("triage") {
         workloads::triage(&args)?;

@@ -771,8 +771,9 @@ fn disk_full_mid_dump() {
     std::fs::write(dir.join("after"), vec![1u8; 4 << 20]).unwrap();
 }
 
-/// The target is SIGKILLed while godump is reading it: godump says so and
-/// leaves no file. To make the timing certain, godump itself is held with
+/// The target is SIGKILLed while godump (`--stop`: reading the target
+/// itself) is reading it: godump says so and leaves no file. (From a clone,
+/// the dump completes instead: tests/tests/clone_snapshot.rs.) To make the timing certain, godump itself is held with
 /// SIGSTOP once it has written a little (with a 1 MiB read-ahead it has read
 /// at most a few chunks of the 256 MiB by then), the target is killed, and
 /// godump continued.
@@ -783,7 +784,7 @@ fn target_killed_mid_dump() {
     let core = scratch().join("killed-target.core");
     let _ = std::fs::remove_file(&core);
     let mut g = Command::new(GODUMP)
-        .args(["create", "--quiet", "--readers", "1", "--buffer-mib", "1", &p.pid().to_string(), core.to_str().unwrap()])
+        .args(["create", "--stop", "--quiet", "--readers", "1", "--buffer-mib", "1", &p.pid().to_string(), core.to_str().unwrap()])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
