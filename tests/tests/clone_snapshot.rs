@@ -419,3 +419,78 @@ fn a_target_killed_mid_dump_still_gets_its_snapshot() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A memory cgroup for one test, removed when dropped: v1's memory
+/// controller where mounted, else cgroup v2's (a child of the root).
+struct MemCgroup(PathBuf);
+
+impl MemCgroup {
+    /// `pid` moved into a new memory cgroup limited to `limit` bytes.
+    fn with(pid: u32, limit: u64) -> Result<MemCgroup, String> {
+        let name = format!("godump-test-{}", std::process::id());
+        let v1 = Path::new("/sys/fs/cgroup/memory");
+        let (dir, limit_file) = if v1.join("memory.limit_in_bytes").exists() {
+            (v1.join(&name), "memory.limit_in_bytes")
+        } else if std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").is_ok_and(|c| c.contains("memory")) {
+            (Path::new("/sys/fs/cgroup").join(&name), "memory.max")
+        } else {
+            return Err("no cgroup memory controller to use (v1 memory, or memory in v2's root subtree_control)".into());
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let cg = MemCgroup(dir.clone());
+        std::fs::write(dir.join(limit_file), limit.to_string()).map_err(|e| format!("{limit_file}: {e}"))?;
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|e| format!("cgroup.procs: {e}"))?;
+        Ok(cg)
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        // Its processes are gone (killed) by now; an empty cgroup is removed with rmdir.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A cgroup that cannot take another copy of the target's memory: godump
+/// dumps it stopped and says why; given room, it clones.
+#[test]
+fn too_little_memory_headroom_falls_back_to_a_stopped_dump() {
+    if fixture().is_none() {
+        return;
+    }
+    let mut f = Fix::start(64, "");
+    let cg = match MemCgroup::with(f.pid(), 48 << 20) {
+        Ok(cg) => cg,
+        Err(why) if !tools::in_ci() => {
+            eprintln!("\n!!! SKIPPED too_little_memory_headroom_falls_back_to_a_stopped_dump: {why} !!!\n");
+            return;
+        }
+        Err(why) => panic!("the headroom test needs a memory cgroup it can make (root): {why}"),
+    };
+    let pid = f.pid().to_string();
+    let core = scratch().join("headroom.core");
+    let o = godump(&["create", "--quiet", &pid, core.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("note: no copy-on-write clone") && err.contains(&format!("memory cgroup {}", cg.0.display())), "{err}");
+    assert!(!err.contains("then dumped from a copy-on-write clone"), "{err}");
+    assert_consistent(&f, &core);
+    // (`--clone` would clone anyway; here the cgroup's OOM killer then took
+    // the target: that is what the check is for.) With room, it clones.
+    let limit = if cg.0.starts_with("/sys/fs/cgroup/memory") { "memory.limit_in_bytes" } else { "memory.max" };
+    std::fs::write(cg.0.join(limit), (1u64 << 30).to_string()).unwrap();
+    let o = godump(&["create", "--quiet", &pid, core.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.contains("then dumped from a copy-on-write clone"), "{err}");
+    assert_consistent(&f, &core);
+    assert_eq!(f.stats().0, 0);
+    f.assert_untouched();
+    let _ = f.child.kill();
+    let _ = f.child.wait();
+    drop(cg);
+}

@@ -399,9 +399,10 @@ fn thread_pc(tid: i32) -> nix::Result<u64> {
     }
 }
 
-/// Memory the target may still take: the tightest of its cgroup v2
-/// ancestors' `memory.max - memory.current`, and the machine's
-/// MemAvailable + SwapFree. With what that is.
+/// Memory the target may still take: the tightest of its memory cgroup
+/// and that cgroup's ancestors (v2 `memory.max - memory.current`, v1
+/// `memory.limit_in_bytes - memory.usage_in_bytes`), and the machine's
+/// MemAvailable + SwapFree. With whose room that is.
 fn headroom(pid: i32) -> (u64, String) {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let kb = |k: &str| {
@@ -413,18 +414,30 @@ fn headroom(pid: i32) -> (u64, String) {
     };
     let mut best = ((kb("MemAvailable:") + kb("SwapFree:")) * 1024, "the machine".to_string());
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    if let Some(path) = cg.lines().find_map(|l| l.strip_prefix("0::")) {
-        let mut dir = std::path::PathBuf::from("/sys/fs/cgroup").join(path.trim().trim_start_matches('/'));
-        loop {
-            let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok().and_then(|t| t.trim().parse::<u64>().ok());
-            if let (Some(max), Some(cur)) = (read("memory.max"), read("memory.current")) {
-                let room = max.saturating_sub(cur);
-                if room < best.0 {
-                    best = (room, format!("cgroup {}", dir.display()));
+    for line in cg.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or("").trim().trim_start_matches('/'));
+        let (roots, max, cur): (&[&str], _, _) = if ctrls.is_empty() {
+            (&["/sys/fs/cgroup", "/sys/fs/cgroup/unified"], "memory.max", "memory.current")
+        } else if ctrls.split(',').any(|c| c == "memory") {
+            (&["/sys/fs/cgroup/memory"], "memory.limit_in_bytes", "memory.usage_in_bytes")
+        } else {
+            continue;
+        };
+        for root in roots {
+            let mut dir = std::path::PathBuf::from(root).join(path);
+            loop {
+                let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok().and_then(|t| t.trim().parse::<u64>().ok());
+                // "max" (v2) does not parse: no limit.
+                if let (Some(max), Some(cur)) = (read(max), read(cur)) {
+                    let room = max.saturating_sub(cur);
+                    if room < best.0 {
+                        best = (room, format!("memory cgroup {}", dir.display()));
+                    }
                 }
-            }
-            if !dir.pop() || !dir.starts_with("/sys/fs/cgroup") || dir == std::path::Path::new("/sys/fs/cgroup") {
-                break;
+                if dir.as_os_str().len() <= root.len() || !dir.pop() {
+                    break;
+                }
             }
         }
     }
