@@ -386,6 +386,21 @@ impl LinuxProcess {
     }
 }
 
+/// Read `/proc/PID/mem` at `addr` until `buf` is full or a byte is unreadable.
+fn read_all_at(mem: &File, addr: u64, buf: &mut [u8]) -> usize {
+    let mut done = 0;
+    while done < buf.len() {
+        let Some(off) = addr.checked_add(done as u64).filter(|a| *a <= i64::MAX as u64) else { break };
+        match mem.read_at(&mut buf[done..], off) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    done
+}
+
 /// Where thread `tid` (stopped by us) is.
 fn thread_pc(tid: i32) -> nix::Result<u64> {
     #[cfg(target_arch = "x86_64")]
@@ -545,18 +560,7 @@ impl Target for LinuxProcess {
     /// The slow path: `/proc/PID/mem`, which (like the kernel's dump) also
     /// reads pages the process itself may not (`PROT_NONE`, exec-only).
     fn read_memory(&self, addr: u64, buf: &mut [u8]) -> usize {
-        let mem = self.source_of(addr).map_or(&self.mem, |s| &s.mem);
-        let mut done = 0;
-        while done < buf.len() {
-            let Some(off) = addr.checked_add(done as u64).filter(|a| *a <= i64::MAX as u64) else { break };
-            match mem.read_at(&mut buf[done..], off) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        done
+        read_all_at(self.source_of(addr).map_or(&self.mem, |s| &s.mem), addr, buf)
     }
 
     /// The fast path: `process_vm_readv`, up to IOV_MAX ranges a call, all
@@ -574,8 +578,23 @@ impl Target for LinuxProcess {
                 j += 1;
             }
             let len: usize = ranges[i..j].iter().map(|r| r.1).sum();
-            let pid = if live { self.mm_tid } else { snap.child };
-            let n = self.readv(pid, &ranges[i..j], &mut buf[done..done + len]);
+            // The clone through /proc/PID/mem, not process_vm_readv: that
+            // pins the pages (FOLL_PIN), and pinning a page the clone
+            // shares copy-on-write with the target makes the kernel give
+            // the clone its own copy first: reading would copy everything.
+            let n = if live {
+                self.readv(self.mm_tid, &ranges[i..j], &mut buf[done..done + len])
+            } else {
+                let mut n = 0;
+                for &(a, l) in &ranges[i..j] {
+                    let got = read_all_at(&snap.mem, a, &mut buf[done + n..done + n + l]);
+                    n += got;
+                    if got < l {
+                        break;
+                    }
+                }
+                n
+            };
             done += n;
             if n < len {
                 return done;

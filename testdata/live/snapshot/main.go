@@ -10,7 +10,7 @@
 // goroutine's stack, then "end"; "stats" prints "stats <sigchld> <maxgap ns>
 // <state>"; "reset" clears the longest gap.
 //
-// Usage: snapshot MIB [dontfork|seccomp|paced]
+// Usage: snapshot MIB [dontfork|seccomp|paced|idle]
 package main
 
 import (
@@ -168,9 +168,11 @@ func main() {
 		go sleeper()
 	}
 	go heartbeat()
-	go writer()
-	for state.Load() < 2<<32 {
-		runtime.Gosched()
+	if mode != "idle" {
+		go writer()
+		for state.Load() < 2<<32 {
+			runtime.Gosched()
+		}
 	}
 	fmt.Printf("ready %#x %#x %d %#x %d%s\n", uintptr(unsafe.Pointer(&state)), uintptr(unsafe.Pointer(&pages[0])),
 		len(pages)/pageSize, uintptr(unsafe.Pointer(&objs[0])), len(objs), special)
