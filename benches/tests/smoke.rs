@@ -15,7 +15,7 @@ fn harness_runs_in_smoke_mode() {
     let out = Command::new(env!("CARGO_BIN_EXE_bench")).arg("--smoke").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "bench --smoke failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for row in ["| list goroutines", "| every stack", "| `--info`", "| godump create", "| gdb gcore", "| dlv attach + dump", "### triage of a batch"] {
+    for row in ["| list goroutines", "| every stack", "| `--info`", "| godump create", "| gdb gcore", "| dlv attach + dump", "### triage of a batch", "| godump create (clone)", "| godump create --stop", "longest heartbeat gap"] {
         assert!(stdout.contains(row), "no {row:?} row in:\n{stdout}");
     }
 }
