@@ -185,9 +185,9 @@ pub struct Snapshot {
 }
 
 /// Clone the target through thread `tid` (stopped by us, with no signal of
-/// its own pending). `Ok(Err(why))`: no clone was made and the target is as
-/// it was (still stopped); `Err(signals)` never happens: the signals held
-/// back are returned with either result for the caller to hand back.
+/// its own pending). `Err(why)`: no clone was made and the target is as it
+/// was (still stopped). Either way, the signals held back while the thread
+/// ran the syscall come back with the result, for the caller to hand back.
 #[cfg(target_arch = "x86_64")]
 pub fn make(pid: i32, tid: i32, insn: u64) -> (Result<Snapshot, String>, Vec<Signal>) {
     let p = Pid::from_raw(tid);
