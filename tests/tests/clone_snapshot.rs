@@ -293,6 +293,7 @@ fn a_clone_snapshot_is_consistent_and_leaves_no_trace() {
     f.assert_untouched();
 }
 
+/// Also: a MAP_SHARED mapping is named in a note.
 #[test]
 fn madv_dontfork_and_wipeonfork_memory_is_read_from_the_target() {
     if fixture().is_none() {
@@ -310,6 +311,8 @@ fn madv_dontfork_and_wipeonfork_memory_is_read_from_the_target() {
     for a in &f.special {
         assert!(note.contains(&format!("{a:#x}-")), "{note}");
     }
+    // The shared mapping: said, not hidden.
+    assert!(err.lines().any(|l| l.starts_with("godump: note: ") && l.contains("MAP_SHARED memory in 1 mappings")), "{err}");
     // Their contents made it (a clone has no DONTFORK buffer and a zeroed
     // WIPEONFORK one).
     let m = CoreMem::open(&core);

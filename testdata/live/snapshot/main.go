@@ -158,6 +158,12 @@ func main() {
 			}
 			special += fmt.Sprintf(" %#x", uintptr(unsafe.Pointer(&b[0])))
 		}
+		// And one shared mapping: a clone shares it, not copies it.
+		sh, err := syscall.Mmap(-1, 0, 1<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANON)
+		if err != nil {
+			panic(err)
+		}
+		sh[0] = 1
 		if mode == "seccomp" {
 			forbidFork()
 		}
