@@ -59,7 +59,7 @@ details.group>summary{cursor:pointer}
 .status{color:#05a}.minutes{color:#a50}.locked{color:#777}.badge{color:#c33;font-weight:700}
 table.frames{border-collapse:collapse;margin:.3em 0 .3em 1em}table.frames td{padding:0 1em 0 0;vertical-align:top}
 td.loc{color:#555;overflow-wrap:anywhere}.inl{color:#777}
-.ids{color:#555}.note{color:#555}.err{color:#c33}
+.ids{color:#555}.note{color:#555}summary .note{margin-left:.8em;font-size:.9em}.err{color:#c33}
 ";
 
 /// One page for these records (one core: one record).
@@ -275,7 +275,12 @@ fn groups(s: &mut String, i: usize, r: &Record) {
         if b.crashing {
             *s += " <span class=\"badge\">crashing</span>";
         }
-        let _ = writeln!(s, " <code class=\"top\">{}</code></summary>", escape(&top));
+        let _ = write!(s, " <code class=\"top\">{}</code>", escape(&top));
+        // Groups with one top frame differ further down: say where they began.
+        if let Some(c) = &b.created_by {
+            let _ = write!(s, " <span class=\"note\">created by {}</span>", escape(&print_name(&c.func)));
+        }
+        s.push_str("</summary>\n");
         frames_table(s, visible.into_iter(), "frames");
         if let Some(c) = &b.created_by {
             let _ = writeln!(
