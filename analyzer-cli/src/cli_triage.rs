@@ -18,7 +18,8 @@ use super::{Cli, Format};
 fn render(cli: &Cli, r: &Record) -> String {
     match cli.format {
         Format::Json => serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"errors\":[\"{e}\"]}}")) + "\n",
-        Format::Text => triage::format_text(r, cli.group) + "\n",
+        // (pprof and html never get here: export.rs takes them.)
+        Format::Text | Format::Pprof | Format::Html => triage::format_text(r, cli.group) + "\n",
     }
 }
 

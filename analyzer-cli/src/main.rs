@@ -14,6 +14,9 @@ use analyzer::output::traceback::{self, Options};
 mod batch;
 mod cli_triage;
 mod deadline;
+mod export;
+mod outfile;
+mod progress;
 mod stdout;
 
 /// Bad usage found after parsing (exit 2).
@@ -30,6 +33,10 @@ struct StdoutFailed(#[source] std::io::Error);
 enum Format {
     Text,
     Json,
+    /// With --goroutines: the goroutine profile, for `go tool pprof`.
+    Pprof,
+    /// A self-contained HTML report of a core or of a triage batch.
+    Html,
 }
 
 /// Goroutines, stacks and threads from a Go program's core file.
@@ -51,6 +58,8 @@ enum Format {
   goanalyze core --print 'req.URL' -g 7 -f 2      in frame 2 of goroutine 7
   goanalyze core --group                  goroutines with identical stacks, counted
   goanalyze cores/*.core --triage --format json   crash reason + signature per core (JSON Lines)
+  goanalyze core --goroutines --format pprof -o goroutines.pb.gz   for `go tool pprof`
+  goanalyze core --format html -o report.html     reason, signature, goroutine groups (cores...: a batch)
 
 Exit status: 0 ok, 1 the analysis failed (with --triage: of any core) or stdout could not be
 written, 2 bad usage. A reader that closes stdout (`| head`) ends goanalyze at once, with 0."
@@ -91,9 +100,15 @@ struct Cli {
         default_missing_value = "true"
     )]
     system: bool,
-    /// Output format for --goroutines and --stacks.
+    /// Output format for --goroutines and --stacks (json), --triage (json,
+    /// html); pprof: the goroutine profile (with --goroutines); html: a
+    /// report of the core, or of a batch of cores.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// With --format pprof or html: write to FILE (replaced only once
+    /// complete; `-` is standard output, the default when that is not a terminal).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Crash triage: reason, crashing goroutine, signature, goroutine groups;
     /// one record per core (JSON Lines with --format json), cores in parallel.
     #[arg(long)]
@@ -158,6 +173,9 @@ fn main() -> ExitCode {
         }
     };
     stdout::watch();
+    if matches!(cli.format, Format::Pprof | Format::Html) || cli.output.is_some() {
+        return export::run(&cli);
+    }
     if cli.triage {
         return cli_triage::run(&cli);
     }
@@ -247,7 +265,11 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let core = cli.core.first().expect("clap requires CORE");
     let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
-    let a = match Analysis::open_options(core, &opts, depth_needed(cli)) {
+    // Whole stacks of every goroutine are walked up front: a bar for a big core.
+    let bar = progress::Bar::new("goroutines");
+    let opened = Analysis::open_progress(core, &opts, depth_needed(cli), &bar.callback());
+    bar.finish();
+    let a = match opened {
         Ok(a) => a,
         Err(e) if executable_not_core(&e) => {
             return Err(Usage(format!(

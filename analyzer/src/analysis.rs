@@ -63,6 +63,9 @@ pub enum Depth {
     Full,
 }
 
+/// A progress callback: `(done, total)` goroutines (see [`Analysis::open_progress`]).
+pub type Progress<'p> = &'p (dyn Fn(usize, usize) + Sync);
+
 /// Goroutines walked between two [`core_reader::Core::release_pages`].
 pub const RELEASE_EVERY: usize = 4096;
 
@@ -110,6 +113,25 @@ impl Analysis {
 
     /// [`Analysis::from_core`], walking stacks only as deep as `depth`.
     pub fn from_core_with(core: core_reader::Core, depth: Depth) -> Result<Analysis> {
+        Self::from_core_progress(core, depth, &|_, _| {})
+    }
+
+    /// [`Analysis::open_options`], calling `progress(done, total)` as the
+    /// goroutines are read and walked (a chunk at a time): what a progress
+    /// bar shows for a core with many goroutines.
+    pub fn open_progress(
+        core_path: &Path,
+        opts: &core_reader::OpenOptions,
+        depth: Depth,
+        progress: Progress<'_>,
+    ) -> Result<Analysis> {
+        let core = core_reader::Core::open(core_path, opts)?;
+        Self::from_core_progress(core, depth, progress)
+    }
+
+    /// [`Analysis::from_core_with`] with a progress callback (see
+    /// [`Analysis::open_progress`]).
+    pub fn from_core_progress(core: core_reader::Core, depth: Depth, progress: Progress<'_>) -> Result<Analysis> {
         let exe_info = core.exe.clone().ok_or_else(|| {
             Error::Other(format!(
                 "{}: the executable was not found; pass it with --exe",
@@ -134,7 +156,7 @@ impl Analysis {
         let reader = Reader { bin: &a.bin, mem: &a.core, bias };
         a.state = reader.read_state(&a.threads, depth > Depth::NotRead)?;
         let gs = std::mem::take(&mut a.state.goroutines);
-        a.goroutines = a.build_reports(gs);
+        a.goroutines = a.build_reports(gs, progress);
         Ok(a)
     }
 
@@ -157,9 +179,10 @@ impl Analysis {
     /// The reports of the live goroutines in `gs` (allgs order), which they
     /// take over: the gs are moved, a chunk at a time from the end, so the
     /// two lists are never both whole in memory.
-    fn build_reports(&self, mut gs: Vec<Goroutine>) -> Vec<GoroutineReport> {
+    fn build_reports(&self, mut gs: Vec<Goroutine>, progress: Progress<'_>) -> Vec<GoroutineReport> {
         use rayon::prelude::*;
         let crashing = self.crashing_g();
+        let total = gs.len();
         let mut parts: Vec<Vec<GoroutineReport>> = Vec::new();
         while !gs.is_empty() {
             let chunk = gs.split_off(gs.len().saturating_sub(RELEASE_EVERY));
@@ -171,6 +194,7 @@ impl Analysis {
             );
             // Each stack is read once: its pages need not stay resident.
             self.core.release_pages();
+            progress(total - gs.len(), total);
         }
         let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
         while let Some(p) = parts.pop() {

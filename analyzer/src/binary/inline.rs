@@ -17,12 +17,14 @@ struct InlLayout {
     func_id: usize,
     name_off: usize,
     parent_pc: usize,
+    /// `startLine` (Go 1.20+): the line of the inlined function's `func`.
+    start_line: Option<usize>,
 }
 
 fn inl_layout(v: PclnVersion) -> InlLayout {
     match v {
-        PclnVersion::Go120 => InlLayout { size: 16, func_id: 0, name_off: 4, parent_pc: 8 },
-        PclnVersion::Go118 => InlLayout { size: 20, func_id: 2, name_off: 12, parent_pc: 16 },
+        PclnVersion::Go120 => InlLayout { size: 16, func_id: 0, name_off: 4, parent_pc: 8, start_line: Some(12) },
+        PclnVersion::Go118 => InlLayout { size: 20, func_id: 2, name_off: 12, parent_pc: 16, start_line: None },
     }
 }
 /// Inline depth is small in practice; the cap only protects against cycles.
@@ -37,6 +39,9 @@ pub struct LogicalFrame {
     pub line: i64,
     pub inlined: bool,
     pub func_id: u8,
+    /// The line of the function's `func` keyword (Go 1.20+; 0 when
+    /// unknown), as pprof profiles record it.
+    pub start_line: i32,
 }
 
 /// Expand link-time `pc` (already backed up into the call instruction) of `f`.
@@ -72,6 +77,7 @@ pub fn expand(
             let func_id = b[lay.func_id];
             let name_off = i32_at(lay.name_off);
             let parent_pc = i32_at(lay.parent_pc);
+            let start_line = lay.start_line.map_or(0, i32_at);
             let (file, line) = tab.shared_file_line(f, cur);
             out.push(LogicalFrame {
                 name: tab.shared_name(name_off),
@@ -79,6 +85,7 @@ pub fn expand(
                 line,
                 inlined: true,
                 func_id,
+                start_line,
             });
             if parent_pc < 0 {
                 break;
@@ -93,6 +100,7 @@ pub fn expand(
         line,
         inlined: false,
         func_id: f.func_id,
+        start_line: f.start_line,
     });
     out
 }
