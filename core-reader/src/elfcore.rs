@@ -6,8 +6,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use elfwriter::elf::{
+    self as defs, ELF_NOTE_GDB, ELF_NOTE_GNU, ELF_NOTE_GO, EM_AARCH64, EM_X86_64, ET_CORE, NT_ARM_TLS, NT_AUXV,
+    NT_DELVE_HEADER, NT_DELVE_THREAD, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE,
+};
+
 use crate::delve;
-use crate::elf::{self, Phdr, EM_AARCH64, EM_X86_64, ET_CORE, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
+use crate::elf::{self, Phdr};
 use crate::exe::{self, ExeInfo, Match, AT_ENTRY, AT_EXECFN, AT_PHDR};
 use crate::le::{bytes_at, u64_at};
 use crate::model::*;
@@ -15,12 +20,6 @@ use crate::notes::{self, FileMapping, Note, Notes};
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Region};
 use crate::{Error, Result, SplicedMemory};
-
-/// Note types outside the process-wide set that belong to the thread whose
-/// `NT_PRSTATUS` precedes them: FP regs, x86 regsets, arm64 regsets.
-fn is_regset(t: u32) -> bool {
-    t == notes::NT_FPREGSET || (0x200..0x300).contains(&t) || (0x400..0x500).contains(&t)
-}
 
 /// Everything the notes say, before memory is assembled.
 #[derive(Default)]
@@ -39,9 +38,9 @@ struct NoteFacts {
 fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<String>) -> NoteFacts {
     let mut f = NoteFacts::default();
     for n in all {
-        let core_name = n.name != b"GNU" && n.name != b"GDB" && n.name != b"Go";
+        let core_name = n.name != ELF_NOTE_GNU && n.name != ELF_NOTE_GDB && n.name != ELF_NOTE_GO;
         match n.n_type {
-            notes::NT_PRSTATUS if core_name => match notes::prstatus(arch, n.desc) {
+            NT_PRSTATUS if core_name => match notes::prstatus(arch, n.desc) {
                 Some(st) => {
                     f.prstatus_pid.get_or_insert(u64::from(st.pid));
                     f.threads.push(Thread {
@@ -52,29 +51,31 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Stri
                     });
                 }
                 None => warnings.push(format!(
-                    "{}: NT_PRSTATUS at file offset {:#x} is too short ({} bytes); thread skipped",
+                    "{}: {} at file offset {:#x} is too short ({} bytes); thread skipped",
                     path.display(),
+                    note_name(n),
                     n.offset,
                     n.desc.len()
                 )),
             },
-            notes::NT_PRPSINFO if core_name => f.prpsinfo = notes::prpsinfo(n.desc),
-            notes::NT_AUXV => f.auxv = notes::auxv(n.desc),
-            notes::NT_FILE => match notes::nt_file(n.desc) {
+            NT_PRPSINFO if core_name => f.prpsinfo = notes::prpsinfo(n.desc),
+            NT_AUXV => f.auxv = notes::auxv(n.desc),
+            NT_FILE => match notes::nt_file(n.desc) {
                 Some(files) => f.files = files,
                 None => warnings.push(format!(
-                    "{}: NT_FILE at file offset {:#x} is malformed; file mappings unknown",
+                    "{}: {} at file offset {:#x} is malformed; file mappings unknown",
                     path.display(),
+                    note_name(n),
                     n.offset
                 )),
             },
-            notes::NT_SIGINFO => {
+            NT_SIGINFO => {
                 if let Some(si) = notes::siginfo(n.desc) {
                     f.siginfos.push((f.threads.len().checked_sub(1), si));
                 }
             }
-            delve::NT_DELVE_HEADER => f.delve_header = Some(delve::header(n.desc)),
-            delve::NT_DELVE_THREAD => match delve::thread(arch, n.desc) {
+            NT_DELVE_HEADER => f.delve_header = Some(delve::header(n.desc)),
+            NT_DELVE_THREAD => match delve::thread(arch, n.desc) {
                 Some(t) => f.delve_threads.push(t),
                 None => warnings.push(format!(
                     "{}: Delve thread note at file offset {:#x} is malformed; thread skipped",
@@ -82,20 +83,25 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Stri
                     n.offset
                 )),
             },
-            t if is_regset(t) && core_name => {
+            t if defs::is_thread_regset(t) && core_name => {
                 if let Some(th) = f.threads.last_mut() {
-                    if t == notes::NT_ARM_TLS {
+                    if t == NT_ARM_TLS {
                         if let (Registers::Arm64(r), Some(tp)) = (&mut th.regs, u64_at(n.desc, 0)) {
                             r.tpidr = Some(tp);
                         }
                     }
-                    th.extra_regsets.push((t, n.desc.to_vec()));
+                    th.extra_regsets.push((t.0, n.desc.to_vec()));
                 }
             }
             _ => {}
         }
     }
     f
+}
+
+/// A note's type by name, for warnings.
+fn note_name(n: &Note<'_>) -> String {
+    defs::note_type_name(n.name, n.n_type).map_or_else(|| format!("note type {:#x}", n.n_type.0), str::to_string)
 }
 
 /// Which thread took the signal, and how: the first non-empty `NT_SIGINFO`
@@ -107,7 +113,7 @@ fn signal_info(f: &NoteFacts) -> Option<SignalInfo> {
             signo: si.signo,
             code: si.code,
             errno: si.errno,
-            addr: si.addr,
+            addr: si.fault_addr(),
             thread: *thread,
         });
     }
@@ -300,11 +306,11 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         what: e.to_string(),
     })?;
     if h.e_type != ET_CORE {
-        return Err(Error::ElfNotCore { path: path.to_path_buf(), e_type: h.e_type });
+        return Err(Error::ElfNotCore { path: path.to_path_buf(), e_type: h.e_type.0 });
     }
     let arch = match h.machine {
-        EM_X86_64 => Arch::Amd64,
-        EM_AARCH64 => Arch::Arm64,
+        m if m == EM_X86_64.0 => Arch::Amd64,
+        m if m == EM_AARCH64.0 => Arch::Arm64,
         m => {
             return Err(Error::UnknownFormat {
                 path: path.to_path_buf(),
@@ -410,8 +416,8 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             )),
         }
         let exe_machine_ok = match arch {
-            Arch::Amd64 => fx.info.machine == EM_X86_64,
-            Arch::Arm64 => fx.info.machine == EM_AARCH64,
+            Arch::Amd64 => fx.info.machine == EM_X86_64.0,
+            Arch::Arm64 => fx.info.machine == EM_AARCH64.0,
         };
         if !exe_machine_ok {
             warnings.push(format!(
@@ -455,7 +461,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     let mut memory = Builder::new();
     let know_files = !f.files.is_empty();
     for p in &loads {
-        if p.memsz > p.filesz && (know_files || p.flags & PF_W != 0) {
+        if p.memsz > p.filesz && (know_files || p.flags.contains(PF_W)) {
             memory.add(Region {
                 start: p.vaddr.saturating_add(p.filesz),
                 len: p.memsz - p.filesz,
@@ -654,9 +660,9 @@ fn mappings(loads: &[Phdr], files: &[FileMapping], exe: &[(u64, u64, u64, PathBu
                     return Mapping {
                         start: p.vaddr,
                         end: p.vaddr.saturating_add(p.memsz),
-                        read: p.flags & PF_R != 0,
-                        write: p.flags & PF_W != 0,
-                        exec: p.flags & PF_X != 0,
+                        read: p.flags.contains(PF_R),
+                        write: p.flags.contains(PF_W),
+                        exec: p.flags.contains(PF_X),
                         file_offset: off.saturating_add(p.vaddr - s),
                         path: Some(path.clone()),
                     };
@@ -665,9 +671,9 @@ fn mappings(loads: &[Phdr], files: &[FileMapping], exe: &[(u64, u64, u64, PathBu
             Mapping {
                 start: p.vaddr,
                 end: p.vaddr.saturating_add(p.memsz),
-                read: p.flags & PF_R != 0,
-                write: p.flags & PF_W != 0,
-                exec: p.flags & PF_X != 0,
+                read: p.flags.contains(PF_R),
+                write: p.flags.contains(PF_W),
+                exec: p.flags.contains(PF_X),
                 file_offset: file.map_or(0, |m| m.offset.saturating_add(p.vaddr - m.start)),
                 path: file.map(|m| strip_deleted(&m.path)),
             }

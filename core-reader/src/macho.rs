@@ -17,7 +17,7 @@ use crate::exe::Mismatch;
 use crate::image::{self, Image, ImageFormat, CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 use crate::le::{bytes_at, u16_at, u32_at, u64_at, until_nul};
 use crate::model::*;
-use crate::notes::NT_FPREGSET;
+use elfwriter::elf::NT_FPREGSET;
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Missing, Region};
 use crate::{Error, Result, SplicedMemory};
@@ -103,7 +103,7 @@ fn flavor_state(arch: Arch, flavor: u32, state: &[u8], st: &mut ThreadState) {
                 flavor_state(arch, inner, s, &mut inner_st);
                 st.regs = inner_st.regs.or(st.regs);
                 st.exc = inner_st.exc.or(st.exc);
-                st.extra.extend(inner_st.extra.into_iter().filter(|(k, _)| *k == NT_FPREGSET));
+                st.extra.extend(inner_st.extra.into_iter().filter(|(k, _)| *k == NT_FPREGSET.0));
             }
         }
         return;
@@ -152,7 +152,7 @@ fn flavor_state(arch: Arch, flavor: u32, state: &[u8], st: &mut ThreadState) {
         (Arch::Amd64, X86_FLOAT_STATE64) if state.len() >= 8 + 512 => {
             // Two reserved ints, then exactly FXSAVE's 512-byte image:
             // the layout of Linux's NT_PRFPREG.
-            st.extra.push((NT_FPREGSET, state[8..520].to_vec()));
+            st.extra.push((NT_FPREGSET.0, state[8..520].to_vec()));
         }
         (Arch::Amd64, X86_EXCEPTION_STATE64) if state.len() >= 16 => {
             st.exc = Some(ExcState {
@@ -186,7 +186,7 @@ fn flavor_state(arch: Arch, flavor: u32, state: &[u8], st: &mut ThreadState) {
             // v0..v31, fpsr, fpcr: Linux's user_fpsimd_state plus its padding.
             let mut fp = state[..520].to_vec();
             fp.extend_from_slice(&[0; 8]);
-            st.extra.push((NT_FPREGSET, fp));
+            st.extra.push((NT_FPREGSET.0, fp));
         }
         _ => {}
     }

@@ -25,7 +25,7 @@ use crate::exe::{self, Mismatch, AT_ENTRY};
 use crate::image::{self, Image, ImageFormat};
 use crate::le::{bytes_at, u32_at, u64_at};
 use crate::model::*;
-use crate::notes::NT_FPREGSET;
+use elfwriter::elf::NT_FPREGSET;
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Missing, Region};
 use crate::{Error, Result, SplicedMemory};
@@ -324,7 +324,7 @@ fn thread_regs(ctx: &MinidumpContext, os: Os, teb: u64) -> Option<(Registers, Re
             };
             // The FP area is FXSAVE's layout, the same 512 bytes as Linux's
             // NT_PRFPREG, so a converted core can carry it as is.
-            Some((Registers::Amd64(regs), vec![(NT_FPREGSET, c.float_save.to_vec())]))
+            Some((Registers::Amd64(regs), vec![(NT_FPREGSET.0, c.float_save.to_vec())]))
         }
         MinidumpRawContext::Arm64(c) => Some(arm64(&c.iregs, c.sp, c.pc, c.cpsr, &c.float_regs, c.fpsr, c.fpcr)),
         MinidumpRawContext::OldArm64(c) => Some(arm64(&c.iregs, c.sp, c.pc, c.cpsr, &c.float_regs, c.fpsr, c.fpcr)),
@@ -357,7 +357,7 @@ fn arm64(
     fp.extend_from_slice(&fpsr.to_le_bytes());
     fp.extend_from_slice(&fpcr.to_le_bytes());
     fp.extend_from_slice(&[0; 8]);
-    (Registers::Arm64(regs), vec![(NT_FPREGSET, fp)])
+    (Registers::Arm64(regs), vec![(NT_FPREGSET.0, fp)])
 }
 
 // Windows exception codes (ntstatus.h) that have a Unix signal counterpart.

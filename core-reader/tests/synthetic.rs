@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use core_reader::{Arch, Core, Error, OpenOptions, Registers};
 
-const EM_X86_64: u16 = 62;
-const EM_AARCH64: u16 = 183;
+const EM_X86_64: u16 = object::elf::EM_X86_64.0;
+const EM_AARCH64: u16 = object::elf::EM_AARCH64.0;
 
 struct Seg {
     vaddr: u64,

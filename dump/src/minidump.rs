@@ -8,9 +8,10 @@
 //! Layout: header, stream directory, the small streams, padding to a page,
 //! then the memory ranges back to back (the `SparseStream` the dumper fills).
 
-use elfwriter::{Machine, Note, NT_AUXV, NT_PRPSINFO, NT_PRSTATUS};
+use elfwriter::elf::{NT_AUXV, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS};
+use elfwriter::payload::{PrPsInfo, PrStatus};
+use elfwriter::{Machine, Note};
 
-use crate::notes::NT_PRFPREG;
 use crate::target::{MemoryMapEntry, Target};
 use crate::Result;
 
@@ -36,18 +37,11 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 }
 
 fn threads_from_notes(notes: &[Note], m: Machine) -> Vec<ThreadRegs<'_>> {
-    let regs_len = match m {
-        Machine::Amd64 => 27 * 8,
-        Machine::Arm64 => 34 * 8,
-    };
     let mut out: Vec<ThreadRegs> = Vec::new();
     for n in notes {
-        if n.ntype == NT_PRSTATUS && n.desc.len() >= 112 + regs_len {
-            out.push(ThreadRegs {
-                tid: u32::from_le_bytes(n.desc[32..36].try_into().unwrap_or_default()),
-                gregs: &n.desc[112..112 + regs_len],
-                fpregs: None,
-            });
+        let st = (n.ntype == NT_PRSTATUS).then(|| PrStatus::parse(&n.desc, m.gregs_len())).flatten();
+        if let Some((st, gregs)) = st {
+            out.push(ThreadRegs { tid: st.pid as u32, gregs, fpregs: None });
         } else if n.ntype == NT_PRFPREG && n.name == "CORE" {
             if let Some(t) = out.last_mut() {
                 t.fpregs = Some(&n.desc);
@@ -106,11 +100,10 @@ fn context_arm64(t: &ThreadRegs) -> Vec<u8> {
 pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u64, u64)], page: u64) -> Result<Vec<u8>> {
     let m = t.machine();
     let threads = threads_from_notes(notes, m);
-    let psinfo = notes.iter().find(|n| n.ntype == NT_PRPSINFO).map(|n| n.desc.as_slice());
-    let pid = psinfo.map(|p| u32::from_le_bytes(p[24..28].try_into().unwrap_or_default())).unwrap_or(0);
-    let cstr = |b: &[u8]| String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned();
-    let comm = psinfo.map(|p| cstr(&p[40..56])).unwrap_or_default();
-    let args = psinfo.map(|p| cstr(&p[56..136])).unwrap_or_default();
+    let psinfo = notes.iter().find(|n| n.ntype == NT_PRPSINFO).and_then(|n| PrPsInfo::parse(&n.desc));
+    let pid = psinfo.as_ref().map_or(0, |p| p.pid as u32);
+    let comm = psinfo.as_ref().map(|p| String::from_utf8_lossy(&p.fname).into_owned()).unwrap_or_default();
+    let args = psinfo.as_ref().map(|p| String::from_utf8_lossy(&p.psargs).into_owned()).unwrap_or_default();
 
     // The blob grows as streams are appended; RVAs are offsets into it.
     let mut b = vec![0u8; 32];
