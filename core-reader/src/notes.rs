@@ -173,9 +173,9 @@ pub fn arm64_regs(d: &[u8]) -> Arm64Regs {
 }
 
 impl Registers {
-    /// The registers as `pr_reg` of `NT_PRSTATUS` holds them (what
-    /// [`amd64_regs`] and [`arm64_regs`] read): `user_regs_struct` or
-    /// `user_pt_regs`, little-endian.
+    /// The registers as `pr_reg` of `NT_PRSTATUS` holds them, in the order
+    /// the reader decodes them: `user_regs_struct` (amd64) or `user_pt_regs`
+    /// (arm64), little-endian.
     pub fn prstatus_regset(&self) -> Vec<u8> {
         let words: Vec<u64> = match self {
             Registers::Amd64(r) => vec![
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn regsets_round_trip() {
-        let d: Vec<u8> = (0..payload::ARM64_GREGS_LEN as u8).collect();
+        let d: Vec<u8> = (0..payload::ARM64_GREGS_LEN).map(|i| i as u8).collect();
         let r = Registers::Amd64(amd64_regs(&d[..payload::AMD64_GREGS_LEN]));
         assert_eq!(r.prstatus_regset(), &d[..payload::AMD64_GREGS_LEN]);
         let r = Registers::Arm64(arm64_regs(&d));
