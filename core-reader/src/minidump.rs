@@ -30,13 +30,15 @@ use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Missing, Region};
 use crate::{Error, Result, SplicedMemory};
 
-// Stream types (minidumpapiset.h; Breakpad's 0x4767 "Gg" range for Linux).
-const MEMORY_LIST: u32 = 5;
-const MEMORY64_LIST: u32 = 9;
-const LINUX_PROC_STATUS: u32 = 0x4767_0004;
-const LINUX_CMD_LINE: u32 = 0x4767_0006;
-const LINUX_AUXV: u32 = 0x4767_0008;
-const LINUX_MAPS: u32 = 0x4767_0009;
+// Stream types (minidumpapiset.h; Breakpad's 0x4767 "Gg" range for Linux),
+// as the minidump crate names them; dump's writer uses the same.
+use minidump::format::MINIDUMP_STREAM_TYPE as Stream;
+const MEMORY_LIST: u32 = Stream::MemoryListStream as u32;
+const MEMORY64_LIST: u32 = Stream::Memory64ListStream as u32;
+const LINUX_PROC_STATUS: u32 = Stream::LinuxProcStatus as u32;
+const LINUX_CMD_LINE: u32 = Stream::LinuxCmdLine as u32;
+const LINUX_AUXV: u32 = Stream::LinuxAuxv as u32;
+const LINUX_MAPS: u32 = Stream::LinuxMaps as u32;
 
 /// More threads, modules or memory ranges than this is not a real process.
 const MAX_ENTRIES: u64 = 1 << 20;
