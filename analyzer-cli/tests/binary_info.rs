@@ -14,7 +14,7 @@ fn built(v: Variant, toolchain: Option<&str>, dir: &std::path::Path, name: &str)
     match build("zoo", v, toolchain, &exe) {
         Ok(()) => Some(exe),
         Err(e) if toolchain.is_some() => {
-            missing(&format!("toolchain {toolchain:?}: {e}"));
+            tests::tools::unavailable(&format!("toolchain {toolchain:?}: {e}"));
             None
         }
         Err(e) => panic!("{e}"),
@@ -25,7 +25,7 @@ const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
 
 #[test]
 fn pclntab_agrees_with_go_tool_nm_and_addr2line() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -103,7 +103,7 @@ fn pclntab_agrees_with_go_tool_nm_and_addr2line() {
 /// The built-in layout table against DWARF, for every toolchain we can get.
 #[test]
 fn layout_table_matches_dwarf() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -134,7 +134,7 @@ fn layout_table_matches_dwarf() {
 /// linux/arm64 uses the same offsets (the table is shared across arches).
 #[test]
 fn layout_table_matches_arm64_dwarf() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -148,28 +148,13 @@ fn layout_table_matches_arm64_dwarf() {
 /// pclntab, moduledata, Go version and runtime layout are found in each.
 #[test]
 fn pe_and_macho_binaries() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (mdir, pkg) = fixture_dir("zoo");
     for (goos, goarch) in [("windows", "amd64"), ("darwin", "amd64"), ("darwin", "arm64")] {
         for stripped in [false, true] {
-            let exe = dir.path().join(format!("zoo-{goos}-{goarch}-{stripped}"));
-            let mut cmd = Command::new("go");
-            cmd.arg("build").arg("-o").arg(&exe);
-            if stripped {
-                cmd.arg("-ldflags=-s -w");
-            }
-            let st = cmd
-                .arg(&pkg)
-                .current_dir(&mdir)
-                .env("GOOS", goos)
-                .env("GOARCH", goarch)
-                .env("CGO_ENABLED", "0")
-                .status()
-                .unwrap();
-            assert!(st.success());
+            let b = tests::fixture::Build::new("zoo").os(goos).arch(goarch);
+            let exe = if stripped { b.stripped() } else { b }.build().unwrap().exe;
             let bin = Binary::open(&exe).unwrap_or_else(|e| panic!("{goos}/{goarch} stripped={stripped}: {e}"));
             let what = format!("{goos}/{goarch} stripped={stripped}");
             assert!(bin.go_version.as_deref().is_some_and(|v| v.starts_with("go1.")), "{what}");
@@ -189,7 +174,7 @@ fn pe_and_macho_binaries() {
 /// code ends the walk with that pc recorded, and nothing is invented past it.
 #[test]
 fn unwinder_stops_cleanly_at_non_go_return_address() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -43,7 +43,7 @@ fn analysis_errors_exit_1_with_one_line() {
 
 #[test]
 fn reports_on_a_zoo_core() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -87,13 +87,13 @@ fn reports_on_a_zoo_core() {
 /// pprof labels before Go 1.24 live in a `map[string]string`.
 #[test]
 fn labels_from_a_go122_map() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("zoo");
     if let Err(e) = build("zoo", Variant { pie: false, stripped: true, goarch: "amd64" }, Some("go1.22.12"), &exe) {
-        missing(&format!("toolchain go1.22.12: {e}"));
+        tests::tools::unavailable(&format!("toolchain go1.22.12: {e}"));
         return;
     }
     let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();

@@ -16,16 +16,16 @@ fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, too
 }
 
 fn run_fixture_env(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>, env: &str) {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    if v.goarch == "arm64" && !have("qemu-aarch64") && missing("qemu-aarch64") {
+    if v.goarch == "arm64" && tests::tools::require("qemu-aarch64", "runs arm64 fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join(fixture);
     if let Err(e) = build(fixture, v, toolchain, &exe) {
-        if toolchain.is_some() && missing(&format!("toolchain {toolchain:?}: {e}")) {
+        if toolchain.is_some() && tests::tools::unavailable(&format!("toolchain {toolchain:?}: {e}")) {
             return;
         }
         panic!("{e}");
@@ -125,7 +125,7 @@ fn traceback_ancestors() {
 
 #[test]
 fn cgo_fixture() {
-    if !have("gcc") && missing("gcc (for cgo)") {
+    if tests::tools::require("gcc", "gcc (for cgo)").is_none() {
         return;
     }
     run_fixture("cgo", "", 2, AMD64, None);
@@ -156,7 +156,7 @@ fn arm64_qemu() {
 /// compared.
 #[test]
 fn system_false_matches_gotraceback_all() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -185,13 +185,13 @@ fn compare_with(gdb: &str, exe: &Path, core: &Path) -> (usize, Vec<String>, usiz
 }
 
 fn tools() -> bool {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return false;
     }
-    if !have("gcc") && missing("gcc (for cgo)") {
+    if tests::tools::require("gcc", "gcc (for cgo)").is_none() {
         return false;
     }
-    have("gdb") || !missing("gdb (the oracle)")
+    tests::tools::require("gdb", "gdb (the oracle)").is_some()
 }
 
 const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
@@ -237,7 +237,7 @@ fn crash_inside_c_matches_gdb() {
 
 #[test]
 fn gcore_of_thread_asleep_in_c_matches_gdb() {
-    if !tools() || (!have("gcore") && missing("gcore (gdb)")) {
+    if !tools() || (tests::tools::require("gcore", "gcore (gdb)").is_none()) {
         return;
     }
     for v in [AMD64, PIE_STRIPPED] {
@@ -345,10 +345,10 @@ fn corrupted_thread_stacks_do_not_panic() {
 /// we continue through the signal frame, x29/x30 and the pclntab).
 #[test]
 fn arm64_frames_match_gdb_multiarch() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    if (!have("qemu-aarch64") && missing("qemu-aarch64")) || (!have("gdb-multiarch") && missing("gdb-multiarch")) {
+    if (tests::tools::require("qemu-aarch64", "runs arm64 fixtures").is_none()) || (tests::tools::require("gdb-multiarch", "the arm64 oracle").is_none()) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,7 @@ fn record(core: &std::path::Path, exe: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn panic_chain_and_signature_stripped_or_not() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use common::*;
 
 #[test]
 fn minutes_from_waitsince() {
-    if !have("go") && missing("go") {
+    if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -5,11 +5,6 @@
 use crate::le::{u16_at, u32_at, u64_at};
 use crate::model::{Amd64Regs, Arch, Arm64Regs, Registers, Thread};
 
-/// "DLVE": the header note, named "Delve Header".
-pub const NT_DELVE_HEADER: u32 = 0x444C_5645;
-/// "DLVT": one note per thread, with an empty name.
-pub const NT_DELVE_THREAD: u32 = 0x444C_5654;
-
 #[derive(Debug, Clone, Default)]
 pub struct Header {
     pub goos: String,

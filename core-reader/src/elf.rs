@@ -1,24 +1,16 @@
 //! ELF64 file and program headers, read by hand so that a truncated or
 //! damaged file yields what is there instead of nothing.
 
+use elfwriter::elf::{FileType, ProgramFlags, ProgramType, PN_XNUM};
+
 use crate::le::{u16_at, u32_at, u64_at};
 
-pub const ET_DYN: u16 = 3;
-pub const ET_CORE: u16 = 4;
-pub const EM_X86_64: u16 = 62;
-pub const EM_AARCH64: u16 = 183;
-pub const PT_LOAD: u32 = 1;
-pub const PT_NOTE: u32 = 4;
-pub const PF_X: u32 = 1;
-pub const PF_W: u32 = 2;
-pub const PF_R: u32 = 4;
-const PN_XNUM: u16 = 0xffff;
 const PHDR_SIZE: usize = 56;
 const SHDR_SIZE: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Header {
-    pub e_type: u16,
+    pub e_type: FileType,
     pub machine: u16,
     pub entry: u64,
     pub phoff: u64,
@@ -27,8 +19,8 @@ pub struct Header {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Phdr {
-    pub p_type: u32,
-    pub flags: u32,
+    pub p_type: ProgramType,
+    pub flags: ProgramFlags,
     pub offset: u64,
     pub vaddr: u64,
     pub filesz: u64,
@@ -63,7 +55,7 @@ pub fn parse_header(d: &[u8]) -> Result<Header, HeaderError> {
     if d[5] != 1 {
         return Err(HeaderError::BigEndian);
     }
-    let e_type = u16_at(d, 16).unwrap_or(0);
+    let e_type = FileType(u16_at(d, 16).unwrap_or(0));
     let machine = u16_at(d, 18).unwrap_or(0);
     let entry = u64_at(d, 24).unwrap_or(0);
     let phoff = u64_at(d, 32).unwrap_or(0);
@@ -118,8 +110,8 @@ pub fn program_headers(d: &[u8], h: &Header) -> (Vec<Phdr>, u64) {
             break;
         };
         out.push(Phdr {
-            p_type,
-            flags,
+            p_type: ProgramType(p_type),
+            flags: ProgramFlags(flags),
             offset,
             vaddr,
             filesz,

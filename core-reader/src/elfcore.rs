@@ -6,8 +6,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use elfwriter::elf::{
+    self as defs, ELF_NOTE_GDB, ELF_NOTE_GNU, ELF_NOTE_GO, EM_AARCH64, EM_X86_64, ET_CORE, NT_ARM_TLS, NT_AUXV,
+    NT_DELVE_HEADER, NT_DELVE_THREAD, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE,
+};
+
 use crate::delve;
-use crate::elf::{self, Phdr, EM_AARCH64, EM_X86_64, ET_CORE, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
+use crate::elf::{self, Phdr};
 use crate::exe::{self, ExeInfo, Match, AT_ENTRY, AT_EXECFN, AT_PHDR};
 use crate::le::{bytes_at, u64_at};
 use crate::model::*;
@@ -15,12 +20,6 @@ use crate::notes::{self, FileMapping, Note, Notes};
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Region};
 use crate::{Error, Result, SplicedMemory};
-
-/// Note types outside the process-wide set that belong to the thread whose
-/// `NT_PRSTATUS` precedes them: FP regs, x86 regsets, arm64 regsets.
-fn is_regset(t: u32) -> bool {
-    t == notes::NT_FPREGSET || (0x200..0x300).contains(&t) || (0x400..0x500).contains(&t)
-}
 
 /// Everything the notes say, before memory is assembled.
 #[derive(Default)]
@@ -39,9 +38,9 @@ struct NoteFacts {
 fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<String>) -> NoteFacts {
     let mut f = NoteFacts::default();
     for n in all {
-        let core_name = n.name != b"GNU" && n.name != b"GDB" && n.name != b"Go";
+        let core_name = n.name != ELF_NOTE_GNU && n.name != ELF_NOTE_GDB && n.name != ELF_NOTE_GO;
         match n.n_type {
-            notes::NT_PRSTATUS if core_name => match notes::prstatus(arch, n.desc) {
+            NT_PRSTATUS if core_name => match notes::prstatus(arch, n.desc) {
                 Some(st) => {
                     f.prstatus_pid.get_or_insert(u64::from(st.pid));
                     f.threads.push(Thread {
@@ -52,29 +51,31 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Stri
                     });
                 }
                 None => warnings.push(format!(
-                    "{}: NT_PRSTATUS at file offset {:#x} is too short ({} bytes); thread skipped",
+                    "{}: {} at file offset {:#x} is too short ({} bytes); thread skipped",
                     path.display(),
+                    note_name(n),
                     n.offset,
                     n.desc.len()
                 )),
             },
-            notes::NT_PRPSINFO if core_name => f.prpsinfo = notes::prpsinfo(n.desc),
-            notes::NT_AUXV => f.auxv = notes::auxv(n.desc),
-            notes::NT_FILE => match notes::nt_file(n.desc) {
+            NT_PRPSINFO if core_name => f.prpsinfo = notes::prpsinfo(n.desc),
+            NT_AUXV => f.auxv = notes::auxv(n.desc),
+            NT_FILE => match notes::nt_file(n.desc) {
                 Some(files) => f.files = files,
                 None => warnings.push(format!(
-                    "{}: NT_FILE at file offset {:#x} is malformed; file mappings unknown",
+                    "{}: {} at file offset {:#x} is malformed; file mappings unknown",
                     path.display(),
+                    note_name(n),
                     n.offset
                 )),
             },
-            notes::NT_SIGINFO => {
+            NT_SIGINFO => {
                 if let Some(si) = notes::siginfo(n.desc) {
                     f.siginfos.push((f.threads.len().checked_sub(1), si));
                 }
             }
-            delve::NT_DELVE_HEADER => f.delve_header = Some(delve::header(n.desc)),
-            delve::NT_DELVE_THREAD => match delve::thread(arch, n.desc) {
+            NT_DELVE_HEADER => f.delve_header = Some(delve::header(n.desc)),
+            NT_DELVE_THREAD => match delve::thread(arch, n.desc) {
                 Some(t) => f.delve_threads.push(t),
                 None => warnings.push(format!(
                     "{}: Delve thread note at file offset {:#x} is malformed; thread skipped",
@@ -82,20 +83,25 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Stri
                     n.offset
                 )),
             },
-            t if is_regset(t) && core_name => {
+            t if defs::is_thread_regset(t) && core_name => {
                 if let Some(th) = f.threads.last_mut() {
-                    if t == notes::NT_ARM_TLS {
+                    if t == NT_ARM_TLS {
                         if let (Registers::Arm64(r), Some(tp)) = (&mut th.regs, u64_at(n.desc, 0)) {
                             r.tpidr = Some(tp);
                         }
                     }
-                    th.extra_regsets.push((t, n.desc.to_vec()));
+                    th.extra_regsets.push((t.0, n.desc.to_vec()));
                 }
             }
             _ => {}
         }
     }
     f
+}
+
+/// A note's type by name, for warnings.
+fn note_name(n: &Note<'_>) -> String {
+    defs::note_type_name(n.name, n.n_type).map_or_else(|| format!("note type {:#x}", n.n_type.0), str::to_string)
 }
 
 /// Which thread took the signal, and how: the first non-empty `NT_SIGINFO`
@@ -107,7 +113,7 @@ fn signal_info(f: &NoteFacts) -> Option<SignalInfo> {
             signo: si.signo,
             code: si.code,
             errno: si.errno,
-            addr: si.addr,
+            addr: si.fault_addr(),
             thread: *thread,
         });
     }
@@ -292,19 +298,84 @@ fn find_exe(
     Ok(fallback)
 }
 
-/// Open the ELF core in `data` (already decompressed).
+/// Open the ELF core in `data` (already decompressed): its headers, its
+/// notes, the core's own data, the executable, the memory built from all
+/// of them, then the process facts. Each step is a function below; the
+/// order is the order of the warnings.
 pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
-    let d: &[u8] = (*data).as_ref();
+    let layout = headers(path, &data, &mut warnings)?;
+    let f = notes(path, &data, &layout, &mut warnings);
+    let signal = signal_info(&f);
+    let core_data = core_data(path, &data, &layout);
+    let (recorded_exe, found) = executable(path, opts, &f, &core_data, &mut warnings)?;
+    let mut exe = exe_parts(layout.arch, found.as_ref(), &mut warnings);
+    let exe_ranges = exe_ranges(found.as_ref());
+    let truncated = core_data.truncated.clone();
+    let memory = memory(path, &f, &layout.loads, found.as_ref(), core_data, &mut exe, &mut warnings);
+    let mappings = mappings(&layout.loads, &f.files, &exe_ranges);
+    let (pid, command, os) = process(&f);
+    Ok(Core {
+        path: path.to_path_buf(),
+        format: Format::Elf,
+        arch: layout.arch,
+        os,
+        pid,
+        command,
+        exe: exe.executable,
+        recorded_exe,
+        threads: f.threads,
+        mappings,
+        auxv: f.auxv,
+        signal,
+        memory,
+        truncated,
+        warnings,
+        files: exe.files,
+        // NT_FILE records no permissions; readers that need them look at
+        // the file's own program headers.
+        file_mappings: f
+            .files
+            .iter()
+            .map(|m| Mapping {
+                start: m.start,
+                end: m.end,
+                read: false,
+                write: false,
+                exec: false,
+                file_offset: m.offset,
+                path: Some(strip_deleted(&m.path)),
+            })
+            .collect(),
+    })
+}
+
+/// What the ELF and program headers say.
+struct Layout {
+    arch: Arch,
+    file_size: u64,
+    /// Every program header the file holds.
+    phdrs: Vec<Phdr>,
+    /// The `PT_LOAD`s among them.
+    loads: Vec<Phdr>,
+    /// How long the file should be: the end of the last segment or of the
+    /// program header table.
+    expected_size: u64,
+}
+
+/// Step 1: the file header (a core, for a machine we read) and the program
+/// headers; an error when there are none, a warning for those cut off.
+fn headers(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Result<Layout> {
+    let d: &[u8] = (**data).as_ref();
     let h = elf::parse_header(d).map_err(|e| Error::UnknownFormat {
         path: path.to_path_buf(),
         what: e.to_string(),
     })?;
     if h.e_type != ET_CORE {
-        return Err(Error::ElfNotCore { path: path.to_path_buf(), e_type: h.e_type });
+        return Err(Error::ElfNotCore { path: path.to_path_buf(), e_type: h.e_type.0 });
     }
     let arch = match h.machine {
-        EM_X86_64 => Arch::Amd64,
-        EM_AARCH64 => Arch::Arm64,
+        m if m == EM_X86_64.0 => Arch::Amd64,
+        m if m == EM_AARCH64.0 => Arch::Arm64,
         m => {
             return Err(Error::UnknownFormat {
                 path: path.to_path_buf(),
@@ -340,11 +411,23 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         .chain(std::iter::once(h.phoff.saturating_add(h.phnum.saturating_mul(56))))
         .max()
         .unwrap_or(0);
+    let loads = phdrs.iter().copied().filter(|p| p.p_type == PT_LOAD).collect();
+    Ok(Layout {
+        arch,
+        file_size,
+        phdrs,
+        loads,
+        expected_size,
+    })
+}
 
-    // Notes, from every PT_NOTE, as far as the file holds them.
+/// Step 2: the notes of every `PT_NOTE`, as far as the file holds them,
+/// decoded; a Delve-format core's threads come from Delve's notes.
+fn notes(path: &Path, data: &Bytes, layout: &Layout, warnings: &mut Vec<String>) -> NoteFacts {
+    let d: &[u8] = (**data).as_ref();
     let mut all_notes = Vec::new();
-    for p in phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
-        let avail = p.filesz.min(file_size.saturating_sub(p.offset));
+    for p in layout.phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
+        let avail = p.filesz.min(layout.file_size.saturating_sub(p.offset));
         let Some(b) = bytes_at(d, p.offset, avail) else { continue };
         let mut it = Notes::new(b, p.offset);
         all_notes.extend(it.by_ref());
@@ -355,7 +438,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             ));
         }
     }
-    let mut f = read_notes(path, arch, &all_notes, &mut warnings);
+    let mut f = read_notes(path, layout.arch, &all_notes, warnings);
 
     // A Delve-format core has Delve notes and no NT_PRSTATUS.
     let delve_format = f.threads.is_empty() && !f.delve_threads.is_empty();
@@ -365,22 +448,50 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     if f.threads.is_empty() {
         warnings.push(format!("{}: the core has no threads", path.display()));
     }
-    let signal = signal_info(&f);
+    f
+}
 
-    let loads: Vec<Phdr> = phdrs.iter().copied().filter(|p| p.p_type == PT_LOAD).collect();
+/// The core file's own memory, alone.
+struct CoreData {
+    /// The bytes of each `PT_LOAD` that the file holds.
+    layer: Vec<Region>,
+    /// What a truncation cut off.
+    missing: Vec<crate::spliced::Missing>,
+    truncated: Option<Truncation>,
+    /// `layer` and `missing` as memory, to look for the executable in.
+    only: SplicedMemory,
+}
 
-    // Core data first: exe discovery reads AT_EXECFN and the exe's first page from it.
-    let (core_layer, core_missing, truncated) = core_layer(path, &data, &loads, file_size, expected_size);
-    let mut core_only = Builder::new();
-    for r in &core_layer {
-        core_only.add(r.clone());
+/// Step 3: the core's data first, alone: finding the executable reads
+/// `AT_EXECFN` and the executable's first page from it.
+fn core_data(path: &Path, data: &Bytes, layout: &Layout) -> CoreData {
+    let (layer, missing, truncated) = core_layer(path, data, &layout.loads, layout.file_size, layout.expected_size);
+    let mut only = Builder::new();
+    for r in &layer {
+        only.add(r.clone());
     }
-    for m in &core_missing {
-        core_only.add_missing(m.start, m.end, m.reason.clone());
+    for m in &missing {
+        only.add_missing(m.start, m.end, m.reason.clone());
     }
-    let core_only = core_only.build();
-    let names = recorded_names(&f, &core_only);
-    let page = recorded_page(&f, names.first(), &core_only);
+    CoreData {
+        layer,
+        missing,
+        truncated,
+        only: only.build(),
+    }
+}
+
+/// Step 4: what the core records of its executable (name, build ids from
+/// its first page) and the file found for it, if any.
+fn executable(
+    path: &Path,
+    opts: &OpenOptions,
+    f: &NoteFacts,
+    core: &CoreData,
+    warnings: &mut Vec<String>,
+) -> Result<(RecordedExe, Option<FoundExe>)> {
+    let names = recorded_names(f, &core.only);
+    let page = recorded_page(f, names.first(), &core.only);
     let page_info = page.as_deref().and_then(exe::inspect);
     let recorded_exe = RecordedExe {
         path: names.first().cloned(),
@@ -390,63 +501,107 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             .and_then(|i| i.go_build_id.as_ref())
             .map(|b| String::from_utf8_lossy(b).into_owned()),
     };
-    let found = find_exe(path, opts, &f, &core_only, &mut warnings, &names, page.as_deref())?;
+    let found = find_exe(path, opts, f, &core.only, warnings, &names, page.as_deref())?;
+    Ok((recorded_exe, found))
+}
 
-    let mut files_out: Vec<MappedFile> = Vec::new();
-    let mut exe_out = None;
-    let mut exe_layer: Vec<Region> = Vec::new();
-    if let Some(fx) = &found {
-        let bias = fx.bias;
-        match &fx.verdict {
-            Match::Same(_) => {}
-            Match::Different(why) => warnings.push(format!(
-                "executable {} does not match the core ({why}); symbols and memory from it will be wrong, pass the right one with --exe",
-                fx.path.display()
-            )),
-            Match::Unknown => warnings.push(format!(
-                "could not check that executable {} matches the core: the core has no copy of its first page{}",
-                fx.path.display(),
-                if fx.info.pie { "" } else { " (its entry point does match)" }
-            )),
-        }
-        let exe_machine_ok = match arch {
-            Arch::Amd64 => fx.info.machine == EM_X86_64,
-            Arch::Arm64 => fx.info.machine == EM_AARCH64,
-        };
-        if !exe_machine_ok {
-            warnings.push(format!(
-                "executable {} is for ELF machine {}, the core for {}",
-                fx.path.display(),
-                fx.info.machine,
-                arch.name()
-            ));
-        }
-        for p in &fx.info.loads {
-            exe_layer.push(Region {
-                start: p.vaddr.wrapping_add(bias),
-                len: p.filesz,
-                backing: Backing::Bytes {
-                    bytes: fx.bytes.clone(),
-                    offset: usize::try_from(p.offset).unwrap_or(usize::MAX),
-                },
-            });
-        }
-        exe_out = Some(Executable {
-            bytes: fx.bytes.clone(),
-            path: fx.path.clone(),
-            load_bias: bias,
-            build_id: fx.info.gnu_build_id.clone().or_else(|| fx.info.go_build_id.clone()),
-            mismatch: match &fx.verdict {
-                Match::Different(why) => Some(why.clone()),
-                _ => None,
+/// The found executable as the model has it, and its segments as memory.
+struct ExeParts {
+    executable: Option<Executable>,
+    /// Its `PT_LOAD`s, relocated.
+    layer: Vec<Region>,
+    /// The files backing memory, the executable first.
+    files: Vec<MappedFile>,
+}
+
+/// Step 5: the found executable for the model, its segments relocated, and
+/// what is doubtful about it (a mismatch, an unchecked file, another machine).
+fn exe_parts(arch: Arch, found: Option<&FoundExe>, warnings: &mut Vec<String>) -> ExeParts {
+    let mut out = ExeParts {
+        executable: None,
+        layer: Vec::new(),
+        files: Vec::new(),
+    };
+    let Some(fx) = found else { return out };
+    let bias = fx.bias;
+    match &fx.verdict {
+        Match::Same(_) => {}
+        Match::Different(why) => warnings.push(format!(
+            "executable {} does not match the core ({why}); symbols and memory from it will be wrong, pass the right one with --exe",
+            fx.path.display()
+        )),
+        Match::Unknown => warnings.push(format!(
+            "could not check that executable {} matches the core: the core has no copy of its first page{}",
+            fx.path.display(),
+            if fx.info.pie { "" } else { " (its entry point does match)" }
+        )),
+    }
+    let exe_machine_ok = match arch {
+        Arch::Amd64 => fx.info.machine == EM_X86_64.0,
+        Arch::Arm64 => fx.info.machine == EM_AARCH64.0,
+    };
+    if !exe_machine_ok {
+        warnings.push(format!(
+            "executable {} is for ELF machine {}, the core for {}",
+            fx.path.display(),
+            fx.info.machine,
+            arch.name()
+        ));
+    }
+    for p in &fx.info.loads {
+        out.layer.push(Region {
+            start: p.vaddr.wrapping_add(bias),
+            len: p.filesz,
+            backing: Backing::Bytes {
+                bytes: fx.bytes.clone(),
+                offset: usize::try_from(p.offset).unwrap_or(usize::MAX),
             },
         });
-        files_out.push(MappedFile {
-            path: fx.path.clone(),
-            bytes: fx.bytes.clone(),
-        });
     }
+    out.executable = Some(Executable {
+        bytes: fx.bytes.clone(),
+        path: fx.path.clone(),
+        load_bias: bias,
+        build_id: fx.info.gnu_build_id.clone().or_else(|| fx.info.go_build_id.clone()),
+        mismatch: match &fx.verdict {
+            Match::Different(why) => Some(why.clone()),
+            _ => None,
+        },
+    });
+    out.files.push(MappedFile {
+        path: fx.path.clone(),
+        bytes: fx.bytes.clone(),
+    });
+    out
+}
 
+/// The executable's segments as (start, end, file offset, path), to name
+/// the mappings of a core without `NT_FILE`.
+fn exe_ranges(found: Option<&FoundExe>) -> Vec<(u64, u64, u64, PathBuf)> {
+    found
+        .iter()
+        .flat_map(|fx| {
+            fx.info.loads.iter().map(move |p| {
+                let start = p.vaddr.wrapping_add(fx.bias);
+                (start, start.saturating_add(p.filesz), p.offset, fx.path.clone())
+            })
+        })
+        .collect()
+}
+
+/// Step 6: the process's memory, in layers, each winning over the ones
+/// before: zeros for never-dumped anonymous tails, the files `NT_FILE`
+/// names (each mapped once, added to `exe.files`), the executable's
+/// segments, the core's own data; what a truncation cut off is unreadable.
+fn memory(
+    path: &Path,
+    f: &NoteFacts,
+    loads: &[Phdr],
+    found: Option<&FoundExe>,
+    core: CoreData,
+    exe: &mut ExeParts,
+    warnings: &mut Vec<String>,
+) -> SplicedMemory {
     // Layer 0: never-dumped tails of anonymous mappings read as zeros. A tail
     // that a file mapping covers holds file data, not zeros: leave it to
     // the file (or unreadable if the file is missing). Without NT_FILE
@@ -454,8 +609,8 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     // ones are likely file text, which must not read as zeros.
     let mut memory = Builder::new();
     let know_files = !f.files.is_empty();
-    for p in &loads {
-        if p.memsz > p.filesz && (know_files || p.flags & PF_W != 0) {
+    for p in loads {
+        if p.memsz > p.filesz && (know_files || p.flags.contains(PF_W)) {
             memory.add(Region {
                 start: p.vaddr.saturating_add(p.filesz),
                 len: p.memsz - p.filesz,
@@ -469,7 +624,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
 
     // Layer 1: files named by NT_FILE, each mapped once.
     let mut maps: HashMap<PathBuf, Option<Bytes>> = HashMap::new();
-    if let Some(fx) = &found {
+    if let Some(fx) = found {
         if let Some(r) = &fx.recorded {
             maps.insert(r.clone(), Some(fx.bytes.clone()));
         }
@@ -481,7 +636,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             .entry(p.clone())
             .or_insert_with(|| match map_file(&p) {
                 Ok(b) => {
-                    files_out.push(MappedFile {
+                    exe.files.push(MappedFile {
                         path: p.clone(),
                         bytes: b.clone(),
                     });
@@ -512,38 +667,26 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         ));
     }
     // Layer 2: the executable's segments, relocated.
-    for r in exe_layer {
+    for r in std::mem::take(&mut exe.layer) {
         memory.add(r);
     }
     // Layer 3: the core's own data wins over everything.
-    for r in core_layer {
+    for r in core.layer {
         memory.add(r);
     }
-    if let Some(t) = &truncated {
-        for m in &core_missing {
+    if let Some(t) = &core.truncated {
+        for m in &core.missing {
             memory.remove(m.start, m.end - m.start);
             memory.add_missing(m.start, m.end, m.reason.clone());
         }
-        warnings.push(format!(
-            "{}: core file truncated: {} bytes of {} expected; memory from {} on is unreadable",
-            path.display(),
-            t.file_size,
-            t.expected_size,
-            t.first_missing_addr.map_or("(no segment)".to_string(), |a| format!("{a:#x}"))
-        ));
+        warnings.push(t.warning(path, "core file", "(no segment)"));
     }
+    memory.build()
+}
 
-    let exe_ranges: Vec<(u64, u64, u64, PathBuf)> = found
-        .iter()
-        .flat_map(|fx| {
-            fx.info.loads.iter().map(move |p| {
-                let start = p.vaddr.wrapping_add(fx.bias);
-                (start, start.saturating_add(p.filesz), p.offset, fx.path.clone())
-            })
-        })
-        .collect();
-    let memory = memory.build();
-    let mappings = mappings(&loads, &f.files, &exe_ranges);
+/// Step 7: the process: its pid (`NT_PRPSINFO`, Delve's header, else the
+/// first thread's), its command line, its OS (Delve's header says).
+fn process(f: &NoteFacts) -> (Option<u64>, Option<String>, Os) {
     let pid = f
         .prpsinfo
         .as_ref()
@@ -558,39 +701,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         Some("darwin") => Os::MacOs,
         Some(_) => Os::Unknown,
     };
-    Ok(Core {
-        path: path.to_path_buf(),
-        format: Format::Elf,
-        arch,
-        os,
-        pid,
-        command,
-        exe: exe_out,
-        recorded_exe,
-        threads: f.threads,
-        mappings,
-        auxv: f.auxv,
-        signal,
-        memory,
-        truncated,
-        warnings,
-        files: files_out,
-        // NT_FILE records no permissions; readers that need them look at
-        // the file's own program headers.
-        file_mappings: f
-            .files
-            .iter()
-            .map(|m| Mapping {
-                start: m.start,
-                end: m.end,
-                read: false,
-                write: false,
-                exec: false,
-                file_offset: m.offset,
-                path: Some(strip_deleted(&m.path)),
-            })
-            .collect(),
-    })
+    (pid, command, os)
 }
 
 /// The core's PT_LOAD data as regions, cut where the file ends; plus what
@@ -654,9 +765,9 @@ fn mappings(loads: &[Phdr], files: &[FileMapping], exe: &[(u64, u64, u64, PathBu
                     return Mapping {
                         start: p.vaddr,
                         end: p.vaddr.saturating_add(p.memsz),
-                        read: p.flags & PF_R != 0,
-                        write: p.flags & PF_W != 0,
-                        exec: p.flags & PF_X != 0,
+                        read: p.flags.contains(PF_R),
+                        write: p.flags.contains(PF_W),
+                        exec: p.flags.contains(PF_X),
                         file_offset: off.saturating_add(p.vaddr - s),
                         path: Some(path.clone()),
                     };
@@ -665,9 +776,9 @@ fn mappings(loads: &[Phdr], files: &[FileMapping], exe: &[(u64, u64, u64, PathBu
             Mapping {
                 start: p.vaddr,
                 end: p.vaddr.saturating_add(p.memsz),
-                read: p.flags & PF_R != 0,
-                write: p.flags & PF_W != 0,
-                exec: p.flags & PF_X != 0,
+                read: p.flags.contains(PF_R),
+                write: p.flags.contains(PF_W),
+                exec: p.flags.contains(PF_X),
                 file_offset: file.map_or(0, |m| m.offset.saturating_add(p.vaddr - m.start)),
                 path: file.map(|m| strip_deleted(&m.path)),
             }

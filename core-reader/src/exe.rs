@@ -2,7 +2,9 @@
 //! the same facts read back from the core's copy of its first page, and the
 //! load bias of a position-independent build.
 
-use crate::elf::{self, Phdr, ET_DYN, PT_LOAD, PT_NOTE};
+use elfwriter::elf::{ET_DYN, PT_LOAD, PT_NOTE};
+
+use crate::elf::{self, Phdr};
 use crate::le::bytes_at;
 use crate::notes::{go_build_id, gnu_build_id, Notes};
 use crate::SplicedMemory;

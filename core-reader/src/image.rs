@@ -4,7 +4,7 @@
 //! turns that base into a load bias and into regions of the file that can
 //! back memory the dump does not hold.
 
-use crate::elf::{PF_W, PF_X};
+use elfwriter::elf::{PF_W, PF_X};
 use crate::exe;
 use crate::le::{u16_at, u32_at, u64_at};
 
@@ -75,8 +75,8 @@ fn elf(d: &[u8]) -> Option<Image> {
             file_offset: p.offset,
             len: p.filesz,
             mem_len: p.memsz.max(p.filesz),
-            write: p.flags & PF_W != 0,
-            exec: p.flags & PF_X != 0,
+            write: p.flags.contains(PF_W),
+            exec: p.flags.contains(PF_X),
         })
         .collect();
     Some(Image {
@@ -217,11 +217,11 @@ fn macho(d: &[u8]) -> Option<Image> {
 impl Image {
     /// Whether the image is for `arch`.
     pub fn is_for(&self, arch: crate::Arch) -> bool {
-        use crate::elf::{EM_AARCH64, EM_X86_64};
+        use elfwriter::elf::{EM_AARCH64, EM_X86_64};
         use crate::Arch;
         match (self.format, arch) {
-            (ImageFormat::Elf, Arch::Amd64) => self.machine == u32::from(EM_X86_64),
-            (ImageFormat::Elf, Arch::Arm64) => self.machine == u32::from(EM_AARCH64),
+            (ImageFormat::Elf, Arch::Amd64) => self.machine == u32::from(EM_X86_64.0),
+            (ImageFormat::Elf, Arch::Arm64) => self.machine == u32::from(EM_AARCH64.0),
             (ImageFormat::Pe, Arch::Amd64) => self.machine == IMAGE_FILE_MACHINE_AMD64,
             (ImageFormat::Pe, Arch::Arm64) => self.machine == IMAGE_FILE_MACHINE_ARM64,
             (ImageFormat::MachO, Arch::Amd64) => self.machine == CPU_TYPE_X86_64,

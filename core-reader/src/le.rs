@@ -9,10 +9,6 @@ pub(crate) fn u32_at(d: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_le_bytes(d.get(off..off.checked_add(4)?)?.try_into().ok()?))
 }
 
-pub(crate) fn i32_at(d: &[u8], off: usize) -> Option<i32> {
-    u32_at(d, off).map(|v| v as i32)
-}
-
 pub(crate) fn u64_at(d: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(d.get(off..off.checked_add(8)?)?.try_into().ok()?))
 }

@@ -17,7 +17,7 @@ use crate::exe::Mismatch;
 use crate::image::{self, Image, ImageFormat, CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 use crate::le::{bytes_at, u16_at, u32_at, u64_at, until_nul};
 use crate::model::*;
-use crate::notes::NT_FPREGSET;
+use elfwriter::elf::NT_FPREGSET;
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Missing, Region};
 use crate::{Error, Result, SplicedMemory};
@@ -103,7 +103,7 @@ fn flavor_state(arch: Arch, flavor: u32, state: &[u8], st: &mut ThreadState) {
                 flavor_state(arch, inner, s, &mut inner_st);
                 st.regs = inner_st.regs.or(st.regs);
                 st.exc = inner_st.exc.or(st.exc);
-                st.extra.extend(inner_st.extra.into_iter().filter(|(k, _)| *k == NT_FPREGSET));
+                st.extra.extend(inner_st.extra.into_iter().filter(|(k, _)| *k == NT_FPREGSET.0));
             }
         }
         return;
@@ -152,7 +152,7 @@ fn flavor_state(arch: Arch, flavor: u32, state: &[u8], st: &mut ThreadState) {
         (Arch::Amd64, X86_FLOAT_STATE64) if state.len() >= 8 + 512 => {
             // Two reserved ints, then exactly FXSAVE's 512-byte image:
             // the layout of Linux's NT_PRFPREG.
-            st.extra.push((NT_FPREGSET, state[8..520].to_vec()));
+            st.extra.push((NT_FPREGSET.0, state[8..520].to_vec()));
         }
         (Arch::Amd64, X86_EXCEPTION_STATE64) if state.len() >= 16 => {
             st.exc = Some(ExcState {
@@ -186,7 +186,7 @@ fn flavor_state(arch: Arch, flavor: u32, state: &[u8], st: &mut ThreadState) {
             // v0..v31, fpsr, fpcr: Linux's user_fpsimd_state plus its padding.
             let mut fp = state[..520].to_vec();
             fp.extend_from_slice(&[0; 8]);
-            st.extra.push((NT_FPREGSET, fp));
+            st.extra.push((NT_FPREGSET.0, fp));
         }
         _ => {}
     }
@@ -312,9 +312,68 @@ struct Segment {
     prot: u32,
 }
 
+/// Open the Mach-O core in `data` (already decompressed): its load
+/// commands, the threads, the core's own memory, the executable, the
+/// memory built from them, the mappings. Each step is a function below; the
+/// order is the order of the warnings.
 pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
-    let d: &[u8] = (*data).as_ref();
-    let file_size = d.len() as u64;
+    let file_size = (*data).as_ref().len() as u64;
+    let mut cmds = load_commands(path, &data, &mut warnings)?;
+    let arch = cmds.arch;
+    let (threads, signal) = threads(path, arch, std::mem::take(&mut cmds.states), &cmds.notes, &mut warnings);
+    let core = core_data(path, &data, &cmds.segments, file_size, &mut cmds.expected_size);
+    let (main_name, found) = executable(path, opts, arch, &cmds, &core.only, &mut warnings);
+    let (memory, exe_out, files) = memory(found.as_ref(), core.regions, &core.missing);
+    let mappings = mappings(&cmds.segments, found.as_ref());
+    let truncated = (file_size < cmds.expected_size).then_some(Truncation {
+        file_size,
+        expected_size: cmds.expected_size,
+        first_missing_addr: core.first_cut.map(|(_, a)| a),
+    });
+    if let Some(t) = &truncated {
+        warnings.push(t.warning(path, "core file", "(no segment)"));
+    }
+    Ok(Core {
+        path: path.to_path_buf(),
+        format: Format::MachO,
+        arch,
+        os: Os::MacOs,
+        pid: None,
+        command: None,
+        exe: exe_out,
+        recorded_exe: RecordedExe {
+            path: main_name.map(PathBuf::from),
+            ..Default::default()
+        },
+        threads,
+        mappings,
+        auxv: Vec::new(),
+        signal,
+        memory,
+        truncated,
+        warnings,
+        files,
+        // Mach-O cores record no list of mapped files beyond the load notes.
+        file_mappings: Vec::new(),
+    })
+}
+
+/// What the header and load commands say.
+struct Commands {
+    arch: Arch,
+    segments: Vec<Segment>,
+    /// Each `LC_THREAD`'s file offset and decoded state.
+    states: Vec<(u64, ThreadState)>,
+    notes: Notes,
+    /// The end of the load commands, the notes and (later) the segments.
+    expected_size: u64,
+}
+
+/// Step 1: the header (a core, for a CPU we read) and the load commands:
+/// segments, thread states, notes. A damaged command ends the list with a
+/// warning.
+fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Result<Commands> {
+    let d: &[u8] = (**data).as_ref();
     let h = MachHeader64::<LE>::parse(d, 0).map_err(|e| malformed(path, format!("Mach-O header ({e})"), 0))?;
     let filetype = h.filetype(LE);
     if filetype != MH_CORE {
@@ -396,9 +455,25 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             _ => {}
         }
     }
+    Ok(Commands {
+        arch,
+        segments,
+        states,
+        notes,
+        expected_size,
+    })
+}
 
-    // Threads. Mach-O cores record no thread ids; lldb numbers them by
-    // position, and its own cores list the real ids in a note.
+/// Step 2: the threads and the first one's exception as the signal.
+/// Mach-O cores record no thread ids; lldb numbers them by position, and
+/// its own cores list the real ids in a note.
+fn threads(
+    path: &Path,
+    arch: Arch,
+    states: Vec<(u64, ThreadState)>,
+    notes: &Notes,
+    warnings: &mut Vec<String>,
+) -> (Vec<Thread>, Option<SignalInfo>) {
     let mask = notes.addr_bits.map(|b| (1u64 << b) - 1);
     let mut threads = Vec::new();
     let mut signal = None;
@@ -439,19 +514,35 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     if threads.is_empty() {
         warnings.push(format!("{}: the core has no threads", path.display()));
     }
+    (threads, signal)
+}
 
-    // The core's memory.
+/// The core file's own memory, alone.
+struct CoreData {
+    /// The bytes of each segment that the file holds.
+    regions: Vec<Region>,
+    /// What a truncation cut off.
+    missing: Vec<Missing>,
+    /// (file offset, address) where the file first runs out.
+    first_cut: Option<(u64, u64)>,
+    /// `regions` as memory, to look for the executable in.
+    only: SplicedMemory,
+}
+
+/// Step 3: the segments' bytes as the file holds them, and what it lacks;
+/// `expected_size` grows to the end of the last segment.
+fn core_data(path: &Path, data: &Bytes, segments: &[Segment], file_size: u64, expected_size: &mut u64) -> CoreData {
     let reason = format!("core file {} is truncated ({file_size} bytes); these bytes are not in it", path.display());
-    let mut core_regions = Vec::with_capacity(segments.len());
+    let mut regions = Vec::with_capacity(segments.len());
     let mut missing: Vec<Missing> = Vec::new();
     let mut first_cut: Option<(u64, u64)> = None;
-    for s in &segments {
-        expected_size = expected_size.max(s.fileoff.saturating_add(s.filesize));
+    for s in segments {
+        *expected_size = (*expected_size).max(s.fileoff.saturating_add(s.filesize));
         // Bytes the segment says it has, and those the file really holds.
         let want = s.filesize.min(s.vmsize);
         let avail = want.min(file_size.saturating_sub(s.fileoff));
         if avail > 0 {
-            core_regions.push(Region {
+            regions.push(Region {
                 start: s.vmaddr,
                 len: avail,
                 backing: Backing::Bytes {
@@ -473,26 +564,52 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             }
         }
     }
-    let mut core_only = Builder::new();
-    for r in &core_regions {
-        core_only.add(r.clone());
+    let mut only = Builder::new();
+    for r in &regions {
+        only.add(r.clone());
     }
-    let core_only = core_only.build();
+    CoreData {
+        regions,
+        missing,
+        first_cut,
+        only: only.build(),
+    }
+}
 
-    // The executable.
-    let main_addr = notes.main_addr.or_else(|| find_executable_header(&segments, &core_only));
-    let main_uuid = notes.main_uuid.or_else(|| main_addr.and_then(|a| uuid_in_memory(&core_only, a)));
+/// Step 4: the main binary (where the notes or the first Mach-O header in
+/// memory put it, its UUID and name) and the file found for it.
+fn executable(
+    path: &Path,
+    opts: &OpenOptions,
+    arch: Arch,
+    cmds: &Commands,
+    core_only: &SplicedMemory,
+    warnings: &mut Vec<String>,
+) -> (Option<String>, Option<FoundExe>) {
+    let notes = &cmds.notes;
+    let main_addr = notes.main_addr.or_else(|| find_executable_header(&cmds.segments, core_only));
+    let main_uuid = notes.main_uuid.or_else(|| main_addr.and_then(|a| uuid_in_memory(core_only, a)));
     let main_name = notes
         .binaries
         .iter()
         .find(|b| b.address.is_some() && b.address == main_addr && !b.name.is_empty())
         .map(|b| b.name.clone());
-    let found = find_exe(path, opts, arch, main_addr, notes.main_slide, main_uuid, main_name.as_deref(), &mut warnings);
+    let found = find_exe(path, opts, arch, main_addr, notes.main_slide, main_uuid, main_name.as_deref(), warnings);
+    (main_name, found)
+}
 
+/// Step 5: the memory: the executable's read-only parts from its file,
+/// then the core's segments; what a truncation cut off is unreadable. With
+/// the executable for the model and the files backing memory.
+fn memory(
+    found: Option<&FoundExe>,
+    core_regions: Vec<Region>,
+    missing: &[Missing],
+) -> (SplicedMemory, Option<Executable>, Vec<MappedFile>) {
     let mut memory = Builder::new();
     let mut files = Vec::new();
     let mut exe_out = None;
-    if let Some(fx) = &found {
+    if let Some(fx) = found {
         fx.image.back_read_only(&mut memory, fx.bias, &fx.bytes);
         exe_out = Some(Executable {
             bytes: fx.bytes.clone(),
@@ -509,18 +626,21 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     for r in core_regions {
         memory.add(r);
     }
-    for m in &missing {
+    for m in missing {
         memory.remove(m.start, m.end.saturating_sub(m.start));
         memory.add_missing(m.start, m.end, m.reason.clone());
     }
-    let memory = memory.build();
+    (memory.build(), exe_out, files)
+}
 
-    let mappings = segments
+/// Step 6: a mapping per non-empty segment, named by the executable's part
+/// that holds it.
+fn mappings(segments: &[Segment], found: Option<&FoundExe>) -> Vec<Mapping> {
+    segments
         .iter()
         .filter(|s| s.vmsize > 0)
         .map(|s| {
             let (path, file_offset) = found
-                .as_ref()
                 .and_then(|fx| {
                     let link = s.vmaddr.wrapping_sub(fx.bias);
                     let p = fx.image.parts.iter().find(|p| p.addr <= link && link < p.addr.saturating_add(p.mem_len))?;
@@ -537,45 +657,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
                 path,
             }
         })
-        .collect();
-
-    let truncated = (file_size < expected_size).then_some(Truncation {
-        file_size,
-        expected_size,
-        first_missing_addr: first_cut.map(|(_, a)| a),
-    });
-    if let Some(t) = &truncated {
-        warnings.push(format!(
-            "{}: core file truncated: {} bytes of {} expected; memory from {} on is unreadable",
-            path.display(),
-            t.file_size,
-            t.expected_size,
-            t.first_missing_addr.map_or("(no segment)".to_string(), |a| format!("{a:#x}"))
-        ));
-    }
-    Ok(Core {
-        path: path.to_path_buf(),
-        format: Format::MachO,
-        arch,
-        os: Os::MacOs,
-        pid: None,
-        command: None,
-        exe: exe_out,
-        recorded_exe: RecordedExe {
-            path: main_name.map(PathBuf::from),
-            ..Default::default()
-        },
-        threads,
-        mappings,
-        auxv: Vec::new(),
-        signal,
-        memory,
-        truncated,
-        warnings,
-        files,
-        // Mach-O cores record no list of mapped files beyond the load notes.
-        file_mappings: Vec::new(),
-    })
+        .collect()
 }
 
 /// The first segment that starts with the header of a Mach-O executable:

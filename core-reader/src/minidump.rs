@@ -25,18 +25,20 @@ use crate::exe::{self, Mismatch, AT_ENTRY};
 use crate::image::{self, Image, ImageFormat};
 use crate::le::{bytes_at, u32_at, u64_at};
 use crate::model::*;
-use crate::notes::NT_FPREGSET;
+use elfwriter::elf::NT_FPREGSET;
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Missing, Region};
 use crate::{Error, Result, SplicedMemory};
 
-// Stream types (minidumpapiset.h; Breakpad's 0x4767 "Gg" range for Linux).
-const MEMORY_LIST: u32 = 5;
-const MEMORY64_LIST: u32 = 9;
-const LINUX_PROC_STATUS: u32 = 0x4767_0004;
-const LINUX_CMD_LINE: u32 = 0x4767_0006;
-const LINUX_AUXV: u32 = 0x4767_0008;
-const LINUX_MAPS: u32 = 0x4767_0009;
+// Stream types (minidumpapiset.h; Breakpad's 0x4767 "Gg" range for Linux),
+// as the minidump crate names them; dump's writer uses the same.
+use minidump::format::MINIDUMP_STREAM_TYPE as Stream;
+const MEMORY_LIST: u32 = Stream::MemoryListStream as u32;
+const MEMORY64_LIST: u32 = Stream::Memory64ListStream as u32;
+const LINUX_PROC_STATUS: u32 = Stream::LinuxProcStatus as u32;
+const LINUX_CMD_LINE: u32 = Stream::LinuxCmdLine as u32;
+const LINUX_AUXV: u32 = Stream::LinuxAuxv as u32;
+const LINUX_MAPS: u32 = Stream::LinuxMaps as u32;
 
 /// More threads, modules or memory ranges than this is not a real process.
 const MAX_ENTRIES: u64 = 1 << 20;
@@ -83,6 +85,10 @@ fn raw<'a>(d: &'a [u8], dir: &Directory, ty: u32) -> Option<(u64, &'a [u8])> {
     Some((off, bytes_at(d, off, avail)?))
 }
 
+/// Open the minidump in `data` (already decompressed): its directory, the
+/// system (CPU, OS), the threads, the exception, the Linux streams, the
+/// memory lists, the executable, the memory built from them, the mappings.
+/// Each step is a function below; the order is the order of the warnings.
 pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
     let d: &[u8] = (*data).as_ref();
     let file_size = d.len() as u64;
@@ -92,12 +98,77 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         .map(|s| (s.stream_type, (u64::from(s.location.rva), u64::from(s.location.data_size))))
         .collect();
     let mut expected_size = dir.values().map(|(o, s)| o.saturating_add(*s)).max().unwrap_or(0);
+    let r = Reader { path, dump: &dump, dir: &dir };
 
-    // The CPU decides how contexts decode; without it nothing else makes sense.
-    let sys: MinidumpSystemInfo = stream(&dump, &dir, path, "SystemInfo", &mut warnings).ok_or_else(|| {
+    let sys = system(&r, &mut warnings)?;
+    let (mut threads, tebs, stacks) = threads(&r, &data, &sys, &mut warnings);
+    let signal = exception(&r, &sys, &tebs, &mut threads, &mut warnings);
+    let linux = linux_streams(d, &dir, sys.misc.as_ref());
+    let (dumped, missing, first_missing) = dumped_memory(path, &data, &dir, &mut expected_size, &mut warnings);
+    let mut core_only = Builder::new();
+    for r in stacks.iter().chain(dumped.iter()) {
+        core_only.add(r.clone());
+    }
+    let core_only = core_only.build();
+    let (modules, recorded_exe, found) = executable(&r, opts, sys.arch, &linux.auxv, &core_only, &mut warnings);
+    let (memory, exe_out, files) = memory(found.as_ref(), stacks, dumped, &missing, &mut warnings);
+    let mappings = mappings(&r, linux.maps, &modules, found.as_ref(), &memory, &mut warnings);
+    let truncated = truncation(path, file_size, expected_size, first_missing, &mut warnings);
+
+    // The dump's own list of file-backed ranges (LinuxMaps / MemoryInfoList
+    // with module paths) plays the part of NT_FILE.
+    let file_mappings = mappings.iter().filter(|m| m.path.is_some()).cloned().collect();
+    Ok(Core {
+        path: path.to_path_buf(),
+        format: Format::Minidump,
+        arch: sys.arch,
+        os: sys.os,
+        pid: linux.pid,
+        command: linux.command,
+        exe: exe_out,
+        recorded_exe,
+        threads,
+        mappings,
+        auxv: linux.auxv,
+        signal,
+        memory,
+        truncated,
+        warnings,
+        files,
+        file_mappings,
+    })
+}
+
+/// The decoded dump and its directory, which every step reads streams from.
+struct Reader<'a> {
+    path: &'a Path,
+    dump: &'a Minidump<'a, &'a [u8]>,
+    dir: &'a Directory,
+}
+
+impl<'a> Reader<'a> {
+    /// A structured stream, as [`stream`] reads it.
+    fn stream<S: MinidumpStream<'a>>(&self, what: &str, warnings: &mut Vec<String>) -> Option<S> {
+        stream(self.dump, self.dir, self.path, what, warnings)
+    }
+}
+
+/// What the system streams say.
+struct System {
+    info: MinidumpSystemInfo,
+    misc: Option<MinidumpMiscInfo>,
+    arch: Arch,
+    os: Os,
+}
+
+/// Step 1: the CPU and OS (`SystemInfo`: without it no context decodes)
+/// and `MiscInfo`.
+fn system(r: &Reader<'_>, warnings: &mut Vec<String>) -> Result<System> {
+    let path = r.path;
+    let info: MinidumpSystemInfo = r.stream("SystemInfo", warnings).ok_or_else(|| {
         malformed(path, "minidump without a readable SystemInfo stream (its CPU is unknown)", 0)
     })?;
-    let arch = match sys.cpu {
+    let arch = match info.cpu {
         minidump::system_info::Cpu::X86_64 => Arch::Amd64,
         minidump::system_info::Cpu::Arm64 => Arch::Arm64,
         other => {
@@ -107,24 +178,28 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             })
         }
     };
-    let os = match sys.os {
+    let os = match info.os {
         minidump::system_info::Os::Windows => Os::Windows,
         minidump::system_info::Os::Linux | minidump::system_info::Os::Android => Os::Linux,
         minidump::system_info::Os::MacOs | minidump::system_info::Os::Ios => Os::MacOs,
         _ => Os::Unknown,
     };
-    let misc: Option<MinidumpMiscInfo> = stream(&dump, &dir, path, "MiscInfo", &mut warnings);
+    let misc: Option<MinidumpMiscInfo> = r.stream("MiscInfo", warnings);
+    Ok(System { info, misc, arch, os })
+}
 
-    // Threads. The TEB is kept aside: the exception context replaces a
-    // thread's registers but must keep its gs_base.
+/// Step 2: the threads with their registers, each one's TEB (kept aside:
+/// the exception context replaces a thread's registers but must keep its
+/// gs_base) and its stack memory.
+fn threads(r: &Reader<'_>, data: &Bytes, sys: &System, warnings: &mut Vec<String>) -> (Vec<Thread>, Vec<u64>, Vec<Region>) {
     let mut threads = Vec::new();
     let mut tebs = Vec::new();
-    let list: Option<MinidumpThreadList> = stream(&dump, &dir, path, "ThreadList", &mut warnings);
+    let list: Option<MinidumpThreadList> = r.stream("ThreadList", warnings);
     let mut stacks = Vec::new();
     for t in list.iter().flat_map(|l| l.threads.iter()).take(MAX_ENTRIES as usize) {
         let tid = u64::from(t.raw.thread_id);
-        stacks.extend(stack_region(&data, t));
-        match t.context(&sys, misc.as_ref()).and_then(|c| thread_regs(&c, os, t.raw.teb)) {
+        stacks.extend(stack_region(data, t));
+        match t.context(&sys.info, sys.misc.as_ref()).and_then(|c| thread_regs(&c, sys.os, t.raw.teb)) {
             Some((regs, extra)) => {
                 threads.push(Thread {
                     tid,
@@ -136,72 +211,107 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
             }
             None => warnings.push(format!(
                 "{}: thread {tid}: no readable {} context at file offset {:#x}; thread skipped",
-                path.display(),
-                arch.name(),
+                r.path.display(),
+                sys.arch.name(),
                 t.raw.thread_context.rva
             )),
         }
     }
     if threads.is_empty() {
-        warnings.push(format!("{}: the minidump has no threads", path.display()));
+        warnings.push(format!("{}: the minidump has no threads", r.path.display()));
     }
+    (threads, tebs, stacks)
+}
 
-    // The exception: which thread, why, and its registers at the fault
-    // (the thread list holds them as of the dump, inside the handler).
-    let mut signal = None;
-    if let Some(exc) = stream::<MinidumpException>(&dump, &dir, path, "Exception", &mut warnings) {
-        let rec = &exc.raw.exception_record;
-        let index = threads.iter().position(|t| t.tid == u64::from(exc.thread_id));
-        let si = exception_signal(os, rec, index);
-        if let (Some(i), Some(ctx)) = (index, exc.context(&sys, misc.as_ref())) {
-            if let Some((regs, extra)) = thread_regs(&ctx, os, tebs[i]) {
-                threads[i].regs = regs;
-                threads[i].extra_regsets = extra;
-            }
-        }
-        // A dump taken on request, not at a crash, still has an exception
-        // stream: all zeros, Breakpad's "dump requested" (0xFFFFFFFF) or
-        // Crashpad's "simulated" (0x0517a7ed) code. That is no signal.
-        let requested = matches!(rec.exception_code, 0xFFFF_FFFF | 0x0517_a7ed)
-            || (rec.exception_code == 0 && rec.exception_address == 0);
-        if !requested {
-            if let Some(i) = index {
-                threads[i].signal = si.signo;
-            }
-            signal = Some(si);
+/// Step 3: the exception: which thread, why, and its registers at the
+/// fault (the thread list holds them as of the dump, inside the handler).
+fn exception(
+    r: &Reader<'_>,
+    sys: &System,
+    tebs: &[u64],
+    threads: &mut [Thread],
+    warnings: &mut Vec<String>,
+) -> Option<SignalInfo> {
+    let exc = r.stream::<MinidumpException>("Exception", warnings)?;
+    let rec = &exc.raw.exception_record;
+    let index = threads.iter().position(|t| t.tid == u64::from(exc.thread_id));
+    let si = exception_signal(sys.os, rec, index);
+    if let (Some(i), Some(ctx)) = (index, exc.context(&sys.info, sys.misc.as_ref())) {
+        if let Some((regs, extra)) = thread_regs(&ctx, sys.os, tebs[i]) {
+            threads[i].regs = regs;
+            threads[i].extra_regsets = extra;
         }
     }
-
-    // Linux streams: /proc/PID/{status,cmdline,auxv,maps} as the writer read them.
-    let auxv = raw(d, &dir, LINUX_AUXV).map(|(_, b)| auxv(b)).unwrap_or_default();
-    let command = raw(d, &dir, LINUX_CMD_LINE).and_then(|(_, b)| cmdline(b));
-    let pid = misc
-        .as_ref()
-        .and_then(|m| m.raw.process_id().copied())
-        .map(u64::from)
-        .or_else(|| raw(d, &dir, LINUX_PROC_STATUS).and_then(|(_, b)| status_pid(b)));
-    let linux_maps = raw(d, &dir, LINUX_MAPS).map(|(_, b)| linux_maps(b));
-
-    // Memory the dump holds.
-    let (dumped, missing, first_missing) = dumped_memory(path, &data, &dir, &mut expected_size, &mut warnings);
-    let mut core_only = Builder::new();
-    for r in stacks.iter().chain(dumped.iter()) {
-        core_only.add(r.clone());
+    // A dump taken on request, not at a crash, still has an exception
+    // stream: all zeros, Breakpad's "dump requested" (0xFFFFFFFF) or
+    // Crashpad's "simulated" (0x0517a7ed) code. That is no signal.
+    let requested = matches!(rec.exception_code, 0xFFFF_FFFF | 0x0517_a7ed)
+        || (rec.exception_code == 0 && rec.exception_address == 0);
+    if requested {
+        return None;
     }
-    let core_only = core_only.build();
+    if let Some(i) = index {
+        threads[i].signal = si.signo;
+    }
+    Some(si)
+}
 
-    // Modules and the executable.
-    let modules: Vec<MinidumpModule> = stream::<MinidumpModuleList>(&dump, &dir, path, "ModuleList", &mut warnings)
+/// What Breakpad's Linux streams say.
+struct LinuxStreams {
+    auxv: Vec<(u64, u64)>,
+    command: Option<String>,
+    pid: Option<u64>,
+    maps: Option<Vec<Mapping>>,
+}
+
+/// Step 4: /proc/PID/{status,cmdline,auxv,maps} as the writer read them
+/// (the pid from `MiscInfo` when it has one).
+fn linux_streams(d: &[u8], dir: &Directory, misc: Option<&MinidumpMiscInfo>) -> LinuxStreams {
+    LinuxStreams {
+        auxv: raw(d, dir, LINUX_AUXV).map(|(_, b)| auxv(b)).unwrap_or_default(),
+        command: raw(d, dir, LINUX_CMD_LINE).and_then(|(_, b)| cmdline(b)),
+        pid: misc
+            .and_then(|m| m.raw.process_id().copied())
+            .map(u64::from)
+            .or_else(|| raw(d, dir, LINUX_PROC_STATUS).and_then(|(_, b)| status_pid(b))),
+        maps: raw(d, dir, LINUX_MAPS).map(|(_, b)| linux_maps(b)),
+    }
+}
+
+/// Step 5: the modules, what the dump records of the main one, and the
+/// executable's file, looked for with the dump's own memory (`core_only`).
+fn executable(
+    r: &Reader<'_>,
+    opts: &OpenOptions,
+    arch: Arch,
+    auxv: &[(u64, u64)],
+    core_only: &SplicedMemory,
+    warnings: &mut Vec<String>,
+) -> (Vec<MinidumpModule>, RecordedExe, Option<FoundExe>) {
+    let modules: Vec<MinidumpModule> = r
+        .stream::<MinidumpModuleList>("ModuleList", warnings)
         .map(|l| l.iter().take(MAX_ENTRIES as usize).cloned().collect())
         .unwrap_or_default();
-    let main = main_module(&modules, &auxv);
-    let recorded_exe = recorded_exe(main, &core_only);
-    let found = find_exe(path, opts, arch, main, &core_only, &mut warnings);
+    let main = main_module(&modules, auxv);
+    let recorded_exe = recorded_exe(main, core_only);
+    let found = find_exe(r.path, opts, arch, main, core_only, warnings);
+    (modules, recorded_exe, found)
+}
 
+/// Step 6: the memory, in layers: the executable's read-only parts from its
+/// file, the stacks, the memory lists; what a truncation cut off is
+/// unreadable. With the executable for the model and the files backing memory.
+fn memory(
+    found: Option<&FoundExe>,
+    stacks: Vec<Region>,
+    dumped: Vec<Region>,
+    missing: &[Missing],
+    warnings: &mut Vec<String>,
+) -> (SplicedMemory, Option<Executable>, Vec<MappedFile>) {
     let mut memory = Builder::new();
     let mut files = Vec::new();
     let mut exe_out = None;
-    if let Some(fx) = &found {
+    if let Some(fx) = found {
         fx.image.back_read_only(&mut memory, fx.bias, &fx.bytes);
         if fx.image.format == ImageFormat::Pe && fx.bias != 0 {
             warnings.push(format!(
@@ -231,56 +341,49 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
     for r in stacks.into_iter().chain(dumped) {
         memory.add(r);
     }
-    for m in &missing {
+    for m in missing {
         memory.remove(m.start, m.end.saturating_sub(m.start));
         memory.add_missing(m.start, m.end, m.reason.clone());
     }
-    let memory = memory.build();
+    (memory.build(), exe_out, files)
+}
 
-    let info = stream::<MinidumpMemoryInfoList>(&dump, &dir, path, "MemoryInfoList", &mut warnings);
-    let mappings = match (linux_maps, info) {
+/// Step 7: the mappings: Linux's maps stream, else Windows'
+/// `MemoryInfoList`, else the modules and the memory ranges.
+fn mappings(
+    r: &Reader<'_>,
+    linux_maps: Option<Vec<Mapping>>,
+    modules: &[MinidumpModule],
+    found: Option<&FoundExe>,
+    memory: &SplicedMemory,
+    warnings: &mut Vec<String>,
+) -> Vec<Mapping> {
+    let info = r.stream::<MinidumpMemoryInfoList>("MemoryInfoList", warnings);
+    match (linux_maps, info) {
         (Some(maps), _) if !maps.is_empty() => maps,
-        (_, Some(info)) => windows_mappings(&info, &modules, found.as_ref()),
-        _ => fallback_mappings(&modules, &memory),
-    };
+        (_, Some(info)) => windows_mappings(&info, modules, found),
+        _ => fallback_mappings(modules, memory),
+    }
+}
 
+/// Step 8: whether the file is shorter than its directory and memory lists
+/// say, with a warning naming the first address lost.
+fn truncation(
+    path: &Path,
+    file_size: u64,
+    expected_size: u64,
+    first_missing: Option<u64>,
+    warnings: &mut Vec<String>,
+) -> Option<Truncation> {
     let truncated = (file_size < expected_size).then_some(Truncation {
         file_size,
         expected_size,
         first_missing_addr: first_missing,
     });
     if let Some(t) = &truncated {
-        warnings.push(format!(
-            "{}: minidump truncated: {} bytes of {} expected; memory from {} on is unreadable",
-            path.display(),
-            t.file_size,
-            t.expected_size,
-            t.first_missing_addr.map_or("(no memory range)".to_string(), |a| format!("{a:#x}"))
-        ));
+        warnings.push(t.warning(path, "minidump", "(no memory range)"));
     }
-
-    // The dump's own list of file-backed ranges (LinuxMaps / MemoryInfoList
-    // with module paths) plays the part of NT_FILE.
-    let file_mappings = mappings.iter().filter(|m| m.path.is_some()).cloned().collect();
-    Ok(Core {
-        path: path.to_path_buf(),
-        format: Format::Minidump,
-        arch,
-        os,
-        pid,
-        command,
-        exe: exe_out,
-        recorded_exe,
-        threads,
-        mappings,
-        auxv,
-        signal,
-        memory,
-        truncated,
-        warnings,
-        files,
-        file_mappings,
-    })
+    truncated
 }
 
 /// Other register sets of a thread, by ELF note type.
@@ -324,7 +427,7 @@ fn thread_regs(ctx: &MinidumpContext, os: Os, teb: u64) -> Option<(Registers, Re
             };
             // The FP area is FXSAVE's layout, the same 512 bytes as Linux's
             // NT_PRFPREG, so a converted core can carry it as is.
-            Some((Registers::Amd64(regs), vec![(NT_FPREGSET, c.float_save.to_vec())]))
+            Some((Registers::Amd64(regs), vec![(NT_FPREGSET.0, c.float_save.to_vec())]))
         }
         MinidumpRawContext::Arm64(c) => Some(arm64(&c.iregs, c.sp, c.pc, c.cpsr, &c.float_regs, c.fpsr, c.fpcr)),
         MinidumpRawContext::OldArm64(c) => Some(arm64(&c.iregs, c.sp, c.pc, c.cpsr, &c.float_regs, c.fpsr, c.fpcr)),
@@ -357,7 +460,7 @@ fn arm64(
     fp.extend_from_slice(&fpsr.to_le_bytes());
     fp.extend_from_slice(&fpcr.to_le_bytes());
     fp.extend_from_slice(&[0; 8]);
-    (Registers::Arm64(regs), vec![(NT_FPREGSET, fp)])
+    (Registers::Arm64(regs), vec![(NT_FPREGSET.0, fp)])
 }
 
 // Windows exception codes (ntstatus.h) that have a Unix signal counterpart.

@@ -284,6 +284,20 @@ pub struct Truncation {
     pub first_missing_addr: Option<u64>,
 }
 
+impl Truncation {
+    /// The warning the readers give: `what` is "core file" or "minidump",
+    /// `none` what to say when no memory is cut ("(no segment)").
+    pub(crate) fn warning(&self, path: &std::path::Path, what: &str, none: &str) -> String {
+        format!(
+            "{}: {what} truncated: {} bytes of {} expected; memory from {} on is unreadable",
+            path.display(),
+            self.file_size,
+            self.expected_size,
+            self.first_missing_addr.map_or(none.to_string(), |a| format!("{a:#x}"))
+        )
+    }
+}
+
 /// Options for [`Core::open`]. `Default` is what a library caller wants;
 /// [`OpenOptions::from_env`] adds what the user set in the environment.
 #[derive(Debug, Clone, Default)]

@@ -1,28 +1,22 @@
 //! ELF notes: the iterator and the decoders for the notes a core carries
 //! (`NT_PRSTATUS`, `NT_PRPSINFO`, `NT_SIGINFO`, `NT_AUXV`, `NT_FILE`, build ids).
-//! Layouts are the kernel's 64-bit ones (include/uapi/linux/elfcore.h).
+//! The note types and the layouts of their descriptors are the ones the
+//! writers use too ([`elfwriter::elf`], [`elfwriter::payload`]); what is here
+//! turns them into this crate's model.
 
-use crate::le::{i32_at, u16_at, u32_at, u64_at, until_nul};
+use elfwriter::elf::{NoteType, ELF_NOTE_GNU, ELF_NOTE_GO, NT_GNU_BUILD_ID, NT_GO_BUILD_ID};
+use elfwriter::payload;
+pub use elfwriter::payload::SigInfo;
+
+use crate::le::{u32_at, u64_at, until_nul};
 use crate::model::{Amd64Regs, Arch, Arm64Regs, Registers};
-
-pub const NT_PRSTATUS: u32 = 1;
-pub const NT_FPREGSET: u32 = 2;
-pub const NT_PRPSINFO: u32 = 3;
-pub const NT_AUXV: u32 = 6;
-pub const NT_GNU_BUILD_ID: u32 = 3;
-pub const NT_GO_BUILD_ID: u32 = 4;
-#[allow(dead_code)] // kept raw in Thread::extra_regsets
-pub const NT_X86_XSTATE: u32 = 0x202;
-pub const NT_ARM_TLS: u32 = 0x401;
-pub const NT_SIGINFO: u32 = 0x5349_4749;
-pub const NT_FILE: u32 = 0x4649_4c45;
 
 /// One note, borrowed from the file.
 #[derive(Debug, Clone, Copy)]
 pub struct Note<'a> {
     /// The name without its NUL terminator(s).
     pub name: &'a [u8],
-    pub n_type: u32,
+    pub n_type: NoteType,
     pub desc: &'a [u8],
     /// File offset of the note header, for error messages.
     pub offset: u64,
@@ -78,7 +72,7 @@ impl<'a> Iterator for Notes<'a> {
                 let name = name.strip_suffix(b"\0").unwrap_or(name);
                 Some(Note {
                     name: until_nul(name),
-                    n_type,
+                    n_type: NoteType(n_type),
                     desc,
                     offset: self.base + p as u64,
                 })
@@ -108,21 +102,22 @@ pub struct PrStatus {
     pub regs: Registers,
 }
 
-/// Offset of `pr_reg` in the 64-bit `elf_prstatus`.
-const PR_REG: usize = 112;
-
 pub fn prstatus(arch: Arch, d: &[u8]) -> Option<PrStatus> {
+    let gregs_len = match arch {
+        Arch::Amd64 => payload::AMD64_GREGS_LEN,
+        Arch::Arm64 => payload::ARM64_GREGS_LEN,
+    };
+    let (st, regs) = payload::PrStatus::parse(d, gregs_len)?;
     let regs = match arch {
-        Arch::Amd64 => Registers::Amd64(amd64_regs(d.get(PR_REG..PR_REG + 27 * 8)?)),
-        Arch::Arm64 => Registers::Arm64(arm64_regs(d.get(PR_REG..PR_REG + 34 * 8)?)),
+        Arch::Amd64 => Registers::Amd64(amd64_regs(regs)),
+        Arch::Arm64 => Registers::Arm64(arm64_regs(regs)),
     };
     Some(PrStatus {
-        // `elf_siginfo` is {signo, code, errno}, unlike `siginfo_t`.
-        signo: i32_at(d, 0)?,
-        code: i32_at(d, 4)?,
-        errno: i32_at(d, 8)?,
-        cursig: u16_at(d, 12)?,
-        pid: u32_at(d, 32)?,
+        signo: st.signo,
+        code: st.code,
+        errno: st.errno,
+        cursig: st.cursig,
+        pid: st.pid as u32,
         regs,
     })
 }
@@ -177,6 +172,26 @@ pub fn arm64_regs(d: &[u8]) -> Arm64Regs {
     }
 }
 
+impl Registers {
+    /// The registers as `pr_reg` of `NT_PRSTATUS` holds them, in the order
+    /// the reader decodes them: `user_regs_struct` (amd64) or `user_pt_regs`
+    /// (arm64), little-endian.
+    pub fn prstatus_regset(&self) -> Vec<u8> {
+        let words: Vec<u64> = match self {
+            Registers::Amd64(r) => vec![
+                r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx, r.rsi, r.rdi,
+                r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base, r.gs_base, r.ds, r.es, r.fs, r.gs,
+            ],
+            Registers::Arm64(r) => {
+                let mut v = r.x.to_vec();
+                v.extend([r.sp, r.pc, r.pstate]);
+                v
+            }
+        };
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+}
+
 /// `NT_PRPSINFO` (`elf_prpsinfo`, 0x88 bytes on 64-bit).
 #[derive(Debug, Clone)]
 pub struct PrPsInfo {
@@ -186,94 +201,38 @@ pub struct PrPsInfo {
 }
 
 pub fn prpsinfo(d: &[u8]) -> Option<PrPsInfo> {
-    let text = |b: &[u8]| String::from_utf8_lossy(until_nul(b)).trim_end().to_string();
+    let p = payload::PrPsInfo::parse(d)?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim_end().to_string();
     Some(PrPsInfo {
-        pid: u32_at(d, 24)?,
-        fname: text(d.get(40..56)?),
-        psargs: text(d.get(56..136).unwrap_or(d.get(56..)?)),
+        pid: p.pid as u32,
+        fname: text(&p.fname),
+        psargs: text(&p.psargs),
     })
 }
 
-/// `NT_SIGINFO`: a raw `siginfo_t` ({signo, errno, code}, then the union).
-#[derive(Debug, Clone, Copy)]
-pub struct SigInfo {
-    pub signo: i32,
-    pub errno: i32,
-    pub code: i32,
-    pub addr: Option<u64>,
-}
-
+/// `NT_SIGINFO`: a raw `siginfo_t`.
 pub fn siginfo(d: &[u8]) -> Option<SigInfo> {
-    let signo = i32_at(d, 0)?;
-    const SIGILL: i32 = 4;
-    const SIGTRAP: i32 = 5;
-    const SIGBUS: i32 = 7;
-    const SIGFPE: i32 = 8;
-    const SIGSEGV: i32 = 11;
-    let code = i32_at(d, 8)?;
-    // si_addr means the fault address only for faults the kernel raised
-    // (si_code > 0); a kill(2) puts the sender's pid/uid there.
-    let fault = matches!(signo, SIGILL | SIGTRAP | SIGBUS | SIGFPE | SIGSEGV) && code > 0;
-    Some(SigInfo {
-        signo,
-        errno: i32_at(d, 4)?,
-        code,
-        addr: if fault { u64_at(d, 16) } else { None },
-    })
+    SigInfo::parse(d)
 }
 
 /// `NT_AUXV`: (key, value) pairs up to `AT_NULL`.
 pub fn auxv(d: &[u8]) -> Vec<(u64, u64)> {
-    d.chunks_exact(16)
-        .map(|c| (u64_at(c, 0).unwrap_or(0), u64_at(c, 8).unwrap_or(0)))
-        .take_while(|&(k, _)| k != 0)
-        .collect()
+    payload::parse_auxv(d)
 }
 
 /// One `NT_FILE` entry, its offset already in bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileMapping {
-    pub start: u64,
-    pub end: u64,
-    pub offset: u64,
-    pub path: Vec<u8>,
-}
+pub type FileMapping = payload::FileEntry;
 
 /// `NT_FILE`: count, page size, `count` x {start, end, page offset}, names.
-/// gdb writes page size 1 with byte offsets; the product is right either way.
 pub fn nt_file(d: &[u8]) -> Option<Vec<FileMapping>> {
-    let count = u64_at(d, 0)?;
-    let page = u64_at(d, 8)?;
-    let table_end = count.checked_mul(24)?.checked_add(16)?;
-    if table_end > d.len() as u64 {
-        return None;
-    }
-    let mut names = d[table_end as usize..].split(|&b| b == 0);
-    let mut out = Vec::with_capacity(count as usize);
-    for i in 0..count as usize {
-        let e = 16 + i * 24;
-        let start = u64_at(d, e)?;
-        let end = u64_at(d, e + 8)?;
-        let pgoff = u64_at(d, e + 16)?;
-        let path = names.next().unwrap_or_default().to_vec();
-        if end <= start {
-            continue;
-        }
-        out.push(FileMapping {
-            start,
-            end,
-            offset: pgoff.saturating_mul(page),
-            path,
-        });
-    }
-    Some(out)
+    payload::parse_nt_file(d)
 }
 
 /// The GNU build id among `notes`, if any.
 pub fn gnu_build_id<'a>(notes: impl IntoIterator<Item = Note<'a>>) -> Option<Vec<u8>> {
     notes
         .into_iter()
-        .find(|n| n.name == b"GNU" && n.n_type == NT_GNU_BUILD_ID && !n.desc.is_empty())
+        .find(|n| n.name == ELF_NOTE_GNU && n.n_type == NT_GNU_BUILD_ID && !n.desc.is_empty())
         .map(|n| n.desc.to_vec())
 }
 
@@ -281,7 +240,7 @@ pub fn gnu_build_id<'a>(notes: impl IntoIterator<Item = Note<'a>>) -> Option<Vec
 pub fn go_build_id<'a>(notes: impl IntoIterator<Item = Note<'a>>) -> Option<Vec<u8>> {
     notes
         .into_iter()
-        .find(|n| n.name == b"Go" && n.n_type == NT_GO_BUILD_ID && !n.desc.is_empty())
+        .find(|n| n.name == ELF_NOTE_GO && n.n_type == NT_GO_BUILD_ID && !n.desc.is_empty())
         .map(|n| n.desc.to_vec())
 }
 
@@ -323,17 +282,11 @@ mod tests {
     }
 
     #[test]
-    fn nt_file_with_page_size_one() {
-        let mut d = Vec::new();
-        for v in [2u64, 1, 0x1000, 0x2000, 0x10, 0x3000, 0x4000, 0x20] {
-            d.extend_from_slice(&v.to_le_bytes());
-        }
-        d.extend_from_slice(b"/a\0/b\0");
-        let f = nt_file(&d).unwrap();
-        assert_eq!(f[1].offset, 0x20);
-        assert_eq!(f[1].path, b"/b");
-        // A count larger than the note is rejected, not allocated.
-        d[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(nt_file(&d).is_none());
+    fn regsets_round_trip() {
+        let d: Vec<u8> = (0..payload::ARM64_GREGS_LEN).map(|i| i as u8).collect();
+        let r = Registers::Amd64(amd64_regs(&d[..payload::AMD64_GREGS_LEN]));
+        assert_eq!(r.prstatus_regset(), &d[..payload::AMD64_GREGS_LEN]);
+        let r = Registers::Arm64(arm64_regs(&d));
+        assert_eq!(r.prstatus_regset(), d);
     }
 }

@@ -4,6 +4,8 @@ mod common;
 
 use common::*;
 use core_reader::{Core, Error, OpenOptions};
+use tests::fixture::Build;
+use tests::producers::kernel_core;
 
 const SIGABRT: i32 = 6;
 const AT_ENTRY: u64 = 9;
@@ -23,11 +25,9 @@ fn elf_entry(exe: &[u8]) -> u64 {
 
 #[test]
 fn kernel_core_amd64() {
-    if !need("go") || !need("gdb") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures", "gdb" => "the oracle for threads");
+    let exe = crasher_for("amd64");
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let (path, stderr) = (made.core.clone(), made.stderr.clone());
     let core = Core::open(&path, &OpenOptions::default()).unwrap();
     assert!(core.warnings.is_empty(), "warnings: {:?}", core.warnings);
@@ -69,10 +69,8 @@ fn kernel_core_amd64() {
 /// A C program's SIGSEGV: the kernel's NT_SIGINFO carries the fault address.
 #[test]
 fn kernel_core_sigsegv_fault_address() {
-    if !need("gcc") {
-        return;
-    }
-    let tmp = fresh_dir("c");
+    tests::require_tools!("gcc" => "builds the C programs");
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::write(dir.join("segv.c"), "int main(void) { *(volatile int *)0x18 = 1; return 0; }\n").unwrap();
     let st = std::process::Command::new("gcc")
@@ -81,7 +79,7 @@ fn kernel_core_sigsegv_fault_address() {
         .status()
         .unwrap();
     assert!(st.success());
-    let made = kernel_core(&dir.join("segv"), "", None);
+    let made = kernel_core(&dir.join("segv"), &[]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = Core::open(&path, &OpenOptions::default()).unwrap();
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
@@ -91,7 +89,7 @@ fn kernel_core_sigsegv_fault_address() {
     assert_eq!(core.threads.len(), 1);
     assert_eq!(core.threads[0].signal, 11);
     // A PIE C program: the bias comes from AT_ENTRY, and gdb agrees on pc.
-    if need("gdb") {
+    if tests::tools::require("gdb", "the oracle").is_some() {
         let ours = vec![(core.threads[0].tid, core.threads[0].regs.pc())];
         assert_eq!(ours, gdb_threads(&dir.join("segv"), &path));
     }
@@ -104,15 +102,17 @@ fn kernel_core_sigsegv_fault_address() {
 /// because it is the one that matches.
 #[test]
 fn executable_next_to_the_core_when_it_matches() {
-    if !need("go") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let other = build("amd64", &["-ldflags=-s -w"]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures");
+    // This test overwrites and then deletes the executable the core
+    // names: crash a copy, never the cached build.
+    let copy_tmp = tempfile::tempdir().unwrap();
+    let exe = copy_tmp.path().join("crasher");
+    std::fs::copy(crasher_for("amd64"), &exe).unwrap();
+    let other = crasher(Build::new("crasher").stripped());
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let recorded = Core::open(&path, &OpenOptions::default()).unwrap().exe.unwrap().path;
-    let moved_tmp = fresh_dir("moved");
+    let moved_tmp = tempfile::tempdir().unwrap();
     let moved = moved_tmp.path();
     std::fs::copy(&path, moved.join("core")).unwrap();
     std::fs::copy(&recorded, moved.join(recorded.file_name().unwrap())).unwrap();
@@ -146,11 +146,9 @@ fn core_is_send_and_sync() {
 /// warnings, never a panic.
 #[test]
 fn damaged_real_core_never_panics() {
-    if !need("go") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures");
+    let exe = crasher_for("amd64");
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let data = std::fs::read(&made.core).unwrap();
     // Headers, notes and the first pages of data.
     let head = &data[..data.len().min(0x20000)];

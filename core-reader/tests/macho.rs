@@ -12,6 +12,8 @@ use std::process::Command;
 
 use common::*;
 use core_reader::{Arch, Core, Format, OpenOptions, Os, Registers, REGSET_MACHO_FLAVOR};
+use tests::fixture::Build;
+use tests::producers::{self, kernel_core};
 use object::{Object, ObjectSymbol};
 
 /// Writes `MH_CORE` files the way xnu and lldb lay them out.
@@ -359,17 +361,15 @@ fn check_with_lldb(path: &Path, mo: &Core) {
 
 #[test]
 fn amd64_macho_core_from_kernel_core_matches_elf_and_lldb() {
-    if !need("go") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures");
+    let exe = crasher_for("amd64");
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let elf = open(&made.core);
     let p = made.dir.path().join("crasher.macho.core");
     std::fs::write(&p, macho_from_elf(&elf)).unwrap();
     let mo = open(&p);
     same_as_elf(&elf, &mo);
-    if need("lldb") {
+    if tests::tools::require("lldb", "the oracle").is_some() {
         check_with_lldb(&p, &mo);
     }
     // The executable given explicitly is taken even though it is ELF here.
@@ -386,42 +386,22 @@ fn amd64_macho_core_from_kernel_core_matches_elf_and_lldb() {
 
 #[test]
 fn arm64_macho_core_from_qemu_core_matches_elf_and_lldb() {
-    if !need("go") || !need("qemu-aarch64") {
-        return;
-    }
-    let exe = build("arm64", &[]);
-    let made = kernel_core(&exe, "nil", Some("qemu-aarch64"));
+    let tools = tests::require_tools!("go" => "builds the fixtures", "qemu-aarch64" => "runs the arm64 fixture");
+    let exe = crasher_for("arm64");
+    let made = producers::qemu_arm64_core(&tools[1], &exe, &["nil"]).unwrap();
     let elf = open(&made.core);
     let p = made.dir.path().join("crasher.macho.core");
     std::fs::write(&p, macho_from_elf(&elf)).unwrap();
     let mo = open(&p);
     same_as_elf(&elf, &mo);
-    if need("lldb") {
+    if tests::tools::require("lldb", "the oracle").is_some() {
         check_with_lldb(&p, &mo);
     }
 }
 
 /// `GOOS=darwin go build` of the crasher.
 fn darwin_exe(goarch: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("core-reader-go").join(format!("darwin_{goarch}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crasher.go"), dir.join("main.go")).unwrap();
-    std::fs::write(dir.join("go.mod"), "module crasher\n\ngo 1.21\n").unwrap();
-    let exe = dir.join("crasher");
-    let out = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&exe)
-        .arg(".")
-        .current_dir(&dir)
-        .env("GOOS", "darwin")
-        .env("GOARCH", goarch)
-        .env("CGO_ENABLED", "0")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    exe
+    crasher(Build::new("crasher").os("darwin").arch(goarch))
 }
 
 /// A core of a darwin executable loaded at `slide`: its segments as in the
@@ -481,9 +461,7 @@ fn macho_uuid(exe: &[u8]) -> [u8; 16] {
 }
 
 fn darwin_exe_found_by_uuid_and_read(goarch: &str, arch: Arch) {
-    if !need("go") {
-        return;
-    }
+    tests::require_tools!("go" => "builds the fixtures");
     let exe_path = darwin_exe(goarch);
     let exe = std::fs::read(&exe_path).unwrap();
     let slide = 0x3a_0000u64;
@@ -493,7 +471,7 @@ fn darwin_exe_found_by_uuid_and_read(goarch: &str, arch: Arch) {
         .map(|s| object::ObjectSegment::address(&s))
         .find(|&a| a != 0)
         .unwrap();
-    let tmp = fresh_dir("darwin");
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::copy(&exe_path, dir.join("crasher")).unwrap();
 
@@ -527,7 +505,7 @@ fn darwin_exe_found_by_uuid_and_read(goarch: &str, arch: Arch) {
     let mut head = [0u8; 64];
     core.read_memory(addr + slide, &mut head).unwrap();
     assert_eq!(&head[..], &tab[..64]);
-    if need("lldb") {
+    if tests::tools::require("lldb", "the oracle").is_some() {
         check_with_lldb(&p, &core);
     }
 
@@ -541,7 +519,7 @@ fn darwin_exe_found_by_uuid_and_read(goarch: &str, arch: Arch) {
 
     // 3. A "load binary" name; elsewhere on disk, given as is.
     let (bytes, _) = darwin_core(&exe, arch, slide, vec![writer::main_bin_spec(text + slide, [0; 16]), writer::load_binary(text + slide, exe_path.to_str().unwrap())]);
-    let other = fresh_dir("darwin-other");
+    let other = tempfile::tempdir().unwrap();
     let p = other.path().join("c.core");
     std::fs::write(&p, bytes).unwrap();
     let core = open(&p);
@@ -568,7 +546,7 @@ fn damaged_macho_cores_never_panic() {
         &[Seg { addr: 0x2000, data: vec![1; 64], prot: 3 }],
         &[writer::main_bin_spec(0x1000, [1; 16]), writer::load_binary(0x1000, "/nonexistent/x")],
     );
-    let dir = fresh_dir("macho-fuzz");
+    let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("f.core");
     let core = {
         std::fs::write(&p, &good).unwrap();
@@ -616,7 +594,7 @@ fn addrable_bits_strip_pointer_authentication_from_pc_and_lr() {
         &[Seg { addr: 0x1_6f00_0000, data: vec![0; 0x1000], prot: 3 }],
         &[bits],
     );
-    let dir = fresh_dir("macho-pac");
+    let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("pac.core");
     std::fs::write(&p, bytes).unwrap();
     let core = open(&p);

@@ -3,11 +3,8 @@
 //! crate on a live zoo), and small synthetic dumps for the edges (reads
 //! across adjacent memory ranges, the exception stream, damaged input).
 
-mod common;
-
 use std::path::Path;
 
-use common::fresh_dir;
 use core_reader::{Arch, Core, Error, Format, OpenOptions, Os, Registers};
 use object::{Object, ObjectSymbol};
 use tests::fixture::Build;
@@ -60,9 +57,7 @@ fn check_spanning_read(core: &Core) -> bool {
 
 /// lldb reads minidumps too: the same thread ids and pcs, in order.
 fn lldb_agrees(path: &Path, core: &Core) {
-    if !common::need("lldb") {
-        return;
-    }
+    tests::require_tools!("lldb" => "the oracle for minidumps");
     let out = std::process::Command::new("lldb")
         .args(["--batch", "--no-lldbinit", "--core"])
         .arg(path)
@@ -94,9 +89,7 @@ fn pc_in_exec_mapping(core: &Core, pc: u64) -> bool {
 
 #[test]
 fn wine_full_memory_minidump_of_windows_zoo() {
-    if !common::need("go") {
-        return;
-    }
+    tests::require_tools!("go" => "builds the fixtures");
     let Some(wine) = producers::wine64() else {
         assert!(!tests::tools::in_ci(), "wine64 is required (runs the Windows fixture)");
         eprintln!("\n*** SKIPPED: wine64 is not installed; this test did not run ***\n");
@@ -170,9 +163,7 @@ fn pe_image_base(d: &[u8]) -> u64 {
 
 #[test]
 fn minidump_writer_dump_of_live_linux_zoo() {
-    if !common::need("go") {
-        return;
-    }
+    tests::require_tools!("go" => "builds the fixtures");
     let fx = Build::new("zoo").build().unwrap();
     let live = producers::LiveProcess::start(&fx.exe, &["wait"]).unwrap();
     let tasks = || {
@@ -375,7 +366,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 
 #[test]
 fn synthetic_reads_span_adjacent_memory_ranges() {
-    let dir = fresh_dir("md-synth");
+    let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "a.dmp", &synth::build(&synth::Dump { arm64: false, platform: 2, exception: None }));
     let core = open(&p);
     assert_eq!((core.format, core.arch, core.os, core.pid), (Format::Minidump, Arch::Amd64, Os::Windows, Some(4242)));
@@ -393,7 +384,7 @@ fn synthetic_reads_span_adjacent_memory_ranges() {
 
 #[test]
 fn synthetic_windows_access_violation_is_sigsegv() {
-    let dir = fresh_dir("md-exc");
+    let dir = tempfile::tempdir().unwrap();
     let bytes = synth::build(&synth::Dump { arm64: false, platform: 2, exception: Some((0xC000_0005, 0x40_1234, vec![0, 0x18])) });
     let core = open(&write(dir.path(), "av.dmp", &bytes));
     let s = core.signal.as_ref().expect("exception");
@@ -409,7 +400,7 @@ fn synthetic_windows_access_violation_is_sigsegv() {
 
 #[test]
 fn synthetic_arm64_context() {
-    let dir = fresh_dir("md-arm64");
+    let dir = tempfile::tempdir().unwrap();
     let bytes = synth::build(&synth::Dump { arm64: true, platform: 0x8201, exception: None });
     let core = open(&write(dir.path(), "a64.dmp", &bytes));
     assert_eq!((core.arch, core.os), (Arch::Arm64, Os::Linux));
@@ -424,7 +415,7 @@ fn synthetic_arm64_context() {
 
 #[test]
 fn damaged_minidumps_never_panic() {
-    let dir = fresh_dir("md-fuzz");
+    let dir = tempfile::tempdir().unwrap();
     for arm64 in [false, true] {
         let good = synth::build(&synth::Dump { arm64, platform: 2, exception: Some((0xC000_0005, 1, vec![0, 2])) });
         // Every truncation, and byte corruptions everywhere.

@@ -9,6 +9,8 @@ use std::process::Command;
 
 use common::*;
 use core_reader::{Arch, Core, Error, OpenOptions, Registers};
+use tests::fixture::Build;
+use tests::producers::{self, kernel_core, LiveProcess};
 
 fn open(p: &Path) -> Core {
     Core::open(p, &OpenOptions::default()).unwrap_or_else(|e| panic!("open {}: {e}", p.display()))
@@ -73,12 +75,10 @@ fn text_matches_files(core: &Core) -> usize {
 
 #[test]
 fn cgo_build_with_shared_libraries() {
-    if !need("go") || !need("gdb") || !need("gcc") {
-        return;
-    }
-    for flags in [&[][..], &["-buildmode=pie"][..]] {
-        let exe = build_fixture("cgo.go.txt", "amd64", flags, true);
-        let made = kernel_core(&exe, "", None);
+    tests::require_tools!("go" => "builds the fixtures", "gdb" => "the oracle for threads", "gcc" => "links the cgo fixture");
+    for build in [Build::new("cgo"), Build::new("cgo").pie()] {
+        let exe = build.build().unwrap().exe;
+        let made = kernel_core(&exe, &[]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
         let core = open(&path);
         assert!(core.warnings.is_empty(), "{:?}", core.warnings);
@@ -98,11 +98,9 @@ fn cgo_build_with_shared_libraries() {
 
 #[test]
 fn pie_build_has_load_bias() {
-    if !need("go") || !need("gdb") {
-        return;
-    }
-    let exe = build("amd64", &["-buildmode=pie"]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures", "gdb" => "the oracle for threads");
+    let exe = crasher(Build::new("crasher").pie());
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = open(&path);
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
@@ -117,11 +115,9 @@ fn pie_build_has_load_bias() {
 
 #[test]
 fn stripped_build() {
-    if !need("go") || !need("gdb") {
-        return;
-    }
-    let exe = build("amd64", &["-ldflags=-s -w"]);
-    let made = kernel_core(&exe, "panic", None);
+    tests::require_tools!("go" => "builds the fixtures", "gdb" => "the oracle for threads");
+    let exe = crasher(Build::new("crasher").stripped());
+    let made = kernel_core(&exe, &["panic"]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = open(&path);
     assert!(core.warnings.is_empty(), "{:?}", core.warnings);
@@ -131,12 +127,10 @@ fn stripped_build() {
 
 #[test]
 fn gcore_of_live_process() {
-    if !need("go") || !need("gdb") || !need("gcore") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let l = live(&exe);
-    let made = gcore(&l);
+    let tools = tests::require_tools!("go" => "builds the fixtures", "gdb" => "the oracle for threads", "gcore" => "makes the core");
+    let exe = crasher_for("amd64");
+    let l = LiveProcess::start(&exe, &["block"]).unwrap();
+    let made = producers::gcore(&tools[2], l.pid).unwrap();
     let path = made.core.clone();
     drop(l);
     let core = open(&path);
@@ -157,16 +151,11 @@ fn gcore_of_live_process() {
 
 #[test]
 fn dlv_dump_of_live_process() {
-    if !need("go") || !need("gdb") {
-        return;
-    }
-    let Some(dlv) = dlv() else {
-        assert!(need("dlv"));
-        return;
-    };
-    let exe = build("amd64", &[]);
-    let l = live(&exe);
-    let made = dlv_dump(&dlv, &l);
+    let tools = tests::require_tools!("go" => "builds the fixtures", "gdb" => "the oracle for threads", "dlv" => "makes the core");
+    let dlv = &tools[2];
+    let exe = crasher_for("amd64");
+    let l = LiveProcess::start(&exe, &["block"]).unwrap();
+    let made = producers::dlv_dump(dlv, l.pid).unwrap();
     let path = made.core.clone();
     let pid = l.pid;
     drop(l);
@@ -181,15 +170,13 @@ fn dlv_dump_of_live_process() {
 
 #[test]
 fn compressed_cores_by_magic() {
-    if !need("go") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures");
+    let exe = crasher_for("amd64");
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let plain = open(&path);
     for (tool, args) in [("zstd", &["-q", "-1", "-c"][..]), ("xz", &["-0", "-T2", "-c"][..]), ("lz4", &["-q", "-1", "-c"][..])] {
-        if !need(tool) {
+        if tests::tools::require(tool, "compresses the core").is_none() {
             continue;
         }
         // A name that says nothing: the magic decides.
@@ -222,11 +209,9 @@ fn compressed_cores_by_magic() {
 
 #[test]
 fn truncated_core_reads_what_is_there() {
-    if !need("go") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures");
+    let exe = crasher_for("amd64");
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let full = open(&path);
     let data = std::fs::read(&path).unwrap();
@@ -266,12 +251,10 @@ fn truncated_core_reads_what_is_there() {
 
 #[test]
 fn wrong_executable_is_a_warning() {
-    if !need("go") {
-        return;
-    }
-    let exe = build("amd64", &[]);
-    let other = build("amd64", &["-ldflags=-s -w"]);
-    let made = kernel_core(&exe, "nil", None);
+    tests::require_tools!("go" => "builds the fixtures");
+    let exe = crasher_for("amd64");
+    let other = crasher(Build::new("crasher").stripped());
+    let made = kernel_core(&exe, &["nil"]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = Core::open(&path, &OpenOptions { exe: Some(other.clone()), ..Default::default() }).unwrap();
     assert_eq!(core.exe.as_ref().unwrap().path, other);
@@ -290,11 +273,9 @@ fn wrong_executable_is_a_warning() {
 
 #[test]
 fn arm64_core_from_qemu_user() {
-    if !need("go") || !need("qemu-aarch64") {
-        return;
-    }
-    let exe = build("arm64", &[]);
-    let made = kernel_core(&exe, "nil", Some("qemu-aarch64"));
+    let tools = tests::require_tools!("go" => "builds the fixtures", "qemu-aarch64" => "runs the arm64 fixture");
+    let exe = crasher_for("arm64");
+    let made = producers::qemu_arm64_core(&tools[1], &exe, &["nil"]).unwrap();
     let (path, _) = (made.core.clone(), made.stderr.clone());
     let core = open(&path);
     assert_eq!(core.arch, Arch::Arm64);
@@ -311,7 +292,7 @@ fn arm64_core_from_qemu_user() {
     assert!(core.signal.is_some());
     text_matches_exe(&core);
     // The local gdb reads no arm64; elfutils decodes arm64 prstatus.
-    if need("eu-readelf") {
+    if tests::tools::require("eu-readelf", "the oracle").is_some() {
         assert_eq!(tids_pcs(&core), eu_readelf_threads(&path));
     }
     // The crashing thread (SIGABRT raised by the runtime) is listed first.

@@ -2,8 +2,10 @@
 //! `godump convert` turns any core core-reader opens (minidump, Mach-O,
 //! Delve's, compressed) into a Linux-style ELF core with the kernel's notes.
 
-use core_reader::{Arch, Core, Registers};
-use elfwriter::{Machine, Note, NT_AUXV, NT_SIGINFO};
+use core_reader::{Arch, Core};
+use elfwriter::elf::{NoteType, NT_AUXV, NT_PRFPREG, NT_SIGINFO};
+use elfwriter::payload::{self, SigInfo};
+use elfwriter::{Machine, Note};
 
 use crate::notes::{self, PrPsInfo, PrStatus};
 use crate::target::{Dump, MemoryMapEntry, Perms, Target};
@@ -11,34 +13,10 @@ use crate::Result;
 
 const AT_PAGESZ: u64 = 6;
 
-/// The NT_PRSTATUS regset (`user_regs_struct` / `user_pt_regs`) of a thread.
-pub fn regset_bytes(r: &Registers) -> Vec<u8> {
-    let words: Vec<u64> = match r {
-        Registers::Amd64(r) => vec![
-            r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx, r.rsi, r.rdi,
-            r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base, r.gs_base, r.ds, r.es, r.fs, r.gs,
-        ],
-        Registers::Arm64(r) => {
-            let mut v = r.x.to_vec();
-            v.extend([r.sp, r.pc, r.pstate]);
-            v
-        }
-    };
-    words.iter().flat_map(|w| w.to_le_bytes()).collect()
-}
-
-/// The signal's `siginfo_t` as the kernel lays it out on 64-bit Linux.
+/// The signal's `siginfo_t` (all zero without one).
 fn siginfo(c: &Core) -> Vec<u8> {
-    let mut b = vec![0u8; 128];
-    if let Some(s) = &c.signal {
-        b[0..4].copy_from_slice(&s.signo.to_le_bytes());
-        b[4..8].copy_from_slice(&s.errno.to_le_bytes());
-        b[8..12].copy_from_slice(&s.code.to_le_bytes());
-        if let Some(a) = s.addr {
-            b[16..24].copy_from_slice(&a.to_le_bytes());
-        }
-    }
-    b
+    let s = c.signal.as_ref().map(|s| SigInfo { signo: s.signo, errno: s.errno, code: s.code, addr: s.addr });
+    s.unwrap_or_default().encode()
 }
 
 impl Target for Core {
@@ -145,14 +123,15 @@ impl Target for Core {
         let maps = self.memory_map()?;
         for (n, i) in self.thread_order().into_iter().enumerate() {
             let t = &self.threads[i];
+            let cursig = t.signal as u16;
             let st = PrStatus {
-                cursig: t.signal as u16,
+                signo: i32::from(cursig),
+                cursig,
                 pid: t.tid as i32,
-                ticks_per_sec: 100,
-                fpvalid: t.extra_regsets.iter().any(|(nt, _)| *nt == notes::NT_PRFPREG),
+                fpvalid: t.extra_regsets.iter().any(|(nt, _)| *nt == NT_PRFPREG.0),
                 ..Default::default()
             };
-            out.push(notes::prstatus(&st, &regset_bytes(&t.regs)));
+            out.push(notes::prstatus(&st, &t.regs.prstatus_regset()));
             if n == 0 {
                 let cmd = self.command.clone().unwrap_or_default();
                 let first = cmd.split(' ').next().unwrap_or("");
@@ -165,15 +144,11 @@ impl Target for Core {
                     ..Default::default()
                 }));
                 out.push(Note::new("CORE", NT_SIGINFO, siginfo(self)));
-                let mut auxv: Vec<u8> = self.auxv.iter().flat_map(|(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes())).collect();
-                if !matches!(self.auxv.last(), Some((0, _))) {
-                    auxv.extend([0u8; 16]); // AT_NULL
-                }
-                out.push(Note::new("CORE", NT_AUXV, auxv));
+                out.push(Note::new("CORE", NT_AUXV, payload::encode_auxv(&self.auxv)));
                 out.push(notes::nt_file(&maps, page));
             }
             for (nt, b) in &t.extra_regsets {
-                out.push(notes::regset_note(*nt, b.clone()));
+                out.push(notes::regset_note(NoteType(*nt), b.clone()));
             }
             thread_done();
         }

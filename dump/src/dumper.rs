@@ -553,6 +553,15 @@ mod tests {
         let tl = (0..n).map(|i| dir_rva + 12 * i).find(|&o| u32_at(o) == 3).map(|o| u32_at(o + 8) as usize).unwrap();
         assert_eq!(u32_at(tl), 1);
         assert_eq!(u32_at(tl + 4 + 40), 1232); // amd64 CONTEXT size
+        // The Linux streams under the types Breakpad gave them, as the
+        // minidump crate (rust-minidump, our reader's) looks them up: the
+        // status text was once written as LinuxLsbRelease.
+        use minidump::format::MINIDUMP_STREAM_TYPE as Stream;
+        let md = minidump::Minidump::read(&d[..]).unwrap();
+        let status = md.get_raw_stream(Stream::LinuxProcStatus as u32).unwrap();
+        assert!(status.starts_with(b"Name:\t"), "{}", String::from_utf8_lossy(status));
+        assert!(md.get_raw_stream(Stream::LinuxLsbRelease as u32).is_err());
+        assert!(md.get_raw_stream(Stream::LinuxMaps as u32).is_ok());
     }
 
     /// A target that dies while its memory is read (a process SIGKILLed

@@ -6,7 +6,9 @@
 //! Layout: header, load commands, padding to a page, then the segments'
 //! bytes back to back (the `SparseStream` the dumper fills).
 
-use elfwriter::{Machine, Note, NT_PRSTATUS};
+use elfwriter::elf::NT_PRSTATUS;
+use elfwriter::payload::PrStatus;
+use elfwriter::{Machine, Note};
 
 use crate::target::MemoryMapEntry;
 
@@ -51,14 +53,10 @@ fn thread_state(m: Machine, gregs: &[u8]) -> (u32, Vec<u8>) {
 /// The bytes before the memory; the dumped mappings' bytes follow at
 /// `head.len()`, in map order.
 pub fn head(m: Machine, map: &[MemoryMapEntry], notes: &[Note], page: u64) -> Vec<u8> {
-    let regs_len = match m {
-        Machine::Amd64 => 27 * 8,
-        Machine::Arm64 => 34 * 8,
-    };
     let threads: Vec<&[u8]> = notes
         .iter()
-        .filter(|n| n.ntype == NT_PRSTATUS && n.desc.len() >= 112 + regs_len)
-        .map(|n| &n.desc[112..112 + regs_len])
+        .filter(|n| n.ntype == NT_PRSTATUS)
+        .filter_map(|n| PrStatus::parse(&n.desc, m.gregs_len()).map(|(_, regs)| regs))
         .collect();
     let dumped: Vec<&MemoryMapEntry> = map.iter().filter(|e| e.dump_len(page) > 0).collect();
 

@@ -8,21 +8,15 @@
 //! Layout: header, stream directory, the small streams, padding to a page,
 //! then the memory ranges back to back (the `SparseStream` the dumper fills).
 
-use elfwriter::{Machine, Note, NT_AUXV, NT_PRPSINFO, NT_PRSTATUS};
+use elfwriter::elf::{NT_AUXV, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS};
+use elfwriter::payload::{PrPsInfo, PrStatus};
+use elfwriter::{Machine, Note};
 
-use crate::notes::NT_PRFPREG;
 use crate::target::{MemoryMapEntry, Target};
 use crate::Result;
 
-const THREAD_LIST: u32 = 3;
-const MODULE_LIST: u32 = 4;
-const SYSTEM_INFO: u32 = 7;
-const MEMORY64_LIST: u32 = 9;
-const MISC_INFO: u32 = 15;
-const LINUX_PROC_STATUS: u32 = 0x4767_0005;
-const LINUX_CMD_LINE: u32 = 0x4767_0006;
-const LINUX_AUXV: u32 = 0x4767_0008;
-const LINUX_MAPS: u32 = 0x4767_0009;
+// Stream types as the reader (core-reader, through the minidump crate) knows them.
+use minidump::format::MINIDUMP_STREAM_TYPE as Stream;
 
 /// One thread, from its notes.
 struct ThreadRegs<'a> {
@@ -36,18 +30,11 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 }
 
 fn threads_from_notes(notes: &[Note], m: Machine) -> Vec<ThreadRegs<'_>> {
-    let regs_len = match m {
-        Machine::Amd64 => 27 * 8,
-        Machine::Arm64 => 34 * 8,
-    };
     let mut out: Vec<ThreadRegs> = Vec::new();
     for n in notes {
-        if n.ntype == NT_PRSTATUS && n.desc.len() >= 112 + regs_len {
-            out.push(ThreadRegs {
-                tid: u32::from_le_bytes(n.desc[32..36].try_into().unwrap_or_default()),
-                gregs: &n.desc[112..112 + regs_len],
-                fpregs: None,
-            });
+        let st = (n.ntype == NT_PRSTATUS).then(|| PrStatus::parse(&n.desc, m.gregs_len())).flatten();
+        if let Some((st, gregs)) = st {
+            out.push(ThreadRegs { tid: st.pid as u32, gregs, fpregs: None });
         } else if n.ntype == NT_PRFPREG && n.name == "CORE" {
             if let Some(t) = out.last_mut() {
                 t.fpregs = Some(&n.desc);
@@ -106,11 +93,10 @@ fn context_arm64(t: &ThreadRegs) -> Vec<u8> {
 pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u64, u64)], page: u64) -> Result<Vec<u8>> {
     let m = t.machine();
     let threads = threads_from_notes(notes, m);
-    let psinfo = notes.iter().find(|n| n.ntype == NT_PRPSINFO).map(|n| n.desc.as_slice());
-    let pid = psinfo.map(|p| u32::from_le_bytes(p[24..28].try_into().unwrap_or_default())).unwrap_or(0);
-    let cstr = |b: &[u8]| String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(&[])).into_owned();
-    let comm = psinfo.map(|p| cstr(&p[40..56])).unwrap_or_default();
-    let args = psinfo.map(|p| cstr(&p[56..136])).unwrap_or_default();
+    let psinfo = notes.iter().find(|n| n.ntype == NT_PRPSINFO).and_then(|n| PrPsInfo::parse(&n.desc));
+    let pid = psinfo.as_ref().map_or(0, |p| p.pid as u32);
+    let comm = psinfo.as_ref().map(|p| String::from_utf8_lossy(&p.fname).into_owned()).unwrap_or_default();
+    let args = psinfo.as_ref().map(|p| String::from_utf8_lossy(&p.psargs).into_owned()).unwrap_or_default();
 
     // The blob grows as streams are appended; RVAs are offsets into it.
     let mut b = vec![0u8; 32];
@@ -132,7 +118,8 @@ pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u
     // Where each range's bytes will be: needed up front for thread stacks.
     // Memory starts on a page after everything else; the exact start is
     // only known at the end, so stacks are placed with a fixed-point pass.
-    let stream = |b: &mut Vec<u8>, dir: &mut Vec<(u32, u32, u32)>, ty: u32, data: &[u8]| {
+    let stream = |b: &mut Vec<u8>, dir: &mut Vec<(u32, u32, u32)>, ty: Stream, data: &[u8]| {
+        let ty = ty as u32;
         let rva = append(b, data);
         dir.push((ty, data.len() as u32, rva));
     };
@@ -149,23 +136,23 @@ pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u
     let os = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let csd = mdstring(&mut b, os.trim());
     si[24..28].copy_from_slice(&csd.to_le_bytes());
-    stream(&mut b, &mut dir, SYSTEM_INFO, &si);
+    stream(&mut b, &mut dir, Stream::SystemInfoStream, &si);
 
     // MiscInfo: just the pid.
     let mut mi = vec![0u8; 24];
     mi[0..4].copy_from_slice(&24u32.to_le_bytes());
     mi[4..8].copy_from_slice(&1u32.to_le_bytes()); // MINIDUMP_MISC1_PROCESS_ID
     mi[8..12].copy_from_slice(&pid.to_le_bytes());
-    stream(&mut b, &mut dir, MISC_INFO, &mi);
+    stream(&mut b, &mut dir, Stream::MiscInfoStream, &mi);
 
     // Linux streams.
     let status = format!("Name:\t{comm}\nState:\tS (sleeping)\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t0\nThreads:\t{}\n", threads.len());
-    stream(&mut b, &mut dir, LINUX_PROC_STATUS, status.as_bytes());
+    stream(&mut b, &mut dir, Stream::LinuxProcStatus, status.as_bytes());
     let mut cmd = args.replace(' ', "\0").into_bytes();
     cmd.push(0);
-    stream(&mut b, &mut dir, LINUX_CMD_LINE, &cmd);
+    stream(&mut b, &mut dir, Stream::LinuxCmdLine, &cmd);
     if let Some(a) = notes.iter().find(|n| n.ntype == NT_AUXV) {
-        stream(&mut b, &mut dir, LINUX_AUXV, &a.desc);
+        stream(&mut b, &mut dir, Stream::LinuxAuxv, &a.desc);
     }
     let mut maps = String::new();
     for e in map {
@@ -183,7 +170,7 @@ pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u
             e.path.as_deref().unwrap_or("")
         ));
     }
-    stream(&mut b, &mut dir, LINUX_MAPS, maps.as_bytes());
+    stream(&mut b, &mut dir, Stream::LinuxMaps, maps.as_bytes());
 
     // ModuleList: each file mapped at offset 0, spanning its mappings.
     let mut mods: Vec<(u64, u64, &str)> = Vec::new();
@@ -204,7 +191,7 @@ pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u
         md[20..24].copy_from_slice(&name.to_le_bytes());
         ml.extend_from_slice(&md);
     }
-    stream(&mut b, &mut dir, MODULE_LIST, &ml);
+    stream(&mut b, &mut dir, Stream::ModuleListStream, &ml);
 
     // Contexts.
     let mut ctx = Vec::new();
@@ -259,7 +246,7 @@ pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u
         e[44..48].copy_from_slice(&crva.to_le_bytes());
         tl.extend_from_slice(&e);
     }
-    stream(&mut b, &mut dir, THREAD_LIST, &tl);
+    stream(&mut b, &mut dir, Stream::ThreadListStream, &tl);
 
     let mut m64 = (ranges.len() as u64).to_le_bytes().to_vec();
     m64.extend_from_slice(&mem_start.to_le_bytes());
@@ -267,7 +254,7 @@ pub fn head(t: &dyn Target, map: &[MemoryMapEntry], notes: &[Note], ranges: &[(u
         m64.extend_from_slice(&r.0.to_le_bytes());
         m64.extend_from_slice(&r.1.to_le_bytes());
     }
-    stream(&mut b, &mut dir, MEMORY64_LIST, &m64);
+    stream(&mut b, &mut dir, Stream::Memory64ListStream, &m64);
 
     let mut d = Vec::new();
     for (ty, len, rva) in &dir {

@@ -1,28 +1,23 @@
-//! The kernel's core note payloads, byte for byte: `elf_prstatus`,
-//! `elf_prpsinfo`, `NT_FILE`, and the x86 XSAVE layout note. Layouts are
-//! those of 64-bit Linux (include/linux/elfcore.h, uapi/linux/elfcore.h).
+//! The notes of a live process's core, as the kernel writes them: which
+//! regsets, their names, `elf_prstatus` times from clock ticks, `NT_FILE`
+//! from the memory map, and the x86 XSAVE layout note. The note types and
+//! descriptor layouts are elfwriter's ([`elfwriter::elf`],
+//! [`elfwriter::payload`]), the ones core-reader reads with.
 
-use elfwriter::{Machine, Note, NT_FILE, NT_PRPSINFO, NT_PRSTATUS};
+use elfwriter::elf::{
+    NoteType, NT_386_IOPERM, NT_ARM_HW_BREAK, NT_ARM_HW_WATCH, NT_ARM_PAC_ENABLED_KEYS, NT_ARM_PAC_MASK, NT_ARM_SVE,
+    NT_ARM_SYSTEM_CALL, NT_ARM_TAGGED_ADDR_CTRL, NT_ARM_TLS, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS,
+    NT_X86_SHSTK, NT_X86_XSAVE_LAYOUT, NT_X86_XSTATE,
+};
+use elfwriter::payload::{self, FileEntry, Timeval};
+pub use elfwriter::payload::{PrPsInfo, PrStatus};
+use elfwriter::{Machine, Note};
 
 use crate::target::MemoryMapEntry;
 
-pub const NT_PRFPREG: u32 = 2;
-pub const NT_386_IOPERM: u32 = 0x201;
-pub const NT_X86_XSTATE: u32 = 0x202;
-pub const NT_X86_SHSTK: u32 = 0x204;
-pub const NT_X86_XSAVE_LAYOUT: u32 = 0x205;
-pub const NT_ARM_TLS: u32 = 0x401;
-pub const NT_ARM_HW_BREAK: u32 = 0x402;
-pub const NT_ARM_HW_WATCH: u32 = 0x403;
-pub const NT_ARM_SYSTEM_CALL: u32 = 0x404;
-pub const NT_ARM_SVE: u32 = 0x405;
-pub const NT_ARM_PAC_MASK: u32 = 0x406;
-pub const NT_ARM_TAGGED_ADDR_CTRL: u32 = 0x409;
-pub const NT_ARM_PAC_ENABLED_KEYS: u32 = 0x40a;
-
 /// The register sets a core carries after `NT_PRSTATUS`, in the kernel's
 /// regset order (the order `fill_thread_core_info` writes them).
-pub fn extra_regsets(m: Machine) -> &'static [u32] {
+pub fn extra_regsets(m: Machine) -> &'static [NoteType] {
     match m {
         Machine::Amd64 => &[NT_PRFPREG, NT_386_IOPERM, NT_X86_XSTATE, NT_X86_SHSTK],
         Machine::Arm64 => &[
@@ -40,11 +35,11 @@ pub fn extra_regsets(m: Machine) -> &'static [u32] {
 }
 
 /// The kernel names the FP regset "CORE" (for old readers) and every other "LINUX".
-pub fn regset_note(nt: u32, desc: Vec<u8>) -> Note {
+pub fn regset_note(nt: NoteType, desc: Vec<u8>) -> Note {
     Note::new(if nt == NT_PRFPREG { "CORE" } else { "LINUX" }, nt, desc)
 }
 
-/// A `struct timeval` from clock ticks.
+/// A thread's CPU times in clock ticks (`/proc/PID/stat` units).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Times {
     pub utime: u64,
@@ -53,110 +48,40 @@ pub struct Times {
     pub cstime: u64,
 }
 
-/// Everything `elf_prstatus` holds besides registers.
-#[derive(Debug, Clone, Default)]
-pub struct PrStatus {
-    pub cursig: u16,
-    pub sigpend: u64,
-    pub sighold: u64,
-    pub pid: i32,
-    pub ppid: i32,
-    pub pgrp: i32,
-    pub sid: i32,
-    /// In clock ticks (`/proc/PID/stat` units).
-    pub times: Times,
-    pub ticks_per_sec: u64,
-    pub fpvalid: bool,
-}
-
-fn put(b: &mut [u8], at: usize, v: &[u8]) {
-    b[at..at + v.len()].copy_from_slice(v);
-}
-
-/// `elf_prstatus`: common part (112 bytes), `pr_reg` (the NT_PRSTATUS
-/// regset as PTRACE_GETREGSET returns it), `pr_fpvalid`, padded to 8.
-/// amd64: 112 + 216 + 8 = 0x150; arm64: 112 + 272 + 8 = 0x188.
-pub fn prstatus(s: &PrStatus, regs: &[u8]) -> Note {
-    let len = (112 + regs.len() + 4 + 7) & !7;
-    let mut b = vec![0u8; len];
-    put(&mut b, 0, &(s.cursig as i32).to_le_bytes()); // pr_info.si_signo
-    put(&mut b, 12, &s.cursig.to_le_bytes());
-    put(&mut b, 16, &s.sigpend.to_le_bytes());
-    put(&mut b, 24, &s.sighold.to_le_bytes());
-    put(&mut b, 32, &s.pid.to_le_bytes());
-    put(&mut b, 36, &s.ppid.to_le_bytes());
-    put(&mut b, 40, &s.pgrp.to_le_bytes());
-    put(&mut b, 44, &s.sid.to_le_bytes());
-    let hz = s.ticks_per_sec.max(1);
-    for (i, t) in [s.times.utime, s.times.stime, s.times.cutime, s.times.cstime].into_iter().enumerate() {
-        let at = 48 + 16 * i;
-        put(&mut b, at, &(t / hz).to_le_bytes());
-        put(&mut b, at + 8, &((t % hz) * 1_000_000 / hz).to_le_bytes());
+impl Times {
+    /// `pr_utime`, `pr_stime`, `pr_cutime`, `pr_cstime` at `ticks_per_sec`.
+    pub fn timevals(self, ticks_per_sec: u64) -> [Timeval; 4] {
+        let hz = ticks_per_sec.max(1);
+        [self.utime, self.stime, self.cutime, self.cstime]
+            .map(|t| Timeval { sec: t / hz, usec: (t % hz) * 1_000_000 / hz })
     }
-    put(&mut b, 112, regs);
-    put(&mut b, 112 + regs.len(), &(s.fpvalid as i32).to_le_bytes());
-    Note::new("CORE", NT_PRSTATUS, b)
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct PrPsInfo {
-    /// The state letter from `/proc/PID/stat` (`R`, `S`, `D`, `T`, ...).
-    pub sname: u8,
-    pub nice: i8,
-    pub flag: u64,
-    pub uid: u32,
-    pub gid: u32,
-    pub pid: i32,
-    pub ppid: i32,
-    pub pgrp: i32,
-    pub sid: i32,
-    /// `comm`, at most 15 bytes.
-    pub fname: Vec<u8>,
-    /// The command line, NULs turned into spaces, at most 79 bytes.
-    pub psargs: Vec<u8>,
+/// `NT_PRSTATUS`: `s` with `regs` (the NT_PRSTATUS regset as
+/// PTRACE_GETREGSET returns it) as `pr_reg`.
+pub fn prstatus(s: &PrStatus, regs: &[u8]) -> Note {
+    Note::new("CORE", NT_PRSTATUS, s.encode(regs))
 }
 
-/// `elf_prpsinfo` (0x88 bytes on both 64-bit machines).
+/// `NT_PRPSINFO`.
 pub fn prpsinfo(p: &PrPsInfo) -> Note {
-    let mut b = vec![0u8; 0x88];
-    // pr_state is the index of the state bit; "RSDTZW" is the kernel's table.
-    let state = b"RSDTZW".iter().position(|&c| c == p.sname).unwrap_or(0) as u8;
-    b[0] = state;
-    b[1] = p.sname;
-    b[2] = (p.sname == b'Z') as u8;
-    b[3] = p.nice as u8;
-    put(&mut b, 8, &p.flag.to_le_bytes());
-    put(&mut b, 16, &p.uid.to_le_bytes());
-    put(&mut b, 20, &p.gid.to_le_bytes());
-    put(&mut b, 24, &p.pid.to_le_bytes());
-    put(&mut b, 28, &p.ppid.to_le_bytes());
-    put(&mut b, 32, &p.pgrp.to_le_bytes());
-    put(&mut b, 36, &p.sid.to_le_bytes());
-    let f = &p.fname[..p.fname.len().min(15)];
-    put(&mut b, 40, f);
-    let a = &p.psargs[..p.psargs.len().min(79)];
-    put(&mut b, 56, a);
-    Note::new("CORE", NT_PRPSINFO, b)
+    Note::new("CORE", NT_PRPSINFO, p.encode())
 }
 
 /// `NT_FILE`: every file-backed mapping (dumped or not), so a debugger can
-/// find the executable and libraries: count, page size, {start, end, page
-/// offset} per file, then the NUL-terminated names.
+/// find the executable and libraries.
 pub fn nt_file(maps: &[MemoryMapEntry], page: u64) -> Note {
-    let files: Vec<&MemoryMapEntry> = maps.iter().filter(|m| m.file_backed && m.path.is_some()).collect();
-    let mut b = Vec::new();
-    b.extend_from_slice(&(files.len() as u64).to_le_bytes());
-    b.extend_from_slice(&page.to_le_bytes());
-    for m in &files {
-        b.extend_from_slice(&m.start.to_le_bytes());
-        b.extend_from_slice(&m.end.to_le_bytes());
-        b.extend_from_slice(&(m.offset / page).to_le_bytes());
-    }
-    for m in &files {
-        b.extend_from_slice(m.path.as_deref().unwrap_or_default().as_bytes());
-        b.push(0);
-    }
-    Note::new("CORE", NT_FILE, b)
+    let files: Vec<FileEntry> = maps
+        .iter()
+        .filter(|m| m.file_backed && m.path.is_some())
+        .map(|m| FileEntry {
+            start: m.start,
+            end: m.end,
+            offset: m.offset,
+            path: m.path.as_deref().unwrap_or_default().as_bytes().to_vec(),
+        })
+        .collect();
+    Note::new("CORE", NT_FILE, payload::encode_nt_file(&files, page))
 }
 
 /// `NT_X86_XSAVE_LAYOUT`: where each XSAVE component sits in `NT_X86_XSTATE`
@@ -214,7 +139,8 @@ mod tests {
 
     #[test]
     fn sizes_match_the_kernel() {
-        let s = PrStatus { pid: 7, ticks_per_sec: 100, times: Times { utime: 250, ..Default::default() }, fpvalid: true, ..Default::default() };
+        let [utime, ..] = Times { utime: 250, ..Default::default() }.timevals(100);
+        let s = PrStatus { pid: 7, utime, fpvalid: true, ..Default::default() };
         let n = prstatus(&s, &[0u8; 27 * 8]);
         assert_eq!(n.desc.len(), 0x150);
         assert_eq!(&n.desc[32..36], &7i32.to_le_bytes());

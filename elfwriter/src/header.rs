@@ -2,16 +2,11 @@
 //! and, for more than 0xfffe segments, section header 0. Little-endian only:
 //! both machines we write (amd64, arm64 as Linux runs it) are little-endian.
 
-/// `e_phnum` value meaning "the real count is in section header 0's `sh_info`".
-pub const PN_XNUM: u16 = 0xffff;
+use crate::elf::{EM_AARCH64, EM_X86_64, ET_CORE, PF_R, PF_W, PF_X, PN_XNUM};
 
 pub const EHDR_SIZE: u64 = 64;
 pub const PHDR_SIZE: u64 = 56;
 pub const SHDR_SIZE: u64 = 64;
-
-pub const ET_CORE: u16 = 4;
-pub const PT_LOAD: u32 = 1;
-pub const PT_NOTE: u32 = 4;
 
 /// The CPU the core describes; picks `e_machine`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +18,8 @@ pub enum Machine {
 impl Machine {
     pub fn e_machine(self) -> u16 {
         match self {
-            Machine::Amd64 => 62,  // EM_X86_64
-            Machine::Arm64 => 183, // EM_AARCH64
+            Machine::Amd64 => EM_X86_64.0,
+            Machine::Arm64 => EM_AARCH64.0,
         }
     }
 
@@ -50,7 +45,8 @@ pub struct SegmentFlags {
 
 impl SegmentFlags {
     pub fn bits(self) -> u32 {
-        (self.exec as u32) | ((self.write as u32) << 1) | ((self.read as u32) << 2)
+        let bit = |on: bool, f: crate::elf::ProgramFlags| if on { f.0 } else { 0 };
+        bit(self.exec, PF_X) | bit(self.write, PF_W) | bit(self.read, PF_R)
     }
 }
 
@@ -74,7 +70,7 @@ impl FileHeader {
         b[6] = 1; // EV_CURRENT
         // b[7] EI_OSABI stays ELFOSABI_NONE, as the kernel writes it.
         let xnum = Self::needs_xnum(self.phnum);
-        put16(&mut b, 16, ET_CORE);
+        put16(&mut b, 16, ET_CORE.0);
         put16(&mut b, 18, self.machine.e_machine());
         put32(&mut b, 20, 1); // e_version
         put64(&mut b, 24, 0); // e_entry

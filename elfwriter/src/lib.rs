@@ -8,14 +8,21 @@
 //! written in order through [`CoreWriter::write_data`]; runs of zero pages go
 //! through [`CoreWriter::skip`], which seeks instead of writing so the file
 //! is sparse, as the kernel's cores are.
+//!
+//! [`elf`] and [`payload`] are the ELF core definitions (note types,
+//! segment types, the layouts of `elf_prstatus`, `elf_prpsinfo`,
+//! `siginfo_t`, `NT_FILE`, `NT_AUXV`) that the writers here and in `dump`
+//! and the reader in `core-reader` share.
 #![forbid(unsafe_code)]
 
+pub mod elf;
 pub mod header;
 pub mod note;
+pub mod payload;
 pub mod sparse;
 pub mod writer;
 
-pub use header::{Machine, SegmentFlags, PN_XNUM};
-pub use note::{Note, NT_AUXV, NT_FILE, NT_FPREGSET, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO, NT_X86_XSTATE};
+pub use header::{Machine, SegmentFlags};
+pub use note::Note;
 pub use sparse::{data_runs, is_zero, SparseStream};
 pub use writer::{core_head, CoreWriter, Error, Segment};

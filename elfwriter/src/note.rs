@@ -2,19 +2,13 @@
 //! namesz) padded to 4, the descriptor padded to 4. 4-byte padding even in
 //! ELF64 is what Linux and every reader of Linux cores use.
 
-pub const NT_PRSTATUS: u32 = 1;
-pub const NT_FPREGSET: u32 = 2;
-pub const NT_PRPSINFO: u32 = 3;
-pub const NT_AUXV: u32 = 6;
-pub const NT_SIGINFO: u32 = 0x5349_4749;
-pub const NT_FILE: u32 = 0x4649_4c45;
-pub const NT_X86_XSTATE: u32 = 0x202;
+use crate::elf::NoteType;
 
 /// One note. `name` is written without its NUL; the NUL is added (and counted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
     pub name: String,
-    pub ntype: u32,
+    pub ntype: NoteType,
     pub desc: Vec<u8>,
 }
 
@@ -23,7 +17,7 @@ fn pad4(n: usize) -> usize {
 }
 
 impl Note {
-    pub fn new(name: &str, ntype: u32, desc: Vec<u8>) -> Note {
+    pub fn new(name: &str, ntype: NoteType, desc: Vec<u8>) -> Note {
         Note { name: name.to_string(), ntype, desc }
     }
 
@@ -41,7 +35,7 @@ impl Note {
         let start = out.len();
         out.extend_from_slice(&(self.namesz() as u32).to_le_bytes());
         out.extend_from_slice(&(self.desc.len() as u32).to_le_bytes());
-        out.extend_from_slice(&self.ntype.to_le_bytes());
+        out.extend_from_slice(&self.ntype.0.to_le_bytes());
         out.extend_from_slice(self.name.as_bytes());
         out.push(0);
         out.resize(start + 12 + pad4(self.namesz()), 0);
@@ -53,6 +47,7 @@ impl Note {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::{NT_PRPSINFO, NT_X86_XSTATE};
 
     #[test]
     fn padding_and_namesz() {
@@ -63,7 +58,7 @@ mod tests {
         assert_eq!(b.len(), 12 + 8 + 8);
         assert_eq!(&b[0..4], &5u32.to_le_bytes()); // "CORE\0"
         assert_eq!(&b[4..8], &5u32.to_le_bytes());
-        assert_eq!(&b[8..12], &NT_PRPSINFO.to_le_bytes());
+        assert_eq!(&b[8..12], &NT_PRPSINFO.0.to_le_bytes());
         assert_eq!(&b[12..20], b"CORE\0\0\0\0");
         assert_eq!(&b[20..28], &[1, 2, 3, 4, 5, 0, 0, 0]);
 

@@ -8,9 +8,9 @@
 
 use std::io::{Seek, Write};
 
+use crate::elf::{PT_LOAD, PT_NOTE};
 use crate::header::{
-    xnum_section_header, FileHeader, Machine, ProgramHeader, SegmentFlags, EHDR_SIZE, PHDR_SIZE,
-    PT_LOAD, PT_NOTE, SHDR_SIZE,
+    xnum_section_header, FileHeader, Machine, ProgramHeader, SegmentFlags, EHDR_SIZE, PHDR_SIZE, SHDR_SIZE,
 };
 use crate::note::Note;
 use crate::sparse::SparseStream;
@@ -87,7 +87,7 @@ pub fn core_head(machine: Machine, page_size: u64, notes: &[Note], segments: &[S
     head.extend_from_slice(&FileHeader { machine, phnum, shoff }.encode());
     head.extend_from_slice(
         &ProgramHeader {
-            p_type: PT_NOTE,
+            p_type: PT_NOTE.0,
             flags: 0,
             offset: notes_offset,
             vaddr: 0,
@@ -101,7 +101,7 @@ pub fn core_head(machine: Machine, page_size: u64, notes: &[Note], segments: &[S
     for s in segments {
         head.extend_from_slice(
             &ProgramHeader {
-                p_type: PT_LOAD,
+                p_type: PT_LOAD.0,
                 flags: s.flags.bits(),
                 offset,
                 vaddr: s.vaddr,
@@ -173,7 +173,7 @@ impl<W: Write + Seek> CoreWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::{NT_PRPSINFO, NT_PRSTATUS};
+    use crate::elf::{NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE};
     use object::elf;
     use object::read::elf::{ElfFile64, FileHeader as _, ProgramHeader as _};
     use object::Endianness;
@@ -188,7 +188,7 @@ mod tests {
         let notes = vec![
             Note::new("CORE", NT_PRSTATUS, vec![7; 0x150]),
             Note::new("CORE", NT_PRPSINFO, vec![1; 0x88]),
-            Note::new("LINUX", 0x202, vec![2; 10]),
+            Note::new("LINUX", NT_X86_XSTATE, vec![2; 10]),
         ];
         let segs = vec![seg(0x1000, 0x2000, 0x2000), seg(0x10000, 0x1000, 0), seg(0x20000, 0x1000, 0x1000)];
         let mut w = CoreWriter::new(Cursor::new(Vec::new()), Machine::Amd64, 4096, &notes, &segs).unwrap();
@@ -219,7 +219,7 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            vec![(b"CORE".to_vec(), NT_PRSTATUS, 0x150), (b"CORE".to_vec(), NT_PRPSINFO, 0x88), (b"LINUX".to_vec(), 0x202, 10)]
+            vec![(b"CORE".to_vec(), NT_PRSTATUS.0, 0x150), (b"CORE".to_vec(), NT_PRPSINFO.0, 0x88), (b"LINUX".to_vec(), 0x202, 10)]
         );
         let loads: Vec<_> = phdrs[1..]
             .iter()
@@ -244,7 +244,7 @@ mod tests {
     fn pn_xnum_above_65535_segments() {
         let n = 70_000u64;
         let segs: Vec<_> = (0..n).map(|i| seg(0x1000 * (i + 1) * 2, 0x1000, 0)).collect();
-        let w = CoreWriter::new(Cursor::new(Vec::new()), Machine::Amd64, 4096, &[Note::new("CORE", 1, vec![0; 8])], &segs)
+        let w = CoreWriter::new(Cursor::new(Vec::new()), Machine::Amd64, 4096, &[Note::new("CORE", NT_PRSTATUS, vec![0; 8])], &segs)
             .unwrap();
         let out = w.finish().unwrap().into_inner();
         assert_eq!(u16::from_le_bytes([out[56], out[57]]), PN_XNUM_TEST);
@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(shdrs.len(), 1);
         assert_eq!(shdrs[0].sh_info.get(e) as u64, n + 1);
     }
-    const PN_XNUM_TEST: u16 = crate::header::PN_XNUM;
+    const PN_XNUM_TEST: u16 = crate::elf::PN_XNUM;
 
     /// binutils' readelf, a reader we did not write, on a PN_XNUM core.
     #[test]
@@ -271,7 +271,7 @@ mod tests {
         let n = 70_000u64;
         let segs: Vec<_> = (0..n).map(|i| seg(0x2000 * (i + 1), 0x1000, if i % 1000 == 0 { 0x1000 } else { 0 })).collect();
         let f = tempfile::NamedTempFile::new().unwrap();
-        let mut w = CoreWriter::new(f.reopen().unwrap(), Machine::Amd64, 4096, &[Note::new("CORE", 1, vec![0; 0x150])], &segs).unwrap();
+        let mut w = CoreWriter::new(f.reopen().unwrap(), Machine::Amd64, 4096, &[Note::new("CORE", NT_PRSTATUS, vec![0; 0x150])], &segs).unwrap();
         for i in 0..70 {
             w.write_data(&[i as u8 + 1; 0x1000]).unwrap();
         }

@@ -27,6 +27,11 @@ fn workdir() -> Result<TempDir> {
 /// Run `exe args` until it crashes, with `GOTRACEBACK=crash` and
 /// `ulimit -c unlimited`, and return the core the kernel wrote.
 pub fn kernel_core(exe: &Path, args: &[&str]) -> Result<MadeCore> {
+    kernel_core_env(exe, args, &[])
+}
+
+/// [`kernel_core`] with `env` (`GODEBUG` and the like) set for the program.
+pub fn kernel_core_env(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<MadeCore> {
     let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
     let pattern = pattern.trim();
     if pattern.starts_with('|') || pattern.contains('/') {
@@ -40,7 +45,7 @@ pub fn kernel_core(exe: &Path, args: &[&str]) -> Result<MadeCore> {
         "-c",
         "ulimit -c unlimited; exec \"$@\"",
         "sh",
-    ]).arg(exe).args(args))?;
+    ]).arg(exe).args(args).envs(env.iter().copied()))?;
     let core = find_file(dir.path(), |n| n == "core" || n.starts_with("core."))
         .ok_or_else(|| anyhow!("{} crashed but left no core in {} (core_pattern {pattern:?}, is `ulimit -c` allowed?)\n{stderr}", exe.display(), dir.path().display()))?;
     Ok(MadeCore { core, stderr, dir })
@@ -80,13 +85,19 @@ pub fn sigquit_core(exe: &Path, args: &[&str], settle: Duration) -> Result<MadeC
 /// Run an arm64 executable under qemu-aarch64 until it crashes; qemu writes a
 /// real aarch64 ELF core `qemu_<exe>_<date>_<pid>.core` in the working directory.
 pub fn qemu_arm64_core(qemu: &Path, exe: &Path, args: &[&str]) -> Result<MadeCore> {
+    qemu_arm64_core_env(qemu, exe, args, &[])
+}
+
+/// [`qemu_arm64_core`] with `env` set for the program.
+pub fn qemu_arm64_core_env(qemu: &Path, exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<MadeCore> {
     let dir = workdir()?;
     let mut cmd = Command::new("sh");
     cmd.current_dir(dir.path())
         .args(["-c", "ulimit -c unlimited; exec \"$@\"", "sh"])
         .arg(qemu)
         .arg(exe)
-        .args(args);
+        .args(args)
+        .envs(env.iter().copied());
     // PIE builds are dynamically linked: their loader comes from Debian's
     // libc6-arm64-cross.
     let sysroot = Path::new("/usr/aarch64-linux-gnu");

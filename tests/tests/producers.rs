@@ -57,8 +57,8 @@ fn check_core(s: &CoreSummary, machine: u16) {
     assert!(s.prstatus + s.delve_threads >= 2, "threads: {s:?}");
 }
 
-const EM_X86_64: u16 = 62;
-const EM_AARCH64: u16 = 183;
+const EM_X86_64: u16 = object::elf::EM_X86_64.0;
+const EM_AARCH64: u16 = object::elf::EM_AARCH64.0;
 
 #[test]
 fn kernel_core_of_zoo() {

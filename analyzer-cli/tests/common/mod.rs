@@ -1,40 +1,15 @@
-//! Shared helpers of analyzer-cli's integration tests: building the Go
-//! fixture, producing cores with real producers (the kernel, gdb's gcore),
-//! and a small parser of the Go runtime's traceback text, the oracle.
+//! Shared helpers of analyzer-cli's integration tests: the fixture builds
+//! and crashes of the `tests` crate in the shape these tests use them, and
+//! a small parser of the Go runtime's traceback text, the oracle. Missing
+//! tools are `tests::tools`' business (one definition of CI).
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// A tool the test needs is missing: fail in CI, skip loudly elsewhere.
-pub fn missing(what: &str) -> bool {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("required tool missing in CI: {what}");
-    }
-    eprintln!("\n!!!!! SKIPPED: {what} is not available !!!!!\n");
-    true
-}
-
-pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// (module directory, package path) of a fixture: the team's fixtures in
-/// testdata/go (one module) win when present; else our own copy.
-pub fn fixture_dir(name: &str) -> (PathBuf, String) {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/go");
-    if shared.join(name).join("main.go").exists() {
-        return (shared, format!("./{name}"));
-    }
-    (Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go").join(name), ".".into())
-}
+use tests::fixture::Build;
+use tests::producers;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Variant {
@@ -54,59 +29,44 @@ impl Variant {
     }
 }
 
-/// Build `tests/go/<fixture>` into `out`; `toolchain` like "go1.22.12" or None for the machine's.
+/// `testdata/go/<fixture>` as `v` says, built by the tests crate (cached),
+/// copied to `out`; `toolchain` like "go1.22.12" or None for the machine's.
 pub fn build(fixture: &str, v: Variant, toolchain: Option<&str>, out: &Path) -> Result<(), String> {
-    let mut cmd = Command::new("go");
-    cmd.arg("build").arg("-o").arg(out);
+    let mut b = Build::new(fixture).arch(v.goarch);
     if v.pie {
-        cmd.arg("-buildmode=pie");
+        b = b.pie();
     }
     if v.stripped {
-        cmd.arg("-ldflags=-s -w");
+        b = b.stripped();
     }
-    let (dir, pkg) = fixture_dir(fixture);
-    let cgo = if fixture == "cgo" { "1" } else { "0" };
-    cmd.arg(pkg).current_dir(dir).env("GOARCH", v.goarch).env("CGO_ENABLED", cgo);
     if let Some(t) = toolchain {
-        cmd.env("GOTOOLCHAIN", t);
+        b = b.toolchain(t);
     }
-    let o = cmd.output().map_err(|e| format!("go build: {e}"))?;
-    if !o.status.success() {
-        return Err(format!("go build failed: {}", String::from_utf8_lossy(&o.stderr)));
-    }
+    let fx = b.build().map_err(|e| format!("{e:#}"))?;
+    std::fs::copy(&fx.exe, out).map_err(|e| format!("copying {} to {}: {e}", fx.exe.display(), out.display()))?;
     Ok(())
 }
 
-/// Run `exe` with GOTRACEBACK=crash in `dir` under `ulimit -c unlimited`;
-/// return (core path, stderr text).
+/// Crash `exe args` (under qemu-aarch64 if `qemu`) with the tests crate's
+/// producers; the core is moved into `dir`. Returns (core path, stderr).
 pub fn crash_core(dir: &Path, exe: &Path, args: &str, qemu: bool) -> Result<(PathBuf, String), String> {
     crash_core_env(dir, exe, args, qemu, "")
 }
 
 /// As [`crash_core`], with extra `NAME=value` settings for the program.
 pub fn crash_core_env(dir: &Path, exe: &Path, args: &str, qemu: bool, env: &str) -> Result<(PathBuf, String), String> {
-    let runner = if qemu { "qemu-aarch64 " } else { "" };
-    let script = format!(
-        "ulimit -c unlimited; {env} GOTRACEBACK=crash exec {runner}{} {args} 2>stderr.txt >stdout.txt",
-        exe.display()
-    );
-    let _ = Command::new("sh").arg("-c").arg(&script).current_dir(dir).status();
-    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).map_err(|e| e.to_string())?;
-    let core = std::fs::read_dir(dir)
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().to_string();
-            // Under qemu the kernel may also dump qemu itself as `core`.
-            if qemu {
-                n.starts_with("qemu_") && n.ends_with(".core")
-            } else {
-                n == "core" || n.starts_with("core.")
-            }
-        })
-        .ok_or_else(|| format!("no core file written in {} (check core_pattern)", dir.display()))?;
-    Ok((core, stderr))
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let env: Vec<(&str, &str)> = env.split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
+    let made = if qemu {
+        let q = tests::tools::find("qemu-aarch64").ok_or("qemu-aarch64 is not installed")?;
+        producers::qemu_arm64_core_env(&q, exe, &args, &env)
+    } else {
+        producers::kernel_core_env(exe, &args, &env)
+    }
+    .map_err(|e| format!("{e:#}"))?;
+    let core = dir.join(made.core.file_name().unwrap_or_default());
+    std::fs::rename(&made.core, &core).map_err(|e| format!("moving {}: {e}", made.core.display()))?;
+    Ok((core, made.stderr))
 }
 
 /// One goroutine block of a traceback.

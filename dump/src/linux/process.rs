@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use elfwriter::{Machine, Note, NT_AUXV, NT_PRSTATUS, NT_SIGINFO};
+use elfwriter::elf::{NT_AUXV, NT_PRFPREG, NT_PRSTATUS, NT_SIGINFO, NT_X86_XSTATE};
+use elfwriter::payload::SigInfo;
+use elfwriter::{Machine, Note};
 use nix::errno::Errno;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
@@ -15,7 +17,7 @@ use super::clone;
 use super::procfs::{self, proc_path, task_path};
 use super::ptrace::{getregset, Stopped};
 use crate::maps;
-use crate::notes::{self, PrPsInfo, PrStatus, Times, NT_PRFPREG, NT_X86_XSTATE};
+use crate::notes::{self, PrPsInfo, PrStatus, Times};
 use crate::target::{MemoryMapEntry, Target};
 use crate::{Error, Result};
 
@@ -494,7 +496,7 @@ impl Target for LinuxProcess {
         let mut first_xstate: Option<Vec<u8>> = None;
         let mut first = true;
         for t in &tracees {
-            let regs = match getregset(t.tid, NT_PRSTATUS, 512) {
+            let regs = match getregset(t.tid, NT_PRSTATUS.0, 512) {
                 Ok(r) => r,
                 // SIGKILLed while stopped: it is gone, and so is its state.
                 Err(Errno::ESRCH) if t.tid != pid => {
@@ -510,7 +512,7 @@ impl Target for LinuxProcess {
                 let cap = if nt == NT_X86_XSTATE { notes::xsave_size() } else { 1024 };
                 // Sets the thread does not use (IOPERM, shadow stack, SVE...)
                 // fail with ENODEV/ENXIO/EINVAL; the kernel leaves them out too.
-                if let Ok(b) = getregset(t.tid, nt, cap) {
+                if let Ok(b) = getregset(t.tid, nt.0, cap) {
                     if !b.is_empty() {
                         extras.push((nt, b));
                     }
@@ -521,7 +523,10 @@ impl Target for LinuxProcess {
             // in the pending mask, and pr_cursig stays 0 so no reader takes a
             // live snapshot for a crash.
             let about_to_take = t.pending.map(|s| 1u64 << ((s as i32 - 1) & 63)).unwrap_or(0);
+            let [utime, stime, cutime, cstime] =
+                Times { utime: tstat.utime, stime: tstat.stime, cutime: tstat.cutime, cstime: tstat.cstime }.timevals(hz);
             let st = PrStatus {
+                signo: 0,
                 cursig: 0,
                 sigpend: hex_field(&tstatus, "SigPnd") | hex_field(&tstatus, "ShdPnd") | about_to_take,
                 sighold: hex_field(&tstatus, "SigBlk"),
@@ -529,9 +534,12 @@ impl Target for LinuxProcess {
                 ppid: self.before.ppid,
                 pgrp: self.before.pgrp,
                 sid: self.before.session,
-                times: Times { utime: tstat.utime, stime: tstat.stime, cutime: tstat.cutime, cstime: tstat.cstime },
-                ticks_per_sec: hz,
+                utime,
+                stime,
+                cutime,
+                cstime,
                 fpvalid: extras.iter().any(|(nt, _)| *nt == NT_PRFPREG),
+                ..Default::default()
             };
             out.push(notes::prstatus(&st, &regs));
             if first {
@@ -539,7 +547,7 @@ impl Target for LinuxProcess {
                 out.push(notes::prpsinfo(&self.psinfo()?));
                 // No signal killed a live process: an empty siginfo (si_signo 0),
                 // as for pr_cursig.
-                out.push(Note::new("CORE", NT_SIGINFO, vec![0; 128]));
+                out.push(Note::new("CORE", NT_SIGINFO, SigInfo::default().encode()));
                 out.push(Note::new("CORE", NT_AUXV, procfs::read(pid, task_path(pid, self.mm_tid, "auxv"))?));
                 out.push(notes::nt_file(&maps, self.page));
             }

@@ -1,3 +1,0 @@
-module busy
-
-go 1.21

@@ -1,3 +1,0 @@
-module mapwrites
-
-go 1.21
