@@ -3,6 +3,10 @@
 //! stacks, variables, the crash reason and a triage record. It prints
 //! nothing: the `goanalyze` binary (analyzer-cli) parses arguments and writes
 //! what [`output`] formats; pipelines call it directly (see `examples/`).
+//! What a caller needs is re-exported here: [`Analysis`] and [`Depth`] to
+//! open a core, [`Goroutine`] (with [`Status`], [`Frame`], [`Location`],
+//! [`Creator`], [`Var`] and [`Value`]) for what the views show, [`triage`]
+//! and [`Record`] for a crash's reason and signature.
 //!
 //! Modules, by concept:
 //! - [`binary`]: the executable: pclntab, moduledata, inline tree, symbols,
@@ -76,6 +80,10 @@ pub mod unwind;
 pub mod value;
 pub mod vars;
 
-pub use analysis::{Analysis, Depth};
+pub use analysis::{Analysis, Depth, GoroutineReport};
 pub use binary::Binary;
+pub use crash::triage::{triage, Record};
 pub use error::{Error, Result};
+pub use model::{Creator, Detail, Frame, Goroutine, Location, NativeFrame, Site, Status, Value, ValueKind, Var};
+pub use output::traceback::Options;
+pub use value::Limits;
