@@ -284,7 +284,7 @@ fn run(cli: &Cli) -> Result<()> {
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
         eprintln!("goanalyze: warning: {w}");
     }
-    if a.goroutines.is_empty() && (cli.stacks || cli.goroutines || cli.vars || cli.locals) {
+    if a.goroutine_count() == 0 && (cli.stacks || cli.goroutines || cli.vars || cli.locals) {
         anyhow::bail!(
             "{}: no live goroutines found through runtime.allgs; is {} the executable that wrote this core? (pass the right one with --exe)",
             core.display(),
@@ -357,15 +357,18 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
 }
 
 /// How deep the stacks are walked when the core is opened. `--goroutines`
-/// and `--stacks` (text and JSON) walk each goroutine as they print it (a
-/// chunk at a time, in parallel), so they need none up front; grouping,
-/// variables and native backtraces hold whole stacks.
+/// and `--stacks` (text and JSON) read and walk each goroutine as they
+/// print it (a chunk at a time, in parallel), so they keep none up front;
+/// `--threads` names each thread's goroutine; grouping, variables and
+/// native backtraces hold whole stacks.
 fn depth_needed(cli: &Cli) -> Depth {
     let whole = cli.group || cli.vars || cli.locals || cli.print.is_some() || (cli.threads && cli.bt);
     if whole {
         Depth::Full
-    } else if cli.goroutines || cli.stacks || cli.threads {
+    } else if cli.threads {
         Depth::None
+    } else if cli.goroutines || cli.stacks {
+        Depth::Listing
     } else {
         // --info alone: a summary that does not read every goroutine.
         Depth::NotRead
@@ -400,7 +403,7 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
             })?;
         } else {
             let (_, v, _) = r.map_err(|e| anyhow::anyhow!("{expr}: {e}"))?;
-            out += &v;
+            out += &v.to_string();
             out.push('\n');
         }
     } else {

@@ -487,7 +487,8 @@ fn a_map_whose_overflow_buckets_loop_says_so() {
     let (code, js, err) = goanalyze(&[c, "--exe", e, "--print", "main.gBig", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let p: serde_json::Value = serde_json::from_str(&js).unwrap();
-    let v = p["value"].as_str().unwrap();
+    let tree: analyzer::model::Value = serde_json::from_value(p["value"].clone()).unwrap();
+    let v = &tree.to_string();
     assert!(v.starts_with("map[int]int [") && v.contains(": ") && !v.contains("unreadable"), "{p}");
     let var = u64::from_str_radix(p["addr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     // Go 1.23 amd64: hmap {count int; flags, B uint8; noverflow uint16;

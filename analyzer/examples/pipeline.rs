@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use analyzer::crash::triage;
-use analyzer::output::report;
+use analyzer::model::{Detail, Goroutine};
+use analyzer::output::traceback::Options;
 use analyzer::{Analysis, Depth};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,8 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // FirstUserFrame: each goroutine walked as far as its first user frame.
     let a = Analysis::open_with(&core, exe.as_deref(), Depth::FirstUserFrame)?;
     for r in &a.goroutines {
-        let at = report::user_frame(r).map(|(func, file, line, _)| format!("{func} at {file}:{line}"));
-        eprintln!("goroutine {} [{}] {}", r.g.goid, report::status_text(&a, r), at.unwrap_or_default());
+        // The model every view prints (its JSON is `--goroutines --format json`'s).
+        let g = Goroutine::of(&a, r, Options { system: true }, Detail::default(), None);
+        let at = g.user_location.map(|l| format!("{} at {}:{}", l.func, l.file, l.line));
+        eprintln!("goroutine {} [{}] {}", g.id, g.status.bracketed(), at.unwrap_or_default());
     }
     // The record `goanalyze --triage --format json` prints (docs/json-schema.md).
     let record = triage::from_analysis(&a);

@@ -53,6 +53,12 @@ pub enum Depth {
     /// The goroutines are not even read (only the length of allgs is
     /// known): enough for `--info`.
     NotRead,
+    /// Every goroutine is read once, counted and forgotten: only its
+    /// address and what the counts need are kept ([`Analysis::listed`]).
+    /// The listing views read each again, a chunk at a time, when they
+    /// print it ([`Analysis::try_for_each_chunk`]); `goroutines` stays
+    /// empty, so memory is flat whatever the number of goroutines.
+    Listing,
     /// No unwinding: every report's stack is empty (streaming writers walk
     /// each one when they print it: [`Analysis::walked`]).
     None,
@@ -65,6 +71,24 @@ pub enum Depth {
 
 /// A progress callback: `(done, total)` goroutines (see [`Analysis::open_progress`]).
 pub type Progress<'p> = &'p (dyn Fn(usize, usize) + Sync);
+
+/// A live goroutine of a [`Depth::Listing`] analysis: what the counts and
+/// the order need; the rest is read again when a view prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    /// The address of its `runtime.g`.
+    pub addr: u64,
+    /// The runtime's isSystemGoroutine.
+    pub system: bool,
+    pub crashing: bool,
+}
+
+impl Listed {
+    /// As [`GoroutineReport::listed`].
+    pub fn listed(&self, system: bool) -> bool {
+        system || !self.system || self.crashing
+    }
+}
 
 /// Goroutines walked between two [`core_reader::Core::release_pages`].
 pub const RELEASE_EVERY: usize = 4096;
@@ -80,7 +104,11 @@ pub struct Analysis {
     pub bias: u64,
     pub threads: Vec<Thread>,
     pub state: RuntimeState,
+    /// Every live goroutine, in the order the runtime prints them; empty
+    /// with [`Depth::Listing`] (see `listed`).
     pub goroutines: Vec<GoroutineReport>,
+    /// With [`Depth::Listing`]: every live goroutine, in that order.
+    pub listed: Vec<Listed>,
     /// How far the stacks in `goroutines` were walked.
     pub depth: Depth,
     /// Each thread's signal frames (by index in `threads`), decoded on
@@ -150,14 +178,87 @@ impl Analysis {
                 threads,
                 state: RuntimeState::default(),
                 goroutines: Vec::new(),
+                listed: Vec::new(),
                 depth,
                 chains: std::sync::OnceLock::new(),
             };
         let reader = Reader { bin: &a.bin, mem: &a.core, bias };
+        if depth == Depth::Listing {
+            let mut listed = Vec::new();
+            let state = reader.read_state_into(
+                &a.threads,
+                true,
+                Some(&mut |gs: Vec<Goroutine>| {
+                    use rayon::prelude::*;
+                    let part: Vec<Listed> = gs
+                        .par_iter()
+                        .with_min_len(256)
+                        .filter(|g| !g.is_dead())
+                        .map(|g| Listed { addr: g.addr, system: a.is_system(g), crashing: false })
+                        .collect();
+                    listed.extend(part);
+                }),
+            )?;
+            a.state = state;
+            let crashing = a.crashing_g();
+            for l in &mut listed {
+                l.crashing = crashing == Some(l.addr);
+            }
+            // The runtime prints the crashing goroutine first, then allgs order.
+            listed.sort_by_key(|l| !l.crashing);
+            listed.shrink_to_fit();
+            a.listed = listed;
+            return Ok(a);
+        }
         a.state = reader.read_state(&a.threads, depth > Depth::NotRead)?;
         let gs = std::mem::take(&mut a.state.goroutines);
         a.goroutines = a.build_reports(gs, progress);
         Ok(a)
+    }
+
+    /// How many live goroutines the core has.
+    pub fn goroutine_count(&self) -> usize {
+        if self.depth == Depth::Listing {
+            self.listed.len()
+        } else {
+            self.goroutines.len()
+        }
+    }
+
+    /// How many goroutines a view leaves out with `--system=false`
+    /// (`system` false): the system goroutines, the crashing one excepted.
+    pub fn hidden_system(&self, system: bool) -> usize {
+        if self.depth == Depth::Listing {
+            self.listed.iter().filter(|l| !l.listed(system)).count()
+        } else {
+            self.goroutines.iter().filter(|r| !r.listed(system)).count()
+        }
+    }
+
+    /// Every live goroutine's report, in the order the runtime prints them,
+    /// given to `f` a chunk of at most [`RELEASE_EVERY`] at a time. With
+    /// [`Depth::Listing`] each chunk's gs are read again and their reports
+    /// built for `f` and dropped after it.
+    pub fn try_for_each_chunk<E>(&self, mut f: impl FnMut(&[GoroutineReport]) -> std::result::Result<(), E>) -> std::result::Result<(), E> {
+        if self.depth != Depth::Listing {
+            return self.goroutines.chunks(RELEASE_EVERY).try_for_each(f);
+        }
+        use rayon::prelude::*;
+        let reader = Reader { bin: &self.bin, mem: &self.core, bias: self.bias };
+        // The offsets were found when the gs were first read.
+        let Ok(offs) = reader.g_offsets() else { return Ok(()) };
+        let crashing = self.listed.first().filter(|l| l.crashing).map(|l| l.addr);
+        for chunk in self.listed.chunks(RELEASE_EVERY) {
+            // The same bytes as the first read: a g that was readable is.
+            let reports: Vec<GoroutineReport> = chunk
+                .par_iter()
+                .with_min_len(256)
+                .filter_map(|l| reader.read_g_with(&offs, l.addr).ok())
+                .map(|g| self.report(g, crashing))
+                .collect();
+            f(&reports)?;
+        }
+        Ok(())
     }
 
     pub fn mem(&self) -> &dyn Memory {

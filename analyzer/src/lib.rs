@@ -3,6 +3,10 @@
 //! stacks, variables, the crash reason and a triage record. It prints
 //! nothing: the `goanalyze` binary (analyzer-cli) parses arguments and writes
 //! what [`output`] formats; pipelines call it directly (see `examples/`).
+//! What a caller needs is re-exported here: [`Analysis`] and [`Depth`] to
+//! open a core, [`Goroutine`] (with [`Status`], [`Frame`], [`Location`],
+//! [`Creator`], [`Var`] and [`Value`]) for what the views show, [`triage`]
+//! and [`Record`] for a crash's reason and signature.
 //!
 //! Modules, by concept:
 //! - [`binary`]: the executable: pclntab, moduledata, inline tree, symbols,
@@ -14,7 +18,10 @@
 //! - [`dwarf`], [`value`], [`expr`], [`vars`]: variables and expressions;
 //! - [`crash`]: reason, signature, grouping, triage;
 //! - [`analysis`]: [`Analysis`], the opened core with every goroutine's
-//!   starting point; [`output`]: traceback, text and JSON views.
+//!   starting point;
+//! - [`model`]: the facts every view renders (a goroutine, its status,
+//!   frames, creator, variables and their values as typed trees), built
+//!   once; [`output`]: traceback, text and JSON views of it.
 //!
 //! Data flow: [`binary::Binary`] reads the executable (pclntab, moduledata,
 //! Go version, runtime struct layouts from DWARF or [`binary::runtime_types`]'s
@@ -22,8 +29,9 @@
 //! wait reasons from the core's memory; [`unwind::Unwinder`] walks each stack
 //! the way the runtime's own unwinder does; [`Analysis`] picks each
 //! goroutine's starting registers (g.sched, syscallsp, a thread's registers,
-//! or a signal frame) and [`output::traceback`] / [`output::report`] /
-//! [`output::json`] format.
+//! or a signal frame); [`model::Goroutine`] gathers what the views show of
+//! each, and [`output::traceback`] / [`output::report`] / [`output::json`]
+//! format it.
 //!
 //! Supported: Go 1.19..1.27 (pclntab and inline trees from 1.18; runtime
 //! layouts for stripped binaries from 1.19), ELF cores of linux/amd64
@@ -41,7 +49,8 @@
 //! once) and evaluates location lists at a frame's pc with the frame's CFA
 //! (the unwinder's fp) and, where the core has them, registers (a thread's,
 //! a signal frame's, or runtime.asyncPreempt's save area); [`value`] reads
-//! and prints Go values like Delve's `print`; [`expr`] parses `--print`;
+//! Go values into [`model::Value`] trees, which print like Delve's
+//! `print`; [`expr`] parses `--print`;
 //! [`vars`] ties them to goroutines and frames.
 //!
 //! Known gaps: C frames are named by ELF symbols only (no C file:line, no
@@ -71,6 +80,10 @@ pub mod unwind;
 pub mod value;
 pub mod vars;
 
-pub use analysis::{Analysis, Depth};
+pub use analysis::{Analysis, Depth, GoroutineReport};
 pub use binary::Binary;
+pub use crash::triage::{triage, Record};
 pub use error::{Error, Result};
+pub use model::{Creator, Detail, Frame, Goroutine, Location, NativeFrame, Site, Status, Value, ValueKind, Var};
+pub use output::traceback::Options;
+pub use value::Limits;

@@ -1,6 +1,7 @@
 //! Frame variables: for each frame the traceback shows, its arguments and
-//! locals read through DWARF at the frame's pc, and the text of `--vars`:
-//! the `--stacks` block with each frame's variables under it.
+//! locals read through DWARF at the frame's pc (as [`crate::model::Var`]s),
+//! and the text of `--vars`: the `--stacks` block with each frame's
+//! variables under it.
 
 use std::fmt::Write;
 
@@ -11,21 +12,8 @@ use crate::binary::inline::LogicalFrame;
 use crate::memory::Memory;
 use crate::output::traceback::{self, Options};
 use crate::unwind::Frame;
+use crate::model::{self, Value, ValueKind};
 use crate::value::{Limits, Printer, Src, ValueError};
-
-/// One variable of one frame, printed.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct VarValue {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// An argument (formal parameter) rather than a local.
-    pub arg: bool,
-    /// Delve-style text, or `<unavailable: ...>` / `<unreadable: ...>`.
-    pub value: String,
-    /// Where it lives, when in memory.
-    pub addr: Option<String>,
-}
 
 /// The registers a frame's variables may use. Only two kinds of frame have
 /// them: the innermost frame of a goroutine walked from a thread's registers
@@ -142,8 +130,8 @@ pub fn printer<'a>(a: &'a Analysis, di: &'a DebugInfo, limits: Limits) -> Printe
     Printer { di, bin: &a.bin, mem: &a.core, bias: a.bias, limits }
 }
 
-/// The variables of one (logical) frame, printed.
-pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFrame, limits: Limits) -> crate::Result<Vec<VarValue>> {
+/// The variables of one (logical) frame, their values read as trees.
+pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFrame, limits: Limits) -> crate::Result<Vec<model::Var>> {
     let di = a.bin.debug_info()?;
     let regs = registers_for(a, r, f);
     let p = printer(a, di, limits);
@@ -151,11 +139,12 @@ pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFr
         .iter()
         .map(|v| {
             let (name, ty, src) = escaped(&p, v, var_src(a, di, v, f, regs.as_ref()));
+            let type_name = p.type_name(ty);
             let (value, addr) = match src {
-                Ok(src) => (p.format(ty, &src), src.addr().map(|x| format!("{x:#x}"))),
-                Err(e) => (e.shown(), None),
+                Ok(src) => (p.value(ty, &src), src.addr()),
+                Err(e) => (crate::value::from_error(&type_name, e), None),
             };
-            VarValue { name, ty: p.type_name(ty), arg: v.is_param, value, addr }
+            model::Var { name, ty: type_name, arg: v.is_param, value, addr }
         })
         .collect())
 }
@@ -185,18 +174,14 @@ fn escaped(
 pub fn format_goroutine(a: &Analysis, r: &GoroutineReport, opts: Options, limits: Limits) -> String {
     let mut s = traceback::header(a, r, opts);
     s.push('\n');
-    let lines = traceback::frame_lines(a, r, opts);
-    for ((f, lf), (l1, l2)) in traceback::visible_frames(a, r, opts).into_iter().zip(lines) {
+    for f in crate::model::frames(a, r, opts, Some(limits)) {
+        let (l1, l2) = traceback::frame_text(&f, opts);
         let _ = writeln!(s, "{l1}\n{l2}");
-        match frame_values(a, r, f, lf, limits) {
-            Ok(vs) => {
-                for v in vs {
-                    let _ = writeln!(s, "\t\t{} {} = {}", if v.arg { "arg" } else { "var" }, v.name, v.value);
-                }
-            }
-            Err(e) => {
-                let _ = writeln!(s, "\t\t<no variables: {e}>");
-            }
+        for v in f.vars.iter().flatten() {
+            let _ = writeln!(s, "\t\t{} {} = {}", if v.arg { "arg" } else { "var" }, v.name, v.value);
+        }
+        if let Some(e) = &f.vars_error {
+            let _ = writeln!(s, "\t\t<no variables: {e}>");
         }
     }
     if let Some(why) = &r.stack.stopped {
@@ -252,7 +237,7 @@ impl crate::expr::Scope for FrameScope<'_> {
     }
 }
 
-/// `--print EXPR [-g N [-f M]]`: (type name, value text, address).
+/// `--print EXPR [-g N [-f M]]`: (type name, value, address).
 pub fn print_expr(
     a: &Analysis,
     expr: &str,
@@ -260,7 +245,7 @@ pub fn print_expr(
     frame: Option<usize>,
     opts: Options,
     limits: Limits,
-) -> crate::Result<(Option<String>, String, Option<u64>)> {
+) -> crate::Result<(Option<String>, Value, Option<u64>)> {
     let di = a.bin.debug_info()?;
     let e = crate::expr::parse(expr)?;
     let mut frames = Vec::new();
@@ -279,7 +264,14 @@ pub fn print_expr(
     let scope = FrameScope { a, di, frames };
     let p = printer(a, di, limits);
     match crate::expr::eval(&p, &scope, &e)? {
-        crate::expr::Evaluated::Int(n) => Ok((Some("int".into()), n.to_string(), None)),
-        crate::expr::Evaluated::Value(t, s) => Ok((Some(p.type_name(t)), p.format(t, &s), s.addr())),
+        // len() and cap(): Go's int.
+        crate::expr::Evaluated::Int(n) => {
+            let kind = match i64::try_from(n) {
+                Ok(value) => ValueKind::Int { value },
+                Err(_) => ValueKind::Uint { value: n },
+            };
+            Ok((Some("int".into()), Value::new("int", kind), None))
+        }
+        crate::expr::Evaluated::Value(t, s) => Ok((Some(p.type_name(t)), p.value(t, &s), s.addr())),
     }
 }

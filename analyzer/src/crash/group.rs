@@ -17,15 +17,8 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Analysis, GoroutineReport};
+use crate::model::{Creator, Location};
 use crate::output::traceback::print_name;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct GroupFrame {
-    pub func: String,
-    pub file: String,
-    pub line: i64,
-    pub inlined: bool,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bucket {
@@ -36,33 +29,23 @@ pub struct Bucket {
     pub crashing: bool,
     /// Goroutine ids, ascending.
     pub ids: Vec<u64>,
-    pub frames: Vec<GroupFrame>,
+    pub frames: Vec<Location>,
     /// `created by` function and its file:line.
-    pub created_by: Option<GroupFrame>,
+    pub created_by: Option<Location>,
     pub locked_to_thread: bool,
     /// Range of wait minutes across the bucket, when any goroutine has one.
     pub minutes: Option<(i64, i64)>,
 }
 
-fn frames_of(r: &GoroutineReport) -> Vec<GroupFrame> {
-    r.stack
-        .frames
-        .iter()
-        .flat_map(|f| f.logical.iter())
-        .map(|l| GroupFrame { func: l.name.to_string(), file: l.file.to_string(), line: l.line, inlined: l.inlined })
-        .collect()
+fn frames_of(r: &GoroutineReport) -> Vec<Location> {
+    r.stack.frames.iter().flat_map(|f| f.logical.iter()).map(Location::of).collect()
 }
 
-fn created_by(a: &Analysis, r: &GoroutineReport) -> Option<GroupFrame> {
+fn created_by(a: &Analysis, r: &GoroutineReport) -> Option<Location> {
     if r.g.goid == 1 {
         return None;
     }
-    let u = a.unwinder();
-    let f = u.find_func(r.g.gopc)?;
-    let link = r.g.gopc.wrapping_sub(a.bias);
-    let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
-    let (file, line) = a.bin.pcln.file_line(&f, trace);
-    Some(GroupFrame { func: u.func_name(&f).to_string(), file, line, inlined: false })
+    Creator::of(a, &r.g).map(|c| c.location())
 }
 
 /// Bucket the goroutines. `crashing` is the crashing goroutine (as
@@ -70,7 +53,7 @@ fn created_by(a: &Analysis, r: &GoroutineReport) -> Option<GroupFrame> {
 pub fn group(a: &Analysis, include_system: bool, crashing: Option<&GoroutineReport>) -> Vec<Bucket> {
     // Key: status, frames, creator function (not its line: the same `go`
     // statement has one line anyway, and a creator's line says nothing new).
-    let mut index: HashMap<(String, Vec<GroupFrame>, Option<String>), usize> = HashMap::new();
+    let mut index: HashMap<(String, Vec<Location>, Option<std::sync::Arc<str>>), usize> = HashMap::new();
     let mut buckets: Vec<Bucket> = Vec::new();
     for r in &a.goroutines {
         let is_crashing = crashing.is_some_and(|c| c.g.goid == r.g.goid);
@@ -143,13 +126,13 @@ pub struct GroupsDoc<'b> {
 /// Frames a reader wants to see: the runtime's own internals are hidden as
 /// `GOTRACEBACK=all` hides them (unexported `runtime.` functions), unless
 /// the stack has nothing else.
-pub fn visible_frames(b: &Bucket) -> Vec<&GroupFrame> {
-    let hidden = |f: &GroupFrame| {
+pub fn visible_frames(b: &Bucket) -> Vec<&Location> {
+    let hidden = |f: &Location| {
         f.func
             .strip_prefix("runtime.")
-            .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_uppercase()) && f.func != "runtime.gopanic")
+            .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_uppercase()) && &*f.func != "runtime.gopanic")
     };
-    let v: Vec<&GroupFrame> = b.frames.iter().filter(|f| !hidden(f)).collect();
+    let v: Vec<&Location> = b.frames.iter().filter(|f| !hidden(f)).collect();
     if v.is_empty() {
         b.frames.iter().collect()
     } else {

@@ -13,6 +13,7 @@ use crate::analysis::Analysis;
 use crate::crash::group::{self, Bucket};
 use crate::crash::reason::{self, Reason};
 use crate::crash::signature;
+use crate::model::Location;
 
 /// Bumped on any incompatible change of [`Record`].
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,23 +34,15 @@ pub struct Signal {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Frame {
-    pub func: String,
-    pub file: String,
-    pub line: i64,
-    pub inlined: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct GroupSummary {
     pub count: usize,
     pub status: String,
     pub crashing: bool,
     /// The innermost frame the runtime's traceback would show (its
     /// unexported internals skipped).
-    pub top_frame: Option<Frame>,
+    pub top_frame: Option<Location>,
     /// The innermost frame of the program itself (outside the Go distribution).
-    pub user_frame: Option<Frame>,
+    pub user_frame: Option<Location>,
     pub created_by: Option<String>,
 }
 
@@ -73,7 +66,7 @@ pub struct Record {
     pub reason: Option<Reason>,
     pub crashing_goroutine: Option<u64>,
     /// The crashing goroutine's stack, innermost first, inlined frames expanded.
-    pub frames: Option<Vec<Frame>>,
+    pub frames: Option<Vec<Location>>,
     pub signature: Option<String>,
     /// The text hashed into `signature`.
     pub signature_input: Option<String>,
@@ -169,14 +162,7 @@ pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
     let crashing = r.crashing_goroutine.and_then(|_| reason::crashing_report(a, &r));
     let buckets = group::group(a, include_system, crashing.as_ref());
     let system_hidden = group::hidden(a, include_system, crashing.as_ref());
-    let frames = crashing.as_ref().map(|g| {
-        g.stack
-            .frames
-            .iter()
-            .flat_map(|f| f.logical.iter())
-            .map(|l| Frame { func: l.name.to_string(), file: l.file.to_string(), line: l.line, inlined: l.inlined })
-            .collect()
-    });
+    let frames = crashing.as_ref().map(|g| g.stack.frames.iter().flat_map(|f| f.logical.iter()).map(Location::of).collect());
     let signal = a.core.signal.as_ref().map(|s| Signal {
         number: s.signo,
         name: reason::signal_short(s.signo),
@@ -192,16 +178,15 @@ pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
         thread: Some(o.tid),
     });
     let root = signature::goroot_src(a);
-    let to_frame = |f: &group::GroupFrame| Frame { func: f.func.clone(), file: f.file.clone(), line: f.line, inlined: f.inlined };
     let groups = buckets
         .iter()
         .map(|b| GroupSummary {
-            user_frame: b.frames.iter().find(|f| signature::is_user_file(&f.file, &root)).map(to_frame),
+            user_frame: b.frames.iter().find(|f| signature::is_user_file(&f.file, &root)).cloned(),
             count: b.count,
             status: b.status.clone(),
             crashing: b.crashing,
-            top_frame: group::visible_frames(b).first().map(|f| to_frame(f)),
-            created_by: b.created_by.as_ref().map(|c| c.func.clone()),
+            top_frame: group::visible_frames(b).first().map(|f| (*f).clone()),
+            created_by: b.created_by.as_ref().map(|c| c.func.to_string()),
         })
         .collect();
     let mut warnings: Vec<String> = a.core.warnings.iter().chain(a.state.warnings.iter()).cloned().collect();

@@ -19,7 +19,8 @@
 
 use std::fmt::Write;
 
-use crate::crash::group::{self, Bucket, GroupFrame};
+use crate::crash::group::{self, Bucket};
+use crate::model::Location;
 use crate::crash::triage::Record;
 use crate::output::traceback::print_name;
 
@@ -207,11 +208,7 @@ fn core_section(s: &mut String, i: usize, r: &Record) {
             "<h3 id=\"g-{i}-crashing\">Crashing goroutine {}</h3>",
             r.crashing_goroutine.map(|g| g.to_string()).unwrap_or_default()
         );
-        let gf: Vec<GroupFrame> = frames
-            .iter()
-            .map(|f| GroupFrame { func: f.func.clone(), file: f.file.clone(), line: f.line, inlined: f.inlined })
-            .collect();
-        frames_table(s, gf.iter(), "frames crashing-frames");
+        frames_table(s, frames.iter(), "frames crashing-frames");
     }
     groups(s, i, r);
     for w in &r.warnings {
@@ -220,12 +217,12 @@ fn core_section(s: &mut String, i: usize, r: &Record) {
     *s += "</section>\n";
 }
 
-fn frames_table<'f>(s: &mut String, frames: impl Iterator<Item = &'f GroupFrame>, class: &str) {
+fn frames_table<'f>(s: &mut String, frames: impl Iterator<Item = &'f Location>, class: &str) {
     let _ = writeln!(s, "<table class=\"{class}\">");
     for f in frames {
         let shown = print_name(&f.func);
         // The full symbol name (generic type arguments) on hover.
-        let title = if shown != f.func { format!(" title=\"{}\"", escape(&f.func)) } else { String::new() };
+        let title = if *shown != *f.func { format!(" title=\"{}\"", escape(&f.func)) } else { String::new() };
         let _ = writeln!(
             s,
             "<tr class=\"frame\"><td class=\"func\"{title}>{}{}</td><td class=\"loc\">{}:{}</td></tr>",
@@ -325,7 +322,7 @@ mod tests {
             status: "chan <receive>".into(),
             crashing: false,
             ids: vec![1, 2, 3],
-            frames: vec![GroupFrame {
+            frames: vec![Location {
                 func: "main.f[go.shape.struct { X int \"<script>x</script>\" }]".into(),
                 file: "/src/<a>.go".into(),
                 line: 7,

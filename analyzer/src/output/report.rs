@@ -57,7 +57,7 @@ pub fn info(a: &Analysis) -> String {
     if a.depth == Depth::NotRead {
         let _ = writeln!(s, "goroutines:  {} in runtime.allgs (exited ones included; --goroutines lists the live ones)", a.state.allgs_len);
     } else {
-        let _ = writeln!(s, "goroutines:  {}", a.goroutines.len());
+        let _ = writeln!(s, "goroutines:  {}", a.goroutine_count());
     }
     let _ = writeln!(s, "mappings:    {}", c.mappings.len());
     for m in &c.mappings {
@@ -223,21 +223,34 @@ fn threads_impl(a: &Analysis, backtrace: bool) -> String {
     s
 }
 
-/// The first frame outside the runtime: where the user's code is.
-pub fn user_frame(r: &GoroutineReport) -> Option<(String, String, i64, u64)> {
-    for f in &r.stack.frames {
-        for lf in &f.logical {
-            if crate::analysis::is_user_func(&lf.name) {
-                return Some((lf.name.to_string(), lf.file.to_string(), lf.line, f.pc));
-            }
-        }
-    }
-    None
-}
-
 /// What the traceback header shows between its brackets.
 pub fn status_text(a: &Analysis, r: &GoroutineReport) -> String {
     crate::model::Status::of(a, &r.g).bracketed()
+}
+
+/// Format every live goroutine with `f` on every CPU, a chunk at a time
+/// ([`Analysis::try_for_each_chunk`]), and write the texts in order with
+/// `sep` between them; each chunk's pages are given back after it.
+pub fn write_reports(
+    a: &Analysis,
+    w: &mut dyn std::io::Write,
+    sep: &str,
+    f: impl Fn(&GoroutineReport) -> Option<String> + Sync,
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    let mut first = true;
+    a.try_for_each_chunk(|chunk| {
+        let texts: Vec<Option<String>> = chunk.par_iter().map(&f).collect();
+        for t in texts.into_iter().flatten() {
+            if !first {
+                w.write_all(sep.as_bytes())?;
+            }
+            first = false;
+            w.write_all(t.as_bytes())?;
+        }
+        a.core.release_pages();
+        Ok(())
+    })
 }
 
 /// Format `items` with `f` on every CPU, a chunk at a time, and write the
@@ -269,7 +282,7 @@ pub fn write_chunked<T: Sync>(
 /// How many goroutines the views leave out with `--system=false` (`system`
 /// false): the system goroutines, the crashing one excepted.
 pub fn hidden_system(a: &Analysis, system: bool) -> usize {
-    a.goroutines.iter().filter(|r| !r.listed(system)).count()
+    a.hidden_system(system)
 }
 
 /// One line per goroutine; with `system == false`, system goroutines are
@@ -282,45 +295,40 @@ pub fn goroutines(a: &Analysis, system: bool) -> String {
 
 /// [`goroutines`] written to `w` as it is formatted.
 pub fn write_goroutines(a: &Analysis, system: bool, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let u = a.unwinder();
-    write_chunked(
-        &a.goroutines,
-        w,
-        "",
-        |r| r.listed(system).then(|| goroutine_line(a, &u, &a.walked(r, Depth::FirstUserFrame))),
-        || a.core.release_pages(),
-    )
+    let opts = crate::output::traceback::Options { system };
+    write_reports(a, w, "", |r| {
+        r.listed(system).then(|| {
+            let r = a.walked(r, Depth::FirstUserFrame);
+            goroutine_line(&crate::model::Goroutine::of(a, &r, opts, Default::default(), None))
+        })
+    })
 }
 
-fn goroutine_line(a: &Analysis, u: &crate::unwind::Unwinder<'_>, r: &GoroutineReport) -> String {
+/// The `--goroutines` line of a goroutine, like Delve's `goroutines`.
+pub fn goroutine_line(m: &crate::model::Goroutine) -> String {
     let mut s = String::with_capacity(256);
-    let _ = write!(s, "{} Goroutine {} - ", if r.crashing { "*" } else { " " }, r.g.goid);
-    match user_frame(r) {
-        Some((name, file, line, pc)) => {
-            let _ = write!(s, "User: {file}:{line} {name} ({pc:#x})");
+    let _ = write!(s, "{} Goroutine {} - ", if m.crashing { "*" } else { " " }, m.id);
+    match (&m.user_location, &m.top) {
+        (Some(l), _) => {
+            let _ = write!(s, "User: {}:{} {} ({:#x})", l.file, l.line, l.func, l.pc);
         }
-        None => match r.stack.frames.first().and_then(|f| f.logical.first().map(|l| (l, f.pc))) {
-            Some((l, pc)) => {
-                let _ = write!(s, "Runtime: {}:{} {} ({pc:#x})", l.file, l.line, l.name);
-            }
-            None => s += "(no stack)",
-        },
+        (None, Some(l)) => {
+            let _ = write!(s, "Runtime: {}:{} {} ({:#x})", l.file, l.line, l.func, l.pc);
+        }
+        (None, None) => s += "(no stack)",
     }
-    if let Some(f) = u.find_func(r.g.gopc) {
-        let link = r.g.gopc.wrapping_sub(a.bias);
-        let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
-        let (file, line) = a.bin.pcln.file_line(&f, trace);
-        let _ = write!(s, " Go: {file}:{line} {} ({:#x})", u.func_name(&f), r.g.gopc);
+    if let Some(c) = &m.go_statement {
+        let _ = write!(s, " Go: {}:{} {} ({:#x})", c.file, c.line, c.func, c.pc);
     }
-    if let Some(f) = u.find_func(r.g.startpc) {
-        let _ = write!(s, " Start: {} ({:#x})", u.func_name(&f), r.g.startpc);
+    if let Some(f) = &m.start_func {
+        let _ = write!(s, " Start: {f} ({:#x})", m.start_pc);
     }
-    let _ = write!(s, " [{}]", status_text(a, r));
-    if !r.g.labels.is_empty() {
-        let l: Vec<String> = r.g.labels.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
+    let _ = write!(s, " [{}]", m.status.bracketed());
+    if !m.labels.is_empty() {
+        let l: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
         let _ = write!(s, " labels:{{{}}}", l.join(", "));
     }
-    if let Some(t) = r.thread {
+    if let Some(t) = m.thread {
         let _ = write!(s, " (thread {t})");
     }
     s.push('\n');

@@ -141,53 +141,55 @@ pub fn visible_frames<'r>(a: &Analysis, r: &'r GoroutineReport, opts: Options) -
     v
 }
 
-/// The logical frames the runtime would print, as (function line, file line).
-pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
-    let u = a.unwinder();
-    visible_frames(a, r, opts)
-        .into_iter()
-        .map(|(f, lf)| {
-            let mut fl = print_name(&lf.name);
-            if lf.inlined {
-                fl += "(...)";
-            } else {
-                let _ = write!(fl, "({})", u.frame_args(f));
-            }
-            let mut loc = format!("\t{}:{}", lf.file, lf.line);
-            if !lf.inlined {
-                if f.offset > 0 {
-                    let _ = write!(loc, " +{:#x}", f.offset);
-                }
-                if opts.system {
-                    let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
-                }
-            }
-            (fl, loc)
-        })
-        .collect()
+/// A frame's two lines in the traceback: `f(args)` (`f(...)` when
+/// inlined) and `\tfile:line +0xoff` (with ` fp= sp= pc=` at level 2).
+pub fn frame_text(f: &crate::model::Frame, opts: Options) -> (String, String) {
+    let l = &f.location;
+    let mut fl = print_name(&l.func);
+    match &f.args {
+        Some(args) if !l.inlined => {
+            let _ = write!(fl, "({args})");
+        }
+        _ => fl += "(...)",
+    }
+    let mut loc = format!("\t{}:{}", l.file, l.line);
+    if !l.inlined {
+        if f.offset > 0 {
+            let _ = write!(loc, " +{:#x}", f.offset);
+        }
+        if opts.system {
+            let _ = write!(loc, " fp={:#x} sp={:#x} pc={:#x}", f.fp, f.sp, f.pc);
+        }
+    }
+    (fl, loc)
 }
 
+/// The logical frames the runtime would print, as (function line, file line).
+pub fn frame_lines(a: &Analysis, r: &GoroutineReport, opts: Options) -> Vec<(String, String)> {
+    crate::model::frames(a, r, opts, None).iter().map(|f| frame_text(f, opts)).collect()
+}
+
+/// The `created by` lines of a goroutine (none for goroutine 1, and at
+/// level 1 none for a creator the runtime hides).
 pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(String, String)> {
-    let g = &r.g;
-    if g.goid == 1 {
+    if r.g.goid == 1 {
         return None;
     }
-    let u = a.unwinder();
-    let f = u.find_func(g.gopc)?;
-    let name = u.func_name(&f).to_string();
-    if !opts.system && !show_frame(&name, false, false, true) {
+    created_by_text(&crate::model::Creator::of(a, &r.g)?, opts)
+}
+
+/// [`created_by`]'s lines from the model's [`crate::model::Creator`].
+pub fn created_by_text(c: &crate::model::Creator, opts: Options) -> Option<(String, String)> {
+    if !opts.system && !show_frame(&c.func, false, false, true) {
         return None;
     }
-    let mut l1 = format!("created by {}", print_name(&name));
-    if g.parent_goid != 0 {
-        let _ = write!(l1, " in goroutine {}", g.parent_goid);
+    let mut l1 = format!("created by {}", print_name(&c.func));
+    if let Some(p) = c.parent_id {
+        let _ = write!(l1, " in goroutine {p}");
     }
-    let link = g.gopc.wrapping_sub(a.bias);
-    let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
-    let (file, line) = a.bin.pcln.file_line(&f, trace);
-    let mut l2 = format!("\t{file}:{line}");
-    if link > f.entry {
-        let _ = write!(l2, " +{:#x}", link - f.entry);
+    let mut l2 = format!("\t{}:{}", c.file, c.line);
+    if c.offset > 0 {
+        let _ = write!(l2, " +{:#x}", c.offset);
     }
     Some((l1, l2))
 }
@@ -308,16 +310,11 @@ pub fn format_all(a: &Analysis, opts: Options) -> String {
 /// [`format_all`] written to `w` as it is formatted (on every CPU, in
 /// chunks), so 100,000 stacks never sit in memory as one string.
 pub fn write_all(a: &Analysis, opts: Options, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    crate::output::report::write_chunked(
-        &a.goroutines,
-        w,
-        "\n",
-        |r| {
-            r.listed(opts.system).then(|| format_goroutine(a, &a.walked(r, crate::analysis::Depth::Full), opts))
-        },
-        // Each stack is read once (walked, then its arguments printed).
-        || a.core.release_pages(),
-    )
+    // Each stack is read once (walked, then its arguments printed): the
+    // pages are given back after each chunk.
+    crate::output::report::write_reports(a, w, "\n", |r| {
+        r.listed(opts.system).then(|| format_goroutine(a, &a.walked(r, crate::analysis::Depth::Full), opts))
+    })
 }
 
 #[cfg(test)]

@@ -434,6 +434,17 @@ impl<'a> Reader<'a> {
     /// The runtime's state; with `read_gs` false the goroutines are not
     /// read (only the length of allgs is taken).
     pub fn read_state(&self, threads: &[Thread], read_gs: bool) -> Result<RuntimeState> {
+        self.read_state_into(threads, read_gs, None)
+    }
+
+    /// [`Reader::read_state`], giving the goroutines to `sink` a chunk at a
+    /// time (in allgs order) instead of keeping them in the state.
+    pub fn read_state_into(
+        &self,
+        threads: &[Thread],
+        read_gs: bool,
+        mut sink: Option<&mut dyn FnMut(Vec<Goroutine>)>,
+    ) -> Result<RuntimeState> {
         let mut st = RuntimeState::default();
 
         // Ms: from `runtime.allm`, else from the threads' g (TLS / x28).
@@ -502,15 +513,25 @@ impl<'a> Reader<'a> {
             .filter(|gp| seen_g.insert(*gp))
             .collect();
         let offs = self.g_offsets()?;
-        st.goroutines.reserve(unique.len());
+        if sink.is_none() {
+            st.goroutines.reserve(unique.len());
+        }
+        let mut newest: Option<(i64, u64)> = None;
         for chunk in unique.chunks(crate::analysis::RELEASE_EVERY) {
             // gs are independent; read them on every CPU, keeping allgs order.
             use rayon::prelude::*;
             let read: Vec<Result<Goroutine>> =
                 chunk.par_iter().with_min_len(256).map(|&gp| self.read_g_with(&offs, gp)).collect();
+            let mut gs = Vec::with_capacity(chunk.len());
             for (gp, r) in chunk.iter().zip(read) {
                 match r {
-                    Ok(g) => st.goroutines.push(g),
+                    Ok(g) => {
+                        // The last of equal maxima, as max_by_key over them all picks.
+                        if newest.is_none_or(|(w, _)| g.waitsince >= w) {
+                            newest = Some((g.waitsince, g.goid));
+                        }
+                        gs.push(g)
+                    }
                     // A corrupt allgs can name millions of bad gs: a warning
                     // each for the first few, then a count.
                     Err(e) => {
@@ -520,6 +541,10 @@ impl<'a> Reader<'a> {
                         }
                     }
                 }
+            }
+            match sink.as_mut() {
+                Some(f) => f(gs),
+                None => st.goroutines.extend(gs),
             }
             // Each g is read once; its pages need not stay resident.
             self.mem.release_pages();
@@ -532,7 +557,6 @@ impl<'a> Reader<'a> {
         }
 
         self.read_wait_reasons(&mut st);
-        let newest = st.goroutines.iter().max_by_key(|g| g.waitsince).map(|g| (g.waitsince, g.goid));
         self.choose_now(&mut st, newest);
         Ok(st)
     }

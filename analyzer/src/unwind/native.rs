@@ -18,6 +18,7 @@ use std::sync::Arc;
 use object::{Object, ObjectSegment};
 
 use crate::analysis::{Analysis, GoroutineReport};
+use crate::model::NativeFrame;
 use crate::binary::BinArch;
 use crate::unwind::cfi::{self, ArchRegs, ModuleCfi, Regs};
 use crate::binary::elfsym::Symbols;
@@ -515,28 +516,12 @@ pub fn format(a: &Analysis, bt: &Backtrace, indent: &str) -> String {
     s
 }
 
-/// One frame of a thread's native stack in `--format json` (see JSON.md,
-/// `native_frames`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct JsonFrame {
-    /// `"c"`, `"go"` or `"signal"` (the kernel's signal frame).
-    pub kind: &'static str,
-    /// The ELF symbol (C) or pclntab function (Go); null when unknown.
-    pub func: Option<String>,
-    /// The file the pc is in (`libc.so.6`), for C frames.
-    pub module: Option<String>,
-    /// pc minus the symbol's start.
-    pub offset: Option<u64>,
-    pub pc: String,
-    pub sp: String,
-}
-
 impl NativeUnwinder<'_> {
     /// The frames of the thread running goroutine `r` that lie before its
     /// own stack (on g0 or gsignal), when C code is among them: a goroutine
     /// in a cgo call, or one whose thread crashed inside C. None otherwise,
     /// so Go-only goroutines keep exactly the runtime's view.
-    pub fn goroutine_native_frames(&self, r: &GoroutineReport) -> Option<Vec<JsonFrame>> {
+    pub fn goroutine_native_frames(&self, r: &GoroutineReport) -> Option<Vec<NativeFrame>> {
         let tid = r.thread?;
         let t = self.a.core.threads.iter().find(|t| t.tid == tid)?;
         let bt = self.backtrace(t);
@@ -545,33 +530,32 @@ impl NativeUnwinder<'_> {
         if !head.iter().any(|f| matches!(f.kind, BtKind::C { .. })) {
             return None;
         }
-        let hex = |v: u64| format!("{v:#x}");
         Some(
             head.iter()
                 .map(|f| match &f.kind {
-                    BtKind::C { symbol, module, .. } => JsonFrame {
+                    BtKind::C { symbol, module, .. } => NativeFrame {
                         kind: "c",
                         func: symbol.as_ref().map(|s| s.0.clone()),
                         module: Some(module.clone()),
                         offset: symbol.as_ref().map(|s| s.1),
-                        pc: hex(f.pc),
-                        sp: hex(f.sp),
+                        pc: f.pc,
+                        sp: f.sp,
                     },
-                    BtKind::Go(fr) => JsonFrame {
+                    BtKind::Go(fr) => NativeFrame {
                         kind: "go",
                         func: Some(self.a.bin.pcln.func_name(&fr.func).to_string()),
                         module: None,
                         offset: Some(fr.offset),
-                        pc: hex(f.pc),
-                        sp: hex(f.sp),
+                        pc: f.pc,
+                        sp: f.sp,
                     },
-                    BtKind::Signal | BtKind::Goroutine { .. } => JsonFrame {
+                    BtKind::Signal | BtKind::Goroutine { .. } => NativeFrame {
                         kind: "signal",
                         func: None,
                         module: None,
                         offset: None,
-                        pc: hex(f.pc),
-                        sp: hex(f.sp),
+                        pc: f.pc,
+                        sp: f.sp,
                     },
                 })
                 .collect(),

@@ -4,9 +4,8 @@
 //! toolchains) or its offset from moduledata.types (newer ones). The data
 //! word is the value itself for pointer-shaped types, else a pointer to it.
 
-use std::fmt::Write;
-
 use super::{Chain, Printer, Src, ValueError};
+use crate::model::value::{Value, ValueKind};
 use crate::dwarf::{Kind, Type, TypeRef};
 
 /// abi.Type.Str (a nameOff into moduledata.types) on 64-bit targets.
@@ -16,42 +15,30 @@ const TYPE_TFLAG_OFF: u64 = 20;
 const TFLAG_EXTRA_STAR: u8 = 2;
 
 impl Printer<'_> {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn iface(
-        &self,
-        t: &Type,
-        empty: bool,
-        src: &Src,
-        depth: usize,
-        show_type: bool,
-        chain: &mut Chain,
-        out: &mut String,
-    ) -> Result<(), ValueError> {
+    pub(super) fn iface(&self, t: &Type, empty: bool, src: &Src, depth: usize, chain: &mut Chain) -> Result<Value, ValueError> {
         let w0 = self.word(src)?;
         let data = self.word(&src.at(8))?;
+        let iface = |dynamic_type, value| Ok(Value::new(t.name.clone(), ValueKind::Interface { dynamic_type, value, data }));
         if w0 == 0 {
-            let _ = write!(out, "{} nil", t.name);
-            return Ok(());
+            return iface(None, None);
         }
         let rtype = if empty { w0 } else { self.mem.u64(w0.wrapping_add(8))? };
-        let _ = show_type;
         match self.dwarf_type_of(rtype) {
             Some(dr) => {
                 let dt = self.ty(dr).ok_or(ValueError::NoType)?;
-                let _ = write!(out, "{}({}) ", t.name, dt.name);
                 let vsrc = if self.pointer_shaped(Some(dr), 0) {
                     Src::Bytes(super::Assembled::word(data), 0)
                 } else {
                     Src::Mem(data)
                 };
-                self.value(Some(dr), &vsrc, depth, false, chain, out);
+                let v = self.node(Some(dr), &vsrc, depth, chain);
+                iface(Some(dt.name.clone()), Some(Box::new(v)))
             }
             None => {
                 let name = self.runtime_type_name(rtype).unwrap_or_else(|| format!("type at {rtype:#x}"));
-                let _ = write!(out, "{}({name}) {data:#x}", t.name);
+                iface(Some(name), None)
             }
         }
-        Ok(())
     }
 
     fn types_base(&self) -> Option<u64> {

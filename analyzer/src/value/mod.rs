@@ -1,8 +1,9 @@
-//! Go values read from the core and printed the way Delve's `print` prints
-//! them (`main.point {X: 3, Y: 4}`, `[]int len: 3, cap: 4, [1,2,3]`,
-//! `map[string]int ["a": 1, ]`), within [`Limits`] like Delve's LoadConfig.
-//! A value that cannot be read prints `<unreadable: reason>` in its place;
-//! nothing here allocates by a length read from memory without a cap.
+//! Go values read from the core as typed trees ([`crate::model::Value`]),
+//! within [`Limits`] like Delve's LoadConfig; the text views print them the
+//! way Delve's `print` does (`main.point {X: 3, Y: 4}`, `[]int len: 3, cap:
+//! 4, [1,2,3]`, `map[string]int ["a": 1, ]`). A value that cannot be read
+//! is an `unreadable` node (`<unreadable: reason>`) in its place; nothing
+//! here allocates by a length read from memory without a cap.
 
 mod chan;
 mod hmap;
@@ -14,6 +15,8 @@ pub use error::ValueError;
 
 use std::fmt::Write;
 use std::sync::Arc;
+
+use crate::model::value::{Entry, Field, Float, Value, ValueKind};
 
 use crate::binary::Binary;
 use crate::dwarf::{DebugInfo, Kind, Type, TypeRef};
@@ -84,6 +87,30 @@ pub struct Printer<'a> {
     pub limits: Limits,
 }
 
+/// A value that could not be read, in the tree: `<unavailable: ..>` when
+/// the compiler gave it no home, `<unreadable: ..>` otherwise.
+pub(crate) fn from_error(ty: &str, e: ValueError) -> Value {
+    match e {
+        ValueError::Unavailable(reason) => Value::new(ty, ValueKind::Unavailable { reason }),
+        e => Value::unreadable(ty, e.to_string()),
+    }
+}
+
+/// A float as the tree holds it: a float32 as the float64 of its shortest
+/// decimal form, so both print as Go prints them.
+fn float_value(bits: u64, size: u64) -> Float {
+    if size == 4 {
+        let f = f32::from_bits(bits as u32);
+        if f.is_finite() {
+            if let Ok(v) = float(bits, 4).parse::<f64>() {
+                return Float(v);
+            }
+        }
+        return Float(f as f64);
+    }
+    Float(f64::from_bits(bits))
+}
+
 /// Pointers followed on the way to the value being printed (cycle check).
 type Chain = Vec<u64>;
 
@@ -125,230 +152,167 @@ impl<'a> Printer<'a> {
         r.and_then(|r| self.ty(r)).map(|t| t.name.clone()).unwrap_or_else(|| "?".into())
     }
 
-    /// The whole value, with its type shown as Delve does at the top level.
+    /// The whole value as a typed tree ([`crate::model::Value`]).
+    pub fn value(&self, ty: Option<TypeRef>, src: &Src) -> Value {
+        self.node(ty, src, 0, &mut Vec::new())
+    }
+
+    /// The whole value as the text views print it, its type shown as Delve
+    /// does at the top level.
     pub fn format(&self, ty: Option<TypeRef>, src: &Src) -> String {
-        let mut s = String::new();
-        self.value(ty, src, 0, true, &mut Vec::new(), &mut s);
-        s
+        self.value(ty, src).to_string()
     }
 
-    fn value(&self, ty: Option<TypeRef>, src: &Src, depth: usize, show_type: bool, chain: &mut Chain, out: &mut String) {
+    fn node(&self, ty: Option<TypeRef>, src: &Src, depth: usize, chain: &mut Chain) -> Value {
         let Some(t) = ty.and_then(|r| self.ty(r)) else {
-            out.push_str("<unreadable: no type information>");
-            return;
+            return Value::unreadable("", "no type information");
         };
-        if let Err(e) = self.value_inner(&t, src, depth, show_type, chain, out) {
-            out.push_str(&e.shown());
-        }
+        self.node_of(&t, src, depth, chain).unwrap_or_else(|e| from_error(&t.name, e))
     }
 
-    fn value_inner(&self, t: &Type, src: &Src, depth: usize, show_type: bool, chain: &mut Chain, out: &mut String) -> Result<(), ValueError> {
+    fn node_of(&self, t: &Type, src: &Src, depth: usize, chain: &mut Chain) -> Result<Value, ValueError> {
         let l = self.limits;
-        // A defined type over a basic one (`type myInt int`) has its own
-        // base-type DIE named by its package path: print it as a conversion.
-        let basic = matches!(t.kind, Kind::Bool | Kind::Int | Kind::Uint | Kind::Float | Kind::Complex | Kind::String);
-        if basic && t.name.contains('.') {
-            let plain = Type { name: String::new(), ..t.clone() };
-            let mut v = String::new();
-            self.value_inner(&plain, src, depth, false, chain, &mut v)?;
-            let _ = write!(out, "{}({v})", t.name);
-            return Ok(());
-        }
+        let v = |kind: ValueKind| Ok(Value::new(t.name.clone(), kind));
         match &t.kind {
             Kind::Named(inner) => {
                 let it = self.ty(*inner).ok_or(ValueError::NoType)?;
-                match it.kind {
-                    Kind::Bool | Kind::Int | Kind::Uint | Kind::Float | Kind::Complex | Kind::String => {
-                        let mut v = String::new();
-                        self.value_inner(&it, src, depth, false, chain, &mut v)?;
-                        let _ = write!(out, "{}({v})", t.name);
-                    }
-                    _ => {
-                        let renamed = Type { name: t.name.clone(), ..(*it).clone() };
-                        self.value_inner(&renamed, src, depth, show_type, chain, out)?;
-                    }
-                }
+                // The underlying value under the named type's name (a
+                // defined basic type prints as a conversion: `main.myInt(-17)`).
+                let renamed = Type { name: t.name.clone(), ..(*it).clone() };
+                self.node_of(&renamed, src, depth, chain)
             }
-            Kind::Bool => out.push_str(if self.uint(src, 1)? != 0 { "true" } else { "false" }),
+            Kind::Bool => v(ValueKind::Bool { value: self.uint(src, 1)? != 0 }),
             Kind::Int => {
-                let v = self.uint(src, t.size)?;
+                let x = self.uint(src, t.size)?;
                 let shift = 64 - 8 * t.size.clamp(1, 8) as u32;
-                let _ = write!(out, "{}", ((v << shift) as i64) >> shift);
+                v(ValueKind::Int { value: ((x << shift) as i64) >> shift })
             }
-            Kind::Uint => {
-                let v = self.uint(src, t.size)?;
-                let _ = write!(out, "{v}");
-            }
-            Kind::Float => out.push_str(&float(self.uint(src, t.size)?, t.size)),
+            Kind::Uint => v(ValueKind::Uint { value: self.uint(src, t.size)? }),
+            Kind::Float => v(ValueKind::Float { value: float_value(self.uint(src, t.size)?, t.size) }),
             Kind::Complex => {
                 let h = t.size / 2;
-                let re = float(self.uint(src, h)?, h);
-                let im = float(self.uint(&src.at(h), h)?, h);
-                let _ = write!(out, "({re} + {im}i)");
+                let real = float_value(self.uint(src, h)?, h);
+                let imag = float_value(self.uint(&src.at(h), h)?, h);
+                v(ValueKind::Complex { real, imag })
             }
             Kind::String => {
                 let ptr = self.word(src)?;
                 let len = self.word(&src.at(8))?;
-                out.push_str(&self.string(ptr, len)?);
+                let (value, more) = self.string(ptr, len)?;
+                v(ValueKind::String { value, len, more })
             }
-            Kind::UnsafePointer => {
-                let _ = write!(out, "unsafe.Pointer({:#x})", self.word(src)?);
-            }
+            Kind::UnsafePointer => v(ValueKind::UnsafePointer { addr: self.word(src)? }),
             Kind::Func => {
                 let p = self.word(src)?;
-                if p == 0 {
-                    out.push_str("nil");
-                } else {
-                    out.push_str(&self.func_name(p)?);
-                }
+                v(ValueKind::Func { func: if p == 0 { None } else { Some(self.func_name(p)?) } })
             }
             Kind::Pointer(elem) => {
                 let p = self.word(src)?;
                 let et = elem.and_then(|e| self.di.resolve(e));
+                let pointer = |target, unreadable| v(ValueKind::Pointer { addr: p, target, unreadable });
                 if p == 0 {
-                    let _ = write!(out, "{} nil", t.name);
-                    return Ok(());
+                    return pointer(None, None);
                 }
                 let deref = et.as_ref().is_some_and(|e| matches!(e.kind, Kind::Struct(_) | Kind::Array { .. }));
                 if !deref || depth >= l.max_depth || chain.contains(&p) {
-                    let _ = write!(out, "({})({p:#x})", t.name);
-                    return Ok(());
+                    return pointer(None, None);
                 }
                 // A pointer into memory the core does not have (a truncated
                 // core, a wild pointer): say so once, not once per field.
                 if let Err(e) = self.mem.read(p, &mut [0u8; 1]) {
-                    let _ = write!(out, "({})({p:#x}) <unreadable: {e}>", t.name);
-                    return Ok(());
+                    return pointer(None, Some(e.to_string()));
                 }
-                out.push('*');
                 chain.push(p);
-                self.value(*elem, &Src::Mem(p), depth + 1, show_type, chain, out);
+                let target = self.node(*elem, &Src::Mem(p), depth + 1, chain);
                 chain.pop();
+                pointer(Some(Box::new(target)), None)
             }
             Kind::Struct(fields) => {
-                if show_type {
-                    let _ = write!(out, "{} ", t.name);
-                }
                 if depth >= l.max_depth {
-                    out.push_str("{...}");
-                    return Ok(());
+                    return v(ValueKind::Struct { fields: None });
                 }
-                out.push('{');
-                for (i, f) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    let _ = write!(out, "{}: ", f.name);
-                    self.value(f.ty, &src.at(f.offset), depth + 1, true, chain, out);
-                }
-                out.push('}');
+                let fields = fields
+                    .iter()
+                    .map(|f| Field { name: f.name.clone(), value: self.node(f.ty, &src.at(f.offset), depth + 1, chain) })
+                    .collect();
+                v(ValueKind::Struct { fields: Some(fields) })
             }
             Kind::Array { elem, len } => {
-                if show_type {
-                    let _ = write!(out, "{} ", t.name);
-                }
                 let esize = elem.and_then(|e| self.ty(e)).map(|e| e.size).unwrap_or(0);
-                self.elems(*elem, src, esize, *len, depth, chain, out);
+                let (elements, more) = self.elems(*elem, src, esize, *len, depth, chain);
+                v(ValueKind::Array { len: *len, elements, more })
             }
             Kind::Slice(elem) => {
                 let ptr = self.word(src)?;
                 let len = self.word(&src.at(8))?;
                 let cap = self.word(&src.at(16))?;
-                if show_type {
-                    let _ = write!(out, "{} ", t.name);
-                }
                 if ptr == 0 && len == 0 {
-                    out.push_str("len: 0, cap: 0, nil");
-                    return Ok(());
+                    return v(ValueKind::Slice { addr: 0, len: 0, cap, elements: Some(Vec::new()), more: 0 });
                 }
-                let _ = write!(out, "len: {len}, cap: {cap}, ");
                 let esize = elem.and_then(|e| self.ty(e)).map(|e| e.size).unwrap_or(0);
-                self.elems(*elem, &Src::Mem(ptr), esize, len, depth, chain, out);
+                let (elements, more) = self.elems(*elem, &Src::Mem(ptr), esize, len, depth, chain);
+                v(ValueKind::Slice { addr: ptr, len, cap, elements, more })
             }
             Kind::Map { key, elem, hdr } => {
                 let p = self.word(src)?;
-                if show_type {
-                    let _ = write!(out, "{} ", t.name);
-                }
+                let map = |len, entries, more, unreadable| v(ValueKind::Map { addr: p, len, entries, more, unreadable });
                 if p == 0 {
-                    out.push_str("nil");
-                    return Ok(());
+                    return map(None, None, 0, None);
                 }
-                let total = self.mem.u64(p)?;
+                let total = match self.mem.u64(p) {
+                    Ok(n) => n,
+                    Err(e) => return map(None, None, 0, Some(e.to_string())),
+                };
                 if depth >= l.max_depth {
-                    let _ = write!(out, "[...+{total} more]");
-                    return Ok(());
+                    return map(Some(total), None, total, None);
                 }
-                out.push('[');
-                let mut shown = 0usize;
-                self.map_entries(p, *key, *elem, *hdr, &mut |k, v| {
-                    if shown >= l.max_elems {
+                let mut entries = Vec::new();
+                let walked = self.map_entries(p, *key, *elem, *hdr, &mut |k, val| {
+                    if entries.len() >= l.max_elems {
                         return false;
                     }
-                    self.value(*key, &k, depth + 1, false, chain, out);
-                    out.push_str(": ");
-                    self.value(*elem, &v, depth + 1, false, chain, out);
-                    out.push_str(", ");
-                    shown += 1;
+                    let key = self.node(*key, &k, depth + 1, chain);
+                    let value = self.node(*elem, &val, depth + 1, chain);
+                    entries.push(Entry { key, value });
                     true
-                })?;
-                if (shown as u64) < total {
-                    let _ = write!(out, "...+{} more", total - shown as u64);
-                }
-                out.push(']');
+                });
+                let more = total.saturating_sub(entries.len() as u64);
+                map(Some(total), Some(entries), more, walked.err().map(|e| e.to_string()))
             }
             Kind::Chan { elem, hdr } => {
                 let p = self.word(src)?;
-                if show_type {
-                    let _ = write!(out, "{} ", t.name);
-                }
                 if p == 0 {
-                    out.push_str("nil");
-                    return Ok(());
+                    let kind = ValueKind::Chan { addr: 0, len: None, cap: None, closed: false, elements: Vec::new(), more: 0, unreadable: None };
+                    return v(kind);
                 }
-                self.chan(p, *elem, *hdr, depth, chain, out)?;
+                v(self.chan(p, *elem, *hdr, depth, chain))
             }
-            Kind::Interface { empty } => self.iface(t, *empty, src, depth, show_type, chain, out)?,
-            Kind::Unknown(what) => {
-                let _ = write!(out, "<unreadable: unsupported type {} ({what})>", t.name);
-            }
+            Kind::Interface { empty } => self.iface(t, *empty, src, depth, chain),
+            Kind::Unknown(what) => Ok(Value::unreadable(t.name.clone(), format!("unsupported type {} ({what})", t.name))),
         }
-        Ok(())
     }
 
-    /// `[e0,e1,...+N more]` for `len` elements of `esize` bytes from `src`.
+    /// Up to `max_elems` of `len` elements of `esize` bytes from `src`, and
+    /// how many more there are; no list past the nesting limit.
     #[allow(clippy::too_many_arguments)]
-    fn elems(&self, elem: Option<TypeRef>, src: &Src, esize: u64, len: u64, depth: usize, chain: &mut Chain, out: &mut String) {
+    fn elems(&self, elem: Option<TypeRef>, src: &Src, esize: u64, len: u64, depth: usize, chain: &mut Chain) -> (Option<Vec<Value>>, u64) {
         if depth >= self.limits.max_depth && len > 0 {
-            let _ = write!(out, "[...+{len} more]");
-            return;
+            return (None, len);
         }
-        out.push('[');
         let n = len.min(self.limits.max_elems as u64);
-        for i in 0..n {
-            if i > 0 {
-                out.push(',');
-            }
-            self.value(elem, &src.at(i.wrapping_mul(esize)), depth + 1, false, chain, out);
-        }
-        if len > n {
-            let _ = write!(out, ",...+{} more", len - n);
-        }
-        out.push(']');
+        let v = (0..n).map(|i| self.node(elem, &src.at(i.wrapping_mul(esize)), depth + 1, chain)).collect();
+        (Some(v), len - n)
     }
 
-    /// A Go string: quoted, cut at `max_string` bytes.
-    pub fn string(&self, ptr: u64, len: u64) -> Result<String, ValueError> {
+    /// A Go string's first `max_string` bytes (invalid UTF-8 replaced) and
+    /// how many bytes were cut.
+    pub fn string(&self, ptr: u64, len: u64) -> Result<(String, u64), ValueError> {
         let n = len.min(self.limits.max_string as u64) as usize;
         let mut b = vec![0u8; n];
         if n > 0 {
             self.mem.read(ptr, &mut b)?;
         }
-        let mut s = quote(&b);
-        if len > n as u64 {
-            let _ = write!(s, "...+{} more", len - n as u64);
-        }
-        Ok(s)
+        Ok((String::from_utf8_lossy(&b).into_owned(), len - n as u64))
     }
 
     /// The function a funcval points at: its first word is the code pointer.
