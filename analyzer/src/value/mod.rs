@@ -9,6 +9,7 @@ mod hmap;
 mod iface;
 mod swiss;
 mod error;
+mod time;
 
 pub use error::ValueError;
 
@@ -144,24 +145,15 @@ impl<'a> Printer<'a> {
 
     fn value_inner(&self, t: &Type, src: &Src, depth: usize, show_type: bool, chain: &mut Chain, out: &mut String) -> Result<(), ValueError> {
         let l = self.limits;
-        // A defined type over a basic one (`type myInt int`) has its own
-        // base-type DIE named by its package path: print it as a conversion.
-        let basic = matches!(t.kind, Kind::Bool | Kind::Int | Kind::Uint | Kind::Float | Kind::Complex | Kind::String);
-        if basic && t.name.contains('.') {
-            let plain = Type { name: String::new(), ..t.clone() };
-            let mut v = String::new();
-            self.value_inner(&plain, src, depth, false, chain, &mut v)?;
-            let _ = write!(out, "{}({v})", t.name);
-            return Ok(());
-        }
+        // A defined type over a basic one (`type myInt int`, a generic's
+        // `go.shape.int`) prints as its value alone, as Delve prints it:
+        // the type is in the name column, or in the interface's `T(dyn)`.
         match &t.kind {
             Kind::Named(inner) => {
                 let it = self.ty(*inner).ok_or(ValueError::NoType)?;
                 match it.kind {
                     Kind::Bool | Kind::Int | Kind::Uint | Kind::Float | Kind::Complex | Kind::String => {
-                        let mut v = String::new();
-                        self.value_inner(&it, src, depth, false, chain, &mut v)?;
-                        let _ = write!(out, "{}({v})", t.name);
+                        self.value_inner(&it, src, depth, false, chain, out)?;
                     }
                     _ => {
                         let renamed = Type { name: t.name.clone(), ..(*it).clone() };
@@ -206,10 +198,17 @@ impl<'a> Printer<'a> {
                 let p = self.word(src)?;
                 let et = elem.and_then(|e| self.di.resolve(e));
                 if p == 0 {
-                    let _ = write!(out, "{} nil", t.name);
+                    // Delve's `*nil` where types are not shown (elements).
+                    if show_type {
+                        let _ = write!(out, "{} nil", t.name);
+                    } else {
+                        out.push_str("*nil");
+                    }
                     return Ok(());
                 }
-                let deref = et.as_ref().is_some_and(|e| matches!(e.kind, Kind::Struct(_) | Kind::Array { .. }));
+                // Every pointer is followed, as Delve does (`*5` for a *int),
+                // within the depth limit and the cycle check.
+                let deref = et.as_ref().is_some_and(|e| !matches!(e.kind, Kind::Unknown(_)));
                 if !deref || depth >= l.max_depth || chain.contains(&p) {
                     let _ = write!(out, "({})({p:#x})", t.name);
                     return Ok(());
@@ -226,8 +225,16 @@ impl<'a> Printer<'a> {
                 chain.pop();
             }
             Kind::Struct(fields) => {
-                if show_type {
-                    let _ = write!(out, "{} ", t.name);
+                // time.Time shows the time it holds, then its fields (Delve's form).
+                let when = if t.name == "time.Time" { self.time_text(fields, src).ok() } else { None };
+                match (&when, show_type) {
+                    (Some(w), _) => {
+                        let _ = write!(out, "time.Time({w})");
+                    }
+                    (None, true) => {
+                        let _ = write!(out, "{} ", t.name);
+                    }
+                    (None, false) => {}
                 }
                 if depth >= l.max_depth {
                     out.push_str("{...}");
