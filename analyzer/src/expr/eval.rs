@@ -347,11 +347,33 @@ impl Eval<'_, '_> {
                 self.select(Val::Typed(dt, ds), f)
             }
             Kind::Chan { elem, hdr } => self.chan_field(&t, &src, *elem, *hdr, f),
-            _ => {
-                let (ft, fs) = self.field(ty, src, f)?;
-                Ok(Val::Typed(ft, fs))
+            _ => match self.field(ty, src, f) {
+                Ok((ft, fs)) => Ok(Val::Typed(ft, fs)),
+                // A method value: the function it names (`e.Error`).
+                Err(e) => self.method(ty, f).ok_or(e),
+            },
+        }
+    }
+
+    /// The method `m` of the type at `ty` (or of what it points to), as the
+    /// function the compiler named `pkg.T.m` or `pkg.(*T).m`.
+    fn method(&self, ty: TypeRef, m: &str) -> Option<Val> {
+        let mut names = vec![self.ty(ty).ok()?.name.clone()];
+        if let Kind::Pointer(Some(e)) = self.resolved(ty).ok()?.kind {
+            names.push(self.ty(e).ok()?.name.clone());
+        }
+        for n in names {
+            let n = n.trim_start_matches('*');
+            let slash = n.rfind('/').map(|i| i + 1).unwrap_or(0);
+            let Some(dot) = n[slash..].find('.').map(|d| slash + d) else { continue };
+            let (pkg, tname) = (&n[..dot], &n[dot + 1..]);
+            for cand in [format!("{pkg}.(*{tname}).{m}"), format!("{pkg}.{tname}.{m}")] {
+                if self.p.bin.pcln.lookup_name(&cand).is_some() {
+                    return Some(Val::Func(cand));
+                }
             }
         }
+        None
     }
 
     /// Delve's extension: a channel's `hchan` fields (`ch.qcount`, `ch.buf`).

@@ -330,6 +330,16 @@ impl<'a> Printer<'a> {
             let _ = write!(out, "[...+{len} more]");
             return;
         }
+        // Elements in memory the core does not have: one error for all of
+        // them, not one per element.
+        if len > 0 && esize > 0 {
+            if let Src::Mem(a) = src {
+                if let Err(e) = self.mem.read(*a, &mut [0u8; 1]) {
+                    out.push_str(&ValueError::from(e).shown());
+                    return;
+                }
+            }
+        }
         out.push('[');
         let n = len.min(self.limits.max_elems as u64);
         for i in 0..n {
