@@ -146,6 +146,9 @@ struct Cli {
     /// Deepest nesting of structs, elements and followed pointers shown.
     #[arg(long, value_name = "N", default_value_t = 3)]
     max_depth: usize,
+    /// Most fields of one struct shown (Delve's MaxStructFields).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_struct_fields: usize,
     /// Developer aid: print the runtime struct offsets read from EXE's DWARF
     /// as an entry of the built-in layout table.
     #[arg(long, value_name = "EXE", hide = true)]
@@ -357,7 +360,7 @@ fn depth_needed(cli: &Cli) -> Depth {
 /// --vars, --locals and --print (analyzer::vars).
 fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
     use analyzer::value::Limits;
-    let limits = Limits { max_string: cli.max_string, max_elems: cli.max_elems, max_depth: cli.max_depth };
+    let limits = Limits { max_string: cli.max_string, max_elems: cli.max_elems, max_depth: cli.max_depth, max_fields: cli.max_struct_fields };
     let opts = Options { system: cli.system };
     let json = cli.format == Format::Json;
     let mut out = String::new();

@@ -51,6 +51,6 @@ fuzz_target!(|data: &[u8]| {
         Some(&(g, f)) => (Some(g), Some(f)),
         None => (None, None),
     };
-    let limits = if pick & 0x80 != 0 { Limits { max_string: 1 << 16, max_elems: 1000, max_depth: 10 } } else { Limits::default() };
+    let limits = if pick & 0x80 != 0 { Limits { max_string: 1 << 16, max_elems: 1000, max_depth: 10, max_fields: 64 } } else { Limits::default() };
     let _ = analyzer::vars::print_expr(&s.a, &expr, g, f, Options { system: true }, limits);
 });

@@ -29,11 +29,13 @@ pub struct Limits {
     pub max_elems: usize,
     /// Nesting of structs, elements and followed pointers.
     pub max_depth: usize,
+    /// Fields of one struct shown (Delve's MaxStructFields).
+    pub max_fields: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_string: 64, max_elems: 64, max_depth: 3 }
+        Limits { max_string: 64, max_elems: 64, max_depth: 3, max_fields: 64 }
     }
 }
 
@@ -244,6 +246,10 @@ impl<'a> Printer<'a> {
                 for (i, f) in fields.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
+                    }
+                    if i >= l.max_fields {
+                        let _ = write!(out, "...+{} more", fields.len() - i);
+                        break;
                     }
                     let _ = write!(out, "{}: ", f.name);
                     self.value(f.ty, &src.at(f.offset), depth + 1, true, chain, out);
