@@ -115,7 +115,6 @@ impl Eval<'_, '_> {
                 self.select(v, f)
             }
             Expr::Index(x, i) => {
-                // A generic instance named as a type is no value.
                 let v = self.eval(x)?;
                 let i = self.eval(i)?;
                 self.index(v, i)
@@ -420,7 +419,7 @@ impl Eval<'_, '_> {
         }
         let path = self.field_path(ty, name)?;
         let mut cur = (ty, src);
-        for (i, f) in path.iter().enumerate() {
+        for f in &path {
             let t = self.resolved(cur.0)?;
             if let Kind::Pointer(Some(e)) = t.kind {
                 let a = self.word(&cur.1)?;
@@ -431,7 +430,6 @@ impl Eval<'_, '_> {
             }
             let ft = f.ty.ok_or_else(|| ExprError::Eval(format!("field {} has no type information", f.name)))?;
             cur = (ft, cur.1.at(f.offset));
-            let _ = i;
         }
         Ok(cur)
     }
@@ -1124,10 +1122,8 @@ impl Eval<'_, '_> {
                 (Basic::Float(_), Scalar::Float(f)) => Scalar::Float(to.round(f)),
                 (Basic::Complex(_), Scalar::Complex(r, i)) => Scalar::Complex(to.round(r), to.round(i)),
                 (Basic::Bool, s @ Scalar::Bool(_)) => s,
-                (Basic::Str, s @ Scalar::Str(_)) => {
-                    // Same bytes in memory: keep them there.
-                    return Ok(Val::Typed(ty, src.clone())).map(|x| if let Scalar::Str(_) = s { x } else { x });
-                }
+                // Same bytes in memory: keep them there.
+                (Basic::Str, Scalar::Str(_)) => return Ok(Val::Typed(ty, src.clone())),
                 (Basic::Str, Scalar::Int(r)) => {
                     let c = char::from_u32(u32::try_from(r).unwrap_or(0xfffd)).unwrap_or('\u{fffd}');
                     return Ok(Val::Str(ty, c.to_string().into_bytes()));

@@ -8,7 +8,7 @@
 //! assertions; the builtins `len cap real imag complex min max`; and
 //! Go's operators with its constant and typing rules.
 //!
-//! [`parse`] is the grammar, [`consts`] the arithmetic, [`eval`] the
+//! `parse.rs` is the grammar, `consts.rs` the arithmetic, `eval.rs` the
 //! evaluation against a [`Scope`].
 
 mod consts;
