@@ -58,3 +58,11 @@ fi
 for i in 0 1 2 3 4 5; do head -c $((4 + 16 * i * 4)) /dev/urandom > "$here/corpus/value_print/random-$i"; done
 printf '\0\0\0\0' > "$here/corpus/value_print/empty"
 ls -la "$out" "$here/corpus"/*
+# expr_eval: every expression of the Delve comparison (testdata/go/exprs),
+# each behind a frame-picking byte.
+mkdir -p "$here/corpus/expr_eval"
+i=0
+grep -v '^#' "$root/testdata/go/exprs/exprs.txt" | grep -v '^$' | while IFS= read -r e; do
+    i=$((i + 1))
+    printf '\001%s' "$e" > "$here/corpus/expr_eval/e$i"
+done

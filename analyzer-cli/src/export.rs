@@ -30,7 +30,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 /// What the flags ask of this module, or why they cannot be combined.
 fn check(cli: &Cli) -> Result<(), String> {
-    let vars = cli.vars || cli.locals || cli.print.is_some();
+    let vars = cli.vars || cli.locals || !cli.print.is_empty();
     match cli.format {
         Format::Pprof => {
             if !cli.goroutines {

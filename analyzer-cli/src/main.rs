@@ -137,10 +137,14 @@ struct Cli {
     /// One goroutine's frames with their arguments and locals (with -g N).
     #[arg(long, requires = "goroutine")]
     locals: bool,
-    /// Print a Go expression: globals (`main.cfg.Port`), fields, `a[3]`,
-    /// `m["k"]`, `*p`, `len(x)`, `cap(x)`; with -g N [-f M] in that frame's scope.
-    #[arg(long, value_name = "EXPR")]
-    print: Option<String>,
+    /// Print a Go expression, as Delve's `print` does (no function calls):
+    /// globals (`main.cfg.Port`), fields, `a[i]`, `m[k]`, `s[1:3]`, `*p`,
+    /// `&x`, operators, conversions and casts (`(*T)(0xADDR)`), type
+    /// assertions, `len cap real imag complex min max`; with -g N [-f M] in
+    /// that frame's scope. Repeat it for several expressions: one
+    /// `EXPR = VALUE` line each (an error: `EXPR: error: WHY`).
+    #[arg(long, value_name = "EXPR", allow_hyphen_values = true, action = clap::ArgAction::Append)]
+    print: Vec<String>,
     /// The goroutine (goid) for --locals, --vars and --print.
     #[arg(short = 'g', long = "goroutine", value_name = "N")]
     goroutine: Option<u64>,
@@ -148,15 +152,18 @@ struct Cli {
     /// (0 = innermost); without it, the innermost frame that has the name.
     #[arg(short = 'f', long = "frame", value_name = "M", requires = "goroutine")]
     frame: Option<usize>,
-    /// Longest string shown, in bytes.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    /// Longest string shown, in bytes (Delve's MaxStringLen).
+    #[arg(long, value_name = "N", default_value_t = 64, visible_alias = "max-string-len")]
     max_string: usize,
-    /// Most elements of a slice, array, map or channel shown.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    /// Most elements of a slice, array, map or channel shown (Delve's MaxArrayValues).
+    #[arg(long, value_name = "N", default_value_t = 64, visible_alias = "max-array-values")]
     max_elems: usize,
     /// Deepest nesting of structs, elements and followed pointers shown.
     #[arg(long, value_name = "N", default_value_t = 3)]
     max_depth: usize,
+    /// Most fields of one struct shown (Delve's MaxStructFields).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_struct_fields: usize,
     /// Developer aid: print the runtime struct offsets read from EXE's DWARF
     /// as an entry of the built-in layout table.
     #[arg(long, value_name = "EXE", hide = true)]
@@ -187,7 +194,7 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: --group --format json prints one document and works with nothing else");
         return ExitCode::from(2);
     }
-    let var_mode = cli.vars || cli.locals || cli.print.is_some();
+    let var_mode = cli.vars || cli.locals || !cli.print.is_empty();
     if let Some(why) = conflict(&cli) {
         eprintln!("goanalyze: {why}");
         return ExitCode::from(2);
@@ -231,7 +238,7 @@ fn conflict(cli: &Cli) -> Option<String> {
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
     .collect();
-    let vars: Vec<&str> = [(cli.vars, "--vars"), (cli.locals, "--locals"), (cli.print.is_some(), "--print")]
+    let vars: Vec<&str> = [(cli.vars, "--vars"), (cli.locals, "--locals"), (!cli.print.is_empty(), "--print")]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
         .collect();
@@ -292,7 +299,7 @@ fn run(cli: &Cli) -> Result<()> {
         );
     }
     let json = cli.format == Format::Json;
-    if cli.vars || cli.locals || cli.print.is_some() {
+    if cli.vars || cli.locals || !cli.print.is_empty() {
         let r = run_vars(cli, &a);
         // As below: the process ends here, freeing would only cost time.
         std::mem::forget(a);
@@ -362,7 +369,7 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
 /// `--threads` names each thread's goroutine; grouping, variables and
 /// native backtraces hold whole stacks.
 fn depth_needed(cli: &Cli) -> Depth {
-    let whole = cli.group || cli.vars || cli.locals || cli.print.is_some() || (cli.threads && cli.bt);
+    let whole = cli.group || cli.vars || cli.locals || !cli.print.is_empty() || (cli.threads && cli.bt);
     if whole {
         Depth::Full
     } else if cli.threads {
@@ -378,11 +385,11 @@ fn depth_needed(cli: &Cli) -> Depth {
 /// --vars, --locals and --print (analyzer::vars).
 fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
     use analyzer::value::Limits;
-    let limits = Limits { max_string: cli.max_string, max_elems: cli.max_elems, max_depth: cli.max_depth };
+    let limits = Limits { max_string: cli.max_string, max_elems: cli.max_elems, max_depth: cli.max_depth, max_fields: cli.max_struct_fields };
     let opts = Options { system: cli.system };
     let json = cli.format == Format::Json;
     let mut out = String::new();
-    if let Some(expr) = &cli.print {
+    if let [expr] = cli.print.as_slice() {
         let r = analyzer::vars::print_expr(a, expr, cli.goroutine, cli.frame, opts, limits);
         if json {
             let (ty, value, addr, error) = match r {
@@ -406,6 +413,23 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
             out += &v.to_string();
             out.push('\n');
         }
+    } else if !cli.print.is_empty() {
+        // Several: each on its line, an error in its place; exit 1 if any failed.
+        anyhow::ensure!(!json, "--format json takes one --print expression");
+        let mut failed = 0;
+        for expr in &cli.print {
+            match analyzer::vars::print_expr(a, expr, cli.goroutine, cli.frame, opts, limits) {
+                Ok((_, v, _)) => out += &format!("{expr} = {v}\n"),
+                Err(e) => {
+                    failed += 1;
+                    out += &format!("{expr}: error: {e}\n");
+                }
+            }
+        }
+        deadline::finished();
+        stdout::write_all(out.as_bytes()).map_err(StdoutFailed)?;
+        anyhow::ensure!(failed == 0, "{failed} of {} expressions failed", cli.print.len());
+        return Ok(());
     } else {
         if let Some(id) = cli.goroutine {
             anyhow::ensure!(a.goroutines.iter().any(|r| r.g.goid == id), "no goroutine {id} in the core");

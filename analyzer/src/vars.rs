@@ -12,7 +12,7 @@ use crate::binary::inline::LogicalFrame;
 use crate::memory::Memory;
 use crate::output::traceback::{self, Options};
 use crate::unwind::Frame;
-use crate::model::{self, Value, ValueKind};
+use crate::model::{self, Value};
 use crate::value::{Limits, Printer, Src, ValueError};
 
 /// The registers a frame's variables may use. Only two kinds of frame have
@@ -221,7 +221,7 @@ pub struct FrameScope<'a> {
 }
 
 impl crate::expr::Scope for FrameScope<'_> {
-    fn lookup(&self, name: &str) -> Option<Result<(Option<crate::dwarf::TypeRef>, Src), ValueError>> {
+    fn local(&self, name: &str) -> Option<Result<(Option<crate::dwarf::TypeRef>, Src), ValueError>> {
         for &(r, f, lf) in &self.frames {
             let regs = registers_for(self.a, r, f);
             // The innermost declaration wins (later in DWARF order).
@@ -232,8 +232,31 @@ impl crate::expr::Scope for FrameScope<'_> {
                 return Some(src.map(|s| (ty, s)));
             }
         }
+        None
+    }
+
+    fn global(&self, name: &str) -> Option<(Option<crate::dwarf::TypeRef>, Src)> {
         let g = self.di.globals().get(name)?;
-        Some(Ok((g.ty, Src::Mem(g.addr.wrapping_add(self.a.bias)))))
+        Some((g.ty, Src::Mem(g.addr.wrapping_add(self.a.bias))))
+    }
+
+    fn package(&self) -> String {
+        // The frame's own package; with every frame of a goroutine in
+        // scope, the first one that is not the runtime's (a parked
+        // goroutine's innermost frames are runtime.gopark and the like).
+        let first = self.frames.first().map(|(_, _, lf)| package_of(&lf.name));
+        let user = self.frames.iter().map(|(_, _, lf)| package_of(&lf.name)).find(|p| *p != "runtime" && !p.starts_with("internal/"));
+        user.or(first).unwrap_or("main").to_string()
+    }
+}
+
+/// The package path of a function name: `main` of `main.(*T).m`,
+/// `net/http` of `net/http.(*Client).Do`, `a.b/c` of `a.b/c.F[...]`.
+fn package_of(func: &str) -> &str {
+    let slash = func.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match func[slash..].find('.') {
+        Some(d) => &func[..slash + d],
+        None => func,
     }
 }
 
@@ -264,14 +287,7 @@ pub fn print_expr(
     let scope = FrameScope { a, di, frames };
     let p = printer(a, di, limits);
     match crate::expr::eval(&p, &scope, &e)? {
-        // len() and cap(): Go's int.
-        crate::expr::Evaluated::Int(n) => {
-            let kind = match i64::try_from(n) {
-                Ok(value) => ValueKind::Int { value },
-                Err(_) => ValueKind::Uint { value: n },
-            };
-            Ok((Some("int".into()), Value::new("int", kind), None))
-        }
+        crate::expr::Evaluated::Computed(v) => Ok((Some(v.ty.clone()), v, None)),
         crate::expr::Evaluated::Value(t, s) => Ok((Some(p.type_name(t)), p.value(t, &s), s.addr())),
     }
 }

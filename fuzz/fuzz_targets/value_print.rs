@@ -127,9 +127,9 @@ fuzz_target!(|data: &[u8]| {
     let bytes = s.core.damaged(&s.targets, recs, 7);
     let limits = match head[0] % 4 {
         0 => Limits::default(),
-        1 => Limits { max_string: 1 << 16, max_elems: 1000, max_depth: 10 },
-        2 => Limits { max_string: 0, max_elems: 0, max_depth: 0 },
-        _ => Limits { max_string: 64, max_elems: 64, max_depth: 30 },
+        1 => Limits { max_string: 1 << 16, max_elems: 1000, max_depth: 10, max_fields: 64 },
+        2 => Limits { max_string: 0, max_elems: 0, max_depth: 0, max_fields: 64 },
+        _ => Limits { max_string: 64, max_elems: 64, max_depth: 30, max_fields: 64 },
     };
     let opts = OpenOptions { exe: Some(s.exe.clone()), ..Default::default() };
     let Ok(core) = Core::from_bytes(&s.core_path, bytes, &opts) else { return };

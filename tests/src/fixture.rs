@@ -42,6 +42,21 @@ pub struct Build {
     pub pie: bool,
     pub goarch: String,
     pub goos: String,
+    /// `-gcflags=...` (`all=-N -l` for a debug build).
+    pub gcflags: GcFlags,
+}
+
+/// Compiler flags; hashes to nothing when unset, so adding the field kept
+/// every other fixture's cache key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcFlags(pub Option<String>);
+
+impl Hash for GcFlags {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if let Some(f) = &self.0 {
+            f.hash(h);
+        }
+    }
 }
 
 /// A built fixture executable.
@@ -62,10 +77,16 @@ impl Build {
             pie: false,
             goarch: "amd64".into(),
             goos: "linux".into(),
+            gcflags: GcFlags(None),
         }
     }
     pub fn toolchain(mut self, v: &str) -> Self {
         self.toolchain = Some(v.to_string());
+        self
+    }
+    /// Build with `-gcflags=FLAGS` (`all=-N -l`: no optimisation, no inlining).
+    pub fn gcflags(mut self, flags: &str) -> Self {
+        self.gcflags = GcFlags(Some(flags.to_string()));
         self
     }
     pub fn stripped(mut self) -> Self {
@@ -95,6 +116,9 @@ impl Build {
         }
         if self.stripped {
             s.push_str(" stripped");
+        }
+        if let Some(f) = &self.gcflags.0 {
+            s.push_str(&format!(" gcflags={f:?}"));
         }
         if self.goarch != "amd64" {
             s.push(' ');
@@ -178,6 +202,9 @@ impl Build {
         }
         if self.stripped {
             cmd.arg("-ldflags=-s -w");
+        }
+        if let Some(f) = &self.gcflags.0 {
+            cmd.arg(format!("-gcflags={f}"));
         }
         cmd.arg(format!("./{}", self.name));
         let out = cmd.output().context("running go build")?;

@@ -9,6 +9,7 @@
 //! parses those functions once.
 
 pub mod locations;
+pub mod names;
 pub mod types;
 
 use std::collections::HashMap;
@@ -121,6 +122,8 @@ pub struct DebugInfo {
     globals: OnceLock<HashMap<String, Global>>,
     /// DW_AT_go_runtime_type value -> type DIE.
     runtime_types: OnceLock<HashMap<u64, TypeRef>>,
+    /// Type names -> type DIEs, and types made up by expressions ([`names`]).
+    pub(crate) names: names::Names,
 }
 
 impl std::fmt::Debug for DebugInfo {
@@ -168,7 +171,12 @@ impl DebugInfo {
             type_depth: std::sync::atomic::AtomicUsize::new(0),
             globals: OnceLock::new(),
             runtime_types: OnceLock::new(),
+            names: Default::default(),
         }))
+    }
+
+    pub(crate) fn unit_count(&self) -> usize {
+        self.units.len()
     }
 
     pub(crate) fn unit(&self, idx: usize) -> &gimli::Unit<R> {

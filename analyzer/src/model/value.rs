@@ -69,6 +69,12 @@ pub enum ValueKind {
     },
     Struct {
         fields: Option<Vec<Field>>,
+        /// Fields past `--max-struct-fields`, not read.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        more: u64,
+        /// For a `time.Time`, the instant it holds (RFC 3339, as Delve shows it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<String>,
     },
     Array {
         len: u64,
@@ -83,6 +89,9 @@ pub enum ValueKind {
         cap: u64,
         elements: Option<Vec<Value>>,
         more: u64,
+        /// The elements' memory is not in the core.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unreadable: Option<String>,
     },
     /// `addr` is the map header (0: nil); `len` its count, `None` when the
     /// header could not be read; `unreadable` says why the walk of the
@@ -126,6 +135,10 @@ pub enum ValueKind {
     Unreadable {
         reason: String,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,10 +232,10 @@ impl Value {
                 let _ = write!(out, "{ty} ");
             }
         };
-        // A defined type over a basic one prints as a conversion: main.myInt(-17).
-        let conv = !ty.is_empty() && ty.contains('.');
+        // A defined type over a basic one prints as its value alone, as
+        // Delve prints it (the type is in the name column, or the interface's).
         let basic = |out: &mut String, v: &dyn fmt::Display| {
-            let _ = if conv { write!(out, "{ty}({v})") } else { write!(out, "{v}") };
+            let _ = write!(out, "{v}");
         };
         match &self.kind {
             ValueKind::Bool { value } => basic(out, value),
@@ -249,7 +262,15 @@ impl Value {
             }
             ValueKind::Func { func } => out.push_str(func.as_deref().unwrap_or("nil")),
             ValueKind::Pointer { addr: 0, .. } => {
-                let _ = write!(out, "{ty} nil");
+                // Delve's `*nil` where types are not shown (elements); the
+                // untyped nil (type "") is just `nil`.
+                if show_type && !ty.is_empty() {
+                    let _ = write!(out, "{ty} nil");
+                } else if show_type {
+                    out.push_str("nil");
+                } else {
+                    out.push_str("*nil");
+                }
             }
             ValueKind::Pointer { addr, target, unreadable } => match (target, unreadable) {
                 (Some(t), _) => {
@@ -263,8 +284,13 @@ impl Value {
                     let _ = write!(out, "({ty})({addr:#x})");
                 }
             },
-            ValueKind::Struct { fields } => {
-                typed(out);
+            ValueKind::Struct { fields, more, time } => {
+                match time {
+                    Some(w) => {
+                        let _ = write!(out, "time.Time({w})");
+                    }
+                    None => typed(out),
+                }
                 let Some(fields) = fields else {
                     out.push_str("{...}");
                     return;
@@ -277,19 +303,29 @@ impl Value {
                     let _ = write!(out, "{}: ", f.name);
                     f.value.write_text(true, out);
                 }
+                if *more > 0 {
+                    if !fields.is_empty() {
+                        out.push_str(", ");
+                    }
+                    let _ = write!(out, "...+{more} more");
+                }
                 out.push('}');
             }
             ValueKind::Array { len, elements, more } => {
                 typed(out);
                 elems(*len, elements.as_deref(), *more, out);
             }
-            ValueKind::Slice { addr, len, cap, elements, more } => {
+            ValueKind::Slice { addr, len, cap, elements, more, unreadable } => {
                 typed(out);
                 if *addr == 0 && *len == 0 {
                     out.push_str("len: 0, cap: 0, nil");
                     return;
                 }
                 let _ = write!(out, "len: {len}, cap: {cap}, ");
+                if let Some(why) = unreadable {
+                    let _ = write!(out, "<unreadable: {why}>");
+                    return;
+                }
                 elems(*len, elements.as_deref(), *more, out);
             }
             ValueKind::Map { addr, len, entries, more, unreadable } => {
@@ -354,10 +390,18 @@ impl Value {
             }
             ValueKind::Interface { dynamic_type, value, data } => match (dynamic_type, value) {
                 (None, _) => {
-                    let _ = write!(out, "{ty} nil");
+                    if show_type {
+                        let _ = write!(out, "{ty} nil");
+                    } else {
+                        out.push_str("nil");
+                    }
                 }
                 (Some(d), Some(v)) => {
-                    let _ = write!(out, "{ty}({d}) ");
+                    // Where types are not shown (elements, map entries), the
+                    // dynamic value alone, as Delve prints it.
+                    if show_type {
+                        let _ = write!(out, "{ty}({d}) ");
+                    }
                     v.write_text(false, out);
                 }
                 (Some(d), None) => {
@@ -420,11 +464,13 @@ mod tests {
             "main.point",
             ValueKind::Struct {
                 fields: Some(vec![Field { name: "X".into(), value: int(3) }, Field { name: "Y".into(), value: int(4) }]),
+                more: 0,
+                time: None,
             },
         );
         let cases: Vec<(Value, &str)> = vec![
             (point.clone(), "main.point {X: 3, Y: 4}"),
-            (v("main.myInt", ValueKind::Int { value: -17 }), "main.myInt(-17)"),
+            (v("main.myInt", ValueKind::Int { value: -17 }), "-17"),
             (v("float32", ValueKind::Float { value: Float(0.1) }), "0.1"),
             (v("float64", ValueKind::Float { value: Float(1e21) }), "1e+21"),
             (v("float64", ValueKind::Float { value: Float(f64::NAN) }), "NaN"),
@@ -433,8 +479,8 @@ mod tests {
             (v("*main.point", ValueKind::Pointer { addr: 0xc000, target: Some(Box::new(point.clone())), unreadable: None }), "*main.point {X: 3, Y: 4}"),
             (v("*main.point", ValueKind::Pointer { addr: 0, target: None, unreadable: None }), "*main.point nil"),
             (v("*int", ValueKind::Pointer { addr: 0x10, target: None, unreadable: Some("no memory".into()) }), "(*int)(0x10) <unreadable: no memory>"),
-            (v("[]int", ValueKind::Slice { addr: 0x20, len: 3, cap: 4, elements: Some(vec![int(1), int(2)]), more: 1 }), "[]int len: 3, cap: 4, [1,2,...+1 more]"),
-            (v("[]int", ValueKind::Slice { addr: 0, len: 0, cap: 0, elements: Some(vec![]), more: 0 }), "[]int len: 0, cap: 0, nil"),
+            (v("[]int", ValueKind::Slice { addr: 0x20, len: 3, cap: 4, elements: Some(vec![int(1), int(2)]), more: 1, unreadable: None }), "[]int len: 3, cap: 4, [1,2,...+1 more]"),
+            (v("[]int", ValueKind::Slice { addr: 0, len: 0, cap: 0, elements: Some(vec![]), more: 0, unreadable: None }), "[]int len: 0, cap: 0, nil"),
             (v("[2]main.point", ValueKind::Array { len: 2, elements: None, more: 2 }), "[2]main.point [...+2 more]"),
             (
                 v("map[string]int", ValueKind::Map {

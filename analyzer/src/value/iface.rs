@@ -35,10 +35,35 @@ impl Printer<'_> {
                 iface(Some(dt.name.clone()), Some(Box::new(v)))
             }
             None => {
-                let name = self.runtime_type_name(rtype).unwrap_or_else(|| format!("type at {rtype:#x}"));
+                // A type word that names no type (an optimised build's stale
+                // slot): unreadable, never a value made from it.
+                let name = self.runtime_type_name(rtype).ok_or_else(|| {
+                    ValueError::Implausible(format!("{}: type word {rtype:#x} is no type the binary knows", t.name))
+                })?;
                 iface(Some(name), None)
             }
         }
+    }
+
+    /// An interface value's dynamic type and where its value is (the
+    /// data word itself for pointer-shaped types); `None` for a nil
+    /// interface. A type word that names no type is an error, never a guess.
+    pub fn iface_dynamic(&self, t: &Type, src: &Src) -> Result<Option<(TypeRef, Src)>, ValueError> {
+        let Kind::Interface { empty } = t.kind else { return Err(ValueError::Layout(format!("{} is not an interface", t.name))) };
+        let w0 = self.word(src)?;
+        let data = self.word(&src.at(8))?;
+        if w0 == 0 {
+            return Ok(None);
+        }
+        let rtype = if empty { w0 } else { self.mem.u64(w0.wrapping_add(8))? };
+        let Some(dr) = self.dwarf_type_of(rtype) else {
+            let name = self.runtime_type_name(rtype).ok_or_else(|| {
+                ValueError::Implausible(format!("{}: type word {rtype:#x} is no type the binary knows", t.name))
+            })?;
+            return Err(ValueError::Layout(format!("{}: dynamic type {name} is not in the DWARF", t.name)));
+        };
+        let vsrc = if self.pointer_shaped(Some(dr), 0) { Src::Bytes(super::Assembled::word(data), 0) } else { Src::Mem(data) };
+        Ok(Some((dr, vsrc)))
     }
 
     fn types_base(&self) -> Option<u64> {

@@ -10,6 +10,7 @@ mod hmap;
 mod iface;
 mod swiss;
 mod error;
+mod time;
 
 pub use error::ValueError;
 
@@ -31,11 +32,13 @@ pub struct Limits {
     pub max_elems: usize,
     /// Nesting of structs, elements and followed pointers.
     pub max_depth: usize,
+    /// Fields of one struct shown (Delve's MaxStructFields).
+    pub max_fields: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_string: 64, max_elems: 64, max_depth: 3 }
+        Limits { max_string: 64, max_elems: 64, max_depth: 3, max_fields: 64 }
     }
 }
 
@@ -176,8 +179,8 @@ impl<'a> Printer<'a> {
         match &t.kind {
             Kind::Named(inner) => {
                 let it = self.ty(*inner).ok_or(ValueError::NoType)?;
-                // The underlying value under the named type's name (a
-                // defined basic type prints as a conversion: `main.myInt(-17)`).
+                // The underlying value under the named type's name; the text
+                // views print a defined basic type's value alone, as Delve does.
                 let renamed = Type { name: t.name.clone(), ..(*it).clone() };
                 self.node_of(&renamed, src, depth, chain)
             }
@@ -213,7 +216,9 @@ impl<'a> Printer<'a> {
                 if p == 0 {
                     return pointer(None, None);
                 }
-                let deref = et.as_ref().is_some_and(|e| matches!(e.kind, Kind::Struct(_) | Kind::Array { .. }));
+                // Every pointer is followed, as Delve does (`*5` for a *int),
+                // within the depth limit and the cycle check.
+                let deref = et.as_ref().is_some_and(|e| !matches!(e.kind, Kind::Unknown(_)));
                 if !deref || depth >= l.max_depth || chain.contains(&p) {
                     return pointer(None, None);
                 }
@@ -228,18 +233,22 @@ impl<'a> Printer<'a> {
                 pointer(Some(Box::new(target)), None)
             }
             Kind::Struct(fields) => {
+                // time.Time: the instant it holds, shown before its fields (Delve's form).
+                let time = if t.name == "time.Time" { self.time_text(fields, src).ok() } else { None };
                 if depth >= l.max_depth {
-                    return v(ValueKind::Struct { fields: None });
+                    return v(ValueKind::Struct { fields: None, more: 0, time });
                 }
-                let fields = fields
+                let shown = fields.len().min(l.max_fields);
+                let more = (fields.len() - shown) as u64;
+                let fields = fields[..shown]
                     .iter()
                     .map(|f| Field { name: f.name.clone(), value: self.node(f.ty, &src.at(f.offset), depth + 1, chain) })
                     .collect();
-                v(ValueKind::Struct { fields: Some(fields) })
+                v(ValueKind::Struct { fields: Some(fields), more, time })
             }
             Kind::Array { elem, len } => {
                 let esize = elem.and_then(|e| self.ty(e)).map(|e| e.size).unwrap_or(0);
-                let (elements, more) = self.elems(*elem, src, esize, *len, depth, chain);
+                let (elements, more) = self.elems(*elem, src, esize, *len, depth, chain)?;
                 v(ValueKind::Array { len: *len, elements, more })
             }
             Kind::Slice(elem) => {
@@ -247,11 +256,14 @@ impl<'a> Printer<'a> {
                 let len = self.word(&src.at(8))?;
                 let cap = self.word(&src.at(16))?;
                 if ptr == 0 && len == 0 {
-                    return v(ValueKind::Slice { addr: 0, len: 0, cap, elements: Some(Vec::new()), more: 0 });
+                    return v(ValueKind::Slice { addr: 0, len: 0, cap, elements: Some(Vec::new()), more: 0, unreadable: None });
                 }
                 let esize = elem.and_then(|e| self.ty(e)).map(|e| e.size).unwrap_or(0);
-                let (elements, more) = self.elems(*elem, &Src::Mem(ptr), esize, len, depth, chain);
-                v(ValueKind::Slice { addr: ptr, len, cap, elements, more })
+                let kind = match self.elems(*elem, &Src::Mem(ptr), esize, len, depth, chain) {
+                    Ok((elements, more)) => ValueKind::Slice { addr: ptr, len, cap, elements, more, unreadable: None },
+                    Err(e) => ValueKind::Slice { addr: ptr, len, cap, elements: None, more: len, unreadable: Some(e.to_string()) },
+                };
+                v(kind)
             }
             Kind::Map { key, elem, hdr } => {
                 let p = self.word(src)?;
@@ -295,13 +307,20 @@ impl<'a> Printer<'a> {
     /// Up to `max_elems` of `len` elements of `esize` bytes from `src`, and
     /// how many more there are; no list past the nesting limit.
     #[allow(clippy::too_many_arguments)]
-    fn elems(&self, elem: Option<TypeRef>, src: &Src, esize: u64, len: u64, depth: usize, chain: &mut Chain) -> (Option<Vec<Value>>, u64) {
+    fn elems(&self, elem: Option<TypeRef>, src: &Src, esize: u64, len: u64, depth: usize, chain: &mut Chain) -> Result<(Option<Vec<Value>>, u64), ValueError> {
         if depth >= self.limits.max_depth && len > 0 {
-            return (None, len);
+            return Ok((None, len));
+        }
+        // Elements in memory the core does not have: one error for all of
+        // them, not one per element.
+        if len > 0 && esize > 0 {
+            if let Src::Mem(a) = src {
+                self.mem.read(*a, &mut [0u8; 1])?;
+            }
         }
         let n = len.min(self.limits.max_elems as u64);
         let v = (0..n).map(|i| self.node(elem, &src.at(i.wrapping_mul(esize)), depth + 1, chain)).collect();
-        (Some(v), len - n)
+        Ok((Some(v), len - n))
     }
 
     /// A Go string's first `max_string` bytes (invalid UTF-8 replaced) and

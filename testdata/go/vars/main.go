@@ -214,7 +214,7 @@ func main() {
 	fmt.Fprintf(os.Stderr, "want-global main.gFloat %v\n", gFloat)
 	fmt.Fprintf(os.Stderr, "want-global main.gComplex (%v + %vi)\n", real(gComplex), imag(gComplex))
 	fmt.Fprintf(os.Stderr, "want-global main.gBool %v\n", gBool)
-	fmt.Fprintf(os.Stderr, "want-global main.gMyInt main.myInt(%d)\n", gMyInt)
+	fmt.Fprintf(os.Stderr, "want-global main.gMyInt %d\n", gMyInt)
 	fmt.Fprintf(os.Stderr, "want-global main.gUptr unsafe.Pointer(%#x)\n", uintptr(gUptr))
 
 	go holdLocals(done, 7)
