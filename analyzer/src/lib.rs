@@ -63,6 +63,7 @@ pub mod crash;
 pub mod dwarf;
 pub mod error;
 pub mod expr;
+pub mod heap;
 pub mod memory;
 pub mod model;
 pub mod output;

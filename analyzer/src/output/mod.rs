@@ -2,6 +2,7 @@
 //! reports of `--info`, `--threads` and `--goroutines` ([`report`]) and the
 //! versioned JSON documents ([`json`]).
 
+pub mod heap;
 pub mod json;
 pub mod report;
 pub mod traceback;
