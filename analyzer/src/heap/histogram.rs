@@ -43,6 +43,11 @@ pub struct Summary {
     /// Manually managed spans: goroutine stacks and GC work buffers.
     pub stack_and_manual_bytes: u64,
     pub runtime: Option<super::stats::RuntimeStats>,
+    /// Objects allocated from spans that Ps hold in their caches since they
+    /// took them (`allocCount - allocCountBeforeCache`), which the runtime's
+    /// counters include only once the span is given back.
+    pub cached_objects: u64,
+    pub cached_bytes: u64,
 }
 
 pub struct Histogram {
@@ -74,6 +79,11 @@ impl Heap {
             let n = u64::from(hi - lo);
             sum.objects += n;
             sum.object_bytes += n * s.elemsize;
+            if self.sweepgen.is_some_and(|g| s.sweepgen == g.wrapping_add(3)) {
+                let c = s.alloc_count.saturating_sub(s.alloc_count_before_cache);
+                sum.cached_objects += c;
+                sum.cached_bytes += c * s.elemsize;
+            }
             if s.noscan && s.elemsize == 16 {
                 sum.tiny_class_objects += n;
             }

@@ -30,6 +30,7 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("mspan.state", true),
     ("mspan.elemsize", true),
     ("mspan.sweepgen", false),
+    ("mspan.allocCountBeforeCache", false),
     ("mspan.limit", false),
     // Go 1.22+: the type of a large object.
     ("mspan.largeType", false),

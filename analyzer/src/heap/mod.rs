@@ -40,6 +40,7 @@ pub use types::Typing;
 pub struct Heap {
     pub layout: layout::HeapLayout,
     pub mheap: u64,
+    pub sweepgen: Option<u32>,
     /// Spans not in use by heap objects: stacks, free, etc. (the in-use ones are in `objects`).
     pub other_spans: Vec<spans::Span>,
     pub objects: ObjectIndex,
@@ -57,6 +58,7 @@ impl Heap {
         let mheap = spans::find_mheap(bin, mem, bias, &layout)?;
         let set = spans::read_spans(bin, mem, &layout, mheap)?;
         let mut warnings = set.warnings;
+        let sweepgen = set.sweepgen;
         let (in_use, other_spans): (Vec<_>, Vec<_>) =
             set.spans.into_iter().partition(|s| s.state == spans::SpanState::InUse);
         let go122 = bin.go_minor().unwrap_or(26) >= 22;
@@ -64,7 +66,7 @@ impl Heap {
         warnings.extend(objects.warnings.iter().cloned());
         let typing = types::Typer::new(bin, mem, bias, &objects).run();
         let runtime = stats::read(bin, mem, bias, &layout);
-        Ok(Heap { layout, mheap, other_spans, objects, typing, runtime, warnings })
+        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, warnings })
     }
 
     /// The type name an object is listed under in the histogram.

@@ -44,6 +44,9 @@ pub struct Span {
     pub alloc_bits: u64,
     /// Go 1.22+: a large scan object's type.
     pub large_type: u64,
+    pub sweepgen: u32,
+    /// `allocCount` when a P took the span into its cache.
+    pub alloc_count_before_cache: u64,
 }
 
 impl Span {
@@ -58,6 +61,8 @@ impl Span {
 /// What reading the spans found.
 pub struct SpanSet {
     pub mheap: u64,
+    /// `mheap_.sweepgen` (a span with sweepgen + 3 is cached by a P).
+    pub sweepgen: Option<u32>,
     /// Every span of `allspans` that could be read, sorted by start.
     pub spans: Vec<Span>,
     pub warnings: Vec<String>,
@@ -152,6 +157,17 @@ pub fn read_span(mem: &dyn Memory, l: &HeapLayout, narrow: bool, addr: u64) -> R
             Some(o) => mem.u64(addr.wrapping_add(o)).unwrap_or(0),
             None => 0,
         },
+        sweepgen: match l.opt("mspan.sweepgen") {
+            Some(o) => mem.u32(addr.wrapping_add(o)).unwrap_or(0),
+            None => 0,
+        },
+        alloc_count_before_cache: match l.opt("mspan.allocCountBeforeCache") {
+            Some(o) => {
+                let mut b = [0u8; 2];
+                mem.read(addr.wrapping_add(o), &mut b).map(|()| u64::from(u16::from_le_bytes(b))).unwrap_or(0)
+            }
+            None => 0,
+        },
     })
 }
 
@@ -204,7 +220,8 @@ pub fn read_spans(bin: &Binary, mem: &dyn Memory, l: &HeapLayout, mheap: u64) ->
     if spans.len() != before {
         warnings.push(format!("{} spans overlap others and were skipped", before - spans.len()));
     }
-    Ok(SpanSet { mheap, spans, warnings })
+    let sweepgen = l.opt("mheap.sweepgen").and_then(|o| mem.u32(mheap.wrapping_add(o)).ok());
+    Ok(SpanSet { mheap, sweepgen, spans, warnings })
 }
 
 fn sane(s: &Span) -> bool {

@@ -42,10 +42,19 @@ pub fn heap_text(h: &Heap, hist: &Histogram, top: usize) -> String {
                 r.in_work_bufs,
                 s.stack_and_manual_bytes as i64 - r.in_stacks - r.in_work_bufs
             );
-            if s.objects as i64 != r.heap_objects {
+            let d = s.objects as i64 - r.heap_objects;
+            let db = s.object_bytes as i64 - r.heap_alloc;
+            if d != 0 || db != 0 {
                 let _ = writeln!(
                     o,
-                    "  (the runtime counts the small objects of a span cached by a P when the span is given back; the difference is what Ps allocated from their cached spans since)"
+                    "  {} objects ({} bytes) were allocated from spans Ps hold in their caches, which the runtime counts when a span is given back{}",
+                    s.cached_objects,
+                    s.cached_bytes,
+                    if d == s.cached_objects as i64 && db == s.cached_bytes as i64 {
+                        ": reconciled exactly"
+                    } else {
+                        "; the rest of the difference is not explained"
+                    }
                 );
             }
         }
