@@ -200,8 +200,18 @@ impl<'a> Typer<'a> {
             }
             D::Pointer(Some(e)) | D::Slice(Some(e)) => {
                 let Some(et) = di.type_at(*e) else { return };
-                let Some(ert) = et.runtime_type.and_then(|v| self.runtime_of(types_base, v)) else { return };
                 let Ok(p) = self.mem.u64(addr) else { return };
+                let Some(ert) = et.runtime_type.and_then(|v| self.runtime_of(types_base, v)) else {
+                    // The element has no runtime descriptor (a func type,
+                    // say): follow it by DWARF, without typing the target.
+                    let n = if matches!(t.kind, D::Pointer(_)) { 1 } else { self.mem.u64(addr.wrapping_add(8)).unwrap_or(0) };
+                    if p != 0 && et.size != 0 && self.idx.find(p).is_some() {
+                        for i in 0..n.min(MAX_ARRAY_WALK) {
+                            self.dwarf_value(di, types_base, p.wrapping_add(i * et.size), *e, depth + 1);
+                        }
+                    }
+                    return;
+                };
                 if matches!(t.kind, D::Pointer(_)) {
                     self.claim(p, Claim::Value(ert));
                 } else if let Ok(cap) = self.mem.u64(addr.wrapping_add(16)) {
