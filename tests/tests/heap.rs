@@ -146,6 +146,21 @@ fn planted_heap_matrix() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// linux/arm64 under qemu-aarch64 (its guest core), newest Go and stripped.
+#[test]
+fn planted_heap_arm64_qemu() {
+    let tools = require_tools!("go" => "builds the fixtures", "qemu-aarch64" => "the producer");
+    let mut failures = Vec::new();
+    for b in [Build::new("heapobjs").arch("arm64"), Build::new("heapobjs").arch("arm64").stripped()] {
+        let r = b.build().and_then(|fx| producers::qemu_arm64_core(&tools[1], &fx.exe, &[])).and_then(|m| check(&m, true));
+        match r {
+            Ok(s) => eprintln!("{:<40} ok: {s}", b.label()),
+            Err(e) => failures.push(format!("{}: {e:#}", b.label())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// A core cut short in its heap gives a partial result with warnings or a
 /// clear error: never a panic.
 #[test]
