@@ -119,6 +119,11 @@ impl ObjectIndex {
 
     /// The allocated object containing `addr` (interior pointers too).
     pub fn find(&self, addr: u64) -> Option<ObjId> {
+        self.find_in_span(addr).map(|(id, _)| id)
+    }
+
+    /// [`Self::find`], with the object's span index.
+    pub fn find_in_span(&self, addr: u64) -> Option<(ObjId, usize)> {
         let k = self.span_at(addr)?;
         let s = &self.spans[k];
         let i = (addr - s.start) / s.elemsize;
@@ -128,6 +133,6 @@ impl ObjectIndex {
         let base = s.start + i * s.elemsize;
         let (lo, hi) = (self.first[k] as usize, self.first[k + 1] as usize);
         let j = self.addrs[lo..hi].binary_search(&base).ok()?;
-        Some((lo + j) as ObjId)
+        Some(((lo + j) as ObjId, k))
     }
 }

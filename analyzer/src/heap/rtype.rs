@@ -38,25 +38,42 @@ pub struct RType {
     pub empty_iface: bool,
 }
 
+/// Slots of the direct-mapped cache in front of the map: a walk asks for
+/// the same few descriptors millions of times.
+const HOT: usize = 512;
+
 pub struct RTypes<'a> {
     reader: TypeReader<'a>,
     mem: &'a dyn Memory,
     cache: HashMap<u64, Option<Arc<RType>>>,
+    hot: Vec<Option<(u64, Arc<RType>)>>,
 }
 
 impl<'a> RTypes<'a> {
     pub fn new(reader: TypeReader<'a>) -> RTypes<'a> {
         let mem = reader.mem;
-        RTypes { reader, mem, cache: HashMap::new() }
+        RTypes { reader, mem, cache: HashMap::new(), hot: vec![None; HOT] }
     }
 
     /// The descriptor at runtime address `addr`, read once.
     pub fn get(&mut self, addr: u64) -> Option<Arc<RType>> {
-        if let Some(t) = self.cache.get(&addr) {
-            return t.clone();
+        let slot = (addr >> 4) as usize % HOT;
+        if let Some((a, t)) = &self.hot[slot] {
+            if *a == addr {
+                return Some(t.clone());
+            }
         }
-        let t = self.read(addr).map(Arc::new);
-        self.cache.insert(addr, t.clone());
+        let t = match self.cache.get(&addr) {
+            Some(t) => t.clone(),
+            None => {
+                let t = self.read(addr).map(Arc::new);
+                self.cache.insert(addr, t.clone());
+                t
+            }
+        };
+        if let Some(t) = &t {
+            self.hot[slot] = Some((addr, t.clone()));
+        }
         t
     }
 

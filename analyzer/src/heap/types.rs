@@ -349,13 +349,12 @@ impl<'a> Typer<'a> {
     /// its start and the claim fits its size class.
     fn claim(&mut self, p: u64, c: Claim) {
         let idx = self.idx;
-        let Some(id) = idx.find(p) else { return };
-        if self.t.types[id as usize] != UNTYPED || idx.user_addr(id) != p {
+        let Some((id, k)) = idx.find_in_span(p) else { return };
+        let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
+        if self.t.types[id as usize] != UNTYPED || idx.base(id) + hdr != p {
             return;
         }
-        let k = idx.span_of(id);
         let s = &idx.spans[k];
-        let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
         let fits = |bytes: u64| bytes > 0 && round_up(bytes.saturating_add(hdr)) == s.elemsize;
         match c {
             Claim::Value(rt) => {
