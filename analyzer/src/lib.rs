@@ -13,6 +13,8 @@
 //!   frame pointers, the argument words a traceback prints;
 //! - [`dwarf`], [`value`], [`expr`], [`vars`]: variables and expressions;
 //! - [`crash`]: reason, signature, grouping, triage;
+//! - [`heap`]: every heap object (spans, allocation bits), its type, a
+//!   histogram by type reconciled with the runtime's own counters;
 //! - [`analysis`]: [`Analysis`], the opened core with every goroutine's
 //!   starting point; [`output`]: traceback, text and JSON views.
 //!
