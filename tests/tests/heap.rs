@@ -93,6 +93,17 @@ fn check(made: &MadeCore, typed: bool) -> Result<String> {
         if closures != planted["closure"] {
             errs.push(format!("closures: {closures}, planted {}", planted["closure"]));
         }
+        // Tiny allocations, counted by the typed pointers into their blocks.
+        let tiny_int32 = doc["tiny"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["type"] == "int32")
+            .and_then(|r| r["objects"].as_u64())
+            .unwrap_or(0);
+        if tiny_int32 != planted["tiny"] {
+            errs.push(format!("tiny int32: {tiny_int32}, planted {}", planted["tiny"]));
+        }
         // The runtime and the os package hold strings of their own.
         if got("string") < planted["string"] {
             errs.push(format!("string: {} objects, planted at least {}", got("string"), planted["string"]));

@@ -52,6 +52,8 @@ pub struct Summary {
 
 pub struct Histogram {
     pub rows: Vec<Row>,
+    /// Tiny allocations found through typed pointers, by type: (type, count), most first.
+    pub tiny: Vec<(String, u64)>,
     pub summary: Summary,
 }
 
@@ -136,7 +138,13 @@ impl Heap {
         }
         let mut rows: Vec<Row> = merged.into_values().collect();
         rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.objects.cmp(&a.objects)).then(a.name.cmp(&b.name)));
-        Histogram { rows, summary: sum }
+        let mut tiny: HashMap<&str, u64> = HashMap::new();
+        for e in t.tiny.values() {
+            *tiny.entry(t.entries[*e as usize].name.as_str()).or_default() += 1;
+        }
+        let mut tiny: Vec<(String, u64)> = tiny.into_iter().map(|(n, c)| (n.to_string(), c)).collect();
+        tiny.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Histogram { rows, tiny, summary: sum }
     }
 }
 

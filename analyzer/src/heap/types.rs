@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::objects::{ObjId, ObjectIndex};
 use super::rtype::{RType, RTypes};
-use super::sizeclass::{round_up, MALLOC_HEADER_SIZE};
+use super::sizeclass::{round_up, MALLOC_HEADER_SIZE, TINY_SIZE};
 use crate::binary::Binary;
 use crate::memory::Memory;
 use crate::runtime::gotype::Kind;
@@ -63,6 +63,9 @@ pub struct Typing {
     pub used: Vec<u64>,
     /// Per object: element count (1 for a single value, 0 when untyped).
     pub count: Vec<u64>,
+    /// Tiny allocations (noscan, under 16 bytes, packed into 16-byte
+    /// blocks) found through typed pointers: address -> entry.
+    pub tiny: HashMap<u64, u32>,
 }
 
 impl Typing {
@@ -103,7 +106,7 @@ pub struct Typer<'a> {
 impl<'a> Typer<'a> {
     pub fn new(bin: &'a Binary, mem: &'a dyn Memory, bias: u64, idx: &'a ObjectIndex) -> Typer<'a> {
         let n = idx.len();
-        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: vec![UNTYPED; n], used: vec![u64::MAX; n], count: vec![0; n] };
+        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: vec![UNTYPED; n], used: vec![u64::MAX; n], count: vec![0; n], tiny: HashMap::new() };
         t.entries.push(TypeEntry { name: String::new(), rtype: None, source: TypeSource::Pointer });
         let rt = RTypes::new(crate::runtime::gotype::TypeReader { bin, mem, bias });
         Typer { bin, mem, bias, idx, rt, t, work: Vec::new() }
@@ -350,6 +353,20 @@ impl<'a> Typer<'a> {
     fn claim(&mut self, p: u64, c: Claim) {
         let idx = self.idx;
         let Some((id, k)) = idx.find_in_span(p) else { return };
+        if let Claim::Value(rt) = &c {
+            let s = &idx.spans[k];
+            if s.noscan && s.elemsize == TINY_SIZE && rt.size < TINY_SIZE && rt.size > 0 && rt.ptr_bytes == 0 {
+                // A tiny allocation inside a block: count it by address;
+                // the block is typed as one.
+                let e = self.t.entry(rt.name.clone(), Some(rt.addr), TypeSource::Pointer);
+                self.t.tiny.entry(p).or_insert(e);
+                if self.t.types[id as usize] == UNTYPED {
+                    let b = self.t.entry("tiny block".into(), None, TypeSource::Pointer);
+                    self.set(id, b, u64::MAX, 1);
+                }
+                return;
+            }
+        }
         let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
         if self.t.types[id as usize] != UNTYPED || idx.base(id) + hdr != p {
             return;

@@ -76,6 +76,13 @@ pub fn heap_text(h: &Heap, hist: &Histogram, top: usize) -> String {
         let (ro, rb) = rest.iter().fold((0u64, 0u64), |(a, b), r| (a + r.objects, b + r.bytes));
         let _ = writeln!(o, "{ro:>10} {rb:>14} {:>12}  ({} more types; --top 0 lists all)", "", rest.len());
     }
+    if !hist.tiny.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "tiny allocations (packed into the 16-byte tiny blocks above) found through typed pointers:");
+        for (name, c) in &hist.tiny {
+            let _ = writeln!(o, "{c:>10}  {name}");
+        }
+    }
     o
 }
 
@@ -87,7 +94,15 @@ struct Doc<'a> {
     layout_source: &'a str,
     summary: &'a crate::heap::Summary,
     types: &'a [crate::heap::Row],
+    tiny: Vec<TinyRow<'a>>,
     warnings: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+struct TinyRow<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    objects: u64,
 }
 
 pub fn heap_json(h: &Heap, hist: &Histogram, go_version: Option<&str>, top: usize) -> String {
@@ -99,6 +114,7 @@ pub fn heap_json(h: &Heap, hist: &Histogram, go_version: Option<&str>, top: usiz
         layout_source: &h.layout.source,
         summary: &hist.summary,
         types: &hist.rows[..n],
+        tiny: hist.tiny.iter().map(|(t, c)| TinyRow { ty: t, objects: *c }).collect(),
         warnings: &h.warnings,
     };
     serde_json::to_string_pretty(&d).unwrap_or_default() + "\n"
