@@ -110,8 +110,8 @@ impl Heap {
                 row.objects += 1;
                 row.bytes += s.elemsize;
                 match t.used[id as usize] {
-                    u64::MAX => row.lost_unknown += 1,
-                    u => row.lost_bytes += s.elemsize.saturating_sub(u),
+                    super::types::USED_UNKNOWN => row.lost_unknown += 1,
+                    u => row.lost_bytes += s.elemsize.saturating_sub(u64::from(u)),
                 }
             }
         }

@@ -27,6 +27,8 @@ use crate::runtime::gotype::Kind;
 
 /// `types[id] == UNTYPED`: nothing said what the object is.
 pub const UNTYPED: u32 = 0;
+/// `Typing::used` of an object whose value size is not known.
+pub const USED_UNKNOWN: u32 = u32::MAX;
 /// Nested types followed at most (struct in array in struct...).
 const MAX_DEPTH: usize = 24;
 /// Array elements walked per array value at most.
@@ -59,10 +61,9 @@ pub struct Typing {
     by_name: HashMap<(String, TypeSource), u32>,
     /// Per object: its entry.
     pub types: Vec<u32>,
-    /// Per object: bytes its value(s) occupy, when known (`u64::MAX`: not known).
-    pub used: Vec<u64>,
-    /// Per object: element count (1 for a single value, 0 when untyped).
-    pub count: Vec<u64>,
+    /// Per object: bytes its value(s) occupy, when known ([`USED_UNKNOWN`]:
+    /// not known; 4 bytes an object, as there are millions).
+    pub used: Vec<u32>,
     /// Tiny allocations (noscan, under 16 bytes, packed into 16-byte
     /// blocks) found through typed pointers: address -> entry.
     pub tiny: HashMap<u64, u32>,
@@ -106,7 +107,7 @@ pub struct Typer<'a> {
 impl<'a> Typer<'a> {
     pub fn new(bin: &'a Binary, mem: &'a dyn Memory, bias: u64, idx: &'a ObjectIndex) -> Typer<'a> {
         let n = idx.len();
-        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: vec![UNTYPED; n], used: vec![u64::MAX; n], count: vec![0; n], tiny: HashMap::new() };
+        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: vec![UNTYPED; n], used: vec![USED_UNKNOWN; n], tiny: HashMap::new() };
         t.entries.push(TypeEntry { name: String::new(), rtype: None, source: TypeSource::Pointer });
         let rt = RTypes::new(crate::runtime::gotype::TypeReader { bin, mem, bias });
         Typer { bin, mem, bias, idx, rt, t, work: Vec::new() }
@@ -153,11 +154,10 @@ impl<'a> Typer<'a> {
         self.work.push((id, rt, n));
     }
 
-    fn set(&mut self, id: ObjId, entry: u32, used: u64, count: u64) {
+    fn set(&mut self, id: ObjId, entry: u32, used: u64, _count: u64) {
         let i = id as usize;
         self.t.types[i] = entry;
-        self.t.used[i] = used;
-        self.t.count[i] = count;
+        self.t.used[i] = u32::try_from(used).ok().filter(|u| *u != USED_UNKNOWN).unwrap_or(USED_UNKNOWN);
     }
 
     /// Package variables, by their DWARF types.

@@ -2,7 +2,7 @@
 // kinds, reachable from globals, then prints the runtime's own accounting
 // (runtime.ReadMemStats and runtime/metrics) and crashes with a nil
 // dereference, which allocates nothing, so the core's heap is the heap the
-// figures describe. Argument "big" scales the counts up.
+// figures describe. Arguments "big" and "bench" scale the counts up.
 package main
 
 import (
@@ -72,6 +72,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "big" {
 		nSmall *= 100
 		nMedium *= 100
+		nString *= 100
+	}
+	// The benchmark's heap (docs/BENCHMARKS.md): about 11 million objects.
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		nSmall *= 800
+		nMedium *= 1000
 		nString *= 100
 	}
 	smalls = make([]*small, nSmall)
