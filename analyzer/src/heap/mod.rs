@@ -11,8 +11,8 @@
 //!   from any address to its object ([`objects::ObjectIndex`]);
 //! - [`rtype`]: the runtime's type descriptors; [`types`]: giving objects
 //!   their types (malloc headers, `largeType`, typed roots, propagation);
-//! - [`stats`]: `runtime.memstats.heapStats`;
-//! - [`histogram`]: by type, and the summary.
+//! - [`stats`], the runtime's counters (`runtime.memstats.heapStats`);
+//! - [`histogram`], by type, and the summary.
 //!
 //! Go 1.21 through 1.27. Before 1.22 the heap records no types (only
 //! pointer bitmaps): objects are typed only from DWARF roots, so a stripped

@@ -112,7 +112,7 @@ fn looks_like_allspans(mem: &dyn Memory, l: &HeapLayout, narrow: bool, p: u64, n
             .ok()
             .and_then(|a| read_span(mem, l, narrow, a).ok())
             .is_some_and(|s| {
-                s.start % PAGE_SIZE == 0
+                s.start.is_multiple_of(PAGE_SIZE)
                     && s.start != 0
                     && (1..=MAX_SPAN_PAGES).contains(&s.npages)
                     && matches!(s.state, SpanState::Dead | SpanState::InUse | SpanState::Manual)
@@ -225,7 +225,7 @@ pub fn read_spans(bin: &Binary, mem: &dyn Memory, l: &HeapLayout, mheap: u64) ->
 }
 
 fn sane(s: &Span) -> bool {
-    if s.start % PAGE_SIZE != 0 || s.npages == 0 || s.npages > MAX_SPAN_PAGES || s.start.checked_add(s.bytes()).is_none() {
+    if !s.start.is_multiple_of(PAGE_SIZE) || s.npages == 0 || s.npages > MAX_SPAN_PAGES || s.start.checked_add(s.bytes()).is_none() {
         return false;
     }
     if s.state != SpanState::InUse {

@@ -115,14 +115,14 @@ impl<'a> Typer<'a> {
 
     /// Type everything that can be typed and return the result.
     pub fn run(mut self) -> Typing {
-        self.from_allocations();
-        self.from_globals();
+        self.type_allocations();
+        self.type_globals();
         self.propagate();
         self.t
     }
 
     /// Malloc headers and large spans' `largeType` (Go 1.22+).
-    fn from_allocations(&mut self) {
+    fn type_allocations(&mut self) {
         let idx = self.idx;
         for (k, s) in idx.spans.iter().enumerate() {
             let (lo, hi) = (idx.first[k], idx.first[k + 1]);
@@ -161,7 +161,7 @@ impl<'a> Typer<'a> {
     }
 
     /// Package variables, by their DWARF types.
-    fn from_globals(&mut self) {
+    fn type_globals(&mut self) {
         let Ok(di) = self.bin.debug_info() else { return };
         let types_base = self.bin.symbol("runtime.types");
         let mut globals: Vec<_> = di.globals().values().filter_map(|g| Some((g.addr, g.ty?))).collect();
