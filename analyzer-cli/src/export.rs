@@ -33,6 +33,9 @@ fn check(cli: &Cli) -> Result<(), String> {
     let vars = cli.vars || cli.locals || !cli.print.is_empty();
     match cli.format {
         Format::Pprof => {
+            if cli.heap || cli.objects.is_some() {
+                return Err("--heap --format pprof is not written yet: use --format json".into());
+            }
             if !cli.goroutines {
                 return Err("--format pprof writes the goroutine profile: give --goroutines".into());
             }
@@ -61,6 +64,8 @@ fn check(cli: &Cli) -> Result<(), String> {
                 (cli.threads, "--threads"),
                 (cli.info, "--info"),
                 (vars, "--vars/--locals/--print"),
+                (cli.heap, "--heap"),
+                (cli.objects.is_some(), "--objects"),
             ]
             .into_iter()
             .filter_map(|(on, n)| on.then_some(n))

@@ -17,6 +17,7 @@ mod deadline;
 mod export;
 mod outfile;
 mod progress;
+mod heap_view;
 mod stdout;
 
 /// Bad usage found after parsing (exit 2).
@@ -164,6 +165,17 @@ struct Cli {
     /// Most fields of one struct shown (Delve's MaxStructFields).
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_struct_fields: usize,
+    /// What the memory is: a histogram of the heap's objects by type
+    /// (objects, bytes, bytes lost to size-class rounding), biggest first,
+    /// with a summary reconciled with the runtime's own accounting.
+    #[arg(long)]
+    heap: bool,
+    /// With --heap: the N biggest types only (0: all).
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "heap")]
+    top: usize,
+    /// The heap objects of one type (as --heap names it), with their addresses and sizes.
+    #[arg(long, value_name = "TYPE")]
+    objects: Option<String>,
     /// Developer aid: print the runtime struct offsets read from EXE's DWARF
     /// as an entry of the built-in layout table.
     #[arg(long, value_name = "EXE", hide = true)]
@@ -199,7 +211,8 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: {why}");
         return ExitCode::from(2);
     }
-    if cli.format == Format::Json && !cli.group && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
+    let heap_mode = cli.heap || cli.objects.is_some();
+    if cli.format == Format::Json && !cli.group && !heap_mode && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
     }
@@ -234,6 +247,8 @@ fn conflict(cli: &Cli) -> Option<String> {
         (cli.threads, "--threads"),
         (cli.info, "--info"),
         (cli.group, "--group"),
+        (cli.heap, "--heap"),
+        (cli.objects.is_some(), "--objects"),
     ]
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
@@ -247,6 +262,9 @@ fn conflict(cli: &Cli) -> Option<String> {
     }
     if vars.len() > 1 {
         return Some(format!("{} cannot be combined: give one", vars.join(" and ")));
+    }
+    if (cli.heap || cli.objects.is_some()) && views.len() > 1 {
+        return Some(format!("{} cannot be combined: run goanalyze once for each", views.join(" and ")));
     }
     if let (Some(v), Some(w)) = (vars.first(), views.first()) {
         return Some(format!("{v} cannot be combined with {w}: run goanalyze once for each"));
@@ -299,6 +317,11 @@ fn run(cli: &Cli) -> Result<()> {
         );
     }
     let json = cli.format == Format::Json;
+    if cli.heap || cli.objects.is_some() {
+        let text = heap_view::run(&a, cli.objects.as_deref(), cli.top, json)?;
+        std::mem::forget(a);
+        return stdout::write_all(text.as_bytes()).map_err(|e| StdoutFailed(e).into());
+    }
     if cli.vars || cli.locals || !cli.print.is_empty() {
         let r = run_vars(cli, &a);
         // As below: the process ends here, freeing would only cost time.

@@ -17,6 +17,8 @@
 //!   frame pointers, the argument words a traceback prints;
 //! - [`dwarf`], [`value`], [`expr`], [`vars`]: variables and expressions;
 //! - [`crash`]: reason, signature, grouping, triage;
+//! - [`heap`]: every heap object (spans, allocation bits), its type, a
+//!   histogram by type reconciled with the runtime's own counters;
 //! - [`analysis`]: [`Analysis`], the opened core with every goroutine's
 //!   starting point;
 //! - [`model`]: the facts every view renders (a goroutine, its status,
@@ -72,6 +74,7 @@ pub mod crash;
 pub mod dwarf;
 pub mod error;
 pub mod expr;
+pub mod heap;
 pub mod memory;
 pub mod model;
 pub mod output;

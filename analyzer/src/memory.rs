@@ -12,6 +12,12 @@ pub trait Memory: Sync {
     /// map drops its resident pages); reads stay correct either way.
     fn release_pages(&self) {}
 
+    /// The bytes at `[addr, addr + len)` without copying, when the memory
+    /// holds them in one piece (a core's mapping); `None` means "use `read`".
+    fn slice(&self, _addr: u64, _len: usize) -> Option<&[u8]> {
+        None
+    }
+
     fn u64(&self, addr: u64) -> Result<u64> {
         let mut b = [0u8; 8];
         self.read(addr, &mut b)?;
@@ -58,6 +64,9 @@ impl Memory for core_reader::Core {
     }
     fn release_pages(&self) {
         core_reader::Core::release_pages(self);
+    }
+    fn slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        self.memory.slice(addr, len)
     }
 }
 

@@ -246,6 +246,17 @@ impl Binary {
         d.as_ref().map_err(|why| Error::NoDwarf { path: self.path.clone(), why: why.clone() })
     }
 
+    /// Run `f` with a loader of this binary's DWARF sections (decompressed
+    /// once and shared); `None` when the file no longer parses.
+    pub fn with_dwarf_loader<T>(
+        &self,
+        f: impl FnOnce(&dyn Fn(gimli::SectionId) -> std::result::Result<crate::dwarf::R, crate::dwarf::DwarfError>) -> T,
+    ) -> Option<T> {
+        let obj = object::File::parse((*self.image.map).as_ref()).ok()?;
+        let load = |id| self.dwarf_sections.get(&obj, id);
+        Some(f(&load))
+    }
+
     /// Parsed (major, minor) Go version, e.g. (1, 26).
     pub fn go_minor(&self) -> Option<u32> {
         parse_go_minor(self.go_version.as_deref()?)

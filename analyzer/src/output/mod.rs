@@ -4,6 +4,7 @@
 //! HTML report ([`html`]).
 
 pub mod html;
+pub mod heap;
 pub mod json;
 pub mod pprof;
 pub mod report;

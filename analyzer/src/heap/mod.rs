@@ -1,0 +1,82 @@
+//! What the memory is made of: every object of the Go heap, its type, and a
+//! summary reconciled with the runtime's own accounting.
+//!
+//! Modules, by runtime concept:
+//! - [`layout`] (+ its table): offsets of `mheap`, `mspan`, `mstats`,
+//!   `heapStatsDelta`, from DWARF or by Go version for stripped binaries;
+//! - [`spans`]: `runtime.mheap_` and `allspans`: each span's state, size
+//!   class, `allocBits`, `freeindex`;
+//! - [`sizeclass`]: the allocator's size classes;
+//! - [`objects`]: the allocated objects in address order, with a lookup
+//!   from any address to its object ([`objects::ObjectIndex`]);
+//! - [`rtype`]: the runtime's type descriptors; [`types`]: giving objects
+//!   their types (malloc headers, `largeType`, typed roots, propagation);
+//! - [`stats`], the runtime's counters (`runtime.memstats.heapStats`);
+//! - [`histogram`], by type, and the summary.
+//!
+//! Go 1.21 through 1.27. Before 1.22 the heap records no types (only
+//! pointer bitmaps): objects are typed only from DWARF roots, so a stripped
+//! Go 1.21 binary's heap is reported by size class.
+
+pub mod histogram;
+pub mod layout;
+pub(crate) mod layout_table;
+pub mod objects;
+pub mod rtype;
+pub mod sizeclass;
+pub mod spans;
+pub mod stats;
+pub mod types;
+
+use crate::binary::Binary;
+use crate::error::Result;
+use crate::memory::Memory;
+
+pub use histogram::{Histogram, Row, Summary};
+pub use objects::{ObjId, ObjectIndex};
+pub use types::Typing;
+
+/// The heap of one core.
+pub struct Heap {
+    pub layout: layout::HeapLayout,
+    pub mheap: u64,
+    pub sweepgen: Option<u32>,
+    /// Spans not in use by heap objects: stacks, free, etc. (the in-use ones are in `objects`).
+    pub other_spans: Vec<spans::Span>,
+    pub objects: ObjectIndex,
+    pub typing: Typing,
+    /// The runtime's counters, when they could be read.
+    pub runtime: Option<stats::RuntimeStats>,
+    /// What could not be read; the result is partial when not empty.
+    pub warnings: Vec<String>,
+}
+
+impl Heap {
+    /// Read the heap of the process whose memory is `mem`.
+    pub fn read(bin: &Binary, mem: &dyn Memory, bias: u64) -> Result<Heap> {
+        let layout = layout::HeapLayout::for_binary(bin)?;
+        let mheap = spans::find_mheap(bin, mem, bias, &layout)?;
+        let set = spans::read_spans(bin, mem, &layout, mheap)?;
+        let mut warnings = set.warnings;
+        let sweepgen = set.sweepgen;
+        let (in_use, other_spans): (Vec<_>, Vec<_>) =
+            set.spans.into_iter().partition(|s| s.state == spans::SpanState::InUse);
+        let go122 = bin.go_minor().unwrap_or(26) >= 22;
+        let objects = ObjectIndex::build(mem, in_use, go122);
+        warnings.extend(objects.warnings.iter().cloned());
+        let typing = types::Typer::new(bin, mem, bias, &objects).run();
+        let runtime = stats::read(bin, mem, bias, &layout);
+        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, warnings })
+    }
+
+    /// The type name an object is listed under in the histogram.
+    pub fn type_label(&self, id: ObjId) -> String {
+        match self.typing.name(id) {
+            Some(n) => n.to_string(),
+            None => {
+                let s = &self.objects.spans[self.objects.span_of(id)];
+                histogram::untyped_label(s)
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Every allocated object of the heap, in address order, with a lookup from
+//! any address (interior pointers too) to the object that holds it: the
+//! index the object graph and retained sizes are built on.
+
+use rayon::prelude::*;
+
+use super::sizeclass::{MALLOC_HEADER_SIZE, MIN_SIZE_FOR_MALLOC_HEADER};
+use super::spans::{Span, SpanState};
+use crate::memory::Memory;
+
+/// An object's number in [`ObjectIndex`] (address order).
+pub type ObjId = u32;
+
+pub struct ObjectIndex {
+    /// The spans in use (heap objects), sorted by start.
+    pub spans: Vec<Span>,
+    /// Per span: whether its scan objects start with an 8-byte type header.
+    pub headers: Vec<bool>,
+    /// Per span: the id of its first object; one more entry at the end.
+    pub first: Vec<ObjId>,
+    /// Every object's base address, in order.
+    pub addrs: Vec<u64>,
+    pub warnings: Vec<String>,
+}
+
+impl ObjectIndex {
+    /// Enumerate the allocated slots of `spans` (only those in use are kept).
+    /// `headers`: the Go version has malloc headers (1.22+).
+    pub fn build(mem: &dyn Memory, spans: Vec<Span>, go122: bool) -> ObjectIndex {
+        let spans: Vec<Span> = spans.into_iter().filter(|s| s.state == SpanState::InUse).collect();
+        let per: Vec<(Vec<u64>, Option<String>)> = spans
+            .par_iter()
+            .map(|s| {
+                let bytes = s.nelems.div_ceil(8) as usize;
+                let mut owned;
+                let bits: &[u8] = match mem.slice(s.alloc_bits, bytes) {
+                    Some(b) => b,
+                    None => {
+                        owned = vec![0u8; bytes];
+                        match mem.read(s.alloc_bits, &mut owned) {
+                            Ok(()) => &owned,
+                            Err(e) => {
+                                // Without the bits, the slots below freeindex
+                                // are still known to be allocated.
+                                owned.clear();
+                                let w = format!("span {:#x}: allocBits unreadable ({e}); only slots below freeindex counted", s.start);
+                                let v = (0..s.freeindex).map(|i| s.start + i * s.elemsize).collect();
+                                return (v, Some(w));
+                            }
+                        }
+                    }
+                };
+                let mut v = Vec::with_capacity(s.alloc_count as usize);
+                for i in 0..s.nelems {
+                    let set = bits[(i / 8) as usize] >> (i % 8) & 1 != 0;
+                    if i < s.freeindex || set {
+                        v.push(s.start + i * s.elemsize);
+                    }
+                }
+                (v, None)
+            })
+            .collect();
+        let mut first = Vec::with_capacity(spans.len() + 1);
+        let total: usize = per.iter().map(|(v, _)| v.len()).sum();
+        let mut addrs = Vec::with_capacity(total);
+        let mut warnings = Vec::new();
+        let mut unreadable = 0;
+        for (v, w) in per {
+            first.push(addrs.len() as ObjId);
+            addrs.extend_from_slice(&v);
+            if let Some(w) = w {
+                unreadable += 1;
+                if warnings.is_empty() {
+                    warnings.push(w);
+                }
+            }
+        }
+        if unreadable > 1 {
+            warnings.push(format!("{unreadable} spans in all had unreadable allocBits"));
+        }
+        first.push(addrs.len() as ObjId);
+        let headers = spans
+            .iter()
+            .map(|s| go122 && !s.noscan && s.sizeclass != 0 && s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER)
+            .collect();
+        ObjectIndex { spans, headers, first, addrs, warnings }
+    }
+
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
+
+    /// The span index of object `id`.
+    pub fn span_of(&self, id: ObjId) -> usize {
+        self.first.partition_point(|f| *f <= id).saturating_sub(1)
+    }
+
+    pub fn base(&self, id: ObjId) -> u64 {
+        self.addrs[id as usize]
+    }
+    /// The object's size in the heap (its size class, or its pages).
+    pub fn size(&self, id: ObjId) -> u64 {
+        self.spans[self.span_of(id)].elemsize
+    }
+    /// Where the object's value starts: after the type header if it has one.
+    pub fn user_addr(&self, id: ObjId) -> u64 {
+        let s = self.span_of(id);
+        self.addrs[id as usize] + if self.headers[s] { MALLOC_HEADER_SIZE } else { 0 }
+    }
+
+    /// The span holding `addr`, if it is in a span in use.
+    pub fn span_at(&self, addr: u64) -> Option<usize> {
+        let k = self.spans.partition_point(|s| s.start <= addr).checked_sub(1)?;
+        (addr < self.spans[k].end()).then_some(k)
+    }
+
+    /// The allocated object containing `addr` (interior pointers too).
+    pub fn find(&self, addr: u64) -> Option<ObjId> {
+        self.find_in_span(addr).map(|(id, _)| id)
+    }
+
+    /// [`Self::find`], with the object's span index.
+    pub fn find_in_span(&self, addr: u64) -> Option<(ObjId, usize)> {
+        let k = self.span_at(addr)?;
+        let s = &self.spans[k];
+        let i = (addr - s.start) / s.elemsize;
+        if i >= s.nelems {
+            return None;
+        }
+        let base = s.start + i * s.elemsize;
+        let (lo, hi) = (self.first[k] as usize, self.first[k + 1] as usize);
+        let j = self.addrs[lo..hi].binary_search(&base).ok()?;
+        Some(((lo + j) as ObjId, k))
+    }
+}

@@ -1,0 +1,421 @@
+//! Giving objects their types. Three sources, most certain first:
+//! - the allocation itself (Go 1.22+): a scan object over 512 bytes starts
+//!   with a pointer to its type (the malloc header), a large scan object's
+//!   span has `largeType`;
+//! - typed roots: package variables, typed by DWARF, whose runtime type
+//!   descriptors are then followed;
+//! - propagation: a typed object's pointer fields give the objects they
+//!   point to their types (`*T` -> `T`, a slice -> its backing array, a
+//!   string -> its bytes, an interface -> its dynamic type, a func value ->
+//!   its closure, a map -> its header), read from the runtime's type
+//!   descriptors, which stripped binaries keep.
+//!
+//! A pointer types an object only if it points at the object's start and
+//! the type's size rounds to the object's size class: a pointer to a
+//! struct's first field, or into an array, types nothing. What stays
+//! untyped is reported by size class.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::objects::{ObjId, ObjectIndex};
+use super::rtype::{RType, RTypes};
+use super::sizeclass::{round_up, MALLOC_HEADER_SIZE, TINY_SIZE};
+use crate::binary::Binary;
+use crate::memory::Memory;
+use crate::runtime::gotype::Kind;
+
+/// `types[id] == UNTYPED`: nothing said what the object is.
+pub const UNTYPED: u32 = 0;
+/// `Typing::used` of an object whose value size is not known.
+pub const USED_UNKNOWN: u32 = u32::MAX;
+/// Nested types followed at most (struct in array in struct...).
+const MAX_DEPTH: usize = 24;
+/// Array elements walked per array value at most.
+const MAX_ARRAY_WALK: u64 = 1 << 24;
+
+/// How an object's type was learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeSource {
+    /// Go 1.22+ malloc header or a large span's `largeType`.
+    Allocation,
+    /// Followed from a typed root or object.
+    Pointer,
+}
+
+#[derive(Debug, Clone)]
+pub struct TypeEntry {
+    /// As Go prints it: `main.T`, `[]*main.T` (a backing array),
+    /// `map[string]int` (a map's header), `string` (a string's bytes),
+    /// `closure main.f.func1`.
+    pub name: String,
+    /// The runtime type descriptor (of the element, for arrays).
+    pub rtype: Option<u64>,
+    pub source: TypeSource,
+}
+
+/// The types of every object of an [`ObjectIndex`].
+pub struct Typing {
+    /// Entry 0 is the untyped placeholder.
+    pub entries: Vec<TypeEntry>,
+    by_name: HashMap<(String, TypeSource), u32>,
+    /// Per object: its entry.
+    pub types: Vec<u32>,
+    /// Per object: bytes its value(s) occupy, when known ([`USED_UNKNOWN`]:
+    /// not known; 4 bytes an object, as there are millions).
+    pub used: Vec<u32>,
+    /// Tiny allocations (noscan, under 16 bytes, packed into 16-byte
+    /// blocks) found through typed pointers: address -> entry.
+    pub tiny: HashMap<u64, u32>,
+}
+
+impl Typing {
+    fn entry(&mut self, name: String, rtype: Option<u64>, source: TypeSource) -> u32 {
+        if let Some(i) = self.by_name.get(&(name.clone(), source)) {
+            return *i;
+        }
+        let i = self.entries.len() as u32;
+        self.by_name.insert((name.clone(), source), i);
+        self.entries.push(TypeEntry { name, rtype, source });
+        i
+    }
+    pub fn name(&self, id: ObjId) -> Option<&str> {
+        let t = self.types[id as usize];
+        (t != UNTYPED).then(|| self.entries[t as usize].name.as_str())
+    }
+}
+
+/// What a pointer says about the object it points to.
+enum Claim {
+    Value(Arc<RType>),
+    Array(Arc<RType>, u64),
+    Str(u64),
+    Closure,
+    MapHeader(Arc<RType>),
+}
+
+pub struct Typer<'a> {
+    pub bin: &'a Binary,
+    pub mem: &'a dyn Memory,
+    pub bias: u64,
+    pub idx: &'a ObjectIndex,
+    rt: RTypes<'a>,
+    t: Typing,
+    work: Vec<(ObjId, Arc<RType>, u64)>,
+}
+
+impl<'a> Typer<'a> {
+    pub fn new(bin: &'a Binary, mem: &'a dyn Memory, bias: u64, idx: &'a ObjectIndex) -> Typer<'a> {
+        let n = idx.len();
+        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: vec![UNTYPED; n], used: vec![USED_UNKNOWN; n], tiny: HashMap::new() };
+        t.entries.push(TypeEntry { name: String::new(), rtype: None, source: TypeSource::Pointer });
+        let rt = RTypes::new(crate::runtime::gotype::TypeReader { bin, mem, bias });
+        Typer { bin, mem, bias, idx, rt, t, work: Vec::new() }
+    }
+
+    /// Type everything that can be typed and return the result.
+    pub fn run(mut self) -> Typing {
+        self.type_allocations();
+        self.type_globals();
+        self.propagate();
+        self.t
+    }
+
+    /// Malloc headers and large spans' `largeType` (Go 1.22+).
+    fn type_allocations(&mut self) {
+        let idx = self.idx;
+        for (k, s) in idx.spans.iter().enumerate() {
+            let (lo, hi) = (idx.first[k], idx.first[k + 1]);
+            if idx.headers[k] {
+                for id in lo..hi {
+                    let Ok(tp) = self.mem.u64(idx.base(id)) else { continue };
+                    if let Some(rt) = self.rt.get(tp) {
+                        self.set_from_allocation(id, rt, s.elemsize - MALLOC_HEADER_SIZE);
+                    }
+                }
+            } else if s.sizeclass == 0 && !s.noscan && s.large_type != 0 && hi > lo {
+                if let Some(rt) = self.rt.get(s.large_type) {
+                    self.set_from_allocation(lo, rt, s.elemsize);
+                }
+            }
+        }
+    }
+
+    /// The runtime records the element type: an object that holds two or
+    /// more of them is an array (its length is not recorded: count what fits).
+    fn set_from_allocation(&mut self, id: ObjId, rt: Arc<RType>, usable: u64) {
+        if rt.size == 0 || rt.size > usable {
+            return;
+        }
+        let n = usable / rt.size;
+        let name = if n >= 2 { format!("[]{}", rt.name) } else { rt.name.clone() };
+        let e = self.t.entry(name, Some(rt.addr), TypeSource::Allocation);
+        self.set(id, e, n * rt.size, n);
+        self.work.push((id, rt, n));
+    }
+
+    fn set(&mut self, id: ObjId, entry: u32, used: u64, _count: u64) {
+        let i = id as usize;
+        self.t.types[i] = entry;
+        self.t.used[i] = u32::try_from(used).ok().filter(|u| *u != USED_UNKNOWN).unwrap_or(USED_UNKNOWN);
+    }
+
+    /// Package variables, by their DWARF types.
+    fn type_globals(&mut self) {
+        let Ok(di) = self.bin.debug_info() else { return };
+        let types_base = self.bin.symbol("runtime.types");
+        let mut globals: Vec<_> = di.globals().values().filter_map(|g| Some((g.addr, g.ty?))).collect();
+        globals.sort_unstable_by_key(|g| g.0);
+        for (addr, ty) in globals {
+            self.dwarf_value(di, types_base, addr.wrapping_add(self.bias), ty, 0);
+        }
+    }
+
+    fn dwarf_value(&mut self, di: &crate::dwarf::DebugInfo, types_base: Option<u64>, addr: u64, ty: crate::dwarf::TypeRef, depth: usize) {
+        use crate::dwarf::Kind as D;
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let Some(t) = di.type_at(ty) else { return };
+        if let Some(rt) = t.runtime_type.and_then(|v| self.runtime_of(types_base, v)) {
+            if rt.size == t.size {
+                self.walk(addr, &rt, depth);
+                return;
+            }
+        }
+        match &t.kind {
+            D::Named(n) => self.dwarf_value(di, types_base, addr, *n, depth + 1),
+            D::Struct(fields) => {
+                for f in fields.clone() {
+                    if let Some(ft) = f.ty {
+                        self.dwarf_value(di, types_base, addr.wrapping_add(f.offset), ft, depth + 1);
+                    }
+                }
+            }
+            D::Array { elem: Some(e), len } => {
+                let Some(et) = di.type_at(*e) else { return };
+                if et.size == 0 {
+                    return;
+                }
+                for i in 0..(*len).min(MAX_ARRAY_WALK) {
+                    self.dwarf_value(di, types_base, addr.wrapping_add(i * et.size), *e, depth + 1);
+                }
+            }
+            D::Pointer(Some(e)) | D::Slice(Some(e)) => {
+                let Some(et) = di.type_at(*e) else { return };
+                let Ok(p) = self.mem.u64(addr) else { return };
+                let Some(ert) = et.runtime_type.and_then(|v| self.runtime_of(types_base, v)) else {
+                    // The element has no runtime descriptor (a func type,
+                    // say): follow it by DWARF, without typing the target.
+                    let n = if matches!(t.kind, D::Pointer(_)) { 1 } else { self.mem.u64(addr.wrapping_add(8)).unwrap_or(0) };
+                    if p != 0 && et.size != 0 && self.idx.find(p).is_some() {
+                        for i in 0..n.min(MAX_ARRAY_WALK) {
+                            self.dwarf_value(di, types_base, p.wrapping_add(i * et.size), *e, depth + 1);
+                        }
+                    }
+                    return;
+                };
+                if matches!(t.kind, D::Pointer(_)) {
+                    self.claim(p, Claim::Value(ert));
+                } else if let Ok(cap) = self.mem.u64(addr.wrapping_add(16)) {
+                    self.claim(p, Claim::Array(ert, cap));
+                }
+            }
+            D::String => {
+                if let (Ok(p), Ok(n)) = (self.mem.u64(addr), self.mem.u64(addr.wrapping_add(8))) {
+                    self.claim(p, Claim::Str(n));
+                }
+            }
+            D::Func => {
+                if let Ok(p) = self.mem.u64(addr) {
+                    self.claim(p, Claim::Closure);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// DW_AT_go_runtime_type holds the descriptor's link-time address, or
+    /// (newer toolchains) its offset from `runtime.types`.
+    fn runtime_of(&mut self, types_base: Option<u64>, v: u64) -> Option<Arc<RType>> {
+        let link = match types_base {
+            Some(b) if v < b => b.wrapping_add(v),
+            _ => v,
+        };
+        self.rt.get(link.wrapping_add(self.bias))
+    }
+
+    fn propagate(&mut self) {
+        while let Some((id, rt, n)) = self.work.pop() {
+            if rt.ptr_bytes == 0 {
+                continue;
+            }
+            let base = self.idx.user_addr(id);
+            for i in 0..n.min(MAX_ARRAY_WALK) {
+                self.walk(base + i * rt.size, &rt, 0);
+            }
+        }
+    }
+
+    fn word(&self, addr: u64) -> u64 {
+        match self.mem.slice(addr, 8) {
+            Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+            None => self.mem.u64(addr).unwrap_or(0),
+        }
+    }
+
+    /// Follow the pointers of a value of type `rt` at `addr`.
+    fn walk(&mut self, addr: u64, rt: &RType, depth: usize) {
+        if rt.ptr_bytes == 0 || depth > MAX_DEPTH {
+            return;
+        }
+        match rt.kind {
+            Kind::Pointer => {
+                let p = self.word(addr);
+                if p != 0 {
+                    if let Some(e) = rt.elem.and_then(|e| self.rt.get(e)) {
+                        self.claim(p, Claim::Value(e));
+                    }
+                }
+            }
+            Kind::Slice => {
+                let p = self.word(addr);
+                let cap = self.word(addr + 16);
+                if p != 0 && cap != 0 {
+                    if let Some(e) = rt.elem.and_then(|e| self.rt.get(e)) {
+                        self.claim(p, Claim::Array(e, cap));
+                    }
+                }
+            }
+            Kind::String => {
+                let p = self.word(addr);
+                if p != 0 {
+                    let n = self.word(addr + 8);
+                    self.claim(p, Claim::Str(n));
+                }
+            }
+            Kind::Func => {
+                let p = self.word(addr);
+                if p != 0 {
+                    self.claim(p, Claim::Closure);
+                }
+            }
+            Kind::Map => {
+                let p = self.word(addr);
+                if p != 0 {
+                    if let Some(me) = self.rt.get(rt.addr) {
+                        self.claim(p, Claim::MapHeader(me));
+                    }
+                }
+            }
+            Kind::Interface => {
+                let (w0, data) = (self.word(addr), self.word(addr + 8));
+                if w0 == 0 || data == 0 {
+                    return;
+                }
+                // An iface's first word is an itab, whose second word is the type.
+                let tp = if rt.empty_iface { w0 } else { self.word(w0 + 8) };
+                let Some(dt) = self.rt.get(tp) else { return };
+                if dt.direct {
+                    // The data word is the (pointer-shaped) value itself.
+                    let mut buf = dt.as_ref().clone();
+                    if buf.kind == Kind::Struct || buf.kind == Kind::Array {
+                        // A one-field struct or one-element array of a pointer.
+                        buf.ptr_bytes = buf.ptr_bytes.max(8);
+                    }
+                    self.walk(addr + 8, &buf, depth + 1);
+                } else {
+                    self.claim(data, Claim::Value(dt));
+                }
+            }
+            Kind::Struct => {
+                for (off, ft) in rt.fields.clone() {
+                    if let Some(f) = self.rt.get(ft) {
+                        self.walk(addr + off, &f, depth + 1);
+                    }
+                }
+            }
+            Kind::Array => {
+                let Some(e) = rt.elem.and_then(|e| self.rt.get(e)) else { return };
+                if e.size == 0 || e.ptr_bytes == 0 {
+                    return;
+                }
+                for i in 0..rt.len.min(MAX_ARRAY_WALK) {
+                    self.walk(addr + i * e.size, &e, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A pointer at `p` says `c`: type the object if it is untyped, `p` is
+    /// its start and the claim fits its size class.
+    fn claim(&mut self, p: u64, c: Claim) {
+        let idx = self.idx;
+        let Some((id, k)) = idx.find_in_span(p) else { return };
+        if let Claim::Value(rt) = &c {
+            let s = &idx.spans[k];
+            if s.noscan && s.elemsize == TINY_SIZE && rt.size < TINY_SIZE && rt.size > 0 && rt.ptr_bytes == 0 {
+                // A tiny allocation inside a block: count it by address;
+                // the block is typed as one.
+                let e = self.t.entry(rt.name.clone(), Some(rt.addr), TypeSource::Pointer);
+                self.t.tiny.entry(p).or_insert(e);
+                if self.t.types[id as usize] == UNTYPED {
+                    let b = self.t.entry("tiny block".into(), None, TypeSource::Pointer);
+                    self.set(id, b, u64::MAX, 1);
+                }
+                return;
+            }
+        }
+        let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
+        if self.t.types[id as usize] != UNTYPED || idx.base(id) + hdr != p {
+            return;
+        }
+        let s = &idx.spans[k];
+        let fits = |bytes: u64| bytes > 0 && round_up(bytes.saturating_add(hdr)) == s.elemsize;
+        match c {
+            Claim::Value(rt) => {
+                if !fits(rt.size) {
+                    return;
+                }
+                let e = self.t.entry(rt.name.clone(), Some(rt.addr), TypeSource::Pointer);
+                self.set(id, e, rt.size, 1);
+                self.work.push((id, rt, 1));
+            }
+            Claim::Array(rt, n) => {
+                let Some(bytes) = rt.size.checked_mul(n) else { return };
+                if !fits(bytes) {
+                    return;
+                }
+                let e = self.t.entry(format!("[]{}", rt.name), Some(rt.addr), TypeSource::Pointer);
+                self.set(id, e, bytes, n);
+                self.work.push((id, rt, n));
+            }
+            Claim::Str(n) => {
+                if !s.noscan || !fits(n) {
+                    return;
+                }
+                let e = self.t.entry("string".into(), None, TypeSource::Pointer);
+                self.set(id, e, n, 1);
+            }
+            Claim::Closure => {
+                let pc = self.word(p);
+                let Some(f) = self.bin.pcln.find_func(pc.wrapping_sub(self.bias)) else { return };
+                if f.entry != pc.wrapping_sub(self.bias) {
+                    return;
+                }
+                let name = format!("closure {}", self.bin.pcln.func_name(&f));
+                let e = self.t.entry(name, None, TypeSource::Pointer);
+                self.set(id, e, u64::MAX, 1);
+            }
+            Claim::MapHeader(mt) => {
+                // Both the old hmap and the Swiss-table maps.Map are 48 bytes.
+                if s.elemsize != 48 {
+                    return;
+                }
+                let e = self.t.entry(mt.name.clone(), Some(mt.addr), TypeSource::Pointer);
+                self.set(id, e, 48, 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! `goanalyze --heap` and `--objects` against a heap whose contents are
+//! known: testdata/go/heapobjs plants N objects of each of several kinds,
+//! prints `runtime.ReadMemStats` (after flushing the Ps' caches, and with
+//! every span swept), then crashes without allocating. The oracles: the
+//! planted counts, and the runtime's own figures printed on stderr.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use tests::bins::run_goanalyze;
+use tests::fixture::{Build, OLDER_TOOLCHAINS};
+use tests::producers::{self, MadeCore};
+use tests::require_tools;
+
+/// `name value name value ...` after `tag` on the line starting with it.
+fn fields(stderr: &str, tag: &str) -> Result<HashMap<String, u64>> {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("{tag} ")))
+        .ok_or_else(|| anyhow!("no {tag:?} line in the fixture's stderr:\n{stderr}"))?;
+    let w: Vec<&str> = line.split_whitespace().skip(1).collect();
+    w.chunks(2)
+        .map(|c| Ok((c[0].to_string(), c.get(1).context("odd line")?.parse::<u64>()?)))
+        .collect()
+}
+
+fn heap_json(made: &MadeCore) -> Result<Value> {
+    let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--heap"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")]);
+    if !out.status.success() {
+        bail!("goanalyze --heap failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn rows(doc: &Value) -> HashMap<String, u64> {
+    doc["types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["type"].as_str().unwrap_or("").to_string(), r["objects"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+/// Check one core: totals against ReadMemStats (and the core's own
+/// counters when it has the symbol), and, when `typed`, the planted counts.
+fn check(made: &MadeCore, typed: bool) -> Result<String> {
+    let ms = fields(&made.stderr, "memstats")?;
+    let planted = fields(&made.stderr, "planted")?;
+    let doc = heap_json(made)?;
+    let s = &doc["summary"];
+    let g = |k: &str| s[k].as_u64().unwrap_or(u64::MAX);
+    let mut errs = Vec::new();
+    // ReadMemStats flushed the caches; what Ps allocated from cached spans
+    // after it (the crash path) is what the runtime has not counted yet.
+    if g("objects") != ms["HeapObjects"] + g("cached_objects") {
+        errs.push(format!("objects {} != HeapObjects {} + cached {}", g("objects"), ms["HeapObjects"], g("cached_objects")));
+    }
+    if g("object_bytes") != ms["HeapAlloc"] + g("cached_bytes") {
+        errs.push(format!("bytes {} != HeapAlloc {} + cached {}", g("object_bytes"), ms["HeapAlloc"], g("cached_bytes")));
+    }
+    if g("span_bytes_in_use") != ms["HeapInuse"] {
+        errs.push(format!("span bytes {} != HeapInuse {}", g("span_bytes_in_use"), ms["HeapInuse"]));
+    }
+    if g("stack_and_manual_bytes") != ms["StackInuse"] {
+        errs.push(format!("manual span bytes {} != StackInuse {}", g("stack_and_manual_bytes"), ms["StackInuse"]));
+    }
+    if let Some(rt) = s["runtime"].as_object() {
+        let r = |k: &str| rt[k].as_i64().unwrap_or(-1) as u64;
+        if r("heap_objects") != ms["HeapObjects"] || r("heap_alloc") != ms["HeapAlloc"] || r("in_heap") != ms["HeapInuse"] {
+            errs.push(format!("the core's heapStats {rt:?} disagree with ReadMemStats {ms:?}"));
+        }
+    }
+    if typed {
+        let rows = rows(&doc);
+        let got = |t: &str| rows.get(t).copied().unwrap_or(0);
+        for (t, k) in [
+            ("main.small", "main.small"),
+            ("main.medium", "main.medium"),
+            ("main.bigRec", "main.bigRec"),
+            ("main.hugeRec", "main.hugeRec"),
+            ("map[int]int", "map"),
+            ("[]int64", "slice"),
+        ] {
+            if got(t) != planted[k] {
+                errs.push(format!("{t}: {} objects, planted {}", got(t), planted[k]));
+            }
+        }
+        // The closure's function is main.mkClosure.func1, or
+        // main.main.mkClosure.func1 where mkClosure was inlined.
+        let closures: u64 = rows.iter().filter(|(n, _)| n.starts_with("closure ") && n.ends_with("mkClosure.func1")).map(|(_, c)| c).sum();
+        if closures != planted["closure"] {
+            errs.push(format!("closures: {closures}, planted {}", planted["closure"]));
+        }
+        // Tiny allocations, counted by the typed pointers into their blocks.
+        let tiny_int32 = doc["tiny"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["type"] == "int32")
+            .and_then(|r| r["objects"].as_u64())
+            .unwrap_or(0);
+        if tiny_int32 != planted["tiny"] {
+            errs.push(format!("tiny int32: {tiny_int32}, planted {}", planted["tiny"]));
+        }
+        // The runtime and the os package hold strings of their own.
+        if got("string") < planted["string"] {
+            errs.push(format!("string: {} objects, planted at least {}", got("string"), planted["string"]));
+        }
+    }
+    if !errs.is_empty() {
+        bail!("{}", errs.join("; "));
+    }
+    Ok(format!("{} objects, {} bytes, {} cached", g("objects"), g("object_bytes"), g("cached_objects")))
+}
+
+#[test]
+fn planted_heap_newest_go() {
+    require_tools!("go" => "builds the fixtures");
+    let fx = Build::new("heapobjs").build().expect("build");
+    let made = producers::kernel_core(&fx.exe, &[]).expect("core");
+    check(&made, true).unwrap();
+
+    // --objects lists one type's objects, and as many as the histogram counts.
+    let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--objects"), OsStr::new("main.hugeRec")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "17 objects of type main.hugeRec", "{text}");
+    assert_eq!(lines.len(), 18, "{text}");
+    assert!(lines[1..].iter().all(|l| l.starts_with("0x") && l.ends_with(" 40960")), "{text}");
+}
+
+/// Go 1.21 (no malloc headers: typed from DWARF roots only) through 1.27,
+/// PIE, and stripped (typed from malloc headers and large spans, then the
+/// runtime's type descriptors; a stripped Go 1.21 heap is untyped, so only
+/// its totals are checked).
+#[test]
+fn planted_heap_matrix() {
+    require_tools!("go" => "builds the fixtures");
+    let mut builds: Vec<(Build, bool)> = OLDER_TOOLCHAINS.iter().map(|v| (Build::new("heapobjs").toolchain(v), true)).collect();
+    builds.push((Build::new("heapobjs").pie(), true));
+    builds.push((Build::new("heapobjs").stripped(), true));
+    builds.push((Build::new("heapobjs").stripped().pie().toolchain("go1.22.12"), true));
+    builds.push((Build::new("heapobjs").stripped().toolchain("go1.21.13"), false));
+    let mut failures = Vec::new();
+    let mut table = Vec::new();
+    for (b, typed) in builds {
+        let r = b.build().and_then(|fx| producers::kernel_core(&fx.exe, &[])).and_then(|m| check(&m, typed));
+        match r {
+            Ok(s) => table.push(format!("{:<40} ok: {s}", b.label())),
+            Err(e) => failures.push(format!("{}: {e:#}", b.label())),
+        }
+    }
+    eprintln!("heap matrix:\n{}", table.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// linux/arm64 under qemu-aarch64 (its guest core), newest Go and stripped.
+#[test]
+fn planted_heap_arm64_qemu() {
+    let tools = require_tools!("go" => "builds the fixtures", "qemu-aarch64" => "the producer");
+    let mut failures = Vec::new();
+    for b in [Build::new("heapobjs").arch("arm64"), Build::new("heapobjs").arch("arm64").stripped()] {
+        let r = b.build().and_then(|fx| producers::qemu_arm64_core(&tools[1], &fx.exe, &[])).and_then(|m| check(&m, true));
+        match r {
+            Ok(s) => eprintln!("{:<40} ok: {s}", b.label()),
+            Err(e) => failures.push(format!("{}: {e:#}", b.label())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A core cut short in its heap gives a partial result with warnings or a
+/// clear error: never a panic.
+#[test]
+fn truncated_heap_is_not_a_panic() {
+    require_tools!("go" => "builds the fixtures");
+    let fx = Build::new("heapobjs").build().expect("build");
+    let made = producers::kernel_core(&fx.exe, &[]).expect("core");
+    let len = std::fs::metadata(&made.core).unwrap().len();
+    for frac in [0.3, 0.6, 0.9] {
+        let cut = made.dir.path().join(format!("cut{frac}.core"));
+        let data = std::fs::read(&made.core).unwrap();
+        std::fs::write(&cut, &data[..(len as f64 * frac) as usize]).unwrap();
+        for args in [&["--heap"][..], &["--objects", "main.small"][..]] {
+            let mut a = vec![cut.as_os_str()];
+            a.extend(args.iter().map(OsStr::new));
+            a.extend([OsStr::new("--exe"), fx.exe.as_os_str()]);
+            let out = run_goanalyze(&a);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(matches!(out.status.code(), Some(0 | 1)), "{frac} {args:?}: {:?}\n{err}", out.status);
+            assert!(!err.contains("panicked"), "{frac} {args:?}: {err}");
+            if out.status.code() == Some(0) {
+                assert!(err.contains("warning"), "{frac} {args:?}: a cut core read without a warning:\n{err}");
+            }
+        }
+    }
+}
