@@ -33,11 +33,11 @@ fn check(cli: &Cli) -> Result<(), String> {
     let vars = cli.vars || cli.locals || !cli.print.is_empty();
     match cli.format {
         Format::Pprof => {
-            if cli.heap || cli.objects.is_some() {
-                return Err("--heap --format pprof is not written yet: use --format json".into());
+            if cli.objects.is_some() {
+                return Err("--objects has no profile: --heap --format pprof gives the heap by type".into());
             }
-            if !cli.goroutines {
-                return Err("--format pprof writes the goroutine profile: give --goroutines".into());
+            if !cli.goroutines && !cli.heap {
+                return Err("--format pprof writes the goroutine profile (--goroutines) or the heap's (--heap): give one".into());
             }
             let other: Vec<&str> = [
                 (cli.stacks, "--stacks"),
@@ -46,6 +46,7 @@ fn check(cli: &Cli) -> Result<(), String> {
                 (cli.group, "--group"),
                 (cli.triage, "--triage"),
                 (vars, "--vars/--locals/--print"),
+                (cli.heap && cli.goroutines, "--heap and --goroutines together"),
             ]
             .into_iter()
             .filter_map(|(on, n)| on.then_some(n))
@@ -128,7 +129,13 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
     let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
     // The profile walks each goroutine as it writes it; the report groups
     // whole stacks.
-    let depth = if cli.format == Format::Pprof { Depth::None } else { Depth::Full };
+    let depth = if cli.heap {
+        Depth::NotRead
+    } else if cli.format == Format::Pprof {
+        Depth::None
+    } else {
+        Depth::Full
+    };
     let bar = Bar::new("goroutines");
     let opened = Analysis::open_progress(core, &opts, depth, &bar.callback());
     bar.finish();
@@ -148,6 +155,16 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
     };
     for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
         eprintln!("goanalyze: warning: {w}");
+    }
+    if cli.heap {
+        let heap = analyzer::heap::Heap::read(&a.bin, &a.core, a.bias).map_err(|e| (1, e.to_string()))?;
+        for w in &heap.warnings {
+            eprintln!("goanalyze: warning: {w}");
+        }
+        let out = analyzer::output::pprof::write_heap_profile(&heap.histogram(), Vec::new())
+            .map_err(|e| (1, format!("{}: writing the profile: {e}", core.display())))?;
+        std::mem::forget(a);
+        return Ok(out);
     }
     if a.goroutines.is_empty() {
         return Err((

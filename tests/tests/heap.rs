@@ -130,6 +130,33 @@ fn planted_heap_newest_go() {
     assert_eq!(lines[0], "17 objects of type main.hugeRec", "{text}");
     assert_eq!(lines.len(), 18, "{text}");
     assert!(lines[1..].iter().all(|l| l.starts_with("0x") && l.ends_with(" 40960")), "{text}");
+
+    // --heap --format pprof: `go tool pprof` reads the same counts per type.
+    let prof = made.dir.path().join("heap.pb.gz");
+    let out = run_goanalyze(&[
+        made.core.as_os_str(),
+        OsStr::new("--heap"),
+        OsStr::new("--format"),
+        OsStr::new("pprof"),
+        OsStr::new("-o"),
+        prof.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let want = rows(&heap_json(&made).unwrap());
+    {
+        let top = std::process::Command::new("go")
+            .args(["tool", "pprof", "-top", "-nodecount=1000", "-nodefraction=0", "-sample_index=inuse_objects"])
+            .arg(&prof)
+            .output()
+            .expect("go tool pprof");
+        assert!(top.status.success(), "{}", String::from_utf8_lossy(&top.stderr));
+        let text = String::from_utf8_lossy(&top.stdout);
+        for ty in ["main.small", "main.medium", "main.bigRec", "main.hugeRec", "map[int]int"] {
+            let line = text.lines().find(|l| l.trim_end().ends_with(&format!("  {ty}"))).unwrap_or_else(|| panic!("{ty} not in pprof -top:\n{text}"));
+            let flat: u64 = line.split_whitespace().next().unwrap().parse().unwrap();
+            assert_eq!(Some(&flat), want.get(ty), "objects of {ty}: pprof {line:?}");
+        }
+    }
 }
 
 /// Go 1.21 (no malloc headers: typed from DWARF roots only) through 1.27,
