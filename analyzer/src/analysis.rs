@@ -111,9 +111,11 @@ impl Analysis {
     /// [`Analysis::from_core`], walking stacks only as deep as `depth`.
     pub fn from_core_with(core: core_reader::Core, depth: Depth) -> Result<Analysis> {
         let exe_info = core.exe.clone().ok_or_else(|| {
+            let searched = &core.recorded_exe.searched;
             Error::Other(format!(
-                "{}: the executable was not found; pass it with --exe",
-                core.path.display()
+                "{}: the executable was not found{}; pass it with --exe",
+                core.path.display(),
+                if searched.is_empty() { String::new() } else { format!(" (looked in {})", searched.join(", ")) }
             ))
         })?;
         let bin = Binary::from_bytes(&exe_info.path, exe_info.bytes.clone())?;

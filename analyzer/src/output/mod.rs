@@ -3,5 +3,6 @@
 //! versioned JSON documents ([`json`]).
 
 pub mod json;
+pub mod native;
 pub mod report;
 pub mod traceback;
