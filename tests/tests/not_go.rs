@@ -138,7 +138,7 @@ fn a_go_core_without_its_executable_has_info_and_threads() {
 /// godump's hints for EPERM: true for the case, never "run as root" to root.
 #[test]
 fn permission_hints_say_what_is_true() {
-    let t = require_tools!("setpriv" => "dropping CAP_SYS_PTRACE, running as another user", "python3" => "a non-dumpable target");
+    let t = require_tools!("setpriv" => "dropping CAP_SYS_PTRACE, running as another user", "gcc" => "a non-dumpable target");
     let setpriv = &t[0];
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.core");
@@ -174,10 +174,21 @@ fn permission_hints_say_what_is_true() {
     let mine = Command::new("sleep").arg("600").stdin(Stdio::null()).spawn().unwrap();
     let (ok, err) = godump_as(&["--reuid=65534", "--regid=65534", "--clear-groups"], mine.id());
     assert!(!ok && err.contains("belongs to uid 0 and godump runs as uid 65534"), "{err}");
-    // A non-dumpable process of nobody's, dumped by nobody.
+    // A non-dumpable process of nobody's, dumped by nobody (a C program:
+    // nobody may not read root's Python installation).
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let src = dir.path().join("nd.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include <unistd.h>\n#include <sys/prctl.h>\n\
+         int main(void) { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); puts(\"ready\"); fflush(stdout); sleep(600); return 0; }\n",
+    )
+    .unwrap();
+    let nd_exe = dir.path().join("nd");
+    assert!(Command::new("gcc").arg("-o").arg(&nd_exe).arg(&src).status().unwrap().success());
     let mut nd = Command::new(setpriv)
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c"])
-        .arg("import ctypes, time, sys; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); print('ready', flush=True); time.sleep(600)")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&nd_exe)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()

@@ -70,10 +70,13 @@ pub fn hint(pid: i32) -> String {
              or with CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep godump)"
         );
     }
-    if dir_owner != uid && !cap {
+    // The kernel shows a non-dumpable process's /proc/PID as root's; in a
+    // user namespace without root mapped that is the overflow uid, so a
+    // same-user target that is refused without Yama is taken as the same case.
+    if (dir_owner != uid || (uid == me && scope.is_none())) && !cap {
         return format!(
-            "pid {pid} is not dumpable (prctl PR_SET_DUMPABLE 0, or it changed credentials as a setuid program does): \
-             only a process with CAP_SYS_PTRACE (root) may attach"
+            "pid {pid} is not dumpable (prctl PR_SET_DUMPABLE 0, or it changed credentials as a setuid program does; \
+             else a security module forbids ptrace): only a process with CAP_SYS_PTRACE (root) may attach"
         );
     }
     if scope == Some(1) && !cap {
