@@ -17,6 +17,8 @@ pub struct BatchOptions {
     /// The `goanalyze` executable to run per core (normally the current one).
     pub program: PathBuf,
     pub exe: Option<PathBuf>,
+    /// `--exe-dir`, passed on.
+    pub exe_dirs: Vec<PathBuf>,
     pub timeout: Duration,
     /// Worker threads; 0 for rayon's default (one per CPU).
     pub jobs: usize,
@@ -55,6 +57,9 @@ fn run_child(core: &Path, opts: &BatchOptions) -> Result<Record, BatchError> {
     cmd.arg(core).args(["--triage", "--format", "json", "--in-process"]);
     if let Some(exe) = &opts.exe {
         cmd.arg("--exe").arg(exe);
+    }
+    for d in &opts.exe_dirs {
+        cmd.arg("--exe-dir").arg(d);
     }
     if !opts.system {
         cmd.arg("--system=false");

@@ -33,7 +33,7 @@ pub fn run(cli: &Cli) -> ExitCode {
             eprintln!("goanalyze: --in-process takes one core");
             return ExitCode::from(2);
         };
-        let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
+        let opts = super::sources::open_options(cli.exe.as_deref(), &cli.exe_dir);
         let mut r = triage::triage_options(core, &opts, cli.system);
         if !cli.group {
             r.group_details.clear();
@@ -53,6 +53,7 @@ pub fn run(cli: &Cli) -> ExitCode {
     let opts = BatchOptions {
         program,
         exe: cli.exe.clone(),
+        exe_dirs: cli.exe_dir.clone(),
         timeout: Duration::from_secs(cli.timeout_per_core.max(1)),
         jobs: cli.jobs,
         group: cli.group,

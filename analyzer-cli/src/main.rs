@@ -18,6 +18,9 @@ mod export;
 mod outfile;
 mod progress;
 mod heap_view;
+#[cfg(feature = "debuginfod")]
+mod debuginfod;
+mod sources;
 mod stdout;
 
 /// Bad usage found after parsing (exit 2).
@@ -52,6 +55,8 @@ enum Format {
   goanalyze core --threads
   goanalyze core --threads --bt           every thread's native stack (C and Go frames), like gdb's bt
   goanalyze core --info
+  zstd -dc core.zst | goanalyze - --stacks   a core from standard input (coredumpctl dump PID | goanalyze - ...)
+  goanalyze core --exe-dir builds/ --stacks  the executable found by build id (also DEBUGINFOD_URLS)
   goanalyze core --stacks --format json > stacks.json
   goanalyze core --vars --system=false    stacks with every frame's arguments and locals
   goanalyze core --locals -g 7            goroutine 7's frames and their variables
@@ -66,12 +71,18 @@ Exit status: 0 ok, 1 the analysis failed (with --triage: of any core) or stdout 
 written, 2 bad usage. A reader that closes stdout (`| head`) ends goanalyze at once, with 0."
 )]
 struct Cli {
-    /// The core file (several with --triage; compressed ones too).
+    /// The core file (several with --triage; compressed ones too); `-` reads
+    /// one from standard input (spooled to a temporary file).
     #[arg(required_unless_present = "layout_table")]
     core: Vec<PathBuf>,
-    /// The executable the core was made from (default: the one the core names).
+    /// The executable the core was made from (default: the one the core
+    /// names, CORE.exe, then --exe-dir and DEBUGINFOD_URLS by build id).
     #[arg(long)]
     exe: Option<PathBuf>,
+    /// A directory searched for the executable by the core's build id
+    /// (GNU, then Go) when it is not where the core says; may be repeated.
+    #[arg(long, value_name = "DIR")]
+    exe_dir: Vec<PathBuf>,
     /// Print every goroutine's stack in the runtime's traceback format.
     #[arg(long)]
     stacks: bool,
@@ -202,6 +213,10 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: several cores need --triage");
         return ExitCode::from(2);
     }
+    if cli.core.iter().any(|c| sources::is_stdin(c)) && cli.triage {
+        eprintln!("goanalyze: --triage reads core files, not standard input (-)");
+        return ExitCode::from(2);
+    }
     if cli.group && cli.format == Format::Json && (cli.info || cli.threads || cli.stacks || cli.goroutines) {
         eprintln!("goanalyze: --group --format json prints one document and works with nothing else");
         return ExitCode::from(2);
@@ -275,6 +290,13 @@ fn conflict(cli: &Cli) -> Option<String> {
     None
 }
 
+/// What opening found: a Go program, or (for --info/--threads) a core
+/// without a Go executable, and why.
+enum Opened {
+    Go(Box<Analysis>),
+    NotGo(Box<core_reader::Core>, String),
+}
+
 /// `goanalyze EXE` (an executable where the core goes): the core reader
 /// found an ELF file of type ET_EXEC or ET_DYN.
 fn executable_not_core(e: &analyzer::Error) -> bool {
@@ -289,13 +311,37 @@ fn run(cli: &Cli) -> Result<()> {
         return stdout::write_all(bin.layout.as_table_source(minor).as_bytes()).map_err(|e| StdoutFailed(e).into());
     }
     let core = cli.core.first().expect("clap requires CORE");
-    let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
-    // Whole stacks of every goroutine are walked up front: a bar for a big core.
-    let bar = progress::Bar::new("goroutines");
-    let opened = Analysis::open_progress(core, &opts, depth_needed(cli), &bar.callback());
-    bar.finish();
+    let opts = sources::open_options(cli.exe.as_deref(), &cli.exe_dir);
+    let opened = sources::open_core(core, &opts).and_then(|c| {
+        // --info and --threads need no Go runtime: a core of a C or Python
+        // program, or without its executable, still says what it holds.
+        let go_views = cli.stacks || cli.goroutines || cli.group || cli.vars || cli.locals || !cli.print.is_empty();
+        match analyzer::output::native::not_go(&c).filter(|_| !go_views) {
+            Some(why) => Ok(Opened::NotGo(Box::new(c), why)),
+            None => {
+                // Whole stacks of every goroutine are walked up front: a bar for a big core.
+                let bar = progress::Bar::new("goroutines");
+                let a = Analysis::from_core_progress(c, depth_needed(cli), &bar.callback());
+                bar.finish();
+                a.map(|a| Opened::Go(Box::new(a)))
+            }
+        }
+    });
     let a = match opened {
-        Ok(a) => a,
+        Ok(Opened::Go(a)) => *a,
+        Ok(Opened::NotGo(c, why)) => {
+            for w in &c.warnings {
+                eprintln!("goanalyze: warning: {w}");
+            }
+            let mut out = String::new();
+            if cli.info || !cli.threads {
+                out += &analyzer::output::native::info(&c, &why);
+            }
+            if cli.threads {
+                out += &analyzer::output::native::threads(&c, cli.bt);
+            }
+            return stdout::write_all(out.as_bytes()).map_err(|e| StdoutFailed(e).into());
+        }
         Err(e) if executable_not_core(&e) => {
             return Err(Usage(format!(
                 "{} is an executable, not a core file; did you mean `goanalyze CORE --exe {}`?",

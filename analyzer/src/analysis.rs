@@ -161,9 +161,11 @@ impl Analysis {
     /// [`Analysis::open_progress`]).
     pub fn from_core_progress(core: core_reader::Core, depth: Depth, progress: Progress<'_>) -> Result<Analysis> {
         let exe_info = core.exe.clone().ok_or_else(|| {
+            let searched = &core.recorded_exe.searched;
             Error::Other(format!(
-                "{}: the executable was not found; pass it with --exe",
-                core.path.display()
+                "{}: the executable was not found{}; pass it with --exe",
+                core.path.display(),
+                if searched.is_empty() { String::new() } else { format!(" (looked in {})", searched.join(", ")) }
             ))
         })?;
         let bin = Binary::from_bytes(&exe_info.path, exe_info.bytes.clone())?;

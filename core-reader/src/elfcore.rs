@@ -141,13 +141,25 @@ struct FoundExe {
     verdict: Match,
 }
 
-/// Where the executable might be: the file mapping holding `AT_ENTRY`, the
-/// first file mapping, `AT_EXECFN`, `NT_PRPSINFO`'s name; each as recorded
-/// and next to the core (cores travel with their binary more often than
-/// with their original paths). Pairs of (path to try, path recorded).
+/// Where the executable might be: `CORE.exe` (what godump saves beside a
+/// core when the target's executable was deleted or replaced; for
+/// `core.zst`, also `core.exe`), then the file mapping holding `AT_ENTRY`,
+/// the first file mapping, `AT_EXECFN`, `NT_PRPSINFO`'s name; each as
+/// recorded and next to the core (cores travel with their binary more often
+/// than with their original paths). Pairs of (path to try, path recorded).
 fn exe_candidates(core_path: &Path, recorded: &[PathBuf]) -> Vec<(PathBuf, PathBuf)> {
     let dir = core_path.parent().unwrap_or(Path::new("."));
     let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let first = recorded.first().cloned().unwrap_or_default();
+    if core_path.file_name().is_some_and(|n| n != "-") {
+        let mut saved = vec![PathBuf::from(format!("{}.exe", core_path.display()))];
+        if let Some(ext) = core_path.extension().and_then(|e| e.to_str()) {
+            if matches!(ext, "zst" | "xz" | "lz4") {
+                saved.push(core_path.with_extension("exe"));
+            }
+        }
+        out.extend(saved.into_iter().map(|p| (p, first.clone())));
+    }
     for r in recorded {
         let mut tries = Vec::new();
         if r.is_absolute() {
@@ -256,7 +268,11 @@ fn evaluate(
 }
 
 /// Find the executable: the option if given, else the first candidate that
-/// matches the core, else the first that exists (with a warning later).
+/// matches the core, else a file with the core's build id in
+/// `opts.exe_dirs`, else what `opts.exe_resolver` fetches, else the first
+/// candidate that exists (with a warning later). `searched` gets every
+/// place looked.
+#[allow(clippy::too_many_arguments)]
 fn find_exe(
     core_path: &Path,
     opts: &OpenOptions,
@@ -265,13 +281,16 @@ fn find_exe(
     warnings: &mut Vec<String>,
     recorded: &[PathBuf],
     recorded_page: Option<&[u8]>,
+    ids: &crate::BuildIds,
+    searched: &mut Vec<String>,
 ) -> Result<Option<FoundExe>> {
-    let candidates = exe_candidates(core_path, recorded);
     if let Some(p) = &opts.exe {
         return evaluate(p, recorded.first().cloned(), f, core_only, recorded_page).map(Some);
     }
+    let candidates = exe_candidates(core_path, recorded);
     let mut fallback = None;
     for (path, recorded) in &candidates {
+        searched.push(path.display().to_string());
         if !path.is_file() {
             continue;
         }
@@ -283,16 +302,43 @@ fn find_exe(
             Err(e) => warnings.push(format!("{e}; ignored")),
         }
     }
+    let recorded0 = recorded.first().cloned();
+    let by_id = ids.gnu.is_some() || ids.go.is_some();
+    for dir in &opts.exe_dirs {
+        searched.push(format!("{} (by build id)", dir.display()));
+        if !by_id {
+            continue;
+        }
+        if let Some(p) = crate::exedir::find(dir, ids) {
+            match evaluate(&p, recorded0.clone(), f, core_only, recorded_page) {
+                Ok(fx) if matches!(fx.verdict, Match::Same(_)) => return Ok(Some(fx)),
+                Ok(_) => {}
+                Err(e) => warnings.push(format!("{e}; ignored")),
+            }
+        }
+    }
+    if let Some(r) = &opts.exe_resolver {
+        searched.push(r.name.clone());
+        if by_id {
+            match (r.find)(ids) {
+                Ok(p) => match evaluate(&p, recorded0.clone(), f, core_only, recorded_page) {
+                    Ok(fx) if matches!(fx.verdict, Match::Same(_)) => return Ok(Some(fx)),
+                    Ok(fx) => warnings.push(format!(
+                        "{}: {} does not match the core; ignored",
+                        r.name,
+                        fx.path.display()
+                    )),
+                    Err(e) => warnings.push(format!("{}: {e}; ignored", r.name)),
+                },
+                Err(why) => warnings.push(format!("{}: {why}", r.name)),
+            }
+        }
+    }
     if fallback.is_none() {
-        let mut names: Vec<String> = candidates.iter().map(|(p, _)| p.display().to_string()).collect();
-        names.dedup();
-        warnings.push(if names.is_empty() {
+        warnings.push(if recorded.is_empty() && opts.exe_dirs.is_empty() && opts.exe_resolver.is_none() {
             "the core does not name its executable; pass it explicitly (--exe)".to_string()
         } else {
-            format!(
-                "executable not found (looked for {}); pass it explicitly (--exe)",
-                names.join(", ")
-            )
+            format!("executable not found (looked in {}); pass it explicitly (--exe)", searched.join(", "))
         });
     }
     Ok(fallback)
@@ -493,15 +539,35 @@ fn executable(
     let names = recorded_names(f, &core.only);
     let page = recorded_page(f, names.first(), &core.only);
     let page_info = page.as_deref().and_then(exe::inspect);
-    let recorded_exe = RecordedExe {
+    let mut recorded_exe = RecordedExe {
         path: names.first().cloned(),
         gnu_build_id: page_info.as_ref().and_then(|i| i.gnu_build_id.clone()),
         go_build_id: page_info
             .as_ref()
             .and_then(|i| i.go_build_id.as_ref())
             .map(|b| String::from_utf8_lossy(b).into_owned()),
+        package: page_info.as_ref().and_then(|i| i.package.clone()),
+        searched: Vec::new(),
     };
-    let found = find_exe(path, opts, f, &core.only, warnings, &names, page.as_deref())?;
+    let ids = crate::BuildIds {
+        gnu: recorded_exe.gnu_build_id.clone(),
+        go: recorded_exe.go_build_id.clone(),
+        package: None,
+    };
+    let found = find_exe(
+        path,
+        opts,
+        f,
+        &core.only,
+        warnings,
+        &names,
+        page.as_deref(),
+        &ids,
+        &mut recorded_exe.searched,
+    )?;
+    if recorded_exe.package.is_none() {
+        recorded_exe.package = found.as_ref().and_then(|fx| fx.info.package.clone());
+    }
     Ok((recorded_exe, found))
 }
 

@@ -6,7 +6,7 @@ use elfwriter::elf::{ET_DYN, PT_LOAD, PT_NOTE};
 
 use crate::elf::{self, Phdr};
 use crate::le::bytes_at;
-use crate::notes::{go_build_id, gnu_build_id, Notes};
+use crate::notes::{go_build_id, gnu_build_id, Notes, NT_GNU_BUILD_ID};
 use crate::SplicedMemory;
 
 pub const AT_PHDR: u64 = 3;
@@ -44,6 +44,8 @@ pub struct ExeInfo {
     pub loads: Vec<Phdr>,
     pub gnu_build_id: Option<Vec<u8>>,
     pub go_build_id: Option<Vec<u8>>,
+    /// The ELF package metadata note (`.note.package`, owner `FDO`): JSON.
+    pub package: Option<String>,
 }
 
 /// Read an executable file's headers; `None` if it is not ELF64.
@@ -56,14 +58,80 @@ pub fn inspect(d: &[u8]) -> Option<ExeInfo> {
         .filter_map(|p| bytes_at(d, p.offset, p.filesz).map(|b| Notes::new(b, p.offset)))
         .flatten()
         .collect();
+    // Go's linker puts `.note.gnu.build-id` (`-B gobuildid`) right after
+    // the Go note but its PT_NOTE covers only the Go note; the kernel dumps
+    // the first page, so look there for notes no segment names. The file
+    // and the core's copy of the page are read the same way.
+    let page = &d[..d.len().min(4096)];
+    let gnu = gnu_build_id(notes.iter().copied()).or_else(|| scan_note(page, b"GNU", NT_GNU_BUILD_ID));
+    let package = notes
+        .iter()
+        .find(|n| n.name == b"FDO" && n.n_type == NT_FDO_PACKAGING_METADATA)
+        .map(|n| n.desc.to_vec())
+        .or_else(|| scan_note(page, b"FDO", NT_FDO_PACKAGING_METADATA))
+        .map(|b| String::from_utf8_lossy(crate::le::until_nul(&b)).into_owned());
     Some(ExeInfo {
         pie: h.e_type == ET_DYN,
         entry: h.entry,
         phoff: h.phoff,
         machine: h.machine,
         loads: phdrs.iter().copied().filter(|p| p.p_type == PT_LOAD).collect(),
-        gnu_build_id: gnu_build_id(notes.iter().copied()),
+        gnu_build_id: gnu,
         go_build_id: go_build_id(notes.iter().copied()),
+        package,
+    })
+}
+
+/// `NT_FDO_PACKAGING_METADATA` (systemd's ELF package metadata note).
+pub const NT_FDO_PACKAGING_METADATA: u32 = 0xcafe_1a7e;
+
+/// A note of owner `name` and type `t` anywhere in `d` at a 4-byte
+/// boundary, whole and with a non-empty descriptor of at most 4 KiB.
+fn scan_note(d: &[u8], name: &[u8], t: u32) -> Option<Vec<u8>> {
+    use crate::le::u32_at;
+    let namesz = name.len() + 1;
+    let desc_at = 12 + ((namesz + 3) & !3);
+    (0..d.len().saturating_sub(desc_at)).step_by(4).find_map(|i| {
+        if u32_at(d, i)? as usize != namesz || u32_at(d, i + 8)? != t {
+            return None;
+        }
+        if d.get(i + 12..i + 12 + namesz)? != [name, b"\0"].concat().as_slice() {
+            return None;
+        }
+        let n = u32_at(d, i + 4)? as usize;
+        (n > 0 && n <= 4096).then(|| d.get(i + desc_at..i + desc_at + n).map(<[u8]>::to_vec))?
+    })
+}
+
+/// The identity of an ELF executable file, as [`crate::Core`] matches it
+/// against a core: what `--exe-dir` and a debuginfod client look up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildIds {
+    /// The GNU build id (`NT_GNU_BUILD_ID`), also when only the first page
+    /// holds it (a Go binary linked with `-B gobuildid`).
+    pub gnu: Option<Vec<u8>>,
+    /// The Go toolchain's build id, as text.
+    pub go: Option<String>,
+    /// The ELF package metadata note (JSON), when the file carries one.
+    pub package: Option<String>,
+}
+
+impl BuildIds {
+    /// The GNU build id in lower-case hex, as debuginfod and `.build-id/`
+    /// directories name it.
+    pub fn gnu_hex(&self) -> Option<String> {
+        self.gnu.as_deref().map(hex)
+    }
+}
+
+/// The build ids of an ELF executable (or of its first page); `None` when
+/// `d` is not ELF64.
+pub fn build_ids(d: &[u8]) -> Option<BuildIds> {
+    let i = inspect(d)?;
+    Some(BuildIds {
+        gnu: i.gnu_build_id,
+        go: i.go_build_id.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        package: i.package,
     })
 }
 
@@ -116,7 +184,7 @@ pub enum Match {
     Unknown,
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

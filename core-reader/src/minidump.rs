@@ -680,6 +680,8 @@ fn recorded_exe(main: Option<&MinidumpModule>, mem: &SplicedMemory) -> RecordedE
             .as_ref()
             .and_then(|i| i.go_build_id.as_ref())
             .map(|b| String::from_utf8_lossy(b).into_owned()),
+        package: info.as_ref().and_then(|i| i.package.clone()),
+        ..Default::default()
     }
 }
 

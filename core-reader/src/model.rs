@@ -273,6 +273,13 @@ pub struct RecordedExe {
     pub gnu_build_id: Option<Vec<u8>>,
     /// The Go toolchain's build id (`.note.go.buildid`), as text.
     pub go_build_id: Option<String>,
+    /// The ELF package metadata note (`.note.package`, JSON) in the core's
+    /// copy of the first page, else in the executable found.
+    pub package: Option<String>,
+    /// Every place the reader looked for the executable, in order (paths,
+    /// `--exe-dir` directories, resolvers such as debuginfod), for the
+    /// message when none of them held it.
+    pub searched: Vec<String>,
 }
 
 /// Where a truncated core's data stops.
@@ -304,6 +311,14 @@ impl Truncation {
 pub struct OpenOptions {
     /// Use this executable instead of the one the core names.
     pub exe: Option<PathBuf>,
+    /// When the executable is not where the core says (nor `CORE.exe`, nor
+    /// next to the core): directories searched for a file with the core's
+    /// GNU build id, then its Go build id (the files in each directory and
+    /// in its subdirectories, two levels deep, as a `.build-id/xx/` tree).
+    pub exe_dirs: Vec<PathBuf>,
+    /// Asked last, when no file found so far matches the core: gets the
+    /// core's build ids, returns a file to try (a debuginfod client).
+    pub exe_resolver: Option<ExeResolver>,
     /// Stop decompressing a compressed core past this many bytes (`None`:
     /// [`crate::DEFAULT_MAX_DECOMPRESSED`]): a bomb of a few KiB would
     /// otherwise fill the disk.
@@ -314,13 +329,29 @@ impl OpenOptions {
     /// The options a command-line tool opens cores with: the defaults, with
     /// the decompression cap from [`crate::MAX_DECOMPRESSED_ENV`] when set.
     pub fn from_env() -> OpenOptions {
-        OpenOptions { exe: None, max_decompressed: crate::source::max_decompressed_from_env() }
+        OpenOptions { max_decompressed: crate::source::max_decompressed_from_env(), ..OpenOptions::default() }
     }
 
     /// The same options with `exe` as the executable.
     pub fn exe(mut self, exe: Option<&std::path::Path>) -> OpenOptions {
         self.exe = exe.map(|p| p.to_path_buf());
         self
+    }
+}
+
+/// Finds an executable by the build ids the core records (see
+/// [`OpenOptions::exe_resolver`]). `name` says where it looks, for the
+/// "not found" message; `find` returns a file, or why there is none.
+#[derive(Clone)]
+pub struct ExeResolver {
+    pub name: String,
+    #[allow(clippy::type_complexity)]
+    pub find: std::sync::Arc<dyn Fn(&crate::BuildIds) -> std::result::Result<PathBuf, String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for ExeResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExeResolver({})", self.name)
     }
 }
 
@@ -384,6 +415,13 @@ impl Core {
     /// an executable that does not match, truncation) become `warnings`.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Core> {
         crate::open::open(path, opts)
+    }
+
+    /// Open the core in file `path`, naming it `name` in messages and
+    /// looking for its executable as if it were at `name` (`-`: the current
+    /// directory): for a core spooled from standard input.
+    pub fn open_as(path: &Path, name: &Path, opts: &OpenOptions) -> Result<Core> {
+        crate::open::open_data(name, crate::source::map_file(path)?, opts)
     }
 
     /// Open a core from bytes in memory (compressed or not), as [`Core::open`]

@@ -15,11 +15,13 @@ pub enum Error {
     Zombie { pid: i32 },
     #[error("pid {pid} is already being traced by pid {tracer} (a debugger?); detach it first")]
     AlreadyTraced { pid: i32, tracer: i32 },
-    #[error(
-        "pid {pid}: permission denied attaching with ptrace ({detail}); run godump as the target's user or as root, \
-         give it CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep godump), or lower /proc/sys/kernel/yama/ptrace_scope"
-    )]
-    PermissionDenied { pid: i32, detail: String },
+    /// `hint` says what is true for this target and this godump: a kernel
+    /// thread, Yama's ptrace_scope, a missing CAP_SYS_PTRACE, another user,
+    /// a non-dumpable target.
+    #[error("pid {pid}: permission denied attaching with ptrace ({detail}); {hint}")]
+    PermissionDenied { pid: i32, detail: String, hint: String },
+    #[error("pid {pid} is a kernel thread: it has no user memory, nothing to dump")]
+    KernelThread { pid: i32 },
     #[error("pid {pid}, thread {tid}: {what}: {source}")]
     Ptrace {
         pid: i32,

@@ -44,6 +44,9 @@ enum Cmd {
         OUT `-` (stdout), a FIFO or a character device is written straight through, in order:\n\
           godump create 4242 - | zstd > app.core.zst\n\
         A new core is created with mode 0600, as the kernel does: it holds the process's secrets.\n\
+        When the target's executable was deleted or replaced since it started (a deploy), the\n\
+        running one is saved from /proc/PID/exe as OUT.exe, where goanalyze looks for it; for `-`,\n\
+        a FIFO or a device nothing is saved unless --exe-out names a file.\n\
         Which mappings are dumped follows /proc/PID/coredump_filter, as for a crash.\n\n\
         By default the process is stopped only while its registers are read and a copy-on-write\n\
         clone of it is made (a clone syscall injected with ptrace; the clone never runs and is\n\
@@ -92,6 +95,10 @@ enum Cmd {
         /// Dump from a clone or fail: no fall-back, and no memory headroom check.
         #[arg(long)]
         clone: bool,
+        /// Save the running executable (from /proc/PID/exe) as FILE, whether or not it
+        /// changed (default: OUT.exe, only when the file at its path was deleted or replaced).
+        #[arg(long, value_name = "FILE")]
+        exe_out: Option<PathBuf>,
     },
     /// Rewrite any core goanalyze can open (through core-reader) as a Linux ELF core or a minidump.
     #[command(after_help = "Examples:\n  \
@@ -180,7 +187,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Create { pid, out, mode, filter, quiet, readers, format, buffer_mib, buffered, direct, stop, clone } => {
+        Cmd::Create { pid, out, mode, filter, quiet, readers, format, buffer_mib, buffered, direct, stop, clone, exe_out } => {
             let mut opts = DumpOptions {
                 mode,
                 readers: readers.max(1),
@@ -199,7 +206,7 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 dump::SnapshotMode::Auto
             };
-            create(pid, out, AttachOptions { filter, mode: snap }, quiet, opts)
+            create(pid, out, AttachOptions { filter, mode: snap }, quiet, opts, exe_out)
         }
         Cmd::Convert { input, out, mode, exe, quiet, format } => {
             convert(input, out, exe, quiet, DumpOptions { format: format.into(), mode, ..DumpOptions::default() })
@@ -211,7 +218,7 @@ fn human(b: u64) -> String {
     indicatif::HumanBytes(b).to_string()
 }
 
-fn create(pid: i32, out: PathBuf, attach: AttachOptions, quiet: bool, opts: DumpOptions) -> Result<()> {
+fn create(pid: i32, out: PathBuf, attach: AttachOptions, quiet: bool, opts: DumpOptions, exe_out: Option<PathBuf>) -> Result<()> {
     dump::interrupt::install().context("installing signal handlers")?;
     if out.is_dir() {
         bail!("{}: is a directory; give the core file's name", out.display());
@@ -220,6 +227,9 @@ fn create(pid: i32, out: PathBuf, attach: AttachOptions, quiet: bool, opts: Dump
     let state = Arc::new(DumpState::new());
     let bar = (!quiet && std::io::stderr().is_terminal()).then(|| spawn_bar(state.clone()));
 
+    // Before the target stops: the descriptor keeps the running file even
+    // if the process exits before it is copied (after the dump).
+    let running = dump::linux::exe::RunningExe::open(pid);
     let result = (|| {
         let target = LinuxProcess::attach(pid, &attach)?;
         let r = dump::dump(&target, &out, &opts, &state);
@@ -256,7 +266,52 @@ fn create(pid: i32, out: PathBuf, attach: AttachOptions, quiet: bool, opts: Dump
     if s.unreadable_pages > 0 {
         eprintln!("godump: {} unreadable pages were written as zeros", s.unreadable_pages);
     }
-    Ok(())
+    save_exe(pid, &out, s.stream, running.as_ref(), exe_out.as_deref())
+}
+
+/// The executable beside the core when the file at its path is no longer
+/// the one the process runs (or wherever `--exe-out` says).
+fn save_exe(
+    pid: i32,
+    out: &std::path::Path,
+    stream: bool,
+    running: Option<&dump::linux::exe::RunningExe>,
+    exe_out: Option<&std::path::Path>,
+) -> Result<()> {
+    let Some(r) = running else {
+        if let Some(p) = exe_out {
+            bail!("{}: /proc/{pid}/exe could not be read; the executable was not saved", p.display());
+        }
+        return Ok(());
+    };
+    if let Some(why) = &r.changed {
+        eprintln!("godump: warning: pid {pid}'s executable {}: {why}", r.path.display());
+    }
+    let dest = match exe_out {
+        Some(p) => p.to_path_buf(),
+        None if r.changed.is_none() => return Ok(()),
+        None if stream => {
+            eprintln!(
+                "godump: warning: the core went to a stream, so the running executable was not saved beside it; \
+                 dump again with --exe-out FILE to keep it (then goanalyze CORE --exe FILE)"
+            );
+            return Ok(());
+        }
+        None => std::path::PathBuf::from(format!("{}.exe", out.display())),
+    };
+    match r.save(&dest) {
+        Ok(n) => {
+            eprintln!("godump: saved the running executable ({}) as {}", human(n), dest.display());
+            Ok(())
+        }
+        // The core itself is complete: a default copy that failed is a
+        // warning, one the user asked for is a failure.
+        Err(e) if exe_out.is_none() => {
+            eprintln!("godump: warning: {}: {e}; the running executable was not saved", dest.display());
+            Ok(())
+        }
+        Err(e) => bail!("{}: {e}; the running executable was not saved", dest.display()),
+    }
 }
 
 /// `-` on a terminal: a core is no text to show there.

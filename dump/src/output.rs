@@ -153,6 +153,26 @@ impl Destination {
     }
 }
 
+/// Write a new regular file at `path` (a symlink followed) under a
+/// temporary name in its directory, renamed over `path` once `fill` has
+/// written it all; on failure nothing is left. For files beside a core.
+pub fn write_new_file(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> std::io::Result<u64>,
+) -> std::io::Result<u64> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(std::io::Error::other("not a regular file; not replaced"));
+    }
+    let target = resolve(path)?;
+    let (mut file, tmp) = create_temp(&target, mode)?;
+    let r = fill(&mut file).and_then(|n| file.sync_all().map(|()| n)).and_then(|n| std::fs::rename(&tmp, &target).map(|()| n));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
 impl Drop for Destination {
     fn drop(&mut self) {
         if let (false, Some((tmp, _))) = (self.committed, &self.replace) {

@@ -7,5 +7,6 @@ pub mod html;
 pub mod heap;
 pub mod json;
 pub mod pprof;
+pub mod native;
 pub mod report;
 pub mod traceback;

@@ -21,6 +21,7 @@ pub fn info(a: &Analysis) -> String {
         a.bin.path.display(),
         a.bias
     );
+    extra_exe_lines(c, &mut s);
     let _ = writeln!(
         s,
         "go version:  {}",
@@ -77,6 +78,43 @@ pub fn info(a: &Analysis) -> String {
         let _ = writeln!(s, "warning:     {w}");
     }
     s
+}
+
+/// `--info` lines that only some cores have: the ELF package metadata note
+/// (`.note.package`) of the executable, the fields of a systemd-coredump
+/// file name. Also for cores of programs that are not Go.
+pub fn extra_exe_lines(c: &core_reader::Core, s: &mut String) {
+    if let Some(p) = &c.recorded_exe.package {
+        let _ = writeln!(s, "package:     {p}");
+    }
+    if let Some(n) = core_reader::systemd_core_name(&c.path) {
+        let _ = writeln!(
+            s,
+            "systemd:     comm={} uid={} pid={} boot={} time={}{}",
+            n.comm,
+            n.uid,
+            n.pid,
+            n.boot_id,
+            utc(n.time_usec / 1_000_000),
+            if c.pid.is_some_and(|p| p != n.pid) { " (the name's pid is not the core's)" } else { "" }
+        );
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` from seconds since the epoch (days to a civil
+/// date by the usual era arithmetic; no time zone database needed).
+fn utc(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// One `--info` line of a signal frame: `original:    3 (SIGQUIT) ... pc= sp= (signal frame at .. on thread N)`.

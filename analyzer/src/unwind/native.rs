@@ -238,18 +238,38 @@ pub struct Backtrace {
 }
 
 pub struct NativeUnwinder<'a> {
-    a: &'a Analysis,
+    /// The Go side (pclntab, goroutines); `None` for a core of a program
+    /// that is not Go, or whose executable is missing: C frames only.
+    a: Option<&'a Analysis>,
+    core: &'a core_reader::Core,
+    arch: BinArch,
     mods: Modules,
     regs: ArchRegs,
 }
 
 impl<'a> NativeUnwinder<'a> {
     pub fn new(a: &'a Analysis) -> NativeUnwinder<'a> {
-        let regs = match a.bin.arch {
+        Self::build(Some(a), &a.core)
+    }
+
+    /// For a core without a Go executable (a C or Python program, or a Go
+    /// program whose executable is missing): CFI, frame pointers and ELF
+    /// symbols of whatever files the core's mappings name.
+    pub fn for_core(core: &'a core_reader::Core) -> NativeUnwinder<'a> {
+        Self::build(None, core)
+    }
+
+    fn build(a: Option<&'a Analysis>, core: &'a core_reader::Core) -> NativeUnwinder<'a> {
+        let arch = match core.arch {
+            core_reader::Arch::Amd64 => BinArch::Amd64,
+            core_reader::Arch::Arm64 => BinArch::Arm64,
+        };
+        let arch = a.map_or(arch, |a| a.bin.arch);
+        let regs = match arch {
             BinArch::Amd64 => cfi::AMD64,
             BinArch::Arm64 => cfi::ARM64,
         };
-        NativeUnwinder { a, mods: Modules::from_core(&a.core), regs }
+        NativeUnwinder { a, core, arch, mods: Modules::from_core(core), regs }
     }
 
     pub fn modules(&self) -> &Modules {
@@ -258,15 +278,16 @@ impl<'a> NativeUnwinder<'a> {
 
     /// The goroutine an M runs on the thread `tid`, if any.
     fn curg_of(&self, tid: u64) -> Option<&'a GoroutineReport> {
-        let m = self.a.state.ms.iter().find(|m| m.procid == tid && m.curg != 0)?;
-        self.a.goroutines.iter().find(|r| r.g.addr == m.curg)
+        let a = self.a?;
+        let m = a.state.ms.iter().find(|m| m.procid == tid && m.curg != 0)?;
+        a.goroutines.iter().find(|r| r.g.addr == m.curg)
     }
 
     /// The registers a signal interrupted, from the kernel's frame right
     /// above Go's `runtime.sigtramp` (its frame's fp): [`crate::unwind::sigframe`].
     fn signal_regs(&self, tid: u64, sigtramp_fp: u64) -> Option<Regs> {
-        let t = self.a.threads.iter().find(|t| t.tid == tid)?;
-        let f = crate::unwind::sigframe::decode(self.a.bin.arch, self.a.mem(), sigtramp_fp, &t.regs).ok()?;
+        let t = self.core.threads.iter().find(|t| t.tid == tid)?;
+        let f = crate::unwind::sigframe::decode(self.arch, self.core, sigtramp_fp, &t.regs).ok()?;
         Some(Regs::from_core(&f.regs))
     }
 
@@ -274,8 +295,8 @@ impl<'a> NativeUnwinder<'a> {
     /// the return address (amd64) or just below the frame (arm64) in every
     /// frame that has a size.
     fn go_saved_fp(&self, f: &Frame, fp: Option<u64>) -> Option<u64> {
-        let mem = self.a.mem();
-        match self.a.bin.arch {
+        let mem: &dyn crate::memory::Memory = self.core;
+        match self.arch {
             BinArch::Amd64 if f.fp.wrapping_sub(f.sp) > 8 => mem.u64(f.fp.wrapping_sub(16)).ok(),
             BinArch::Arm64 if f.fp > f.sp => mem.u64(f.sp.wrapping_sub(8)).ok(),
             _ => fp,
@@ -289,8 +310,8 @@ impl<'a> NativeUnwinder<'a> {
 
     fn walk(&self, tid: u64, mut regs: Regs) -> Backtrace {
         let ar = self.regs;
-        let mem = self.a.mem();
-        let u = self.a.unwinder();
+        let mem: &dyn crate::memory::Memory = self.core;
+        let u = self.a.map(|a| a.unwinder());
         let mut bt = Backtrace::default();
         // The pc is exact (not a return address) for the first frame and
         // right after a signal frame.
@@ -305,7 +326,7 @@ impl<'a> NativeUnwinder<'a> {
             if pc == 0 && !bt.frames.is_empty() {
                 return bt; // a zero return address ends a C stack
             }
-            if u.find_func(pc).is_some() {
+            if let Some(u) = u.as_ref().filter(|u| u.find_func(pc).is_some()) {
                 let lr = if ar.ra != ar.pc { regs.get(ar.ra).unwrap_or(0) } else { 0 };
                 let st = u.unwind(Start { pc, sp, lr, trap, syscall: false });
                 let mut fp = regs.get(ar.fp);
@@ -422,7 +443,7 @@ impl<'a> NativeUnwinder<'a> {
                 stop(&mut bt, format!("sp did not increase ({sp:#x} -> {nsp:#x}) unwinding pc {pc:#x}"));
                 return bt;
             }
-            if !self.mods.find(npc).is_some_and(|(_, exec)| exec) && u.find_func(npc).is_none() {
+            if !self.mods.find(npc).is_some_and(|(_, exec)| exec) && u.as_ref().map_or(true, |u| u.find_func(npc).is_none()) {
                 stop(&mut bt, format!("return address {npc:#x} (caller of pc {pc:#x}) is not in executable memory"));
                 return bt;
             }
@@ -471,6 +492,15 @@ fn frame_pointer_step(regs: &Regs, ar: ArchRegs, mem: &dyn crate::memory::Memory
 
 /// gdb-like lines of a backtrace, each ending with a newline, indented by `indent`.
 pub fn format(a: &Analysis, bt: &Backtrace, indent: &str) -> String {
+    format_opt(Some(a), bt, indent)
+}
+
+/// [`format`] for a backtrace from [`NativeUnwinder::for_core`].
+pub fn format_core(bt: &Backtrace, indent: &str) -> String {
+    format_opt(None, bt, indent)
+}
+
+fn format_opt(a: Option<&Analysis>, bt: &Backtrace, indent: &str) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let mut n = 0usize;
@@ -503,7 +533,7 @@ pub fn format(a: &Analysis, bt: &Backtrace, indent: &str) -> String {
                     n += 1;
                 }
                 if fr.logical.is_empty() {
-                    let name = a.bin.pcln.func_name(&fr.func);
+                    let name = a.map_or("??", |a| a.bin.pcln.func_name(&fr.func));
                     let _ = writeln!(s, "{indent}#{n:<3} {:#018x} in {name} ()", f.pc);
                     n += 1;
                 }
@@ -523,7 +553,8 @@ impl NativeUnwinder<'_> {
     /// so Go-only goroutines keep exactly the runtime's view.
     pub fn goroutine_native_frames(&self, r: &GoroutineReport) -> Option<Vec<NativeFrame>> {
         let tid = r.thread?;
-        let t = self.a.core.threads.iter().find(|t| t.tid == tid)?;
+        let a = self.a?;
+        let t = a.core.threads.iter().find(|t| t.tid == tid)?;
         let bt = self.backtrace(t);
         let head: Vec<&BtFrame> =
             bt.frames.iter().take_while(|f| !matches!(f.kind, BtKind::Goroutine { .. })).collect();
@@ -543,7 +574,7 @@ impl NativeUnwinder<'_> {
                     },
                     BtKind::Go(fr) => NativeFrame {
                         kind: "go",
-                        func: Some(self.a.bin.pcln.func_name(&fr.func).to_string()),
+                        func: Some(a.bin.pcln.func_name(&fr.func).to_string()),
                         module: None,
                         offset: Some(fr.offset),
                         pc: f.pc,

@@ -2,6 +2,8 @@
 //! and read registers, `/proc` for everything else.
 
 pub mod clone;
+pub mod exe;
+pub mod permission;
 pub mod procfs;
 pub mod process;
 pub mod ptrace;

@@ -98,6 +98,9 @@ impl LinuxProcess {
             return Err(Error::SelfDump { pid });
         }
         let mut before = procfs::stat(pid, proc_path(pid, "stat"))?;
+        if super::permission::is_kernel_thread(pid) {
+            return Err(Error::KernelThread { pid });
+        }
         // A main thread that called pthread_exit shows as a zombie while the
         // other threads run on: that process is alive and dumpable, through
         // a live thread (the zombie has no memory of its own any more).

@@ -42,7 +42,11 @@ pub struct Stopped {
 
 fn ptrace_err(pid: i32, tid: i32, what: &'static str) -> impl FnOnce(Errno) -> Error {
     move |source| match source {
-        Errno::EPERM => Error::PermissionDenied { pid, detail: format!("{what} thread {tid}: EPERM") },
+        Errno::EPERM => Error::PermissionDenied {
+            pid,
+            detail: format!("{what} thread {tid}: EPERM"),
+            hint: super::permission::hint(pid),
+        },
         Errno::ESRCH if tid == pid => Error::NoSuchProcess { pid },
         _ => Error::Ptrace { pid, tid, what, source },
     }
