@@ -126,7 +126,7 @@ pub fn run(cli: &Cli) -> ExitCode {
 
 /// The profile or the report of one core, in memory; an error is (exit status, message).
 fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
-    let opts = core_reader::OpenOptions::from_env().exe(cli.exe.as_deref());
+    let opts = crate::sources::open_options(cli.exe.as_deref(), &cli.exe_dir);
     // The profile walks each goroutine as it writes it; the report groups
     // whole stacks.
     let depth = if cli.heap {
@@ -137,7 +137,7 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
         Depth::Full
     };
     let bar = Bar::new("goroutines");
-    let opened = Analysis::open_progress(core, &opts, depth, &bar.callback());
+    let opened = crate::sources::open_core(core, &opts).and_then(|c| Analysis::from_core_progress(c, depth, &bar.callback()));
     bar.finish();
     let a = match opened {
         Ok(a) => a,
@@ -210,6 +210,7 @@ fn run_batch(cli: &Cli, dest: &Path) -> ExitCode {
         jobs: cli.jobs,
         group: true,
         system: cli.system,
+        exe_dirs: cli.exe_dir.clone(),
     };
     let bar = Bar::new("cores");
     let records: Mutex<Vec<Option<Record>>> = Mutex::new(vec![None; cli.core.len()]);

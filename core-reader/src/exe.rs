@@ -6,7 +6,8 @@ use elfwriter::elf::{ET_DYN, PT_LOAD, PT_NOTE};
 
 use crate::elf::{self, Phdr};
 use crate::le::bytes_at;
-use crate::notes::{go_build_id, gnu_build_id, Notes, NT_GNU_BUILD_ID};
+use crate::notes::{go_build_id, gnu_build_id, Notes};
+use elfwriter::elf::{NoteType, ELF_NOTE_FDO, NT_FDO_PACKAGING_METADATA, NT_GNU_BUILD_ID};
 use crate::SplicedMemory;
 
 pub const AT_PHDR: u64 = 3;
@@ -66,9 +67,9 @@ pub fn inspect(d: &[u8]) -> Option<ExeInfo> {
     let gnu = gnu_build_id(notes.iter().copied()).or_else(|| scan_note(page, b"GNU", NT_GNU_BUILD_ID));
     let package = notes
         .iter()
-        .find(|n| n.name == b"FDO" && n.n_type == NT_FDO_PACKAGING_METADATA)
+        .find(|n| n.name == ELF_NOTE_FDO && n.n_type == NT_FDO_PACKAGING_METADATA)
         .map(|n| n.desc.to_vec())
-        .or_else(|| scan_note(page, b"FDO", NT_FDO_PACKAGING_METADATA))
+        .or_else(|| scan_note(page, ELF_NOTE_FDO, NT_FDO_PACKAGING_METADATA))
         .map(|b| String::from_utf8_lossy(crate::le::until_nul(&b)).into_owned());
     Some(ExeInfo {
         pie: h.e_type == ET_DYN,
@@ -82,17 +83,15 @@ pub fn inspect(d: &[u8]) -> Option<ExeInfo> {
     })
 }
 
-/// `NT_FDO_PACKAGING_METADATA` (systemd's ELF package metadata note).
-pub const NT_FDO_PACKAGING_METADATA: u32 = 0xcafe_1a7e;
 
 /// A note of owner `name` and type `t` anywhere in `d` at a 4-byte
 /// boundary, whole and with a non-empty descriptor of at most 4 KiB.
-fn scan_note(d: &[u8], name: &[u8], t: u32) -> Option<Vec<u8>> {
+fn scan_note(d: &[u8], name: &[u8], t: NoteType) -> Option<Vec<u8>> {
     use crate::le::u32_at;
     let namesz = name.len() + 1;
     let desc_at = 12 + ((namesz + 3) & !3);
     (0..d.len().saturating_sub(desc_at)).step_by(4).find_map(|i| {
-        if u32_at(d, i)? as usize != namesz || u32_at(d, i + 8)? != t {
+        if u32_at(d, i)? as usize != namesz || u32_at(d, i + 8)? != t.0 {
             return None;
         }
         if d.get(i + 12..i + 12 + namesz)? != [name, b"\0"].concat().as_slice() {

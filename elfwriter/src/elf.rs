@@ -30,6 +30,11 @@ pub const NT_DELVE_HEADER: NoteType = NoteType(0x444C_5645);
 pub const NT_DELVE_THREAD: NoteType = NoteType(0x444C_5654);
 /// The name of Delve's header note.
 pub const ELF_NOTE_DELVE_HEADER: &[u8] = b"Delve Header";
+/// systemd's ELF package metadata note (`.note.package`, JSON), named
+/// [`ELF_NOTE_FDO`].
+pub const NT_FDO_PACKAGING_METADATA: NoteType = NoteType(0xcafe_1a7e);
+/// The name of the FreeDesktop.org notes.
+pub const ELF_NOTE_FDO: &[u8] = b"FDO";
 /// The name gdb gives its own notes (`NT_GDB_TDESC`): they are not the kernel's.
 pub const ELF_NOTE_GDB: &[u8] = b"GDB";
 
