@@ -52,33 +52,11 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("heapStatsDelta.$size", false),
 ];
 
-#[derive(Debug, Clone, Default)]
-pub struct HeapLayout {
-    pub fields: BTreeMap<String, u64>,
-    /// "DWARF" or "table for go1.N".
-    pub source: String,
-}
+/// The heap's runtime structures' offsets: the same kind of map as the
+/// goroutine layout's ("struct.field" -> offset, and where it came from).
+pub type HeapLayout = crate::binary::runtime_types::Layout;
 
 impl HeapLayout {
-    pub fn get(&self, key: &str) -> Result<u64> {
-        self.fields
-            .get(key)
-            .copied()
-            .ok_or_else(|| Error::Layout(format!("no offset for runtime.{key} ({})", self.source)))
-    }
-    pub fn opt(&self, key: &str) -> Option<u64> {
-        self.fields.get(key).copied()
-    }
-    /// The table entry for this layout, as Rust source.
-    pub fn as_table_source(&self, minor: u32) -> String {
-        let mut s = format!("    ({minor}, &[\n");
-        for (k, v) in &self.fields {
-            s += &format!("        (\"{k}\", {v}),\n");
-        }
-        s += "    ]),\n";
-        s
-    }
-
     /// From DWARF when the binary has it, else the table.
     pub fn for_binary(bin: &Binary) -> Result<HeapLayout> {
         if bin.has_dwarf {

@@ -8,7 +8,6 @@ use std::fmt::Write;
 
 use core_reader::Core;
 
-use crate::output::report::signal_name;
 use crate::unwind::native::{format_core, NativeUnwinder};
 
 /// Why `core` cannot have the Go views: the executable is missing, or it is
@@ -52,19 +51,7 @@ pub fn info(core: &Core, why: &str) -> String {
     }
     crate::output::report::extra_exe_lines(c, &mut s);
     let _ = writeln!(s, "go:          {why}; goroutines, stacks and variables are unavailable");
-    match &c.signal {
-        Some(sig) => {
-            let _ = write!(s, "signal:      {} ({}) code={:#x}", sig.signo, signal_name(sig.signo), sig.code);
-            if let Some(addr) = sig.addr {
-                let _ = write!(s, " addr={addr:#x}");
-            }
-            if let Some(t) = sig.thread.and_then(|i| c.threads.get(i)) {
-                let _ = write!(s, " thread={}", t.tid);
-            }
-            s.push('\n');
-        }
-        None => s += "signal:      none\n",
-    }
+    crate::output::report::signal_line(c, &mut s);
     let _ = writeln!(s, "threads:     {}", c.threads.len());
     let _ = writeln!(s, "mappings:    {}", c.mappings.len());
     for m in &c.mappings {

@@ -33,19 +33,7 @@ pub fn info(a: &Analysis) -> String {
         if a.bin.has_dwarf { "DWARF" } else { "none (stripped)" },
         a.bin.layout.source
     );
-    match &c.signal {
-        Some(sig) => {
-            let _ = write!(s, "signal:      {} ({}) code={:#x}", sig.signo, signal_name(sig.signo), sig.code);
-            if let Some(addr) = sig.addr {
-                let _ = write!(s, " addr={addr:#x}");
-            }
-            if let Some(t) = sig.thread.and_then(|i| c.threads.get(i)) {
-                let _ = write!(s, " thread={}", t.tid);
-            }
-            s.push('\n');
-        }
-        None => s += "signal:      none\n",
-    }
+    signal_line(c, &mut s);
     signal_chain_lines(a, &mut s);
     let _ = writeln!(s, "wait reasons: {}", a.state.wait_reasons_source);
     if a.state.now > 0 {
@@ -371,4 +359,22 @@ pub fn goroutine_line(m: &crate::model::Goroutine) -> String {
     }
     s.push('\n');
     s
+}
+
+/// `--info`'s `signal:` line: the core's signal, its code and address, and
+/// the thread it was delivered to.
+pub(crate) fn signal_line(c: &core_reader::Core, s: &mut String) {
+    match &c.signal {
+        Some(sig) => {
+            let _ = write!(s, "signal:      {} ({}) code={:#x}", sig.signo, signal_name(sig.signo), sig.code);
+            if let Some(addr) = sig.addr {
+                let _ = write!(s, " addr={addr:#x}");
+            }
+            if let Some(t) = sig.thread.and_then(|i| c.threads.get(i)) {
+                let _ = write!(s, " thread={}", t.tid);
+            }
+            s.push('\n');
+        }
+        None => *s += "signal:      none\n",
+    }
 }
