@@ -188,7 +188,20 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
             if !r.ok() {
                 return Err((1, r.errors.join("; ")));
             }
-            analyzer::output::html::report(std::slice::from_ref(&r)).into_bytes()
+            // The heap's histogram too, when the runtime's heap can be read.
+            let hist = match analyzer::heap::Heap::read(&a.bin, &a.core, a.bias) {
+                Ok(h) => {
+                    for w in &h.warnings {
+                        eprintln!("goanalyze: warning: heap: {w}");
+                    }
+                    Some(h.histogram())
+                }
+                Err(e) => {
+                    eprintln!("goanalyze: warning: no heap section in the report: {e}");
+                    None
+                }
+            };
+            analyzer::output::html::report_with_heap(std::slice::from_ref(&r), hist.as_ref()).into_bytes()
         }
     };
     // The process ends here: freeing every goroutine report would only cost time.

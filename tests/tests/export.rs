@@ -373,6 +373,23 @@ fn html_report_in_a_real_browser() {
     let title = attrs(&dom, "<h3 class=\"groups-title\"", "data-goroutines");
     assert_eq!(title, [tb.unique().len().to_string()]);
 
+    // The heap section: the same types and counts as --heap.
+    let o = run(&[m.made.core.as_os_str(), "--exe".as_ref(), m.exe.as_os_str(), "--heap".as_ref(), "--top".as_ref(), "0".as_ref(), "--format".as_ref(), "json".as_ref()]);
+    assert!(o.status.success(), "goanalyze --heap failed: {}", String::from_utf8_lossy(&o.stderr));
+    let heap: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let want: Vec<(String, String)> = heap["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(100)
+        .map(|r| (r["type"].as_str().unwrap().to_string(), r["objects"].to_string()))
+        .collect();
+    let got: Vec<(String, String)> =
+        attrs(&dom, "<tr class=\"heap-row\"", "data-type").into_iter().zip(attrs(&dom, "<tr class=\"heap-row\"", "data-objects")).collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "the page's heap table vs --heap");
+    assert_eq!(attrs(&dom, "<p class=\"heap-summary\"", "data-objects"), [heap["summary"]["objects"].to_string()]);
+
     screenshot(&chromium, &page, &artifacts().join("profiled.png"));
 }
 

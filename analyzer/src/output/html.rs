@@ -50,6 +50,7 @@ const STYLE: &str = "
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em;color:#1d1d1f;background:#fff}
 h1{font-size:1.4em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}h3{font-size:1.05em}
 code,pre,.frames,.ids{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
+table.heap td,table.heap th{text-align:right;padding:0 .8em}table.heap td.type,table.heap th:last-child{text-align:left;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
 pre.message{background:#fff4f4;border-left:4px solid #c33;padding:.6em .8em;white-space:pre-wrap;overflow-wrap:anywhere}
 table.facts th{text-align:left;padding-right:1em;vertical-align:top;font-weight:600}
 table.summary{border-collapse:collapse}table.summary td,table.summary th{border:1px solid #ddd;padding:.2em .5em;text-align:left}
@@ -65,6 +66,12 @@ td.loc{color:#555;overflow-wrap:anywhere}.inl{color:#777}
 
 /// One page for these records (one core: one record).
 pub fn report(records: &[Record]) -> String {
+    report_with_heap(records, None)
+}
+
+/// [`report`], with the heap's histogram (`--heap`) after a single core's
+/// goroutines: what the memory is made of, biggest types first.
+pub fn report_with_heap(records: &[Record], heap: Option<&crate::heap::Histogram>) -> String {
     let mut s = String::with_capacity(16 << 10);
     let title = match records {
         [r] => format!("goanalyze: {}", r.core),
@@ -82,9 +89,43 @@ pub fn report(records: &[Record]) -> String {
     for (i, r) in records.iter().enumerate() {
         core_section(&mut s, i, r);
     }
+    if let Some(h) = heap {
+        heap_section(&mut s, h);
+    }
     let _ = writeln!(s, "<p class=\"note\">Written by goanalyze {}.</p>\n</body>\n</html>", env!("CARGO_PKG_VERSION"));
     s
 }
+
+/// The biggest types of the heap (at most [`HEAP_ROWS`]), as `--heap` lists them.
+fn heap_section(s: &mut String, h: &crate::heap::Histogram) {
+    let t = &h.summary;
+    let _ = writeln!(
+        s,
+        "<section id=\"heap\">\n<h2>Heap</h2>\n<p class=\"heap-summary\" data-objects=\"{}\" data-bytes=\"{}\">{} objects, {} bytes in {} spans ({} bytes); {} objects typed.</p>",
+        t.objects, t.object_bytes, t.objects, t.object_bytes, t.spans_in_use, t.span_bytes_in_use, t.typed_objects
+    );
+    *s += "<table class=\"heap\">\n<tr><th>objects</th><th>bytes</th><th>lost to rounding</th><th>type</th></tr>\n";
+    for r in h.rows.iter().take(HEAP_ROWS) {
+        let _ = writeln!(
+            s,
+            "<tr class=\"heap-row\" data-type=\"{t}\" data-objects=\"{}\" data-bytes=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"type\">{t}</td></tr>",
+            r.objects,
+            r.bytes,
+            r.objects,
+            r.bytes,
+            r.lost_bytes,
+            t = escape(&r.name)
+        );
+    }
+    *s += "</table>\n";
+    if h.rows.len() > HEAP_ROWS {
+        let _ = writeln!(s, "<p class=\"note\">{} more types: goanalyze CORE --heap --top 0 lists them all.</p>", h.rows.len() - HEAP_ROWS);
+    }
+    *s += "</section>\n";
+}
+
+/// Types shown in the page's heap table.
+pub const HEAP_ROWS: usize = 100;
 
 /// A batch: one row per core, then the signatures with how many cores share each.
 fn summary(s: &mut String, records: &[Record]) {
