@@ -2,7 +2,7 @@
 //! `heapStatsDelta`), and the sizes of the structs that are indexed as
 //! arrays, the way [`crate::binary::runtime_types`] does it for `g` and `m`:
 //! from the binary's DWARF, else from a table keyed by the Go minor version
-//! ([`super::layout_table`], made with `cargo run -p analyzer --example
+//! (`layout_table`, made with `cargo run -p analyzer --example
 //! heap_layout_table -- EXE` from DWARF builds of each toolchain).
 //!
 //! A struct's size is stored as the pseudo-field `struct.$size`.

@@ -495,7 +495,7 @@ pub fn format(a: &Analysis, bt: &Backtrace, indent: &str) -> String {
     format_opt(Some(a), bt, indent)
 }
 
-/// [`format`] for a backtrace from [`NativeUnwinder::for_core`].
+/// [`format()`] for a backtrace from [`NativeUnwinder::for_core`].
 pub fn format_core(bt: &Backtrace, indent: &str) -> String {
     format_opt(None, bt, indent)
 }
