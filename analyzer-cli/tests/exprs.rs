@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tests::fixture::Build;
 use tests::tools;
