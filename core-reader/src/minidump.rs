@@ -737,17 +737,17 @@ fn check_exe(arch: Arch, m: Option<&MinidumpModule>, fx: &FoundExe, mem: &Splice
         }
         if let (Some(id), Some(info)) = (codeview_build_id(m), fx.image.elf.as_ref()) {
             // The writer's id is the GNU build id (Breakpad keeps at most its
-            // first bytes) or, for files without one (Go's own linker), a
-            // hash of the start of .text.
-            let file_id = match &info.gnu_build_id {
-                Some(b) => Some(b.clone()),
-                None => image::breakpad_text_id((*fx.bytes).as_ref()),
-            };
-            if let Some(f) = file_id {
-                return if f.starts_with(&id) {
+            // first bytes) when it finds one in a PT_NOTE segment of the
+            // loaded image, else a hash of the start of .text. Go's
+            // `-B gobuildid` note sits outside PT_NOTE: we find it (in the
+            // first page), the writer does not. So either id may be the one.
+            let text_id = || image::breakpad_text_id((*fx.bytes).as_ref());
+            let ids: Vec<Vec<u8>> = info.gnu_build_id.iter().cloned().chain(text_id()).collect();
+            if let Some(first) = ids.first() {
+                return if ids.iter().any(|f| f.starts_with(&id)) {
                     Ok("build id")
                 } else {
-                    Err(Mismatch::BuildId { dump: hex(&id), file: hex(&f) })
+                    Err(Mismatch::BuildId { dump: hex(&id), file: hex(first) })
                 };
             }
         }
