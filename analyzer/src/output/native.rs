@@ -54,19 +54,7 @@ pub fn info(core: &Core, why: &str) -> String {
     crate::output::report::signal_line(c, &mut s);
     let _ = writeln!(s, "threads:     {}", c.threads.len());
     let _ = writeln!(s, "mappings:    {}", c.mappings.len());
-    for m in &c.mappings {
-        let _ = writeln!(
-            s,
-            "  {:#014x}-{:#014x} {}{}{} {:>8x} {}",
-            m.start,
-            m.end,
-            if m.read { 'r' } else { '-' },
-            if m.write { 'w' } else { '-' },
-            if m.exec { 'x' } else { '-' },
-            m.file_offset,
-            m.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
-        );
-    }
+    crate::output::report::mapping_lines(c, &mut s);
     for w in &c.warnings {
         let _ = writeln!(s, "warning:     {w}");
     }

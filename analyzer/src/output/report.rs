@@ -49,19 +49,7 @@ pub fn info(a: &Analysis) -> String {
         let _ = writeln!(s, "goroutines:  {}", a.goroutine_count());
     }
     let _ = writeln!(s, "mappings:    {}", c.mappings.len());
-    for m in &c.mappings {
-        let _ = writeln!(
-            s,
-            "  {:#014x}-{:#014x} {}{}{} {:>8x} {}",
-            m.start,
-            m.end,
-            if m.read { 'r' } else { '-' },
-            if m.write { 'w' } else { '-' },
-            if m.exec { 'x' } else { '-' },
-            m.file_offset,
-            m.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
-        );
-    }
+    mapping_lines(c, &mut s);
     for w in c.warnings.iter().chain(a.state.warnings.iter()) {
         let _ = writeln!(s, "warning:     {w}");
     }
@@ -376,5 +364,22 @@ pub(crate) fn signal_line(c: &core_reader::Core, s: &mut String) {
             s.push('\n');
         }
         None => *s += "signal:      none\n",
+    }
+}
+
+/// `--info`'s list of mappings, one line each: range, rwx, offset, file.
+pub(crate) fn mapping_lines(c: &core_reader::Core, s: &mut String) {
+    for m in &c.mappings {
+        let _ = writeln!(
+            s,
+            "  {:#014x}-{:#014x} {}{}{} {:>8x} {}",
+            m.start,
+            m.end,
+            if m.read { 'r' } else { '-' },
+            if m.write { 'w' } else { '-' },
+            if m.exec { 'x' } else { '-' },
+            m.file_offset,
+            m.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        );
     }
 }
