@@ -12,16 +12,20 @@
 //! - [`rtype`]: the runtime's type descriptors; [`types`]: giving objects
 //!   their types (malloc headers, `largeType`, typed roots, propagation);
 //! - [`stats`], the runtime's counters (`runtime.memstats.heapStats`);
-//! - [`histogram`], by type, and the summary.
+//! - [`histogram`], by type, and the summary;
+//! - [`graph`]: who points at whom (roots, then objects, in compact
+//!   arrays), with [`pointers`] saying which words are pointers.
 //!
 //! Go 1.21 through 1.27. Before 1.22 the heap records no types (only
 //! pointer bitmaps): objects are typed only from DWARF roots, so a stripped
 //! Go 1.21 binary's heap is reported by size class.
 
+pub mod graph;
 pub mod histogram;
 pub mod layout;
 pub(crate) mod layout_table;
 pub mod objects;
+pub mod pointers;
 pub mod rtype;
 pub mod sizeclass;
 pub mod spans;

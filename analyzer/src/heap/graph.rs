@@ -1,0 +1,198 @@
+//! The object graph: which heap objects each root and each object points
+//! to. Nodes are the roots (numbered first, in the order given) and then
+//! every object of the [`ObjectIndex`] (node = roots + object id); edges are
+//! kept in compressed arrays (one offset per node, one `u32` per edge), so
+//! ten million objects cost tens of megabytes, not a hash map each.
+//!
+//! Which words of a root or object are pointers comes from the runtime's
+//! own metadata where we read it ([`super::pointers`]: pointer bitmaps,
+//! malloc headers, `largeType`, the data/bss GC masks, stack maps);
+//! elsewhere every aligned word that points into an object counts, and the
+//! node is marked conservative so a report can say so.
+
+use rayon::prelude::*;
+
+use super::objects::{ObjId, ObjectIndex};
+use super::pointers::{self, Scan};
+use super::Heap;
+use crate::memory::Memory;
+
+/// A node of the graph: a root (below [`Graph::roots`]`.len()`) or an object.
+pub type NodeId = u32;
+
+/// What kind of thing holds a root's pointers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RootKind {
+    /// A package variable (data or bss).
+    Global,
+    /// A goroutine's stack frame: a local, an argument or a spill slot.
+    Stack,
+    /// A finalizer's or cleanup's function and argument (runtime specials).
+    Finalizer,
+    /// Other memory the runtime scans (not covered by the kinds above).
+    Runtime,
+}
+
+/// Memory that the collector scans from outside the heap.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub kind: RootKind,
+    /// As a Go developer names it: `main.cache`, `goroutine 17 main.worker var buf`.
+    pub name: String,
+    /// The goroutine of a stack root.
+    pub goid: Option<u64>,
+    /// Where the root's words are.
+    pub addr: u64,
+    pub len: u64,
+    /// One bit per 8-byte word from `addr` (bit `i % 8` of byte `i / 8`):
+    /// the words that hold pointers. `None`: every word is scanned
+    /// conservatively.
+    pub mask: Option<Vec<u8>>,
+}
+
+impl Root {
+    pub fn conservative(&self) -> bool {
+        self.mask.is_none()
+    }
+}
+
+pub struct Graph {
+    pub roots: Vec<Root>,
+    /// Edges of node `n`: `edges[first[n] .. first[n + 1]]`.
+    pub first: Vec<u64>,
+    pub edges: Vec<NodeId>,
+    /// Per object, one bit: its pointer words were guessed (conservative scan).
+    pub conservative: Vec<u64>,
+    pub warnings: Vec<String>,
+}
+
+impl Graph {
+    pub fn node_count(&self) -> usize {
+        self.first.len() - 1
+    }
+    /// The node of object `id`.
+    pub fn node(&self, id: ObjId) -> NodeId {
+        self.roots.len() as NodeId + id
+    }
+    /// The object of node `n`, if it is one.
+    pub fn object(&self, n: NodeId) -> Option<ObjId> {
+        (n as usize).checked_sub(self.roots.len()).map(|i| i as ObjId)
+    }
+    pub fn succ(&self, n: NodeId) -> &[NodeId] {
+        &self.edges[self.first[n as usize] as usize..self.first[n as usize + 1] as usize]
+    }
+    pub fn is_conservative(&self, id: ObjId) -> bool {
+        self.conservative[id as usize / 64] >> (id % 64) & 1 != 0
+    }
+
+    /// Build the graph of `heap` with `roots` (globals from
+    /// [`pointers::global_roots`], stacks from the goroutines' frames).
+    pub fn build(heap: &Heap, mem: &dyn Memory, roots: Vec<Root>) -> Graph {
+        let idx = &heap.objects;
+        let nroots = roots.len() as NodeId;
+        let mut warnings = Vec::new();
+        let root_edges: Vec<Vec<NodeId>> = roots
+            .par_iter()
+            .map(|r| {
+                let mut out = Vec::new();
+                scan_words(mem, idx, r.addr, r.len, r.mask.as_deref(), nroots, &mut out);
+                out
+            })
+            .collect();
+        // Per span: each object's edges, flattened, plus per-object counts.
+        let per_span: Vec<(Vec<u32>, Vec<NodeId>, Vec<ObjId>)> = (0..idx.spans.len())
+            .into_par_iter()
+            .map(|k| {
+                let (lo, hi) = (idx.first[k], idx.first[k + 1]);
+                let mut counts = Vec::with_capacity((hi - lo) as usize);
+                let mut out = Vec::new();
+                let mut guessed = Vec::new();
+                for id in lo..hi {
+                    let before = out.len();
+                    match pointers::scan_of(heap, mem, id, k) {
+                        Scan::NoPointers => {}
+                        Scan::Mask { addr, len, mask } => {
+                            scan_words(mem, idx, addr, len, Some(&mask), nroots, &mut out)
+                        }
+                        Scan::Conservative { addr, len } => {
+                            guessed.push(id);
+                            scan_words(mem, idx, addr, len, None, nroots, &mut out)
+                        }
+                    }
+                    counts.push((out.len() - before) as u32);
+                }
+                (counts, out, guessed)
+            })
+            .collect();
+        let n = roots.len() + idx.len();
+        let total: usize = root_edges.iter().map(Vec::len).sum::<usize>() + per_span.iter().map(|p| p.1.len()).sum::<usize>();
+        let mut first = Vec::with_capacity(n + 1);
+        let mut edges = Vec::with_capacity(total);
+        for e in &root_edges {
+            first.push(edges.len() as u64);
+            edges.extend_from_slice(e);
+        }
+        let mut conservative = vec![0u64; idx.len().div_ceil(64)];
+        let mut guessed_total = 0usize;
+        for (counts, out, guessed) in per_span {
+            let mut at = 0usize;
+            for c in counts {
+                first.push((edges.len() + at) as u64);
+                at += c as usize;
+            }
+            edges.extend_from_slice(&out);
+            guessed_total += guessed.len();
+            for id in guessed {
+                conservative[id as usize / 64] |= 1 << (id % 64);
+            }
+        }
+        first.push(edges.len() as u64);
+        if guessed_total > 0 {
+            warnings.push(format!("{guessed_total} objects' pointers were found by a conservative scan (no pointer bitmap read)"));
+        }
+        Graph { roots, first, edges, conservative, warnings }
+    }
+}
+
+/// Append the nodes of the objects that the words at `[addr, addr+len)`
+/// point into; `mask` picks the pointer words (none: all of them).
+fn scan_words(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask: Option<&[u8]>, nroots: NodeId, out: &mut Vec<NodeId>) {
+    let words = len / 8;
+    let mut owned = Vec::new();
+    let bytes: &[u8] = match mem.slice(addr, len as usize) {
+        Some(b) => b,
+        None => {
+            owned.resize(len as usize, 0);
+            if mem.read(addr, &mut owned).is_err() {
+                // Read word by word: a root may straddle an unreadable page.
+                for (i, w) in owned.chunks_exact_mut(8).enumerate() {
+                    if let Ok(v) = mem.u64(addr + i as u64 * 8) {
+                        w.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+            }
+            &owned
+        }
+    };
+    let (lo, hi) = match (idx.spans.first(), idx.spans.last()) {
+        (Some(a), Some(b)) => (a.start, b.end()),
+        _ => return,
+    };
+    for i in 0..words as usize {
+        if let Some(m) = mask {
+            match m.get(i / 8) {
+                Some(b) if b >> (i % 8) & 1 != 0 => {}
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        let p = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        if p < lo || p >= hi {
+            continue;
+        }
+        if let Some(t) = idx.find(p) {
+            out.push(nroots + t);
+        }
+    }
+}
