@@ -18,6 +18,7 @@ mod export;
 mod outfile;
 mod progress;
 mod heap_view;
+mod leaks_view;
 #[cfg(feature = "debuginfod")]
 mod debuginfod;
 mod sources;
@@ -63,6 +64,7 @@ enum Format {
   goanalyze core --print 'main.cfg.Limits[\"x\"]'   a global (fields, a[i], m[k], *p, len(), cap())
   goanalyze core --print 'req.URL' -g 7 -f 2      in frame 2 of goroutine 7
   goanalyze core --group                  goroutines with identical stacks, counted
+  goanalyze core --leaks                  goroutines blocked forever on unreachable channels/locks
   goanalyze cores/*.core --triage --format json   crash reason + signature per core (JSON Lines)
   goanalyze core --goroutines --format pprof -o goroutines.pb.gz   for `go tool pprof`
   goanalyze core --format html -o report.html     reason, signature, goroutine groups (cores...: a batch)
@@ -187,6 +189,15 @@ struct Cli {
     /// The heap objects of one type (as --heap names it), with their addresses and sizes.
     #[arg(long, value_name = "TYPE")]
     objects: Option<String>,
+    /// Goroutines blocked forever on a channel, mutex, condition variable or
+    /// WaitGroup that nothing live can reach, grouped by stack, with the
+    /// bytes only their stacks hold (Go 1.26's leak detector, post mortem).
+    #[arg(long)]
+    leaks: bool,
+    /// Developer aid: every goroutine's stack roots (the slots the GC
+    /// scans) and the heap objects they point to, as JSON.
+    #[arg(long, hide = true)]
+    stack_roots: bool,
     /// Developer aid: print the runtime struct offsets read from EXE's DWARF
     /// as an entry of the built-in layout table.
     #[arg(long, value_name = "EXE", hide = true)]
@@ -226,7 +237,7 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: {why}");
         return ExitCode::from(2);
     }
-    let heap_mode = cli.heap || cli.objects.is_some();
+    let heap_mode = cli.heap || cli.objects.is_some() || cli.leaks || cli.stack_roots;
     if cli.format == Format::Json && !cli.group && !heap_mode && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
@@ -264,6 +275,7 @@ fn conflict(cli: &Cli) -> Option<String> {
         (cli.group, "--group"),
         (cli.heap, "--heap"),
         (cli.objects.is_some(), "--objects"),
+        (cli.leaks, "--leaks"),
     ]
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
@@ -278,7 +290,7 @@ fn conflict(cli: &Cli) -> Option<String> {
     if vars.len() > 1 {
         return Some(format!("{} cannot be combined: give one", vars.join(" and ")));
     }
-    if (cli.heap || cli.objects.is_some()) && views.len() > 1 {
+    if (cli.heap || cli.objects.is_some() || cli.leaks) && views.len() > 1 {
         return Some(format!("{} cannot be combined: run goanalyze once for each", views.join(" and ")));
     }
     if let (Some(v), Some(w)) = (vars.first(), views.first()) {
@@ -315,7 +327,7 @@ fn run(cli: &Cli) -> Result<()> {
     let opened = sources::open_core(core, &opts).and_then(|c| {
         // --info and --threads need no Go runtime: a core of a C or Python
         // program, or without its executable, still says what it holds.
-        let go_views = cli.stacks || cli.goroutines || cli.group || cli.vars || cli.locals || !cli.print.is_empty();
+        let go_views = cli.stacks || cli.goroutines || cli.group || cli.leaks || cli.vars || cli.locals || !cli.print.is_empty();
         match analyzer::output::native::not_go(&c).filter(|_| !go_views) {
             Some(why) => Ok(Opened::NotGo(Box::new(c), why)),
             None => {
@@ -363,6 +375,11 @@ fn run(cli: &Cli) -> Result<()> {
         );
     }
     let json = cli.format == Format::Json;
+    if cli.leaks || cli.stack_roots {
+        let text = if cli.leaks { leaks_view::run(&a, json)? } else { leaks_view::stack_roots(&a)? };
+        std::mem::forget(a);
+        return stdout::write_all(text.as_bytes()).map_err(|e| StdoutFailed(e).into());
+    }
     if cli.heap || cli.objects.is_some() {
         let text = heap_view::run(&a, cli.objects.as_deref(), cli.top, json)?;
         std::mem::forget(a);
@@ -438,7 +455,7 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
 /// `--threads` names each thread's goroutine; grouping, variables and
 /// native backtraces hold whole stacks.
 fn depth_needed(cli: &Cli) -> Depth {
-    let whole = cli.group || cli.vars || cli.locals || !cli.print.is_empty() || (cli.threads && cli.bt);
+    let whole = cli.group || cli.leaks || cli.stack_roots || cli.vars || cli.locals || !cli.print.is_empty() || (cli.threads && cli.bt);
     if whole {
         Depth::Full
     } else if cli.threads {

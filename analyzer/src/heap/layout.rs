@@ -72,12 +72,21 @@ impl HeapLayout {
 
 /// Read the heap layouts from DWARF (`Ok(None)`: no DWARF).
 pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, DwarfError>) -> Result<Option<HeapLayout>> {
+    fields_from_dwarf(load, NEEDED)
+}
+
+/// Read the offsets of the `needed` "struct.field"s (structs of package
+/// runtime, named without `runtime.`) from DWARF (`Ok(None)`: no DWARF).
+pub fn fields_from_dwarf(
+    load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, DwarfError>,
+    needed: &[(&str, bool)],
+) -> Result<Option<HeapLayout>> {
     let derr = |e: gimli::Error| Error::Layout(format!("DWARF: {e}"));
     let dwarf = gimli::Dwarf::load(load).map_err(|e| Error::Layout(e.to_string()))?;
     if dwarf.debug_info.reader().is_empty() {
         return Ok(None);
     }
-    let mut wanted: Vec<&str> = NEEDED.iter().map(|(k, _)| k.split('.').next().unwrap_or("")).collect();
+    let mut wanted: Vec<&str> = needed.iter().map(|(k, _)| k.split('.').next().unwrap_or("")).collect();
     wanted.dedup();
     let mut fields = BTreeMap::new();
     let mut done: Vec<String> = Vec::new();
@@ -99,7 +108,7 @@ pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, Dwar
                         done.push(short.to_string());
                         if let Some(sz) = udata(e.attr_value(gimli::DW_AT_byte_size)) {
                             let key = format!("{short}.$size");
-                            if NEEDED.iter().any(|(k, _)| *k == key) {
+                            if needed.iter().any(|(k, _)| *k == key) {
                                 fields.insert(key, sz);
                             }
                         }
@@ -110,7 +119,7 @@ pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, Dwar
                     let Some((sname, _)) = &current else { continue };
                     let Some(fname) = attr_string(&dwarf, &unit, e) else { continue };
                     let key = format!("{sname}.{fname}");
-                    if !NEEDED.iter().any(|(k, _)| *k == key) {
+                    if !needed.iter().any(|(k, _)| *k == key) {
                         continue;
                     }
                     if let Some(off) = udata(e.attr_value(gimli::DW_AT_data_member_location)) {

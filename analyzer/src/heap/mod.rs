@@ -14,7 +14,9 @@
 //! - [`stats`], the runtime's counters (`runtime.memstats.heapStats`);
 //! - [`histogram`], by type, and the summary;
 //! - [`graph`]: who points at whom (roots, then objects, in compact
-//!   arrays), with [`pointers`] saying which words are pointers.
+//!   arrays), with [`pointers`] saying which words are pointers and
+//!   [`stackroots`] which stack slots are roots;
+//! - [`leaks`]: goroutines blocked forever on something unreachable.
 //!
 //! Go 1.21 through 1.27. Before 1.22 the heap records no types (only
 //! pointer bitmaps): objects are typed only from DWARF roots, so a stripped
@@ -23,12 +25,14 @@
 pub mod graph;
 pub mod histogram;
 pub mod layout;
+pub mod leaks;
 pub(crate) mod layout_table;
 pub mod objects;
 pub mod pointers;
 pub mod rtype;
 pub mod sizeclass;
 pub mod spans;
+pub mod stackroots;
 pub mod stats;
 pub mod types;
 
