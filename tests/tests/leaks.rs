@@ -148,6 +148,12 @@ fn planted_leaks() {
     assert!(text.starts_with("40 goroutines leaked ("), "{text}");
     assert!(text.contains("main.leakChan.func1()"), "{text}");
     assert!(text.contains("created by main.leakMutex\n"), "{text}");
+
+    // Stripped: g.waiting and the sudog's fields by the Go version.
+    let fx = Build::new("leaks").stripped().build().expect("build");
+    let made = producers::kernel_core(&fx.exe, &[]).expect("core");
+    let s = check(&made).unwrap();
+    eprintln!("leaks {} stripped: {s}", fx.go_version);
 }
 
 /// Go 1.27, whose runtime has the goroutine leak profile: the fixture asks

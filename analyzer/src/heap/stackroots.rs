@@ -104,18 +104,25 @@ impl ExtraLayout {
         // is {g, next, prev, elem, acquiretime, releasetime, ticket,
         // isSelect, success, waiters, parent, waitlink, waittail, c} since
         // Go 1.20, with `elem` and `c` two words wide (maybeTraceablePtr)
-        // from Go 1.26. g.waiting moves with every release: unknown here.
+        // from Go 1.26. g.waiting and _defer.link by release (read from
+        // the DWARF of linux/amd64 builds of go1.21.13 .. go1.27.3; the
+        // fields before them are pointer-sized or fixed, as on arm64).
         let minor = bin.go_minor().unwrap_or(0);
         let wide = minor >= 26;
-        let known = minor >= 21;
+        let known = (21..=27).contains(&minor);
+        let g_waiting = match minor {
+            21 | 22 | 25 => Some(312),
+            23 | 24 | 26 | 27 => Some(320),
+            _ => None,
+        };
         ExtraLayout {
-            g_waiting: None,
+            g_waiting,
             g_defer: rt.opt("g._defer"),
             g_panic: rt.opt("g._panic"),
             g_sched: rt.opt("g.sched"),
             gobuf_ctxt: known.then_some(24),
-            defer_fn: None,
-            defer_link: None,
+            defer_fn: known.then_some(24),
+            defer_link: known.then_some(if minor == 21 { 40 } else { 32 }),
             sudog_elem: known.then_some(24),
             sudog_c: known.then_some(if wide { 88 } else { 80 }),
             sudog_waitlink: known.then_some(if wide { 72 } else { 64 }),
