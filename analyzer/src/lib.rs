@@ -82,6 +82,7 @@ pub mod runtime;
 pub mod unwind;
 pub mod value;
 pub mod vars;
+pub mod warning;
 
 pub use analysis::{Analysis, Depth, GoroutineReport};
 pub use binary::Binary;
@@ -90,3 +91,4 @@ pub use error::{Error, Result};
 pub use model::{Creator, Detail, Frame, Goroutine, Location, NativeFrame, Site, Status, Value, ValueKind, Var};
 pub use output::traceback::Options;
 pub use value::Limits;
+pub use warning::Warning;

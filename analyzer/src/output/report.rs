@@ -50,7 +50,7 @@ pub fn info(a: &Analysis) -> String {
     }
     let _ = writeln!(s, "mappings:    {}", c.mappings.len());
     mapping_lines(c, &mut s);
-    for w in c.warnings.iter().chain(a.state.warnings.iter()) {
+    for w in a.warnings() {
         let _ = writeln!(s, "warning:     {w}");
     }
     s
