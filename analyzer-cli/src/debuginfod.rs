@@ -24,7 +24,7 @@ pub fn resolver() -> Option<core_reader::ExeResolver> {
         return None;
     }
     let name = format!("debuginfod ({})", urls.join(" "));
-    Some(core_reader::ExeResolver { name, find: Arc::new(move |ids| fetch(&urls, ids)) })
+    Some(core_reader::ExeResolver { name, find: Arc::new(move |ids| fetch(&urls, ids).map_err(Into::into)) })
 }
 
 /// `$XDG_CACHE_HOME/goanalyze/debuginfod`, else `$HOME/.cache/...`.

@@ -153,7 +153,7 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
         }
         Err(e) => return Err((1, e.to_string())),
     };
-    for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
+    for w in a.warnings() {
         eprintln!("goanalyze: warning: {w}");
     }
     if cli.heap {

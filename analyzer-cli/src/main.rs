@@ -364,7 +364,7 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    for w in a.core.warnings.iter().chain(a.state.warnings.iter()) {
+    for w in a.warnings() {
         eprintln!("goanalyze: warning: {w}");
     }
     if a.goroutine_count() == 0 && (cli.stacks || cli.goroutines || cli.vars || cli.locals) {

@@ -10,26 +10,9 @@
 use std::fs::OpenOptions;
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Follow `path` through symlinks (at most 40, as the kernel does) to the
-/// name a rename must replace; a dangling symlink gives the name the new
-/// file will have.
-fn resolve(path: &Path) -> std::io::Result<PathBuf> {
-    let mut p = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let link = std::fs::read_link(&p)?;
-                p = if link.is_absolute() { link } else { p.parent().unwrap_or(Path::new("")).join(link) };
-            }
-            Ok(_) => return Ok(p),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("too many levels of symbolic links"))
-}
+use elfwriter::replace::resolve;
 
 /// Whether the result may go to standard output: not onto a terminal
 /// (a gzipped profile there is garbage, a page of HTML is no report).
@@ -56,25 +39,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
         _ => {}
     }
     let target = resolve(path).map_err(err)?;
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut tmp = None;
-    for n in 0..100 {
-        let p = dir.join(format!(".{name}.goanalyze-{}-{n}", std::process::id()));
-        match OpenOptions::new().write(true).create_new(true).open(&p) {
-            Ok(f) => {
-                tmp = Some((f, p));
-                break;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("{}: cannot create a file in {}: {e}", path.display(), dir.display())),
+    let dir = elfwriter::replace::dir_of(&target);
+    let (mut f, tmp) = match elfwriter::replace::create_temp(&target, "goanalyze", 0o666) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("{}: no free temporary name in {}", path.display(), dir.display()))
         }
-    }
-    let Some((mut f, tmp)) = tmp else {
-        return Err(format!("{}: no free temporary name in {}", path.display(), dir.display()));
+        Err(e) => return Err(format!("{}: cannot create a file in {}: {e}", path.display(), dir.display())),
     };
     let r = f.write_all(bytes).and_then(|()| f.sync_all()).and_then(|()| std::fs::rename(&tmp, &target));
     if let Err(e) = r {

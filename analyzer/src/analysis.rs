@@ -521,6 +521,13 @@ fn trim_crash_frames(bin: &Binary, stack: &mut Stack) -> usize {
 }
 
 impl Analysis {
+    /// Everything the analysis went on without: the core reader's warnings,
+    /// then the runtime state's (unreadable Ms and goroutines, no wait
+    /// reason table), in the order the CLI prints them.
+    pub fn warnings(&self) -> impl Iterator<Item = crate::Warning> + '_ {
+        crate::Warning::from_core(&self.core).chain(self.state.warnings.iter().cloned())
+    }
+
     pub fn wrapper_func_id(&self) -> Option<u8> {
         Some(self.bin.wrapper_func_id)
     }

@@ -6,16 +6,17 @@
 //! What a caller needs is re-exported here: [`Analysis`] and [`Depth`] to
 //! open a core, [`Goroutine`] (with [`Status`], [`Frame`], [`Location`],
 //! [`Creator`], [`Var`] and [`Value`]) for what the views show, [`triage`]
-//! and [`Record`] for a crash's reason and signature.
+//! and [`Record`] for a crash's reason and signature, [`Warning`] for what
+//! an analysis went on without.
 //!
 //! Modules, by concept:
 //! - [`binary`]: the executable: pclntab, moduledata, inline tree, symbols,
 //!   runtime struct layouts (DWARF or the built-in table by Go version);
-//! - [`runtime`]: the runtime's structures in memory: goroutines, Ms, wait
+//! - `runtime`: the runtime's structures in memory: goroutines, Ms, wait
 //!   reasons, panics, type descriptors;
-//! - [`unwind`]: Go stacks the runtime's way, native (C) stacks from CFI or
+//! - `unwind`: Go stacks the runtime's way, native (C) stacks from CFI or
 //!   frame pointers, the argument words a traceback prints;
-//! - [`dwarf`], [`value`], [`expr`], [`vars`]: variables and expressions;
+//! - `dwarf`, [`value`], `expr`, [`vars`]: variables and expressions;
 //! - [`crash`]: reason, signature, grouping, triage;
 //! - [`heap`]: every heap object (spans, allocation bits), its type, a
 //!   histogram by type reconciled with the runtime's own counters;
@@ -27,8 +28,8 @@
 //!
 //! Data flow: [`binary::Binary`] reads the executable (pclntab, moduledata,
 //! Go version, runtime struct layouts from DWARF or [`binary::runtime_types`]'s
-//! version table); [`runtime::goroutine::Reader`] reads `allgs`/`allm` and the
-//! wait reasons from the core's memory; [`unwind::Unwinder`] walks each stack
+//! version table); `runtime::goroutine::Reader` reads `allgs`/`allm` and the
+//! wait reasons from the core's memory; `unwind::Unwinder` walks each stack
 //! the way the runtime's own unwinder does; [`Analysis`] picks each
 //! goroutine's starting registers (g.sched, syscallsp, a thread's registers,
 //! or a signal frame); [`model::Goroutine`] gathers what the views show of
@@ -40,19 +41,19 @@
 //! and linux/arm64, PIE and not, with or without DWARF.
 //!
 //! C frames: `--threads --bt` walks each OS thread's native stack like
-//! gdb's `bt` ([`unwind::native`]: DWARF CFI of the module at pc, frame
+//! gdb's `bt` (`unwind::native`: DWARF CFI of the module at pc, frame
 //! pointers where there is none, signal frames, then the goroutine's own
 //! stack once the system stack ends). `--stacks` keeps the runtime's
 //! format, which has no C frames: a goroutine in cgo is walked from its
 //! Go-side `syscallsp`, as the runtime does.
 //!
-//! Variables (`--vars`, `--locals`, `--print`): [`dwarf`] loads the DWARF
+//! Variables (`--vars`, `--locals`, `--print`): `dwarf` loads the DWARF
 //! lazily (units by pc range, each function's variables and inlined calls
 //! once) and evaluates location lists at a frame's pc with the frame's CFA
 //! (the unwinder's fp) and, where the core has them, registers (a thread's,
 //! a signal frame's, or runtime.asyncPreempt's save area); [`value`] reads
 //! Go values into [`model::Value`] trees, which print like Delve's
-//! `print`; [`expr`] parses `--print`;
+//! `print`; `expr` parses `--print`;
 //! [`vars`] ties them to goroutines and frames.
 //!
 //! Known gaps: C frames are named by ELF symbols only (no C file:line, no
@@ -68,20 +69,30 @@
 // itself has no unsafe code.
 #![forbid(unsafe_code)]
 
+// The public API: what a pipeline calls (open a core, the model, triage,
+// the renderers, the heap, the executable) ...
 pub mod analysis;
 pub mod binary;
 pub mod crash;
-pub mod dwarf;
 pub mod error;
-pub mod expr;
 pub mod heap;
-pub mod memory;
 pub mod model;
 pub mod output;
-pub mod runtime;
-pub mod unwind;
 pub mod value;
 pub mod vars;
+pub mod warning;
+// ... and the machinery under it: reachable for the CLI's tests, the fuzz
+// targets and the benches, but no promise to anyone else.
+#[doc(hidden)]
+pub mod dwarf;
+#[doc(hidden)]
+pub mod expr;
+#[doc(hidden)]
+pub mod memory;
+#[doc(hidden)]
+pub mod runtime;
+#[doc(hidden)]
+pub mod unwind;
 
 pub use analysis::{Analysis, Depth, GoroutineReport};
 pub use binary::Binary;
@@ -90,3 +101,4 @@ pub use error::{Error, Result};
 pub use model::{Creator, Detail, Frame, Goroutine, Location, NativeFrame, Site, Status, Value, ValueKind, Var};
 pub use output::traceback::Options;
 pub use value::Limits;
+pub use warning::Warning;

@@ -6,6 +6,7 @@
 //! (the runtime's traceback, `--goroutines`, `--vars`, `--group`, triage)
 //! and `--format json` all print these types; JSON serializes them.
 
+pub mod info;
 pub mod value;
 
 use std::collections::BTreeMap;

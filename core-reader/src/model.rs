@@ -341,12 +341,17 @@ impl OpenOptions {
 
 /// Finds an executable by the build ids the core records (see
 /// [`OpenOptions::exe_resolver`]). `name` says where it looks, for the
-/// "not found" message; `find` returns a file, or why there is none.
+/// "not found" message; `find` returns a file, or why there is none (the
+/// resolver's own error: a network client's, say; its text becomes a
+/// warning).
+/// An [`ExeResolver`]'s failure: whatever error type the resolver has.
+pub type ResolveError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Clone)]
 pub struct ExeResolver {
     pub name: String,
     #[allow(clippy::type_complexity)]
-    pub find: std::sync::Arc<dyn Fn(&crate::BuildIds) -> std::result::Result<PathBuf, String> + Send + Sync>,
+    pub find: std::sync::Arc<dyn Fn(&crate::BuildIds) -> std::result::Result<PathBuf, ResolveError> + Send + Sync>,
 }
 
 impl std::fmt::Debug for ExeResolver {

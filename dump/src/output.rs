@@ -31,7 +31,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// `O_DIRECT`'s alignment that we keep to: offset, length and address.
@@ -57,45 +57,12 @@ pub struct Destination {
     committed: bool,
 }
 
-/// Follow `path` through symlinks (at most 40, as the kernel does) to the
-/// name that a rename must replace; a dangling symlink gives the name the
-/// new file will have.
-fn resolve(path: &Path) -> std::io::Result<PathBuf> {
-    let mut p = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let link = std::fs::read_link(&p)?;
-                p = if link.is_absolute() { link } else { p.parent().unwrap_or(Path::new("")).join(link) };
-            }
-            Ok(_) => return Ok(p),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
-}
+// Where a file is replaced, and the temporary it is written under: one
+// helper for godump and goanalyze (`elfwriter::replace`).
+use elfwriter::replace::resolve;
 
-/// Create a new file next to `target` under a name no one else uses
-/// (`O_EXCL`: an existing file is never opened, let alone truncated).
 fn create_temp(target: &Path, mode: u32) -> std::io::Result<(File, PathBuf)> {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    for _ in 0..100 {
-        let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{name}.godump-{}-{salt:x}-{n}", std::process::id()));
-        match OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp) {
-            Ok(f) => return Ok((f, tmp)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::from_raw_os_error(libc::EEXIST))
+    elfwriter::replace::create_temp(target, "godump", mode)
 }
 
 impl Destination {

@@ -19,7 +19,7 @@ fn have(tool: &str) -> bool {
         Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success()).unwrap_or(false)
     };
     if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
+        if tests::tools::in_ci() {
             panic!("{tool} is required in CI but is not installed");
         }
         eprintln!("\n!!!!!!!! SKIPPING part of this test: {tool} is not installed !!!!!!!!\n");
@@ -731,7 +731,7 @@ fn need_root_tmpfs(dir: &Path) -> bool {
     match why {
         None => true,
         Some(why) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
+            if tests::tools::in_ci() {
                 panic!("the disk-full test needs root and a tmpfs mount in CI: {why}");
             }
             eprintln!("\n!!!!!!!! SKIPPING the disk-full test: {why} !!!!!!!!\n");

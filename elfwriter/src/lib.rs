@@ -19,6 +19,7 @@ pub mod elf;
 pub mod header;
 pub mod note;
 pub mod payload;
+pub mod replace;
 pub mod sparse;
 pub mod writer;
 

@@ -602,6 +602,7 @@ pub fn signal_short(signo: i32) -> String {
 
 /// Where the signal that started a crash was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OriginalSource {
     /// The outermost kernel signal frame on the signalled thread: the
     /// runtime's handler was still running it when the core was written.

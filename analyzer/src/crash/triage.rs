@@ -82,7 +82,7 @@ pub struct Record {
     #[serde(default)]
     pub system_hidden: usize,
     pub groups: Option<Vec<GroupSummary>>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
     pub errors: Vec<String>,
     /// With `--group`: every bucket in full (ids, frames, creator).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -153,7 +153,7 @@ pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
                 ),
             );
             r.exe = Some(exe.path.display().to_string());
-            r.warnings = a.core.warnings.clone();
+            r.warnings = crate::Warning::from_core(&a.core).collect();
             return r;
         }
     }
@@ -189,9 +189,9 @@ pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
             created_by: b.created_by.as_ref().map(|c| c.func.to_string()),
         })
         .collect();
-    let mut warnings: Vec<String> = a.core.warnings.iter().chain(a.state.warnings.iter()).cloned().collect();
+    let mut warnings: Vec<crate::Warning> = a.warnings().collect();
     if a.goroutines.is_empty() {
-        warnings.push("no live goroutines found through runtime.allgs; is this the executable that wrote the core?".into());
+        warnings.push(crate::Warning::NoGoroutines);
     }
     Record {
         schema_version: SCHEMA_VERSION,

@@ -253,7 +253,7 @@ fn core_section(s: &mut String, i: usize, r: &Record) {
     }
     groups(s, i, r);
     for w in &r.warnings {
-        let _ = writeln!(s, "<p class=\"note warning\">warning: {}</p>", escape(w));
+        let _ = writeln!(s, "<p class=\"note warning\">warning: {}</p>", escape(&w.to_string()));
     }
     *s += "</section>\n";
 }

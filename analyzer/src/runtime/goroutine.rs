@@ -146,7 +146,7 @@ pub struct RuntimeState {
     /// The nanotime taken as "now" for the minutes in headers, and why.
     pub now: i64,
     pub now_source: String,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
 }
 
 impl RuntimeState {
@@ -468,7 +468,7 @@ impl<'a> Reader<'a> {
                 match self.read_m(p) {
                     Ok(m) => st.ms.push(m),
                     Err(e) => {
-                        st.warnings.push(format!("m at {p:#x}: {e}"));
+                        st.warnings.push(crate::Warning::UnreadableM { addr: p, error: e.to_string() });
                         break;
                     }
                 }
@@ -537,7 +537,7 @@ impl<'a> Reader<'a> {
                     Err(e) => {
                         unreadable += 1;
                         if unreadable <= MAX_G_WARNINGS {
-                            st.warnings.push(format!("goroutine at {gp:#x}: {e}"));
+                            st.warnings.push(crate::Warning::UnreadableG { addr: *gp, error: e.to_string() });
                         }
                     }
                 }
@@ -550,10 +550,11 @@ impl<'a> Reader<'a> {
             self.mem.release_pages();
         }
         if unreadable > MAX_G_WARNINGS {
-            st.warnings.push(format!(
-                "{} more goroutines of runtime.allgs ({gptr:#x}, {glen} entries) are unreadable",
-                unreadable - MAX_G_WARNINGS
-            ));
+            st.warnings.push(crate::Warning::MoreUnreadableGs {
+                count: unreadable - MAX_G_WARNINGS,
+                allgs: gptr,
+                len: glen,
+            });
         }
 
         self.read_wait_reasons(&mut st);
@@ -631,7 +632,7 @@ impl<'a> Reader<'a> {
                 Some(x) => x,
                 None => {
                     st.wait_reasons_source = "not found: wait reasons print as \"waiting\"".into();
-                    st.warnings.push("runtime.waitReasonStrings not found; wait reasons shown as \"waiting\"".into());
+                    st.warnings.push(crate::Warning::NoWaitReasons);
                     return;
                 }
             },

@@ -174,6 +174,57 @@ pub fn inject(_tid: i32, _insn: u64, _nr: i64, _args: [u64; 6]) -> nix::Result<I
     Err(Errno::ENOSYS)
 }
 
+/// Why no copy-on-write clone was made, or why it could not be reaped: each
+/// becomes a `godump: note:` line (the dump then runs stopped), so every
+/// variant names the pid or thread it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloneError {
+    #[error("copy-on-write snapshots are implemented for amd64 only")]
+    Unsupported,
+    #[error("every thread was about to take a signal")]
+    AllSignalled,
+    #[error("reading thread {tid}'s registers: {source}")]
+    Registers { tid: i32, source: Errno },
+    #[error("{0}")]
+    MemoryMap(Box<crate::Error>),
+    #[error("no syscall instruction found in the target")]
+    NoSyscallInTarget,
+    #[error("no syscall instruction found")]
+    NoSyscallInThread { tid: i32 },
+    #[error("PTRACE_SETOPTIONS on thread {tid}: {source}")]
+    SetOptions { tid: i32, source: Errno },
+    #[error("PTRACE_SEIZE thread {tid}: {source}")]
+    Seize { tid: i32, source: Errno },
+    #[error("stopping thread {tid}: {source}")]
+    Stopping { tid: i32, source: Errno },
+    #[error("thread {tid} exited")]
+    ThreadExited { tid: i32 },
+    /// Reading a thread's registers or opening its memory while reaping.
+    #[error("{source}")]
+    Thread { tid: i32, source: Errno },
+    #[error("{source}")]
+    ThreadMem { path: std::path::PathBuf, source: std::io::Error },
+    #[error("injecting {syscall} into thread {tid}: {source}")]
+    Inject { tid: i32, syscall: &'static str, source: Errno },
+    #[error("clone failed in the target: {}", .errno.desc())]
+    CloneFailed { tid: i32, errno: Errno },
+    #[error("clone returned {ret} but ptrace reported child {child:?}")]
+    ChildMismatch { ret: i64, child: Option<i32> },
+    #[error("the clone (pid {child}) did not stop: {status:?}")]
+    NotStopped { child: i32, status: nix::Result<WaitStatus> },
+    #[error("{}: {source}", .path.display())]
+    ChildMem { child: i32, path: std::path::PathBuf, source: std::io::Error },
+    #[error("wait4 in the target returned {ret}")]
+    Wait4 { tid: i32, ret: i64 },
+    #[error("no thread to reap it from")]
+    NoThread,
+    #[error("{0}")]
+    Tasks(Box<crate::Error>),
+    #[error("the clone (pid {child}) is left a zombie child of pid {pid}: {last}")]
+    LeftZombie { pid: i32, child: i32, last: Box<CloneError> },
+}
+
 /// The copy-on-write clone of a target, stopped and traced by us.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -189,7 +240,7 @@ pub struct Snapshot {
 /// was (still stopped). Either way, the signals held back while the thread
 /// ran the syscall come back with the result, for the caller to hand back.
 #[cfg(target_arch = "x86_64")]
-pub fn make(pid: i32, tid: i32, insn: u64) -> (Result<Snapshot, String>, Vec<Signal>) {
+pub fn make(pid: i32, tid: i32, insn: u64) -> (Result<Snapshot, CloneError>, Vec<Signal>) {
     let p = Pid::from_raw(tid);
     // The child is attached at birth (stopped before its first instruction)
     // and inherits EXITKILL; the target's thread has it only for this moment.
@@ -198,19 +249,19 @@ pub fn make(pid: i32, tid: i32, insn: u64) -> (Result<Snapshot, String>, Vec<Sig
         | Options::PTRACE_O_TRACEVFORK
         | Options::PTRACE_O_EXITKILL;
     if let Err(e) = ptrace::setoptions(p, opts) {
-        return (Err(format!("PTRACE_SETOPTIONS on thread {tid}: {e}")), Vec::new());
+        return (Err(CloneError::SetOptions { tid, source: e }), Vec::new());
     }
     let r = inject(tid, insn, SYS_CLONE, [CLONE_FILES, 0, 0, 0, 0, 0]);
     let _ = ptrace::setoptions(p, Options::empty());
     let inj = match r {
         Ok(i) => i,
-        Err(e) => return (Err(format!("injecting clone into thread {tid}: {e}")), Vec::new()),
+        Err(e) => return (Err(CloneError::Inject { tid, syscall: "clone", source: e }), Vec::new()),
     };
     let signals = inj.signals;
     let child = match (inj.ret, inj.child) {
         (r, Some(c)) if r == c as i64 => c,
         (r, _) if r < 0 => {
-            return (Err(format!("clone failed in the target: {}", Errno::from_raw(-r as i32).desc())), signals)
+            return (Err(CloneError::CloneFailed { tid, errno: Errno::from_raw(-r as i32) }), signals)
         }
         (r, c) => {
             // A child we were not told about, or the reverse: get rid of it.
@@ -218,7 +269,7 @@ pub fn make(pid: i32, tid: i32, insn: u64) -> (Result<Snapshot, String>, Vec<Sig
                 kill_child(c);
                 let _ = reap_in_target(pid, c, insn);
             }
-            return (Err(format!("clone returned {r} but ptrace reported child {c:?}")), signals);
+            return (Err(CloneError::ChildMismatch { ret: r, child: c }), signals);
         }
     };
     // Its first stop (PTRACE_EVENT_STOP, as a child of a seized thread).
@@ -228,7 +279,7 @@ pub fn make(pid: i32, tid: i32, insn: u64) -> (Result<Snapshot, String>, Vec<Sig
             Err(Errno::EINTR) => continue,
             other => {
                 let _ = reap_in_target(pid, child, insn);
-                return (Err(format!("the clone (pid {child}) did not stop: {other:?}")), signals);
+                return (Err(CloneError::NotStopped { child, status: other }), signals);
             }
         }
     }
@@ -238,14 +289,14 @@ pub fn make(pid: i32, tid: i32, insn: u64) -> (Result<Snapshot, String>, Vec<Sig
         Err(e) => {
             kill_child(child);
             let _ = reap_in_target(pid, child, insn);
-            (Err(format!("/proc/{child}/mem: {e}")), signals)
+            (Err(CloneError::ChildMem { child, path: proc_path(child, "mem"), source: e }), signals)
         }
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub fn make(_pid: i32, _tid: i32, _insn: u64) -> (Result<Snapshot, String>, Vec<Signal>) {
-    (Err("copy-on-write snapshots are implemented for amd64 only".into()), Vec::new())
+pub fn make(_pid: i32, _tid: i32, _insn: u64) -> (Result<Snapshot, CloneError>, Vec<Signal>) {
+    (Err(CloneError::Unsupported), Vec::new())
 }
 
 /// SIGKILL our traced child and collect its exit as its tracer.
@@ -270,12 +321,12 @@ fn parent_of(child: i32) -> Option<i32> {
 /// parent, the target: stop one thread of it for an injected
 /// `wait4(child, NULL, WNOHANG|__WALL, NULL)`. Nothing to do when the child
 /// is gone or no longer the target's (the target died: init reaps it).
-pub fn reap_in_target(pid: i32, child: i32, insn_hint: u64) -> Result<(), String> {
+pub fn reap_in_target(pid: i32, child: i32, insn_hint: u64) -> Result<(), CloneError> {
     if parent_of(child) != Some(pid) {
         return Ok(());
     }
-    let tids = procfs::tasks(pid).map_err(|e| e.to_string())?;
-    let mut last = String::from("no thread to reap it from");
+    let tids = procfs::tasks(pid).map_err(|e| CloneError::Tasks(Box::new(e)))?;
+    let mut last = CloneError::NoThread;
     for tid in tids {
         let live = procfs::stat(pid, task_path(pid, tid, "stat")).is_ok_and(|s| !matches!(s.state, b'Z' | b'X' | b'x'));
         if !live {
@@ -289,12 +340,12 @@ pub fn reap_in_target(pid: i32, child: i32, insn_hint: u64) -> Result<(), String
             return Ok(());
         }
     }
-    Err(format!("the clone (pid {child}) is left a zombie child of pid {pid}: {last}"))
+    Err(CloneError::LeftZombie { pid, child, last: Box::new(last) })
 }
 
-fn reap_through(pid: i32, tid: i32, child: i32, insn_hint: u64) -> Result<(), String> {
+fn reap_through(pid: i32, tid: i32, child: i32, insn_hint: u64) -> Result<(), CloneError> {
     let p = Pid::from_raw(tid);
-    ptrace::seize(p, Options::empty()).map_err(|e| format!("PTRACE_SEIZE thread {tid}: {e}"))?;
+    ptrace::seize(p, Options::empty()).map_err(|e| CloneError::Seize { tid, source: e })?;
     let mut pending: Option<Signal> = None;
     let stopped = (|| {
         ptrace::interrupt(p)?;
@@ -313,18 +364,19 @@ fn reap_through(pid: i32, tid: i32, child: i32, insn_hint: u64) -> Result<(), St
     })();
     let result = match stopped {
         Ok(true) => (|| {
-            let mem = File::open(task_path(pid, tid, "mem")).map_err(|e| format!("{e}"))?;
+            let path = task_path(pid, tid, "mem");
+            let mem = File::open(&path).map_err(|source| CloneError::ThreadMem { path, source })?;
             #[cfg(target_arch = "x86_64")]
-            let rip = ptrace::getregs(p).map_err(|e| e.to_string())?.rip;
+            let rip = ptrace::getregs(p).map_err(|e| CloneError::Thread { tid, source: e })?.rip;
             #[cfg(not(target_arch = "x86_64"))]
             let rip = 0;
             let insn = if is_syscall_insn(&mem, insn_hint) {
                 insn_hint
             } else {
-                find_syscall_insn(&mem, rip, &[]).ok_or("no syscall instruction found")?
+                find_syscall_insn(&mem, rip, &[]).ok_or(CloneError::NoSyscallInThread { tid })?
             };
             let inj = inject(tid, insn, wait4_nr(), [child as u64, 0, WNOHANG | WALL, 0, 0, 0])
-                .map_err(|e| format!("injecting wait4 into thread {tid}: {e}"))?;
+                .map_err(|e| CloneError::Inject { tid, syscall: "wait4", source: e })?;
             for s in inj.signals {
                 if pending.is_none() {
                     pending = Some(s);
@@ -335,11 +387,11 @@ fn reap_through(pid: i32, tid: i32, child: i32, insn_hint: u64) -> Result<(), St
             if inj.ret == child as i64 {
                 Ok(())
             } else {
-                Err(format!("wait4 in the target returned {}", inj.ret))
+                Err(CloneError::Wait4 { tid, ret: inj.ret })
             }
         })(),
-        Ok(false) => Err(format!("thread {tid} exited")),
-        Err(e) => Err(format!("stopping thread {tid}: {e}")),
+        Ok(false) => Err(CloneError::ThreadExited { tid }),
+        Err(e) => Err(CloneError::Stopping { tid, source: e }),
     };
     let _ = ptrace::detach(p, pending);
     result

@@ -270,7 +270,7 @@ impl LinuxProcess {
                         s.detach();
                         return Ok(());
                     }
-                    Err(w) => w,
+                    Err(w) => w.to_string(),
                 }
             }
         };
@@ -281,18 +281,18 @@ impl LinuxProcess {
         Ok(())
     }
 
-    fn clone_through(&self, s: &mut Stopped) -> std::result::Result<clone::Snapshot, String> {
+    fn clone_through(&self, s: &mut Stopped) -> std::result::Result<clone::Snapshot, clone::CloneError> {
         // A thread with no signal of its own in hand: a held signal would
         // have to be re-delivered with different siginfo.
         let t = s
             .tracees
             .iter()
             .position(|t| t.pending.is_none())
-            .ok_or_else(|| "every thread was about to take a signal".to_string())?;
+            .ok_or(clone::CloneError::AllSignalled)?;
         let tid = s.tracees[t].tid;
-        let rip = thread_pc(tid).map_err(|e| format!("reading thread {tid}'s registers: {e}"))?;
-        let maps = self.memory_map().map_err(|e| e.to_string())?;
-        let insn = clone::find_syscall_insn(&self.mem, rip, &maps).ok_or("no syscall instruction found in the target")?;
+        let rip = thread_pc(tid).map_err(|source| clone::CloneError::Registers { tid, source })?;
+        let maps = self.memory_map().map_err(|e| clone::CloneError::MemoryMap(Box::new(e)))?;
+        let insn = clone::find_syscall_insn(&self.mem, rip, &maps).ok_or(clone::CloneError::NoSyscallInTarget)?;
         let (r, signals) = clone::make(self.pid, tid, insn);
         let mut extra = signals.into_iter();
         s.tracees[t].pending = extra.next();
@@ -319,7 +319,7 @@ impl LinuxProcess {
         }
         clone::kill_child(snap.child);
         if let Err(e) = clone::reap_in_target(self.pid, snap.child, snap.insn) {
-            self.remark(e);
+            self.remark(e.to_string());
         }
         if self.dead_now().is_some() {
             self.remark(format!(
