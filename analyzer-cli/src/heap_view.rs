@@ -7,8 +7,7 @@ use analyzer::Analysis;
 
 pub fn run(a: &Analysis, objects: Option<&str>, top: usize, json: bool) -> Result<String> {
     // Goroutine stack frames' variables are typed roots too.
-    let frames = analyzer::heap::frame_roots::collect(a);
-    let mut heap = analyzer::heap::Heap::read_with_roots(&a.bin, &a.core, a.bias, &frames.roots)?;
+    let mut heap = analyzer::heap::frame_roots::read_heap(a)?;
     if objects.is_none() {
         let space = analyzer::heap::address_space::address_space(&heap, &a.bin, &a.core, a.bias, a.core.os, &a.core.mappings);
         heap.warnings.extend(space.warnings.iter().cloned());

@@ -8,7 +8,8 @@
 //!   address: `persistentalloc` chunks (`runtime.persistentChunks`: mspan
 //!   structs, mcaches, ...), the arena index (`mheap_.arenas`' L2 map) and
 //!   each arena's `heapArena`, the `allspans` and `heapArenas` (in older
-//!   versions `allArenas`) arrays;
+//!   versions `allArenas`) arrays, the page allocator's summaries and
+//!   scavenge index (reservations the runtime maps parts of);
 //! - the executable's mappings (with its `.bss`), other file mappings;
 //! - anonymous memory not located as Go's: cgo's malloc, mmaps, threads'
 //!   OS stacks, and whatever runtime metadata was not located (page
@@ -28,6 +29,8 @@ use crate::memory::Memory;
 const PERSISTENT_CHUNK: u64 = 256 << 10;
 /// Chunks followed at most (a 256 GiB chain means a loop or garbage).
 const MAX_CHUNKS: usize = 1 << 20;
+/// `summaryLevels` on 64-bit platforms.
+const SUMMARY_LEVELS: u64 = 5;
 /// Arenas believed at most (a 4 PiB heap).
 const MAX_ARENAS: u64 = 1 << 26;
 
@@ -222,6 +225,28 @@ pub fn address_space(
                     }
                     x = x.wrapping_add(arena_size);
                 }
+            }
+        }
+    }
+    // The page allocator's summaries and scavenge index: huge reservations
+    // of which the runtime maps what the heap needs. Kernel cores record
+    // the rest without access; gdb's gcore and Delve's dump make it look
+    // readable, which would otherwise count as anonymous memory.
+    if let (Some(pages), Some(summary)) = (l.opt("mheap.pages"), l.opt("pageAlloc.summary")) {
+        let pa = heap.mheap.wrapping_add(pages);
+        let slice = |a: u64| -> Option<(u64, u64)> {
+            let (p, c) = (mem.u64(a).ok()?, mem.u64(a.wrapping_add(16)).ok()?);
+            (p != 0 && c <= 1 << 34).then(|| (p, p.wrapping_add(c * 8)))
+        };
+        for lvl in 0..SUMMARY_LEVELS {
+            if let Some((a, b)) = slice(pa.wrapping_add(summary).wrapping_add(lvl * 24)) {
+                meta.push(("page allocator summaries (reserved, partly mapped)", a, b, false));
+            }
+        }
+        // `scav.index` is `scav`'s first field.
+        if let (Some(scav), Some(chunks)) = (l.opt("pageAlloc.scav"), l.opt("scavengeIndex.chunks")) {
+            if let Some((a, b)) = slice(pa.wrapping_add(scav).wrapping_add(chunks)) {
+                meta.push(("scavenge index (reserved, partly mapped)", a, b, false));
             }
         }
     }

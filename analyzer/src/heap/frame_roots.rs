@@ -53,3 +53,10 @@ pub fn collect(a: &Analysis) -> FrameRoots {
     });
     out
 }
+
+/// The heap of `a`'s core, typed from its frames' variables too: what
+/// `--heap`, its profile and the HTML report read.
+pub fn read_heap(a: &Analysis) -> crate::error::Result<super::Heap> {
+    let frames = collect(a);
+    super::Heap::read_with_roots(&a.bin, &a.core, a.bias, &frames.roots)
+}

@@ -26,6 +26,11 @@ pub const NEEDED: &[(&str, bool)] = &[
     // allArenas by its newer name.
     ("mheap.heapArenas", false),
     ("heapArena.$size", false),
+    // The page allocator's reservations (summaries, scavenge index).
+    ("mheap.pages", false),
+    ("pageAlloc.summary", false),
+    ("pageAlloc.scav", false),
+    ("scavengeIndex.chunks", false),
     ("mspan.startAddr", true),
     ("mspan.npages", true),
     ("mspan.freeindex", true),

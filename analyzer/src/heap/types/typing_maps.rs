@@ -10,7 +10,7 @@
 //! Layouts, 64-bit (stable over the versions each applies to):
 //! - `maps.Map` (Go 1.24+): `dirPtr` 16, `dirLen` 24; `table`:
 //!   `groups.data` 16, `groups.lengthMask` 24 (32 bytes);
-//! - `hmap` (Go 1.21-1.23, or 1.24-1.25 built with `noswissmap`): `B` 9,
+//! - `hmap` (Go 1.21-1.23, or 1.24-1.25 built with `noswissmap`): `flags` 8, `B` 9,
 //!   `buckets` 16, `oldbuckets` 24; a bucket's last word is its overflow
 //!   bucket;
 //! - the map type's `Group` (or `Bucket`) descriptor at 64;
@@ -28,6 +28,8 @@ const MAP_DIR_LEN: u64 = 24;
 const TABLE_SIZE: u64 = 32;
 const TABLE_GROUPS_DATA: u64 = 16;
 const TABLE_GROUPS_MASK: u64 = 24;
+const HMAP_FLAGS: u64 = 8;
+const SAME_SIZE_GROW: u8 = 8;
 const HMAP_B: u64 = 9;
 const HMAP_BUCKETS: u64 = 16;
 const HMAP_OLDBUCKETS: u64 = 24;
@@ -95,7 +97,11 @@ impl Typer<'_> {
         if b > MAX_B {
             return;
         }
-        for (field, n) in [(HMAP_BUCKETS, 1u64 << b), (HMAP_OLDBUCKETS, if b > 0 { 1u64 << (b - 1) } else { 1 })] {
+        // While growing, the old array is half the size, or the same size
+        // when the map is only being compacted (`sameSizeGrow`).
+        let same_size = self.mem.u8(hdr + HMAP_FLAGS).is_ok_and(|f| f & SAME_SIZE_GROW != 0);
+        let old_n = if same_size || b == 0 { 1u64 << b } else { 1u64 << (b - 1) };
+        for (field, n) in [(HMAP_BUCKETS, 1u64 << b), (HMAP_OLDBUCKETS, old_n)] {
             let p = self.word(hdr + field);
             if p == 0 {
                 continue;
