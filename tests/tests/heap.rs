@@ -301,12 +301,14 @@ fn planted_heap_producers() {
     };
     cell("gdb gcore", live_heap_core(&fx.exe, |pid| producers::gcore(&gcore, pid)).and_then(|m| check(&m, true)));
     cell("dlv dump", live_heap_core(&fx.exe, |pid| producers::dlv_dump(&dlv, pid)).and_then(|m| check_with(&m, true, &[OsStr::new("--exe"), fx.exe.as_os_str()])));
+    // Built before the fixture starts, so that the dump follows its figures at once.
+    let godump = tests::bins::godump();
     cell(
         "godump create",
         live_heap_core(&fx.exe, |pid| {
             let dir = tempfile::Builder::new().prefix("godump-core").tempdir()?;
             let core = dir.path().join("godump.core");
-            let out = std::process::Command::new(tests::bins::godump()).args(["create", "--quiet", &pid.to_string()]).arg(&core).output()?;
+            let out = std::process::Command::new(&godump).args(["create", "--quiet", &pid.to_string()]).arg(&core).output()?;
             anyhow::ensure!(out.status.success(), "godump failed: {}", String::from_utf8_lossy(&out.stderr));
             Ok(MadeCore { core, stderr: String::new(), dir })
         })

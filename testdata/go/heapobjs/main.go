@@ -11,8 +11,10 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"time"
 )
 
 // small: 24 bytes, a pointer: the 24-byte class, no malloc header.
@@ -158,9 +160,15 @@ func main() {
 	var release func()
 	var ready []byte
 	if mode == "wait" || mode == "wait-then-crash" {
-		// Everything waiting needs is allocated before the figures.
+		// Everything waiting needs is allocated before the figures, and
+		// no periodic collection (every 2 minutes) changes the heap while
+		// it waits to be dumped.
+		debug.SetGCPercent(-1)
 		release = armRelease()
 		ready = []byte("ready " + strconv.Itoa(os.Getpid()) + "\n")
+		// The goroutines signal.Notify starts get their stacks and park
+		// now, not after the figures.
+		time.Sleep(200 * time.Millisecond)
 	}
 	ptrMaps = make([]map[int]*mapVal, nPtrMap)
 	for i := range ptrMaps {
