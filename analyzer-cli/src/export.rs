@@ -157,7 +157,7 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
         eprintln!("goanalyze: warning: {w}");
     }
     if cli.heap {
-        let heap = analyzer::heap::Heap::read(&a.bin, &a.core, a.bias).map_err(|e| (1, e.to_string()))?;
+        let heap = analyzer::heap::frame_roots::read_heap(&a).map_err(|e| (1, e.to_string()))?;
         for w in &heap.warnings {
             eprintln!("goanalyze: warning: {w}");
         }
@@ -189,7 +189,7 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
                 return Err((1, r.errors.join("; ")));
             }
             // The heap's histogram too, when the runtime's heap can be read.
-            let hist = match analyzer::heap::Heap::read(&a.bin, &a.core, a.bias) {
+            let hist = match analyzer::heap::frame_roots::read_heap(&a) {
                 Ok(h) => {
                     for w in &h.warnings {
                         eprintln!("goanalyze: warning: heap: {w}");

@@ -6,7 +6,13 @@ use anyhow::Result;
 use analyzer::Analysis;
 
 pub fn run(a: &Analysis, objects: Option<&str>, top: usize, json: bool) -> Result<String> {
-    let heap = analyzer::heap::Heap::read(&a.bin, &a.core, a.bias)?;
+    // Goroutine stack frames' variables are typed roots too.
+    let mut heap = analyzer::heap::frame_roots::read_heap(a)?;
+    if objects.is_none() {
+        let space = analyzer::heap::address_space::address_space(&heap, &a.bin, &a.core, a.bias, a.core.os, &a.core.mappings);
+        heap.warnings.extend(space.warnings.iter().cloned());
+        heap.address_space = Some(space);
+    }
     for w in &heap.warnings {
         eprintln!("goanalyze: warning: {w}");
     }

@@ -460,7 +460,8 @@ fn depth_needed(cli: &Cli) -> Depth {
         Depth::Full
     } else if cli.threads {
         Depth::None
-    } else if cli.goroutines || cli.stacks {
+    } else if cli.goroutines || cli.stacks || cli.heap || cli.objects.is_some() {
+        // --heap and --objects walk each goroutine for its frames' typed roots.
         Depth::Listing
     } else {
         // --info alone: a summary that does not read every goroutine.

@@ -149,7 +149,7 @@ impl Build {
         };
         cmd.env("GOARCH", &self.goarch).env("GOOS", &self.goos);
         // Only the cgo fixtures link C; the rest are static, as most Go servers are.
-        cmd.env("CGO_ENABLED", if matches!(self.name.as_str(), "cgo" | "sigcgo") { "1" } else { "0" });
+        cmd.env("CGO_ENABLED", if matches!(self.name.as_str(), "cgo" | "sigcgo" | "cgomem") { "1" } else { "0" });
         cmd.env("GOFLAGS", "-mod=mod");
         cmd
     }

@@ -27,7 +27,13 @@ fn fields(stderr: &str, tag: &str) -> Result<HashMap<String, u64>> {
 }
 
 fn heap_json(made: &MadeCore) -> Result<Value> {
-    let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--heap"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")]);
+    heap_json_with(made, &[])
+}
+
+fn heap_json_with(made: &MadeCore, extra: &[&OsStr]) -> Result<Value> {
+    let mut args = vec![made.core.as_os_str(), OsStr::new("--heap"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")];
+    args.extend_from_slice(extra);
+    let out = run_goanalyze(&args);
     if !out.status.success() {
         bail!("goanalyze --heap failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -46,9 +52,21 @@ fn rows(doc: &Value) -> HashMap<String, u64> {
 /// Check one core: totals against ReadMemStats (and the core's own
 /// counters when it has the symbol), and, when `typed`, the planted counts.
 fn check(made: &MadeCore, typed: bool) -> Result<String> {
-    let ms = fields(&made.stderr, "memstats")?;
+    check_with(made, typed, &[])
+}
+
+fn check_with(made: &MadeCore, typed: bool, extra: &[&OsStr]) -> Result<String> {
+    check_full(made, typed, extra, false)
+}
+
+/// `live`: the core was dumped from the running fixture some time after it
+/// printed its figures. Its goroutine stacks may have changed meanwhile (a
+/// new M's signal stack when a thread was held up by the dumper: +32 KiB
+/// now and then), so stacks are checked against the core's own counter.
+fn check_full(made: &MadeCore, typed: bool, extra: &[&OsStr], live: bool) -> Result<String> {
+    let mut ms = fields(&made.stderr, "memstats")?;
     let planted = fields(&made.stderr, "planted")?;
-    let doc = heap_json(made)?;
+    let doc = heap_json_with(made, extra)?;
     let s = &doc["summary"];
     let g = |k: &str| s[k].as_u64().unwrap_or(u64::MAX);
     let mut errs = Vec::new();
@@ -62,6 +80,10 @@ fn check(made: &MadeCore, typed: bool) -> Result<String> {
     }
     if g("span_bytes_in_use") != ms["HeapInuse"] {
         errs.push(format!("span bytes {} != HeapInuse {}", g("span_bytes_in_use"), ms["HeapInuse"]));
+    }
+    if live {
+        let core_stacks = s["runtime"]["in_stacks"].as_u64().context("a live cell needs the core's own counters (DWARF)")?;
+        ms.insert("StackInuse".into(), core_stacks);
     }
     if g("stack_and_manual_bytes") != ms["StackInuse"] {
         errs.push(format!("manual span bytes {} != StackInuse {}", g("stack_and_manual_bytes"), ms["StackInuse"]));
@@ -104,15 +126,53 @@ fn check(made: &MadeCore, typed: bool) -> Result<String> {
         if tiny_int32 != planted["tiny"] {
             errs.push(format!("tiny int32: {tiny_int32}, planted {}", planted["tiny"]));
         }
+        // Inside maps and channels: values reached only through small
+        // maps' groups or buckets (no malloc header on the way), and each
+        // channel's hchan and separate buffer.
+        for (t, k) in [("main.mapVal", "mapval"), ("chan *main.small", "chan"), ("[5]*main.small", "chan")] {
+            if got(t) != planted[k] {
+                errs.push(format!("{t}: {} objects, planted {}", got(t), planted[k]));
+            }
+        }
+        // A list whose head is only in main's frame: typed from the
+        // frame's DWARF variables (none without DWARF).
+        let want_frame = if doc["layout_source"] == "DWARF" { planted["frame"] } else { 0 };
+        if got("main.frameOnly") != want_frame {
+            errs.push(format!("main.frameOnly (stack-frame root): {} objects, expected {want_frame}", got("main.frameOnly")));
+        }
         // The runtime and the os package hold strings of their own.
         if got("string") < planted["string"] {
             errs.push(format!("string: {} objects, planted at least {}", got("string"), planted["string"]));
         }
     }
+    errs.extend(check_address_space(&doc, &ms));
     if !errs.is_empty() {
         bail!("{}", errs.join("; "));
     }
     Ok(format!("{} objects, {} bytes, {} cached", g("objects"), g("object_bytes"), g("cached_objects")))
+}
+
+/// The address space: its classes add up to every mapped byte, and the
+/// heap arenas' spans are the ones the summary counts.
+fn check_address_space(doc: &Value, ms: &HashMap<String, u64>) -> Vec<String> {
+    let a = &doc["address_space"];
+    let g = |k: &str| a[k].as_u64().unwrap_or(u64::MAX);
+    let mut errs = Vec::new();
+    if !a.is_object() {
+        return vec!["no address_space in the JSON".into()];
+    }
+    let classes = ["heap_spans_in_use", "stacks_and_manual", "heap_free", "arena_reserved", "go_metadata", "binary", "other_files", "other_anonymous", "reserved"];
+    let sum: u64 = classes.iter().map(|k| g(k)).fold(0u64, |x, y| x.saturating_add(y));
+    if sum != g("mapped_bytes") {
+        errs.push(format!("address space classes add up to {sum}, not the {} bytes mapped: {a}", g("mapped_bytes")));
+    }
+    if g("heap_spans_in_use") != ms["HeapInuse"] {
+        errs.push(format!("address space: heap spans in use {} != HeapInuse {}", g("heap_spans_in_use"), ms["HeapInuse"]));
+    }
+    if g("stacks_and_manual") != ms["StackInuse"] {
+        errs.push(format!("address space: manual spans {} != StackInuse {}", g("stacks_and_manual"), ms["StackInuse"]));
+    }
+    errs
 }
 
 #[test]
@@ -224,4 +284,93 @@ fn truncated_heap_is_not_a_panic() {
             }
         }
     }
+}
+
+/// A live heapobjs ("wait": it prints its figures, then "ready") dumped by
+/// `dump`; the figures come from its stderr once SIGQUIT ends it.
+fn live_heap_core(exe: &std::path::Path, dump: impl Fn(u32) -> Result<MadeCore>) -> Result<MadeCore> {
+    let live = producers::LiveProcess::start(exe, &["wait"])?;
+    let made = dump(live.pid)?;
+    let stderr = live.sigquit_traceback()?;
+    Ok(MadeCore { stderr, ..made })
+}
+
+/// The planted counts from other producers of cores: gdb's gcore, Delve's
+/// dump and godump's own `create` of the live fixture (ELF), and a Windows
+/// full-memory minidump (dbghelp under wine, Go 1.21.0: no malloc
+/// headers, typed from DWARF roots). Every cell must find the planted
+/// counts exactly and reconcile its totals; stacks against the core's own
+/// counter, as the dumper may hold a thread up long enough for the runtime
+/// to start an M (its signal stack) after the figures were printed.
+#[test]
+fn planted_heap_producers() {
+    let tools = require_tools!("go" => "builds the fixtures", "gcore" => "a producer", "dlv" => "a producer");
+    let (gcore, dlv) = (tools[1].clone(), tools[2].clone());
+    let fx = Build::new("heapobjs").build().expect("build");
+    let mut failures = Vec::new();
+    let mut table = Vec::new();
+    let mut cell = |name: &str, r: Result<String>| match r {
+        Ok(s) => table.push(format!("{name:<28} ok: {s}")),
+        Err(e) => failures.push(format!("{name}: {e:#}")),
+    };
+    cell("gdb gcore", live_heap_core(&fx.exe, |pid| producers::gcore(&gcore, pid)).and_then(|m| check_full(&m, true, &[], true)));
+    cell(
+        "dlv dump",
+        live_heap_core(&fx.exe, |pid| producers::dlv_dump(&dlv, pid)).and_then(|m| check_full(&m, true, &[OsStr::new("--exe"), fx.exe.as_os_str()], true)),
+    );
+    // Built before the fixture starts, so that the dump follows its figures at once.
+    let godump = tests::bins::godump();
+    cell(
+        "godump create",
+        live_heap_core(&fx.exe, |pid| {
+            let dir = tempfile::Builder::new().prefix("godump-core").tempdir()?;
+            let core = dir.path().join("godump.core");
+            let out = std::process::Command::new(&godump).args(["create", "--quiet", &pid.to_string()]).arg(&core).output()?;
+            anyhow::ensure!(out.status.success(), "godump failed: {}", String::from_utf8_lossy(&out.stderr));
+            Ok(MadeCore { core, stderr: String::new(), dir })
+        })
+        .and_then(|m| check_full(&m, true, &[], true)),
+    );
+    match producers::wine64() {
+        Some(wine) => {
+            let win = |name: &str| Build::new(name).os("windows").toolchain(tests::fixture::WINE_TOOLCHAIN).build();
+            let r = win("windump").and_then(|wd| {
+                let hx = win("heapobjs")?;
+                let made = producers::wine_minidump(&wine, &hx.exe, &wd.exe)?;
+                check_full(&made, true, &[OsStr::new("--exe"), hx.exe.as_os_str()], true)
+            });
+            cell("wine minidump (go1.21.0)", r);
+        }
+        None => {
+            tests::tools::unavailable("wine64 (the minidump producer)");
+        }
+    }
+    eprintln!("heap producers:\n{}", table.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Memory that is not Go's: testdata/go/cgomem mallocs a 48 MiB C buffer
+/// beside a small Go heap. `--heap`'s address space must count it among
+/// the anonymous memory that is not Go's, while its Go classes still match
+/// the heap's.
+#[test]
+fn address_space_counts_c_memory() {
+    require_tools!("go" => "builds the fixtures", "gcc" => "cgo");
+    let fx = Build::new("cgomem").build().expect("build");
+    let made = producers::kernel_core(&fx.exe, &[]).expect("core");
+    let cbuf = fields(&made.stderr, "cbuf").unwrap();
+    let doc = heap_json(&made).unwrap();
+    let a = &doc["address_space"];
+    let g = |k: &str| a[k].as_u64().unwrap_or_else(|| panic!("no address_space.{k}: {a}"));
+    let classes = ["heap_spans_in_use", "stacks_and_manual", "heap_free", "arena_reserved", "go_metadata", "binary", "other_files", "other_anonymous", "reserved"];
+    assert_eq!(classes.iter().map(|k| g(k)).sum::<u64>(), g("mapped_bytes"), "{a}");
+    assert_eq!(g("heap_spans_in_use"), doc["summary"]["span_bytes_in_use"].as_u64().unwrap(), "{a}");
+    assert!(g("go_metadata") > 0 && a["metadata"].as_array().is_some_and(|m| !m.is_empty()), "no runtime metadata located: {a}");
+    // Dynamically linked: libc and the loader are other files.
+    assert!(g("other_files") > 0, "{a}");
+    let not_go = g("not_go_anonymous_at_least");
+    assert!(not_go >= cbuf["bytes"], "not Go's: at least {not_go}, but C holds {} at {:#x}: {a}", cbuf["bytes"], cbuf["addr"]);
+    // The lower bound is not the whole of it: Go's own unlocated metadata is taken out.
+    assert!(not_go <= g("other_anonymous"), "{a}");
+    eprintln!("cgomem address space: {a}");
 }

@@ -13,6 +13,8 @@
 //!   their types (malloc headers, `largeType`, typed roots, propagation);
 //! - [`stats`], the runtime's counters (`runtime.memstats.heapStats`);
 //! - [`histogram`], by type, and the summary;
+//! - [`address_space`]: every mapped byte of the process by class (heap
+//!   arenas, runtime metadata, the executable, files, other anonymous memory);
 //! - [`graph`]: who points at whom (roots, then objects, in compact
 //!   arrays), with [`pointers`] saying which words are pointers and
 //!   [`stackroots`] which stack slots are roots;
@@ -22,6 +24,8 @@
 //! pointer bitmaps): objects are typed only from DWARF roots, so a stripped
 //! Go 1.21 binary's heap is reported by size class.
 
+pub mod address_space;
+pub mod frame_roots;
 pub mod graph;
 pub mod histogram;
 pub mod layout;
@@ -57,11 +61,20 @@ pub struct Heap {
     pub runtime: Option<stats::RuntimeStats>,
     /// What could not be read; the result is partial when not empty.
     pub warnings: Vec<String>,
+    /// The whole process's mappings by class, when the caller asked
+    /// ([`address_space::address_space`] needs the core's mappings).
+    pub address_space: Option<address_space::AddressSpace>,
 }
 
 impl Heap {
     /// Read the heap of the process whose memory is `mem`.
     pub fn read(bin: &Binary, mem: &dyn Memory, bias: u64) -> Result<Heap> {
+        Self::read_with_roots(bin, mem, bias, &[])
+    }
+
+    /// [`Heap::read`], with extra typed roots (runtime address, DWARF
+    /// type): goroutine stack frames' variables ([`frame_roots::collect`]).
+    pub fn read_with_roots(bin: &Binary, mem: &dyn Memory, bias: u64, roots: &[(u64, crate::dwarf::TypeRef)]) -> Result<Heap> {
         let layout = layout::HeapLayout::for_binary(bin)?;
         let mheap = spans::find_mheap(bin, mem, bias, &layout)?;
         let set = spans::read_spans(bin, mem, &layout, mheap)?;
@@ -72,9 +85,9 @@ impl Heap {
         let go122 = bin.go_minor().unwrap_or(26) >= 22;
         let objects = ObjectIndex::build(mem, in_use, go122);
         warnings.extend(objects.warnings.iter().cloned());
-        let typing = types::Typer::new(bin, mem, bias, &objects).run();
+        let typing = types::Typer::new(bin, mem, bias, &objects).run_with_roots(roots);
         let runtime = stats::read(bin, mem, bias, &layout);
-        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, warnings })
+        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, warnings, address_space: None })
     }
 
     /// The type name an object is listed under in the histogram.

@@ -25,6 +25,9 @@ use crate::binary::Binary;
 use crate::memory::Memory;
 use crate::runtime::gotype::Kind;
 
+mod roots;
+mod typing_maps;
+
 /// `types[id] == UNTYPED`: nothing said what the object is.
 pub const UNTYPED: u32 = 0;
 /// `Typing::used` of an object whose value size is not known.
@@ -308,6 +311,12 @@ impl<'a> Typer<'a> {
                     }
                 }
             }
+            Kind::Chan => {
+                let p = self.word(addr);
+                if p != 0 {
+                    self.chan_value(p, rt);
+                }
+            }
             Kind::Interface => {
                 let (w0, data) = (self.word(addr), self.word(addr + 8));
                 if w0 == 0 || data == 0 {
@@ -415,6 +424,7 @@ impl<'a> Typer<'a> {
                 }
                 let e = self.t.entry(mt.name.clone(), Some(mt.addr), TypeSource::Pointer);
                 self.set(id, e, 48, 1);
+                self.map_internals(p, &mt);
             }
         }
     }

@@ -62,6 +62,9 @@ pub fn heap_text(h: &Heap, hist: &Histogram, top: usize) -> String {
             let _ = writeln!(o, "runtime's accounting: not available (no runtime.memstats symbol: stripped binary?)");
         }
     }
+    if let Some(a) = &h.address_space {
+        address_space_text(&mut o, a);
+    }
     if !h.warnings.is_empty() {
         let _ = writeln!(o, "partial: {} warnings (on stderr)", h.warnings.len());
     }
@@ -86,6 +89,34 @@ pub fn heap_text(h: &Heap, hist: &Histogram, top: usize) -> String {
     o
 }
 
+/// The address-space lines of the summary.
+fn address_space_text(o: &mut String, a: &crate::heap::address_space::AddressSpace) {
+    let _ = writeln!(o, "address space: {} bytes mapped", a.mapped_bytes);
+    let _ = writeln!(
+        o,
+        "  Go heap arenas ({} of {} bytes, from {}): spans in use {}, stacks and other manual spans {}, free {}, reserved without access {}",
+        a.arenas, a.arena_size, a.arena_source, a.heap_spans_in_use, a.stacks_and_manual, a.heap_free, a.arena_reserved
+    );
+    let parts: Vec<String> = a.metadata.iter().map(|p| format!("{} {}", p.what, p.bytes)).collect();
+    let _ = writeln!(
+        o,
+        "  Go runtime metadata located outside the arenas: {}{}",
+        a.go_metadata,
+        if parts.is_empty() { String::new() } else { format!(" ({})", parts.join("; ")) }
+    );
+    let _ = writeln!(o, "  the executable: {}; other files: {}", a.binary, a.other_files);
+    let not_go = match (a.not_go_anonymous_at_least, a.runtime_metadata_sys) {
+        (Some(n), Some(sys)) => format!("; not Go's: at least {n} (the runtime's off-heap sys counters say {sys})"),
+        _ => "; how much is not Go's: unknown (no runtime.memstats)".to_string(),
+    };
+    let _ = writeln!(
+        o,
+        "  other anonymous memory (cgo malloc, mmaps, OS thread stacks, runtime metadata not located): {}{not_go}",
+        a.other_anonymous
+    );
+    let _ = writeln!(o, "  no access outside the arenas (reservations, guard pages): {}", a.reserved);
+}
+
 #[derive(serde::Serialize)]
 struct Doc<'a> {
     schema: &'static str,
@@ -95,6 +126,8 @@ struct Doc<'a> {
     summary: &'a crate::heap::Summary,
     types: &'a [crate::heap::Row],
     tiny: Vec<TinyRow<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address_space: Option<&'a crate::heap::address_space::AddressSpace>,
     warnings: &'a [String],
 }
 
@@ -115,6 +148,7 @@ pub fn heap_json(h: &Heap, hist: &Histogram, go_version: Option<&str>, top: usiz
         summary: &hist.summary,
         types: &hist.rows[..n],
         tiny: hist.tiny.iter().map(|(t, c)| TinyRow { ty: t, objects: *c }).collect(),
+        address_space: h.address_space.as_ref(),
         warnings: &h.warnings,
     };
     serde_json::to_string_pretty(&d).unwrap_or_default() + "\n"

@@ -3,13 +3,18 @@
 // (runtime.ReadMemStats and runtime/metrics) and crashes with a nil
 // dereference, which allocates nothing, so the core's heap is the heap the
 // figures describe. Arguments "big" and "bench" scale the counts up.
+// "wait" prints "ready PID" on stdout after the figures and waits to be
+// dumped live (SIGUSR1, or stdin closed on Windows, ends it);
+// "wait-then-crash" crashes once released.
 package main
 
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"time"
 )
 
 // small: 24 bytes, a pointer: the 24-byte class, no malloc header.
@@ -38,6 +43,21 @@ type hugeRec struct {
 	p    *small
 }
 
+// mapVal: 40 bytes with a pointer, reachable only through small maps
+// groups or buckets (no malloc header anywhere on the way).
+type mapVal struct {
+	id   int
+	next *mapVal
+	pad  [3]int
+}
+
+// frameOnly: a linked list whose head is only in main's stack frame.
+type frameOnly struct {
+	id   int
+	next *frameOnly
+	pad  [2]int
+}
+
 // Counts, all different, so that one type's count cannot be another's.
 var (
 	nSmall   = 10007
@@ -49,6 +69,9 @@ var (
 	nString  = 1009
 	nClosure = 307
 	nTiny    = 2003
+	nPtrMap  = 97 // maps of 5 entries each
+	nChan    = 113
+	nFrame   = 419
 )
 
 var (
@@ -61,6 +84,8 @@ var (
 	strs     []string
 	closures []func() int
 	tinies   []*int32
+	ptrMaps  []map[int]*mapVal
+	chans    []chan *small
 )
 
 func mkClosure(i int) func() int {
@@ -128,6 +153,42 @@ func main() {
 		tinies[i] = v
 	}
 
+	mode := ""
+	if len(os.Args) > 1 {
+		mode = os.Args[1]
+	}
+	var release func()
+	var ready []byte
+	if mode == "wait" || mode == "wait-then-crash" {
+		// Everything waiting needs is allocated before the figures, and
+		// no periodic collection (every 2 minutes) changes the heap while
+		// it waits to be dumped.
+		debug.SetGCPercent(-1)
+		release = armRelease()
+		ready = []byte("ready " + strconv.Itoa(os.Getpid()) + "\n")
+		// The goroutines signal.Notify starts get their stacks and park
+		// now, not after the figures.
+		time.Sleep(200 * time.Millisecond)
+	}
+	ptrMaps = make([]map[int]*mapVal, nPtrMap)
+	for i := range ptrMaps {
+		m := make(map[int]*mapVal)
+		for k := 0; k < 5; k++ {
+			m[k] = &mapVal{id: k}
+		}
+		ptrMaps[i] = m
+	}
+	chans = make([]chan *small, nChan)
+	for i := range chans {
+		c := make(chan *small, 5)
+		c <- smalls[i]
+		chans[i] = c
+	}
+	var head *frameOnly
+	for i := 0; i < nFrame; i++ {
+		head = &frameOnly{id: i, next: head}
+	}
+
 	samples := []metrics.Sample{
 		{Name: "/gc/heap/objects:objects"},
 		{Name: "/gc/heap/tiny/allocs:objects"},
@@ -145,8 +206,17 @@ func main() {
 		"StackInuse", ms.StackInuse, "HeapSys", ms.HeapSys, "Mallocs", ms.Mallocs, "Frees", ms.Frees)
 	println("metrics", "objects", samples[0].Value.Uint64(), "tiny", samples[1].Value.Uint64(), "objbytes", samples[2].Value.Uint64())
 	println("planted", "main.small", nSmall, "main.medium", nMedium, "main.bigRec", nBig, "main.hugeRec", nHuge,
-		"map", nMap, "slice", nSlice, "string", nString, "closure", nClosure, "tiny", nTiny)
+		"map", nMap, "slice", nSlice, "string", nString, "closure", nClosure, "tiny", nTiny,
+		"mapval", nPtrMap*5, "chan", nChan, "frame", nFrame)
+	if release != nil {
+		os.Stdout.Write(ready)
+		release()
+		if mode == "wait" {
+			return
+		}
+	}
 	var p *small
 	println(p.a)
 	runtime.KeepAlive(smalls)
+	runtime.KeepAlive(head)
 }
