@@ -35,6 +35,12 @@ pub const NEEDED: &[(&str, bool)] = &[
     // Go 1.22+: the type of a large object.
     ("mspan.largeType", false),
     ("mspan.$size", false),
+    // Finalizer and cleanup roots (heap::pointers).
+    ("mspan.specials", false),
+    // Go 1.21: the arenas' pointer bitmaps (heap::pointers).
+    ("mheap.arenas", false),
+    ("heapArena.bitmap", false),
+    ("heapArena.noMorePtrs", false),
     ("mstats.heapStats", false),
     ("consistentHeapStats.stats", false),
     ("heapStatsDelta.committed", false),

@@ -51,6 +51,8 @@ pub struct Heap {
     pub typing: Typing,
     /// The runtime's counters, when they could be read.
     pub runtime: Option<stats::RuntimeStats>,
+    /// What the pointer scan needs to know of this runtime (version, GC layout).
+    pub ptrinfo: pointers::PtrInfo,
     /// What could not be read; the result is partial when not empty.
     pub warnings: Vec<String>,
 }
@@ -70,7 +72,8 @@ impl Heap {
         warnings.extend(objects.warnings.iter().cloned());
         let typing = types::Typer::new(bin, mem, bias, &objects).run();
         let runtime = stats::read(bin, mem, bias, &layout);
-        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, warnings })
+        let ptrinfo = pointers::PtrInfo::new(bin, mem, &layout, mheap, &objects.spans);
+        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, ptrinfo, warnings })
     }
 
     /// The type name an object is listed under in the histogram.
