@@ -119,12 +119,12 @@ fn check_ptrs(made: &producers::MadeCore, exe: &Path) -> Result<String> {
         if !cs.contains(&hidn) {
             errs.push(format!("{h}: conservative graph does not follow the uintptr to {hid}"));
         }
-        // The field `real` is at 8 in the value; a malloc header (Go 1.22+,
-        // over 512 bytes) comes before it.
-        let hdr = idx.user_addr(g.object(hn).unwrap()) - f[h];
+        // The field `real` is at 8 in the value, which Go printed; a
+        // malloc header (Go 1.22+, over 512 bytes) comes before it.
+        let want = f[h] + 8 - idx.base(g.object(hn).unwrap());
         let offs = edge_offsets(&l.heap, mem, &g, hn, realn);
-        if offs != [8 + hdr] {
-            errs.push(format!("{h}: edge_offsets to {real} = {offs:?}, want [{}]", 8 + hdr));
+        if offs != [want] {
+            errs.push(format!("{h}: edge_offsets to {real} = {offs:?}, want [{want}]"));
         }
     }
     // Globals: ptrGlobal is a root pointing to its target; uintGlobal is

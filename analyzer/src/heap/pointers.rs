@@ -114,8 +114,9 @@ impl PtrInfo {
 }
 
 /// Green Tea moves the heap bits of small scan spans 128 bytes down and
-/// makes room for them by holding fewer objects: the spans' `nelems` tell
-/// which layout the core has; the function names decide when no span does.
+/// makes room for them by holding fewer objects (runtime/mheap.go, span
+/// init): the spans' `nelems` tell which layout the core has; when no span
+/// tells, functions that only the Green Tea collector has do.
 fn detect_greentea(bin: &Binary, spans: &[Span]) -> bool {
     let (mut with, mut without) = (0u32, 0u32);
     for s in spans {
@@ -123,7 +124,8 @@ fn detect_greentea(bin: &Binary, spans: &[Span]) -> bool {
             continue;
         }
         let b = s.bytes();
-        let (a, g) = (b / s.elemsize, (b - INLINE_MARK_BITS) / s.elemsize);
+        let bits = b / 64;
+        let (a, g) = ((b - bits) / s.elemsize, (b - bits - INLINE_MARK_BITS) / s.elemsize);
         if a == g {
             continue;
         }
@@ -139,7 +141,9 @@ fn detect_greentea(bin: &Binary, spans: &[Span]) -> bool {
     if with != without {
         return with > without;
     }
-    bin.pcln.lookup_name("runtime.scanSpan").is_some()
+    ["runtime.spanSetScans", "runtime.scanObjectsSmall", "runtime.freeDeadSpanSPMCs"]
+        .iter()
+        .any(|n| bin.pcln.lookup_name(n).is_some())
 }
 
 fn arenas_121(bin: &Binary, mem: &dyn Memory, layout: &super::layout::HeapLayout, mheap: u64) -> Option<Arenas> {
