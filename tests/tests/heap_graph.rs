@@ -243,6 +243,7 @@ fn truncated_core_graph_is_not_a_panic() {
     let fx = Build::new("ptrs").build().expect("build");
     let made = producers::kernel_core(&fx.exe, &[]).expect("core");
     let data = std::fs::read(&made.core).unwrap();
+    let mut built = 0;
     for frac in [0.3, 0.6, 0.9] {
         let cut = made.dir.path().join(format!("cut{frac}.core"));
         std::fs::write(&cut, &data[..(data.len() as f64 * frac) as usize]).unwrap();
@@ -251,5 +252,39 @@ fn truncated_core_graph_is_not_a_panic() {
         let g = Graph::build(&l.heap, l.a.mem(), roots);
         let warned = !rw.is_empty() || !g.warnings.is_empty() || !l.heap.warnings.is_empty();
         assert!(warned, "{frac}: a cut core's graph built without a warning");
+        built += 1;
     }
+    eprintln!("{built} of 3 cut cores gave a graph (with warnings), the others an error");
+}
+
+/// The graph of heapobjs' benchmark heap (11 million objects; a 700 MB
+/// core): how long the precise and conservative builds take. Not in CI
+/// (`cargo test -p tests --test heap_graph -- --ignored`); figures in
+/// docs/BENCHMARKS.md.
+#[test]
+#[ignore]
+fn graph_bench_11m() {
+    let fx = Build::new("heapobjs").build().expect("build");
+    let made = producers::kernel_core(&fx.exe, &["bench"]).expect("core");
+    let t = std::time::Instant::now();
+    let l = load(&made.core, &fx.exe).unwrap();
+    let t_heap = t.elapsed();
+    let t = std::time::Instant::now();
+    let (roots, _) = pointers::runtime_roots(&l.a.bin, l.a.mem(), l.a.bias, &l.heap);
+    let t_roots = t.elapsed();
+    let t = std::time::Instant::now();
+    let g = Graph::build(&l.heap, l.a.mem(), roots.clone());
+    let t_precise = t.elapsed();
+    let t = std::time::Instant::now();
+    let c = Graph::build_conservative(&l.heap, l.a.mem(), roots);
+    let t_cons = t.elapsed();
+    eprintln!(
+        "{} objects; heap read {t_heap:.2?}; roots {} in {t_roots:.2?}; precise graph {} edges in {t_precise:.2?} ({} MB of arrays); conservative {} edges in {t_cons:.2?}; warnings {:?}",
+        l.heap.objects.len(),
+        g.roots.len(),
+        g.edges.len(),
+        (g.edges.len() * 4 + g.first.len() * 8) >> 20,
+        c.edges.len(),
+        g.warnings
+    );
 }
