@@ -654,7 +654,9 @@ pub fn special_roots(heap: &Heap, mem: &dyn Memory) -> (Vec<Root>, Vec<String>) 
             };
             if let Some(what) = what {
                 let rk = if what == "weak handle" { RootKind::Runtime } else { RootKind::Finalizer };
-                roots.push(Root { kind: rk, name: format!("{what} of {obj:#x}"), goid: None, addr: sp + sl.fn_off, len: 8, mask: Some(vec![1]) });
+                // Go 1.26+: a cleanup is a cleanupFn {call, fn, arg}, three pointers.
+                let words = if what == "cleanup" && heap.ptrinfo.go_minor >= 26 { 3 } else { 1 };
+                roots.push(Root { kind: rk, name: format!("{what} of {obj:#x}"), goid: None, addr: sp + sl.fn_off, len: words * 8, mask: Some(vec![(1u8 << words) - 1]) });
                 if kind == sl.finalizer && !s.noscan {
                     if let Some(id) = idx.find(obj) {
                         let scan = match scan_of(heap, mem, id, k) {
