@@ -255,6 +255,32 @@ fn truncated_core_graph_is_not_a_panic() {
         built += 1;
     }
     eprintln!("{built} of 3 cut cores gave a graph (with warnings), the others an error");
+
+    // The heap's metadata intact but half of its objects' memory missing
+    // (a cut core loses the spans first, which are mapped above the heap).
+    let l = load(&made.core, &fx.exe).unwrap();
+    let idx = &l.heap.objects;
+    let mid = idx.base(idx.len() as u32 / 2);
+    let holey = Holey { inner: l.a.mem(), lo: mid, hi: idx.spans.last().unwrap().end() };
+    let (roots, _) = pointers::runtime_roots(&l.a.bin, &holey, l.a.bias, &l.heap);
+    let g = Graph::build(&l.heap, &holey, roots);
+    assert!(g.warnings.iter().any(|w| w.contains("not in the core")), "{:?}", g.warnings);
+}
+
+/// Memory with a hole: reads touching `[lo, hi)` fail.
+struct Holey<'a> {
+    inner: &'a dyn analyzer::memory::Memory,
+    lo: u64,
+    hi: u64,
+}
+
+impl analyzer::memory::Memory for Holey<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> analyzer::error::Result<()> {
+        if addr < self.hi && addr + buf.len() as u64 > self.lo {
+            return Err(analyzer::error::Error::Other(format!("hole at {addr:#x}")));
+        }
+        self.inner.read(addr, buf)
+    }
 }
 
 /// The graph of heapobjs' benchmark heap (11 million objects; a 700 MB

@@ -118,6 +118,7 @@ impl Graph {
                 out
             })
             .collect();
+        let unreadable = std::sync::atomic::AtomicUsize::new(0);
         // Per span: each object's edges, flattened, plus per-object counts.
         let (lo_addr, hi_addr) = heap_bounds(idx);
         let per_span: Vec<(Vec<u32>, Vec<NodeId>, Vec<ObjId>)> = (0..idx.spans.len())
@@ -140,6 +141,9 @@ impl Graph {
                     let kind = if precise { sc.object(id, &mut edge) } else { pointers::conservative_object(heap, mem, id, k, &mut edge) };
                     if precise && kind == ScanKind::Conservative {
                         guessed.push(id);
+                    }
+                    if kind == ScanKind::Unreadable {
+                        unreadable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     counts.push((out.len() - before) as u32);
                 }
@@ -169,6 +173,10 @@ impl Graph {
             }
         }
         first.push(edges.len() as u64);
+        let unreadable = unreadable.into_inner();
+        if unreadable > 0 {
+            warnings.push(format!("{unreadable} objects are not in the core: their pointers are missing from the graph"));
+        }
         if guessed_total > 0 {
             warnings.push(format!("{guessed_total} objects' pointers were found by a conservative scan (no pointer bitmap read)"));
         }

@@ -53,6 +53,8 @@ pub enum ScanKind {
     Precise,
     /// Every word that may be a pointer (metadata unreadable or absent).
     Conservative,
+    /// The object's memory is not in the core: its pointers are unknown.
+    Unreadable,
 }
 
 /// What the scanner needs to know about the runtime, fixed per core.
@@ -249,7 +251,7 @@ impl<'h> SpanScanner<'h> {
         }
         let base = heap.objects.base(id);
         let Some(obj) = bytes_of(self.mem, base, s.elemsize) else {
-            return ScanKind::Conservative;
+            return ScanKind::Unreadable;
         };
         let info = &heap.ptrinfo;
         if info.go_minor >= 22 {
@@ -361,7 +363,7 @@ pub fn conservative_object(heap: &Heap, mem: &dyn Memory, id: ObjId, k: usize, f
     let base = heap.objects.base(id);
     match bytes_of(mem, base, s.elemsize) {
         Some(obj) => conservative(base, &obj, f),
-        None => ScanKind::Conservative,
+        None => ScanKind::Unreadable,
     }
 }
 
@@ -429,7 +431,7 @@ pub fn scan_of(heap: &Heap, mem: &dyn Memory, id: ObjId, k: usize) -> Scan {
         mask[i / 8] |= 1 << (i % 8);
     });
     match kind {
-        ScanKind::NoPointers => Scan::NoPointers,
+        ScanKind::NoPointers | ScanKind::Unreadable => Scan::NoPointers,
         ScanKind::Precise if mask.iter().all(|b| *b == 0) => Scan::NoPointers,
         ScanKind::Precise => Scan::Mask { addr, len, mask },
         ScanKind::Conservative => Scan::Conservative { addr, len },
