@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::objects::{ObjId, ObjectIndex};
-use super::pointers::{self, Scan};
+use super::pointers::{self, ScanKind};
 use super::Heap;
 use crate::memory::Memory;
 
@@ -89,9 +89,27 @@ impl Graph {
     /// Build the graph of `heap` with `roots` (globals from
     /// [`pointers::global_roots`], stacks from the goroutines' frames).
     pub fn build(heap: &Heap, mem: &dyn Memory, roots: Vec<Root>) -> Graph {
+        Self::build_impl(heap, mem, roots, true)
+    }
+
+    /// The graph a conservative collector would see: every aligned word of
+    /// every root and scan object that points into an object is an edge.
+    /// For comparison: the precise graph's edges are a subset of these.
+    pub fn build_conservative(heap: &Heap, mem: &dyn Memory, mut roots: Vec<Root>) -> Graph {
+        for r in &mut roots {
+            r.mask = None;
+        }
+        Self::build_impl(heap, mem, roots, false)
+    }
+
+    fn build_impl(heap: &Heap, mem: &dyn Memory, roots: Vec<Root>, precise: bool) -> Graph {
         let idx = &heap.objects;
         let nroots = roots.len() as NodeId;
-        let mut warnings = Vec::new();
+        let mut warnings = if precise { heap.ptrinfo.warnings.clone() } else { Vec::new() };
+        let conservative_roots = roots.iter().filter(|r| r.conservative()).count();
+        if precise && conservative_roots > 0 {
+            warnings.push(format!("{conservative_roots} roots were scanned conservatively (no pointer mask)"));
+        }
         let root_edges: Vec<Vec<NodeId>> = roots
             .par_iter()
             .map(|r| {
@@ -100,7 +118,9 @@ impl Graph {
                 out
             })
             .collect();
+        let unreadable = std::sync::atomic::AtomicUsize::new(0);
         // Per span: each object's edges, flattened, plus per-object counts.
+        let (lo_addr, hi_addr) = heap_bounds(idx);
         let per_span: Vec<(Vec<u32>, Vec<NodeId>, Vec<ObjId>)> = (0..idx.spans.len())
             .into_par_iter()
             .map(|k| {
@@ -108,17 +128,22 @@ impl Graph {
                 let mut counts = Vec::with_capacity((hi - lo) as usize);
                 let mut out = Vec::new();
                 let mut guessed = Vec::new();
+                let mut sc = pointers::SpanScanner::new(heap, mem, k);
                 for id in lo..hi {
                     let before = out.len();
-                    match pointers::scan_of(heap, mem, id, k) {
-                        Scan::NoPointers => {}
-                        Scan::Mask { addr, len, mask } => {
-                            scan_words(mem, idx, addr, len, Some(&mask), nroots, &mut out)
+                    let mut edge = |_, p| {
+                        if p >= lo_addr && p < hi_addr {
+                            if let Some(t) = idx.find(p) {
+                                out.push(nroots + t);
+                            }
                         }
-                        Scan::Conservative { addr, len } => {
-                            guessed.push(id);
-                            scan_words(mem, idx, addr, len, None, nroots, &mut out)
-                        }
+                    };
+                    let kind = if precise { sc.object(id, &mut edge) } else { pointers::conservative_object(heap, mem, id, k, &mut edge) };
+                    if precise && kind == ScanKind::Conservative {
+                        guessed.push(id);
+                    }
+                    if kind == ScanKind::Unreadable {
+                        unreadable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     counts.push((out.len() - before) as u32);
                 }
@@ -148,6 +173,10 @@ impl Graph {
             }
         }
         first.push(edges.len() as u64);
+        let unreadable = unreadable.into_inner();
+        if unreadable > 0 {
+            warnings.push(format!("{unreadable} objects are not in the core: their pointers are missing from the graph"));
+        }
         if guessed_total > 0 {
             warnings.push(format!("{guessed_total} objects' pointers were found by a conservative scan (no pointer bitmap read)"));
         }
@@ -175,10 +204,7 @@ fn scan_words(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask: Op
             &owned
         }
     };
-    let (lo, hi) = match (idx.spans.first(), idx.spans.last()) {
-        (Some(a), Some(b)) => (a.start, b.end()),
-        _ => return,
-    };
+    let (lo, hi) = heap_bounds(idx);
     for i in 0..words as usize {
         if let Some(m) = mask {
             match m.get(i / 8) {
@@ -193,6 +219,62 @@ fn scan_words(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask: Op
         }
         if let Some(t) = idx.find(p) {
             out.push(nroots + t);
+        }
+    }
+}
+
+/// The heap's address range (empty when there are no spans).
+fn heap_bounds(idx: &ObjectIndex) -> (u64, u64) {
+    match (idx.spans.first(), idx.spans.last()) {
+        (Some(a), Some(b)) => (a.start, b.end()),
+        _ => (0, 0),
+    }
+}
+
+/// The offsets within node `u` (from a root's `addr`, or an object's base,
+/// malloc header included) of the words that point into node `v`'s object,
+/// recomputed by scanning `u` again (for reporting a path's field names:
+/// paths are short, so the graph does not store offsets).
+pub fn edge_offsets(heap: &Heap, mem: &dyn Memory, graph: &Graph, u: NodeId, v: NodeId) -> Vec<u64> {
+    let idx = &heap.objects;
+    let Some(target) = graph.object(v) else { return Vec::new() };
+    let mut offs = Vec::new();
+    match graph.object(u) {
+        None => {
+            let Some(r) = graph.roots.get(u as usize) else { return offs };
+            let mut hits = Vec::new();
+            scan_words_at(mem, idx, r.addr, r.len, r.mask.as_deref(), &mut hits);
+            offs.extend(hits.into_iter().filter(|(_, t)| *t == target).map(|(a, _)| a - r.addr));
+        }
+        Some(id) if (id as usize) < idx.len() => {
+            let k = idx.span_of(id);
+            let base = idx.base(id);
+            pointers::SpanScanner::new(heap, mem, k).object(id, &mut |a, p| {
+                if idx.find(p) == Some(target) {
+                    offs.push(a - base);
+                }
+            });
+        }
+        Some(_) => {}
+    }
+    offs
+}
+
+/// Like [`scan_words`], with the address of each pointer word.
+fn scan_words_at(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask: Option<&[u8]>, out: &mut Vec<(u64, ObjId)>) {
+    for i in 0..len / 8 {
+        if let Some(m) = mask {
+            match m.get((i / 8) as usize) {
+                Some(b) if b >> (i % 8) & 1 != 0 => {}
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        let a = addr + i * 8;
+        if let Ok(p) = mem.u64(a) {
+            if let Some(t) = idx.find(p) {
+                out.push((a, t));
+            }
         }
     }
 }

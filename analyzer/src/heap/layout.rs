@@ -46,6 +46,12 @@ pub const NEEDED: &[(&str, bool)] = &[
     // Go 1.22+: the type of a large object.
     ("mspan.largeType", false),
     ("mspan.$size", false),
+    // Finalizer and cleanup roots (heap::pointers).
+    ("mspan.specials", false),
+    // Go 1.21: the arenas' pointer bitmaps (heap::pointers).
+    ("mheap.arenas", false),
+    ("heapArena.bitmap", false),
+    ("heapArena.noMorePtrs", false),
     ("mstats.heapStats", false),
     ("mstats.mspan_sys", false),
     ("mstats.mcache_sys", false),

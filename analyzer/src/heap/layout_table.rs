@@ -7,6 +7,10 @@
 
 pub static TABLE: &[(u32, &[(&str, u64)])] = &[
     (21, &[
+        ("mspan.specials", 136),
+        ("mheap.arenas", 65944),
+        ("heapArena.bitmap", 0),
+        ("heapArena.noMorePtrs", 1048576),
         ("consistentHeapStats.stats", 0),
         ("heapStatsDelta.$size", 1176),
         ("heapStatsDelta.committed", 0),
@@ -40,6 +44,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("mstats.heapStats", 0),
     ]),
     (22, &[
+        ("mspan.specials", 128),
         ("consistentHeapStats.stats", 0),
         ("heapStatsDelta.$size", 1176),
         ("heapStatsDelta.committed", 0),
@@ -74,6 +79,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("mstats.heapStats", 0),
     ]),
     (23, &[
+        ("mspan.specials", 128),
         ("consistentHeapStats.stats", 0),
         ("heapStatsDelta.$size", 1176),
         ("heapStatsDelta.committed", 0),
@@ -108,6 +114,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("mstats.heapStats", 0),
     ]),
     (24, &[
+        ("mspan.specials", 128),
         ("consistentHeapStats.stats", 0),
         ("heapStatsDelta.$size", 1176),
         ("heapStatsDelta.committed", 0),
@@ -142,6 +149,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("mstats.heapStats", 0),
     ]),
     (25, &[
+        ("mspan.specials", 128),
         ("consistentHeapStats.stats", 0),
         ("heapStatsDelta.$size", 1168),
         ("heapStatsDelta.committed", 0),
@@ -176,6 +184,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("mstats.heapStats", 0),
     ]),
     (26, &[
+        ("mspan.specials", 128),
         ("consistentHeapStats.stats", 0),
         ("heapStatsDelta.$size", 1168),
         ("heapStatsDelta.committed", 0),
@@ -210,6 +219,7 @@ pub static TABLE: &[(u32, &[(&str, u64)])] = &[
         ("mstats.heapStats", 0),
     ]),
     (27, &[
+        ("mspan.specials", 128),
         ("consistentHeapStats.stats", 0),
         ("heapStatsDelta.$size", 1168),
         ("heapStatsDelta.committed", 0),

@@ -59,6 +59,8 @@ pub struct Heap {
     pub typing: Typing,
     /// The runtime's counters, when they could be read.
     pub runtime: Option<stats::RuntimeStats>,
+    /// What the pointer scan needs to know of this runtime (version, GC layout).
+    pub ptrinfo: pointers::PtrInfo,
     /// What could not be read; the result is partial when not empty.
     pub warnings: Vec<String>,
     /// The whole process's mappings by class, when the caller asked
@@ -87,7 +89,8 @@ impl Heap {
         warnings.extend(objects.warnings.iter().cloned());
         let typing = types::Typer::new(bin, mem, bias, &objects).run_with_roots(roots);
         let runtime = stats::read(bin, mem, bias, &layout);
-        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, warnings, address_space: None })
+        let ptrinfo = pointers::PtrInfo::new(bin, mem, &layout, mheap, &objects.spans);
+        Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, ptrinfo, warnings, address_space: None })
     }
 
     /// The type name an object is listed under in the histogram.
