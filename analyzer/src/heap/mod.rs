@@ -20,15 +20,20 @@
 //! pointer bitmaps): objects are typed only from DWARF roots, so a stripped
 //! Go 1.21 binary's heap is reported by size class.
 
+pub mod dominators;
+pub mod fieldnames;
 pub mod graph;
 pub mod histogram;
 pub mod layout;
 pub(crate) mod layout_table;
 pub mod objects;
+pub mod paths;
 pub mod pointers;
+pub mod retained;
 pub mod rtype;
 pub mod sizeclass;
 pub mod spans;
+pub mod stackscan_tmp;
 pub mod stats;
 pub mod types;
 
