@@ -36,8 +36,11 @@ fn check(cli: &Cli) -> Result<(), String> {
             if cli.objects.is_some() {
                 return Err("--objects has no profile: --heap --format pprof gives the heap by type".into());
             }
-            if !cli.goroutines && !cli.heap {
-                return Err("--format pprof writes the goroutine profile (--goroutines) or the heap's (--heap): give one".into());
+            if cli.path.is_some() {
+                return Err("--path has no profile: --retained --format pprof gives retained memory by reference path".into());
+            }
+            if !cli.goroutines && !cli.heap && !cli.retained {
+                return Err("--format pprof writes the goroutine profile (--goroutines), the heap's (--heap) or the retained memory's (--retained): give one".into());
             }
             let other: Vec<&str> = [
                 (cli.stacks, "--stacks"),
@@ -47,6 +50,7 @@ fn check(cli: &Cli) -> Result<(), String> {
                 (cli.triage, "--triage"),
                 (vars, "--vars/--locals/--print"),
                 (cli.heap && cli.goroutines, "--heap and --goroutines together"),
+                (cli.retained && (cli.heap || cli.goroutines), "--retained with --heap or --goroutines"),
             ]
             .into_iter()
             .filter_map(|(on, n)| on.then_some(n))
@@ -67,6 +71,8 @@ fn check(cli: &Cli) -> Result<(), String> {
                 (vars, "--vars/--locals/--print"),
                 (cli.heap, "--heap"),
                 (cli.objects.is_some(), "--objects"),
+                (cli.retained, "--retained"),
+                (cli.path.is_some(), "--path"),
             ]
             .into_iter()
             .filter_map(|(on, n)| on.then_some(n))
@@ -129,7 +135,10 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
     let opts = crate::sources::open_options(cli.exe.as_deref(), &cli.exe_dir);
     // The profile walks each goroutine as it writes it; the report groups
     // whole stacks.
-    let depth = if cli.heap {
+    let depth = if cli.retained {
+        // Every goroutine's frames are roots.
+        Depth::Full
+    } else if cli.heap {
         Depth::NotRead
     } else if cli.format == Format::Pprof {
         Depth::None
@@ -155,6 +164,16 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
     };
     for w in a.warnings() {
         eprintln!("goanalyze: warning: {w}");
+    }
+    if cli.retained {
+        let r = crate::retained_view::analyze(&a).map_err(|e| (1, e.to_string()))?;
+        for w in &r.warnings {
+            eprintln!("goanalyze: warning: {w}");
+        }
+        let out = crate::retained_view::pprof(&a, &r).map_err(|e| (1, format!("{}: writing the profile: {e}", core.display())))?;
+        std::mem::forget(r);
+        std::mem::forget(a);
+        return Ok(out);
     }
     if cli.heap {
         let heap = analyzer::heap::frame_roots::read_heap(&a).map_err(|e| (1, e.to_string()))?;

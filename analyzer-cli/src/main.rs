@@ -19,6 +19,7 @@ mod outfile;
 mod progress;
 mod heap_view;
 mod leaks_view;
+mod retained_view;
 #[cfg(feature = "debuginfod")]
 mod debuginfod;
 mod sources;
@@ -47,6 +48,7 @@ enum Format {
 /// Goroutines, stacks and threads from a Go program's core file.
 #[derive(Debug, Parser)]
 #[command(
+    group(clap::ArgGroup::new("top_of").args(["heap", "retained"]).multiple(true)),
     name = "goanalyze",
     version,
     after_help = "Examples:
@@ -67,6 +69,9 @@ enum Format {
   goanalyze core --leaks                  goroutines blocked forever on unreachable channels/locks
   goanalyze cores/*.core --triage --format json   crash reason + signature per core (JSON Lines)
   goanalyze core --goroutines --format pprof -o goroutines.pb.gz   for `go tool pprof`
+  goanalyze core --retained --top 20        who keeps the heap alive: roots and objects by retained bytes
+  goanalyze core --path 0xc000123450      a shortest reference path from a root to that object
+  goanalyze core --retained --format pprof -o retained.pb.gz   retained memory by reference path
   goanalyze core --format html -o report.html     reason, signature, goroutine groups (cores...: a batch)
 
 Exit status: 0 ok, 1 the analysis failed (with --triage: of any core) or stdout could not be
@@ -183,9 +188,19 @@ struct Cli {
     /// with a summary reconciled with the runtime's own accounting.
     #[arg(long)]
     heap: bool,
-    /// With --heap: the N biggest types only (0: all).
-    #[arg(long, value_name = "N", default_value_t = 50, requires = "heap")]
+    /// With --heap: the N biggest types only; with --retained: the N roots
+    /// and N objects that retain the most (0: all).
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "top_of")]
     top: usize,
+    /// Who keeps the memory alive: the roots (globals, goroutines' frames)
+    /// and objects that retain the most bytes (what freeing them would free,
+    /// from the dominator tree of the heap), each object with its dominators.
+    #[arg(long)]
+    retained: bool,
+    /// A shortest reference path from a root to the heap object at ADDR,
+    /// with field names, indexes and map keys/values.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    path: Option<u64>,
     /// The heap objects of one type (as --heap names it), with their addresses and sizes.
     #[arg(long, value_name = "TYPE")]
     objects: Option<String>,
@@ -237,7 +252,7 @@ fn main() -> ExitCode {
         eprintln!("goanalyze: {why}");
         return ExitCode::from(2);
     }
-    let heap_mode = cli.heap || cli.objects.is_some() || cli.leaks || cli.stack_roots;
+    let heap_mode = cli.heap || cli.objects.is_some() || cli.leaks || cli.stack_roots || cli.retained || cli.path.is_some();
     if cli.format == Format::Json && !cli.group && !heap_mode && (cli.info || cli.threads || !(cli.stacks || cli.goroutines || var_mode)) {
         eprintln!("goanalyze: --format json needs --goroutines, --stacks, --vars, --locals or --print (and works with nothing else)");
         return ExitCode::from(2);
@@ -265,6 +280,15 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_addr(s: &str) -> std::result::Result<u64, String> {
+    let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"));
+    match h {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("{s:?} is not an address (0x... or decimal): {e}"))
+}
+
 /// Modes that cannot be combined: one of them would be dropped silently.
 fn conflict(cli: &Cli) -> Option<String> {
     let views: Vec<&str> = [
@@ -276,6 +300,8 @@ fn conflict(cli: &Cli) -> Option<String> {
         (cli.heap, "--heap"),
         (cli.objects.is_some(), "--objects"),
         (cli.leaks, "--leaks"),
+        (cli.retained, "--retained"),
+        (cli.path.is_some(), "--path"),
     ]
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
@@ -290,7 +316,7 @@ fn conflict(cli: &Cli) -> Option<String> {
     if vars.len() > 1 {
         return Some(format!("{} cannot be combined: give one", vars.join(" and ")));
     }
-    if (cli.heap || cli.objects.is_some() || cli.leaks) && views.len() > 1 {
+    if (cli.heap || cli.objects.is_some() || cli.leaks || cli.retained || cli.path.is_some()) && views.len() > 1 {
         return Some(format!("{} cannot be combined: run goanalyze once for each", views.join(" and ")));
     }
     if let (Some(v), Some(w)) = (vars.first(), views.first()) {
@@ -327,7 +353,7 @@ fn run(cli: &Cli) -> Result<()> {
     let opened = sources::open_core(core, &opts).and_then(|c| {
         // --info and --threads need no Go runtime: a core of a C or Python
         // program, or without its executable, still says what it holds.
-        let go_views = cli.stacks || cli.goroutines || cli.group || cli.leaks || cli.vars || cli.locals || !cli.print.is_empty();
+        let go_views = cli.stacks || cli.goroutines || cli.group || cli.leaks || cli.vars || cli.locals || !cli.print.is_empty() || cli.retained || cli.path.is_some();
         match analyzer::output::native::not_go(&c).filter(|_| !go_views) {
             Some(why) => Ok(Opened::NotGo(Box::new(c), why)),
             None => {
@@ -375,6 +401,20 @@ fn run(cli: &Cli) -> Result<()> {
         );
     }
     let json = cli.format == Format::Json;
+    if cli.retained || cli.path.is_some() {
+        let r = retained_view::analyze(&a)?;
+        for w in &r.warnings {
+            eprintln!("goanalyze: warning: {w}");
+        }
+        let text = match cli.path {
+            Some(addr) => retained_view::path(&a, &r, addr, json)?,
+            None if json => retained_view::json(&r, cli.top, a.bin.go_version.as_deref()),
+            None => retained_view::text(&r, cli.top),
+        };
+        std::mem::forget(r);
+        std::mem::forget(a);
+        return stdout::write_all(text.as_bytes()).map_err(|e| StdoutFailed(e).into());
+    }
     if cli.leaks || cli.stack_roots {
         let text = if cli.leaks { leaks_view::run(&a, json)? } else { leaks_view::stack_roots(&a)? };
         std::mem::forget(a);
@@ -455,6 +495,10 @@ fn write_report(cli: &Cli, a: &Analysis, json: bool, so: &mut dyn std::io::Write
 /// `--threads` names each thread's goroutine; grouping, variables and
 /// native backtraces hold whole stacks.
 fn depth_needed(cli: &Cli) -> Depth {
+    if cli.retained || cli.path.is_some() {
+        // Every goroutine's frames are roots.
+        return Depth::Full;
+    }
     let whole = cli.group || cli.leaks || cli.stack_roots || cli.vars || cli.locals || !cli.print.is_empty() || (cli.threads && cli.bt);
     if whole {
         Depth::Full

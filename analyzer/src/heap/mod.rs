@@ -25,6 +25,8 @@
 //! Go 1.21 binary's heap is reported by size class.
 
 pub mod address_space;
+pub mod dominators;
+pub mod fieldnames;
 pub mod frame_roots;
 pub mod graph;
 pub mod histogram;
@@ -32,11 +34,14 @@ pub mod layout;
 pub mod leaks;
 pub(crate) mod layout_table;
 pub mod objects;
+pub mod paths;
 pub mod pointers;
+pub mod retained;
 pub mod rtype;
 pub mod sizeclass;
 pub mod spans;
 pub mod stackroots;
+pub mod stackscan_tmp;
 pub mod stats;
 pub mod types;
 
