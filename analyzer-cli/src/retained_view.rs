@@ -29,10 +29,8 @@ pub struct Retained {
 pub fn analyze(a: &Analysis) -> Result<Retained> {
     let heap = Heap::read(&a.bin, &a.core, a.bias)?;
     let mut warnings = heap.warnings.clone();
-    let mut roots = analyzer::heap::pointers::global_roots(&a.bin, a.bias);
-    // TEMPORARY: conservative frames until the precise stack roots land.
-    roots.extend(analyzer::heap::stackscan_tmp::conservative_stack_roots(a));
-    warnings.push("goroutine stacks are scanned conservatively (every word of every live frame): a dead slot may keep an object reachable or shared".into());
+    let (roots, rw) = analyzer::heap::graph::process_roots(a, &heap);
+    warnings.extend(rw);
     let graph = Graph::build(&heap, a.mem(), roots);
     warnings.extend(graph.warnings.iter().cloned());
     let ret = Retention::compute(&graph, &heap.objects);

@@ -90,27 +90,23 @@ fn check(made: &MadeCore) -> Result<String> {
     if doc["leaked"].as_u64() != Some(want.len() as u64) {
         errs.push(format!("leaked {} != {}", doc["leaked"], want.len()));
     }
-    // Each leaked goroutine holds one buffer that only its stack reaches.
-    // Heap objects are still scanned conservatively (no pointer bitmaps
-    // read yet): a stale copy of a buffer's address in one (seen once, 1 of
-    // 48 buffers) keeps that buffer out of the figure. One buffer of slack,
-    // said when used; anything beyond is an error.
+    // Each leaked goroutine holds one buffer that only its stack reaches:
+    // heap objects and stack frames are scanned precisely, so every buffer
+    // is in the figure.
     let bytes = doc["bytes"].as_u64().unwrap_or(0);
     let floor = want.len() as u64 * buf;
-    if bytes + buf < floor {
+    if bytes < floor {
         errs.push(format!("bytes {bytes} < the planted buffers' {floor}"));
-    } else if bytes < floor {
-        eprintln!("note: {bytes} bytes < the planted buffers' {floor}: a buffer is also reached from a conservatively scanned object");
     }
     // The groups: one per leaking function (the two goroutines of a chain
-    // differ), their bytes their buffers (the same slack).
+    // differ), their bytes at least their buffers.
     let groups = doc["groups"].as_array().map_or(0, Vec::len);
     if groups != 5 {
         errs.push(format!("{groups} groups, want 5 (chan, mutex, wg, the chain's two)"));
     }
     for g in doc["groups"].as_array().into_iter().flatten() {
         let n = g["count"].as_u64().unwrap_or(0);
-        if g["bytes"].as_u64().unwrap_or(0) + buf < n * buf {
+        if g["bytes"].as_u64().unwrap_or(0) < n * buf {
             errs.push(format!("group {} holds {} bytes < {n} buffers", g["wait_reason"], g["bytes"]));
         }
     }

@@ -157,14 +157,12 @@ fn retained_sizes_paths_and_profile() {
     assert!(cum.get("$shared").copied().unwrap_or(0) >= expect["shared"], "$shared in\n{text}");
 }
 
-/// The list's 5000 nodes, exactly. Fails while heap objects are scanned
-/// conservatively: on Go 1.26 the runtime's `p` structs hold span and page
-/// addresses in non-pointer words (`pcache.base`, `gcw.spanq.ring`), which
-/// a conservative scan takes for pointers into the list, so part of the
-/// list looks held by several roots. The precise scan (pointer bitmaps and
-/// malloc headers, issue 19 part A) makes it pass; un-ignore it then.
+/// The list's 5000 nodes, exactly. A conservative scan gets this wrong: on
+/// Go 1.26 the runtime's `p` structs hold span and page addresses in
+/// non-pointer words (`pcache.base`, `gcw.spanq.ring`), which it takes for
+/// pointers into the list; the precise scan (pointer bitmaps, malloc
+/// headers, stack maps) does not.
 #[test]
-#[ignore = "needs precise heap pointer scanning (issue 19 part A)"]
 fn list_exact() {
     require_tools!("go" => "builds the fixture and reads the profile");
     let fx = Build::new("retain").build().expect("build");

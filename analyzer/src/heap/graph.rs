@@ -278,3 +278,15 @@ fn scan_words_at(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask:
         }
     }
 }
+
+/// Every root the collector would trace in this process: package variables
+/// and finalizer/cleanup specials ([`pointers::runtime_roots`]) and every
+/// goroutine's live stack slots ([`super::stackroots::stack_roots`]; `a`'s
+/// goroutines must be walked whole).
+pub fn process_roots(a: &crate::Analysis, heap: &Heap) -> (Vec<Root>, Vec<String>) {
+    let (mut roots, mut warnings) = pointers::runtime_roots(&a.bin, a.mem(), a.bias, heap);
+    let (stack, w, _stats) = super::stackroots::stack_roots(a);
+    roots.extend(stack);
+    warnings.extend(w);
+    (roots, warnings)
+}

@@ -110,10 +110,8 @@ pub fn find_leaks(a: &Analysis, heap: &Heap) -> LeakReport {
     let mem = a.mem();
     let extra = ExtraLayout::for_binary(&a.bin);
     let mut warnings = Vec::new();
-    let mut roots = super::pointers::global_roots(&a.bin, a.bias);
-    let (sroots, sw, _stats) = stackroots::stack_roots(a);
-    warnings.extend(sw);
-    roots.extend(sroots);
+    let (roots, rw) = super::graph::process_roots(a, heap);
+    warnings.extend(rw);
     let graph = Graph::build(heap, mem, roots);
     warnings.extend(graph.warnings.iter().cloned());
     let idx = &heap.objects;

@@ -41,7 +41,6 @@ pub mod rtype;
 pub mod sizeclass;
 pub mod spans;
 pub mod stackroots;
-pub mod stackscan_tmp;
 pub mod stats;
 pub mod types;
 
