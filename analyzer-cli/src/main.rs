@@ -310,6 +310,12 @@ fn conflict(cli: &Cli) -> Option<String> {
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
         .collect();
+    // `--print --stacks`: the flag was taken as the expression (--print
+    // takes values starting with `-`, for `--print -i2`); no Go expression
+    // starts with `--` (the decrement token), so `--word` was a flag.
+    if let Some(f) = cli.print.iter().find(|e| e.strip_prefix("--").is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))) {
+        return Some(format!("--print needs an expression before {f} (no Go expression starts with --)"));
+    }
     if cli.triage {
         return None;
     }
@@ -546,7 +552,14 @@ fn run_vars(cli: &Cli, a: &Analysis) -> Result<()> {
         }
     } else if !cli.print.is_empty() {
         // Several: each on its line, an error in its place; exit 1 if any failed.
-        anyhow::ensure!(!json, "--format json takes one --print expression");
+        if json {
+            // One document, every answer in it (errors too): exit 0, as for one.
+            use analyzer::output::json::{prints, PrintResult};
+            let all = cli.print.iter().map(|e| PrintResult::new(e, analyzer::vars::print_expr(a, e, cli.goroutine, cli.frame, opts, limits))).collect();
+            out += &prints(cli.goroutine, cli.frame, all)?;
+            deadline::finished();
+            return stdout::write_all(out.as_bytes()).map_err(|e| StdoutFailed(e).into());
+        }
         let mut failed = 0;
         for expr in &cli.print {
             match analyzer::vars::print_expr(a, expr, cli.goroutine, cli.frame, opts, limits) {

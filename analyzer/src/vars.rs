@@ -83,21 +83,27 @@ pub fn frame_registers(_a: &Analysis, r: &GoroutineReport) -> Option<core_reader
     r.start_regs.as_deref().copied()
 }
 
-/// A frame's variables in scope: arguments first, then locals.
-pub fn scope_vars(di: &DebugInfo, a: &Analysis, f: &Frame, lf: &LogicalFrame) -> Vec<Var> {
+/// Every variable DWARF lists for a (logical) frame, compiler's own
+/// (`.dict`, `~r0`) included.
+fn all_vars(di: &DebugInfo, a: &Analysis, f: &Frame, lf: &LogicalFrame) -> Vec<Var> {
     let link = f.sym_pc.wrapping_sub(a.bias);
     let Some(fv) = di.func_at(link) else { return Vec::new() };
     let idx = f.logical.iter().position(|l| std::ptr::eq(l, lf)).unwrap_or(f.logical.len() - 1);
     let depth = f.logical.len() - 1 - idx;
-    let vars: Vec<Var> = if depth == 0 {
+    if depth == 0 {
         fv.vars.clone()
     } else {
         match fv.inline_chain(link).get(depth - 1) {
             Some(c) => c.vars.clone(),
             None => Vec::new(),
         }
-    };
-    let mut vars: Vec<Var> = vars
+    }
+}
+
+/// A frame's variables in scope: arguments first, then locals.
+pub fn scope_vars(di: &DebugInfo, a: &Analysis, f: &Frame, lf: &LogicalFrame) -> Vec<Var> {
+    let link = f.sym_pc.wrapping_sub(a.bias);
+    let mut vars: Vec<Var> = all_vars(di, a, f, lf)
         .into_iter()
         .filter(|v| v.scope.as_ref().is_none_or(|s| s.iter().any(|(l, h)| link >= *l && link < *h)))
         .filter(|v| !v.name.is_empty() && !v.name.starts_with('.') && !v.name.starts_with('~'))
@@ -139,6 +145,7 @@ pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFr
         .iter()
         .map(|v| {
             let (name, ty, src) = escaped(&p, v, var_src(a, di, v, f, regs.as_ref()));
+            let ty = instantiated(a, di, &p, f, lf, regs.as_ref(), ty).or(ty);
             let type_name = p.type_name(ty);
             let (value, addr) = match src {
                 Ok(src) => (p.value(ty, &src), src.addr()),
@@ -147,6 +154,23 @@ pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFr
             model::Var { name, ty: type_name, arg: v.is_param, value, addr }
         })
         .collect())
+}
+
+/// A generic function's variable of a shape type (`go.shape.int`): its
+/// instantiated type, from the frame's dictionary (`.dict`, the runtime
+/// descriptors of the type arguments) at the shape's DW_AT_go_dict_index,
+/// as Delve finds it. `None` when there is no dictionary at this pc (the
+/// shape is printed then).
+fn instantiated(a: &Analysis, di: &DebugInfo, p: &Printer, f: &Frame, lf: &LogicalFrame, regs: Option<&core_reader::Registers>, ty: Option<crate::dwarf::TypeRef>) -> Option<crate::dwarf::TypeRef> {
+    let idx = di.dict_index(ty?)?;
+    let dict = all_vars(di, a, f, lf).into_iter().find(|v| v.name == ".dict")?;
+    let dsrc = var_src(a, di, &dict, f, regs).ok()?;
+    let d = p.word(&dsrc).ok()?;
+    if d == 0 || idx > 1 << 16 {
+        return None;
+    }
+    let rtype = a.core.u64(d.wrapping_add(8 * idx)).ok()?;
+    p.dwarf_type_of(rtype)
 }
 
 /// A variable that escaped to the heap appears in DWARF as `&x`, a pointer
@@ -229,6 +253,7 @@ impl crate::expr::Scope for FrameScope<'_> {
             if let Some(v) = vars.into_iter().rev().find(|v| v.name.strip_prefix('&').unwrap_or(&v.name) == name) {
                 let p = printer(self.a, self.di, Limits::default());
                 let (_, ty, src) = escaped(&p, &v, var_src(self.a, self.di, &v, f, regs.as_ref()));
+                let ty = instantiated(self.a, self.di, &p, f, lf, regs.as_ref(), ty).or(ty);
                 return Some(src.map(|s| (ty, s)));
             }
         }

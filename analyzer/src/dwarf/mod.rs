@@ -60,7 +60,13 @@ pub struct Var {
     pub unit: usize,
     /// Declared in a lexical block: only in scope for these link-time ranges.
     pub scope: Option<Vec<(u64, u64)>>,
+    /// A closure's captured variable: its offset in the closure object
+    /// (Go's DW_AT_go_closure_offset, 0x2907, from go1.23).
+    pub closure_offset: Option<u64>,
 }
+
+/// Go's DWARF attribute for a captured variable's offset in its closure.
+const DW_AT_GO_CLOSURE_OFFSET: gimli::DwAt = gimli::DwAt(0x2907);
 
 /// A call inlined into a function, with its own variables.
 #[derive(Debug, Clone)]
@@ -322,6 +328,13 @@ impl DebugInfo {
         Ok(fv)
     }
 
+    /// A shape type's index in its function's dictionary (DW_AT_go_dict_index).
+    pub fn dict_index(&self, t: TypeRef) -> Option<u64> {
+        let u = self.unit_of(t.0)?;
+        let e = self.unit(u).entry(UnitOffset(t.0.checked_sub(self.units[u].start)?)).ok()?;
+        e.attr_value(DW_AT_GO_DICT_INDEX)?.udata_value()
+    }
+
     /// DW_AT_name of the DIE at a global offset.
     fn die_name(&self, off: usize) -> Option<String> {
         let u = self.unit_of(off)?;
@@ -349,6 +362,7 @@ impl DebugInfo {
             loc: locations::VarLocation::from_attr(e.attr_value(gimli::DW_AT_location)),
             unit: uidx,
             scope,
+            closure_offset: e.attr_value(DW_AT_GO_CLOSURE_OFFSET).and_then(|v| v.udata_value()),
         }
     }
 

@@ -132,8 +132,9 @@ impl DebugInfo {
         let tref = |at| e.attr_value(at).and_then(|v| self.ref_attr(u, v)).map(TypeRef);
         let target = tref(gimli::DW_AT_type);
         // A type parameter (`.param0`, with DW_AT_go_dict_index): the real
-        // type is in the function's dictionary, which Go's DWARF does not
-        // locate; show the shape type it was compiled for.
+        // type is in the function's dictionary (vars.rs reads it from the
+        // frame's `.dict` where it can); the type itself is named by the
+        // shape it was compiled for.
         if e.tag() == gimli::DW_TAG_typedef && e.attr_value(DW_AT_GO_DICT_INDEX).is_some() {
             if let Some(t) = target.and_then(|t| self.type_at(t)) {
                 name = t.name.clone();

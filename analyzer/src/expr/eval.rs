@@ -347,11 +347,16 @@ impl Eval<'_, '_> {
                 self.select(Val::Typed(dt, ds), f)
             }
             Kind::Chan { elem, hdr } => self.chan_field(&t, &src, *elem, *hdr, f),
-            _ => match self.field(ty, src, f) {
-                Ok((ft, fs)) => Ok(Val::Typed(ft, fs)),
-                // A method value: the function it names (`e.Error`).
-                Err(e) => self.method(ty, f).ok_or(e),
-            },
+            _ => {
+                // Fields and methods by one rule: the shallowest wins.
+                let method = self.promoted_method(ty, f);
+                let field_depth = self.field_path(ty, f).ok().map(|p| p.len().saturating_sub(1));
+                match (method, field_depth) {
+                    (Some((d, m)), fd) if fd.is_none_or(|fd| d < fd) => m,
+                    (Some((d, _)), Some(fd)) if d == fd => err(format!("ambiguous selector .{f} in {}", self.ty(ty)?.name)),
+                    _ => self.field(ty, src, f).map(|(ft, fs)| Val::Typed(ft, fs)),
+                }
+            }
         }
     }
 
@@ -372,6 +377,44 @@ impl Eval<'_, '_> {
                     return Some(Val::Func(cand));
                 }
             }
+        }
+        None
+    }
+
+    /// A method value (`e.Error`, `w.Sum` promoted from an embedded field):
+    /// the function it names, found breadth first over embedded fields, with
+    /// its depth; two at the shallowest depth are ambiguous.
+    fn promoted_method(&self, ty: TypeRef, m: &str) -> Option<(usize, Result<Val, ExprError>)> {
+        let mut level = vec![ty];
+        let mut seen = vec![ty];
+        for depth in 0..MAX_EMBED_DEPTH {
+            let mut found: Vec<Val> = level.iter().filter_map(|t| self.method(*t, m)).collect();
+            match found.len() {
+                0 => {}
+                1 => return found.pop().map(|v| (depth, Ok(v))),
+                _ => return Some((depth, err(format!("ambiguous selector .{m} in {}", self.p.type_name(Some(ty)))))),
+            }
+            let mut next = Vec::new();
+            for t in &level {
+                let Some(mut rt) = self.p.di.resolve(*t) else { continue };
+                if let Kind::Pointer(Some(e)) = rt.kind {
+                    let Some(x) = self.p.di.resolve(e) else { continue };
+                    rt = x;
+                }
+                let Kind::Struct(fs) = &rt.kind else { continue };
+                for f in fs.iter().filter(|f| f.embedded) {
+                    if let Some(ft) = f.ty {
+                        if !seen.contains(&ft) {
+                            seen.push(ft);
+                            next.push(ft);
+                        }
+                    }
+                }
+            }
+            if next.is_empty() {
+                return None;
+            }
+            level = next;
         }
         None
     }
@@ -880,11 +923,48 @@ impl Eval<'_, '_> {
                 let dname = self.ty(dt)?.name.clone();
                 if dt == want || dname == wt.name {
                     Ok(Val::Typed(dt, ds))
-                } else if matches!(self.resolved(want)?.kind, Kind::Interface { .. }) {
-                    err(format!("type assertion to an interface type ({}) is not supported", wt.name))
+                } else if let Kind::Interface { empty } = self.resolved(want)?.kind {
+                    self.assert_iface(&t, &src, want, &wt, empty, (dt, ds), &dname)
                 } else {
                     err(format!("interface conversion: {} is {dname}, not {}", it.name, wt.name))
                 }
+            }
+        }
+    }
+
+    /// `x.(I)` for an interface type I: the dynamic type's method set (from
+    /// the runtime's descriptors) must hold I's; the result is an I holding
+    /// x's dynamic value, or Go's "missing method" error.
+    #[allow(clippy::too_many_arguments)]
+    fn assert_iface(&self, t: &Type, src: &Src, want: TypeRef, wt: &Type, empty: bool, dynv: (TypeRef, Src), dname: &str) -> Result<Val, ExprError> {
+        let Kind::Interface { empty: src_empty } = t.kind else { return err("not an interface") };
+        let w0 = self.word(src)?;
+        let data = self.word(&src.at(8))?;
+        let rtype = if src_empty { w0 } else { self.p.mem.u64(w0.wrapping_add(8)).map_err(|e| ExprError::Eval(e.to_string()))? };
+        let two = |a: u64| [a.to_le_bytes(), data.to_le_bytes()].concat();
+        if empty {
+            return Ok(self.computed(want, two(rtype)));
+        }
+        let idesc = self
+            .p
+            .descriptor_of(wt)
+            .or_else(|| self.resolved(want).ok().and_then(|r| self.p.descriptor_of(&r)))
+            .ok_or_else(|| ExprError::Eval(format!("{}: no runtime type descriptor in the DWARF: its method set is unknown", wt.name)))?;
+        match self.p.implements(rtype, idesc).map_err(verr)? {
+            crate::value::Implements::Missing(m) => err(format!("interface conversion: {dname} is not {}: missing method {m}", wt.name)),
+            // A non-empty interface's first word is an itab: only its type
+            // word (+8) is read, and it is the same dynamic type.
+            crate::value::Implements::Yes if !src_empty => Ok(self.computed(want, two(w0))),
+            crate::value::Implements::Yes => {
+                // From an empty interface: the linker's itab for the pair
+                // when the program made one, else the value alone as a tree.
+                if let Some(itab) = self.p.bin.symbol(&format!("go:itab.{dname},{}", wt.name)) {
+                    return Ok(self.computed(want, two(itab.wrapping_add(self.p.bias))));
+                }
+                let (dt, ds) = dynv;
+                let v = self.p.value(Some(dt), &ds);
+                let kind = crate::model::ValueKind::Interface { dynamic_type: Some(dname.to_string()), value: Some(Box::new(v)), data };
+                Ok(Val::Tree(crate::model::Value::new(wt.name.clone(), kind)))
             }
         }
     }

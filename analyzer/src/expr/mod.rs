@@ -80,7 +80,7 @@ pub fn eval(p: &Printer, scope: &dyn Scope, e: &Expr) -> Result<Evaluated, ExprE
         // The untyped nil has no type.
         Val::Nil => Evaluated::Computed(Value::new("", ValueKind::Pointer { addr: 0, target: None, unreadable: None })),
         Val::Str(t, b) => Evaluated::Computed(string_tree(p.type_name(Some(t)), &b)),
-        Val::Func(name) => Evaluated::Computed(Value::new("func", ValueKind::Func { func: Some(name) })),
+        Val::Func(name) => Evaluated::Computed(Value::new("func", ValueKind::Func { func: Some(name), captures: Vec::new() })),
         Val::Tree(v) => Evaluated::Computed(v),
     })
 }

@@ -52,9 +52,12 @@ pub enum ValueKind {
         #[serde(with = "hex")]
         addr: u64,
     },
-    /// A func value: the function it points at, `None` for nil.
+    /// A func value: the function it points at, `None` for nil; for a
+    /// closure, the variables it captured (as Delve lists them).
     Func {
         func: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        captures: Vec<Field>,
     },
     /// `addr` 0 is nil. `target` is the value pointed at when it was
     /// followed (pointers to structs and arrays, within the nesting limit,
@@ -260,7 +263,21 @@ impl Value {
             ValueKind::UnsafePointer { addr } => {
                 let _ = write!(out, "unsafe.Pointer({addr:#x})");
             }
-            ValueKind::Func { func } => out.push_str(func.as_deref().unwrap_or("nil")),
+            ValueKind::Func { func, captures } => {
+                out.push_str(func.as_deref().unwrap_or("nil"));
+                // Delve's form: `main.f.func1 {k int = 3}`, a capture a line.
+                if !captures.is_empty() {
+                    out.push_str(" {");
+                    for (i, c) in captures.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        let _ = write!(out, "{} {} = ", c.name, c.value.ty);
+                        c.value.write_text(false, out);
+                    }
+                    out.push('}');
+                }
+            }
             ValueKind::Pointer { addr: 0, .. } => {
                 // Delve's `*nil` where types are not shown (elements); the
                 // untyped nil (type "") is just `nil`.

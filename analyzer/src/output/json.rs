@@ -14,8 +14,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Additions within version 1 (2: frame `vars`, the `goanalyze.print`
 /// document; 3: `system_hidden`, the `goanalyze.groups` document; 4:
 /// variable values as typed trees, VALUE in JSON.md, where minor 2 and 3
-/// had their text).
-pub const SCHEMA_MINOR: u32 = 4;
+/// had their text; 5: a closure's captures, the `goanalyze.prints`
+/// document of several `--print`).
+pub const SCHEMA_MINOR: u32 = 5;
 
 #[derive(Serialize)]
 struct Doc<'a> {
@@ -146,4 +147,43 @@ pub struct PrintDoc {
 
 pub fn print(d: &PrintDoc) -> Result<String> {
     Ok(serde_json::to_string_pretty(d).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
+}
+
+/// One expression's answer in `goanalyze.prints` (PrintDoc's fields).
+#[derive(Serialize)]
+pub struct PrintResult {
+    pub expr: String,
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+    pub value: Option<Value>,
+    pub addr: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Several `--print EXPR --format json`: one document, an answer each in
+/// the order given.
+#[derive(Serialize)]
+pub struct PrintsDoc {
+    pub schema: &'static str,
+    pub version: u32,
+    pub minor: u32,
+    pub goroutine: Option<u64>,
+    pub frame: Option<usize>,
+    pub prints: Vec<PrintResult>,
+}
+
+impl PrintResult {
+    /// From [`crate::vars::print_expr`]'s answer.
+    pub fn new(expr: &str, r: std::result::Result<(Option<String>, Value, Option<u64>), impl std::fmt::Display>) -> Self {
+        let (ty, value, addr, error) = match r {
+            Ok((t, v, a)) => (t, Some(v), a.map(|x| format!("{x:#x}")), None),
+            Err(e) => (None, None, None, Some(e.to_string())),
+        };
+        PrintResult { expr: expr.to_string(), ty, value, addr, error }
+    }
+}
+
+pub fn prints(goroutine: Option<u64>, frame: Option<usize>, prints: Vec<PrintResult>) -> Result<String> {
+    let d = PrintsDoc { schema: "goanalyze.prints", version: SCHEMA_VERSION, minor: SCHEMA_MINOR, goroutine, frame, prints };
+    Ok(serde_json::to_string_pretty(&d).map_err(|e| crate::Error::Other(e.to_string()))? + "\n")
 }

@@ -8,11 +8,13 @@
 mod chan;
 mod hmap;
 mod iface;
+mod methods;
 mod swiss;
 mod error;
 mod time;
 
 pub use error::ValueError;
+pub use methods::Implements;
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -207,7 +209,11 @@ impl<'a> Printer<'a> {
             Kind::UnsafePointer => v(ValueKind::UnsafePointer { addr: self.word(src)? }),
             Kind::Func => {
                 let p = self.word(src)?;
-                v(ValueKind::Func { func: if p == 0 { None } else { Some(self.func_name(p)?) } })
+                if p == 0 {
+                    return v(ValueKind::Func { func: None, captures: Vec::new() });
+                }
+                let captures = if depth < l.max_depth { self.captures(p, depth, chain) } else { Vec::new() };
+                v(ValueKind::Func { func: Some(self.func_name(p)?), captures })
             }
             Kind::Pointer(elem) => {
                 let p = self.word(src)?;
@@ -343,6 +349,39 @@ impl<'a> Printer<'a> {
             .find_func(pc.wrapping_sub(self.bias))
             .ok_or(ValueError::NoFunc { pc })?;
         Ok(self.bin.pcln.func_name(&f).to_string())
+    }
+
+    /// A closure's captured variables: the DWARF of the function it calls
+    /// gives each one's offset in the closure object (go1.23+; none before).
+    fn captures(&self, funcval: u64, depth: usize, chain: &mut Chain) -> Vec<Field> {
+        let Ok(pc) = self.mem.u64(funcval) else { return Vec::new() };
+        let Some(fv) = self.di.func_at(pc.wrapping_sub(self.bias)) else { return Vec::new() };
+        if fv.low != pc.wrapping_sub(self.bias) {
+            return Vec::new();
+        }
+        fv.vars
+            .iter()
+            .filter_map(|v| {
+                let off = v.closure_offset?;
+                let at = Src::Mem(funcval.wrapping_add(off));
+                // Captured by reference: the compiler names it `&x` and
+                // stores a pointer; shown as `x` and its value, as Delve does.
+                if let Some(name) = v.name.strip_prefix('&') {
+                    let elem = v.ty.and_then(|t| self.ty(t)).and_then(|t| match t.kind {
+                        Kind::Pointer(e) => e,
+                        _ => None,
+                    });
+                    let value = match self.word(&at) {
+                        Ok(p) if p != 0 && elem.is_some() => self.node(elem, &Src::Mem(p), depth + 1, chain),
+                        Ok(_) => Value::unreadable(self.type_name(elem), "nil reference to a captured variable"),
+                        Err(e) => from_error(&self.type_name(elem), e),
+                    };
+                    return Some(Field { name: name.to_string(), value });
+                }
+                let value = self.node(v.ty, &at, depth + 1, chain);
+                Some(Field { name: v.name.clone(), value })
+            })
+            .collect()
     }
 
     /// Type alignment (Go's rules: a struct aligns to its widest field).

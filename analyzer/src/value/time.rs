@@ -3,13 +3,24 @@
 //! wall's top bit set, seconds since 1885 sit in wall's bits 30..62 (and
 //! ext is the monotonic clock); otherwise ext holds seconds since year 1.
 //! Nanoseconds are wall's low 30 bits. The zone offset comes from the
-//! Location's one-entry cache when the instant is inside it; nil and UTC
-//! locations are UTC.
+//! Location's one-entry cache when the instant is inside it, else from its
+//! zone transitions as Location.lookup finds it; nil and UTC locations are
+//! UTC.
 
 use super::{Printer, Src, ValueError};
 use crate::dwarf::Kind;
 
 const HAS_MONOTONIC: u64 = 1 << 63;
+/// time.zone {name string; offset int; isDST bool} and time.zoneTrans
+/// {when int64; index uint8; isstd, isutc bool}, unchanged since go1.0.
+const ZONE_SIZE: u64 = 32;
+const ZONE_OFFSET: u64 = 16;
+const ZONE_ISDST: u64 = 24;
+const TX_SIZE: u64 = 16;
+const TX_INDEX: u64 = 8;
+/// More zones or transitions than this is not a Location the runtime built.
+const MAX_ZONES: u64 = 1 << 12;
+const MAX_TX: u64 = 1 << 20;
 const NSEC_MASK: u64 = (1 << 30) - 1;
 /// Seconds from year 1 to 1885 and to 1970 (Go's wallToInternal, unixToInternal).
 const WALL_TO_INTERNAL: i64 = (1884 * 365 + 1884 / 4 - 1884 / 100 + 1884 / 400) * 86400;
@@ -48,11 +59,78 @@ impl Printer<'_> {
         let start = self.mem.u64(loc + off("cacheStart")?).ok()? as i64;
         let end = self.mem.u64(loc + off("cacheEnd")?).ok()? as i64;
         let zone = self.mem.u64(loc + off("cacheZone")?).ok()?;
-        if zone == 0 || unix < start || unix >= end {
+        if zone != 0 && unix >= start && unix < end {
+            // zone {name string; offset int; isDST bool}
+            return Some(self.mem.u64(zone + ZONE_OFFSET).ok()? as i64 as i32);
+        }
+        self.zone_lookup(loc, unix, off("zone")?, off("tx")?, off("extend")?)
+    }
+
+    /// Location.lookup without the cache: the last transition at or before
+    /// `unix` names the zone; before the first, Go's lookupFirstZone. Past
+    /// the last transition with a TZ rule (`extend`) the rule decides: not
+    /// evaluated here (None: "zone unknown").
+    fn zone_lookup(&self, loc: u64, unix: i64, zone_off: u64, tx_off: u64, extend_off: u64) -> Option<i32> {
+        let zones = self.mem.u64(loc + zone_off).ok()?;
+        let nzone = self.mem.u64(loc + zone_off + 8).ok()?;
+        if nzone == 0 {
+            return Some(0);
+        }
+        if nzone > MAX_ZONES {
             return None;
         }
-        // zone {name string; offset int; isDST bool}
-        Some(self.mem.u64(zone + 16).ok()? as i64 as i32)
+        let txs = self.mem.u64(loc + tx_off).ok()?;
+        let ntx = self.mem.u64(loc + tx_off + 8).ok()?.min(MAX_TX);
+        let when = |i: u64| self.mem.u64(txs + i * TX_SIZE).ok().map(|w| w as i64);
+        let index = |i: u64| self.mem.u8(txs + i * TX_SIZE + TX_INDEX).ok().map(u64::from);
+        let is_dst = |z: u64| self.mem.u8(zones + z * ZONE_SIZE + ZONE_ISDST).ok().map(|b| b != 0);
+        let offset = |z: u64| -> Option<i32> {
+            if z >= nzone {
+                return None;
+            }
+            Some(self.mem.u64(zones + z * ZONE_SIZE + ZONE_OFFSET).ok()? as i64 as i32)
+        };
+        if ntx == 0 || unix < when(0)? {
+            // lookupFirstZone: zone 0 unless a transition uses it; then the
+            // non-DST zone before the first transition's, or the first non-DST.
+            let mut used = false;
+            for i in 0..ntx {
+                if index(i)? == 0 {
+                    used = true;
+                    break;
+                }
+            }
+            if !used {
+                return offset(0);
+            }
+            if ntx > 0 && is_dst(index(0)?)? {
+                for z in (0..index(0)?).rev() {
+                    if !is_dst(z)? {
+                        return offset(z);
+                    }
+                }
+            }
+            for z in 0..nzone {
+                if !is_dst(z)? {
+                    return offset(z);
+                }
+            }
+            return offset(0);
+        }
+        // The last transition at or before unix.
+        let (mut lo, mut hi) = (0u64, ntx);
+        while hi - lo > 1 {
+            let m = lo + (hi - lo) / 2;
+            if unix < when(m)? {
+                hi = m;
+            } else {
+                lo = m;
+            }
+        }
+        if lo == ntx - 1 && self.mem.u64(loc + extend_off + 8).ok()? != 0 {
+            return None;
+        }
+        offset(index(lo)?)
     }
 }
 

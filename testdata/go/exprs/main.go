@@ -2,7 +2,10 @@
 // goanalyze --print with Delve's print on the same core. main.main sets
 // its locals, then parks on a channel; mode "crash" has another goroutine
 // crash (nil dereference, run with GOTRACEBACK=crash: the kernel writes the
-// core), mode "wait" prints "ready" and waits to be dumped (dlv dump).
+// core), mode "wait" prints "ready" and waits to be dumped (dlv dump), mode
+// "trap" stops main.main itself with runtime.Breakpoint() (in stop): SIGTRAP is fatal
+// to a Go program, and with GOTRACEBACK=crash the kernel writes the core
+// with main.main interrupted by the signal.
 package main
 
 import (
@@ -69,6 +72,15 @@ func (e *myErr) Error() string { return fmt.Sprint("code ", e.Code) }
 
 func plus(a, b int) int { return a + b }
 
+// Methods promoted through embedding: outerW.Sum is deep's (depth 2),
+// outerW.Get is *inner2's (through the embedded pointer).
+func (d deep) Sum() int        { return d.F + d.G }
+func (i *inner2) Get() int     { return i.H }
+func (n named) String() string { return "named " + n.N }
+
+// A fmt.Stringer, for assertions to interface types.
+type named struct{ N string }
+
 var (
 	gCount   = 7
 	gText    = "package text"
@@ -80,6 +92,22 @@ var (
 	gNilMap  map[string]int
 	gLabel   label = "lbl"
 )
+
+// A generic function parked with its dictionary: DWARF types v and local
+// as shapes (go.shape.int), the instantiated type is in .dict.
+func hold[T any](v T, started chan<- bool, wait <-chan bool) {
+	local := v
+	started <- true
+	<-wait
+	runtime.KeepAlive(&local)
+}
+
+// stop is where main.main stops in mode "trap". Not inlined: in an
+// optimised build Delve's stack of the signalled thread loses main.main
+// when runtime.Breakpoint is inlined into it.
+//
+//go:noinline
+func stop() { runtime.Breakpoint() }
 
 func main() {
 	mode := "crash"
@@ -152,6 +180,8 @@ func main() {
 	var err1 error = &myErr{Code: 13}
 	err2 := errors.New("plain error")
 	var nilerr error
+	var e5 interface{} = named{"five"}
+	var st fmt.Stringer = named{"six"}
 	// Channels.
 	ch1 := make(chan int, 4)
 	ch1 <- 1
@@ -163,6 +193,10 @@ func main() {
 	k := 3
 	fn2 := func(x int) int { return x + k }
 	var nilfn func()
+	hits := 0
+	bump := func() { hits++ } // captures hits by reference
+	bump()
+	total := w.Sum() + w.Get()
 	// Named types and generics.
 	cnt := counter(5)
 	lbl := label("name")
@@ -171,10 +205,17 @@ func main() {
 	pr := pair[int]{A: 1, B: 2}
 	ps := pair[string]{A: "x", B: "y"}
 	tm := time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)
+	tz := time.Date(2024, 3, 15, 10, 30, 0, 0, time.FixedZone("CET", 3600))
 	dur := 90 * time.Second
 	gTree = t
 
 	done := make(chan bool)
+	started := make(chan bool)
+	go hold(42, started, done)
+	go hold(cell{21, "generic"}, started, done)
+	<-started
+	<-started
+	time.Sleep(20 * time.Millisecond) // both parked on <-wait
 	if mode == "wait" {
 		// A sleeper keeps the runtime's deadlock check quiet while main waits.
 		go func() {
@@ -183,6 +224,8 @@ func main() {
 			}
 		}()
 		fmt.Println("ready", os.Getpid())
+	} else if mode == "trap" {
+		stop()
 	} else {
 		go func() {
 			time.Sleep(300 * time.Millisecond)
@@ -194,5 +237,6 @@ func main() {
 	runtime.KeepAlive(&[]interface{}{b1, b2, i1, i2, i3, i8, i16, i32, i64, u8, u16, u32, u64, uptr, f32, f64, c64, c128, r, by, neg,
 		str1, str2, empty, arr, sarr, carr, earr, sl, ssl, csl, psl, bsl, nilsl, sub, m1, m2, m3, m4, m5, m6, nilmap,
 		pi, pc, ppi, parr, nilp, up, c, w, aw, sr, t, e0, e1, e2, e3, e4, sh, err1, err2, nilerr, ch1, ch2, nilch,
+		e5, st, bump, hits, total, tz,
 		fn1, fn2, nilfn, cnt, lbl, is, lk, pr, ps, tm, dur, gCount, gText, gCell, gCellPtr, gInts, gFunc, gNilMap, gLabel})
 }
