@@ -36,7 +36,7 @@ use crate::model::{Creator, Location};
 use crate::runtime::goroutine::{G_LEAKED, G_WAITING};
 
 use super::graph::{Graph, NodeId};
-use super::stackroots::{self, ExtraLayout};
+use super::stackroots::ExtraLayout;
 use super::Heap;
 
 /// How a goroutine is blocked, for the leak rule.
