@@ -138,6 +138,8 @@ struct Worker<'a> {
     rt: RTypes<'a>,
     /// (descriptor or pc, form, source) -> entry: no name is built per object.
     names: HashMap<(u64, u8, TypeSource), u32>,
+    /// The last entry asked for: a walk asks for the same one in runs.
+    last: Option<((u64, u8, TypeSource), u32)>,
     work: Vec<Item>,
 }
 
@@ -286,7 +288,7 @@ fn run_task<'s, 'a: 's>(pool: &'s Pool<'a>, s: &rayon::Scope<'s>, task: Task) {
 impl<'a> Worker<'a> {
     fn new(t: &Typer<'a>, sh: &'a Shared) -> Worker<'a> {
         let rt = RTypes::new(crate::runtime::gotype::TypeReader { bin: t.bin, mem: t.mem, bias: t.bias });
-        Worker { bin: t.bin, mem: t.mem, bias: t.bias, idx: t.idx, sh, rt, names: HashMap::new(), work: Vec::new() }
+        Worker { bin: t.bin, mem: t.mem, bias: t.bias, idx: t.idx, sh, rt, names: HashMap::new(), last: None, work: Vec::new() }
     }
 
     /// Walk elements `lo..hi` of object `id` holding values of `rt`.
@@ -310,11 +312,21 @@ impl<'a> Worker<'a> {
 
     /// The entry of `form` of descriptor (or pc) `key`; `name` is called once per worker.
     fn entry_of(&mut self, key: u64, form: u8, source: TypeSource, rtype: Option<u64>, name: impl FnOnce() -> String) -> u32 {
-        if let Some(e) = self.names.get(&(key, form, source)) {
-            return *e;
+        let k = (key, form, source);
+        if let Some((lk, e)) = self.last {
+            if lk == k {
+                return e;
+            }
         }
-        let e = self.entry(name(), rtype, source);
-        self.names.insert((key, form, source), e);
+        let e = match self.names.get(&k) {
+            Some(e) => *e,
+            None => {
+                let e = self.entry(name(), rtype, source);
+                self.names.insert(k, e);
+                e
+            }
+        };
+        self.last = Some((k, e));
         e
     }
 
