@@ -118,8 +118,10 @@ impl ObjectIndex {
     }
     /// Where the object's value starts: after the type header if it has one.
     pub fn user_addr(&self, id: ObjId) -> u64 {
-        let s = self.span_of(id);
-        self.addrs[id as usize] + if self.headers[s] { MALLOC_HEADER_SIZE } else { 0 }
+        let base = self.addrs[id as usize];
+        // The page table, when there is one, is quicker than span_of's search.
+        let s = if self.pages.is_empty() { self.span_of(id) } else { self.span_at(base).unwrap_or_else(|| self.span_of(id)) };
+        base + if self.headers[s] { MALLOC_HEADER_SIZE } else { 0 }
     }
 
     /// The span holding `addr`, if it is in a span in use.
