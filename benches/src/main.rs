@@ -6,10 +6,12 @@
 //!     cargo run --release -p bench                 # the full workloads (minutes, GiBs of disk)
 //!     cargo run --release -p bench -- --smoke      # tiny workloads: checks the harness runs
 //!     cargo run --release -p bench -- --only nats  # nats-server under load, SIGQUIT cores vs its traceback
+//!     cargo run --release -p bench -- --only heap  # --heap on 11 million objects vs viewcore and goref
 //!
 //! Figures are whole-process: wall time and peak RSS from wait4(2), median
 //! of `--runs` runs after one warm-up.
 
+mod heap;
 mod measure;
 mod nats;
 mod pause;
@@ -26,8 +28,9 @@ pub struct Args {
     /// Counted runs per command (after one warm-up).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Only these workloads (analyze, dump, info, triage, pause, nats); default
-    /// all but nats, which builds nats-server from the module proxy.
+    /// Only these workloads (analyze, dump, info, triage, pause, nats, heap);
+    /// default all but nats, which builds nats-server from the module proxy,
+    /// and heap, whose peers are built by hand (see benches/src/heap.rs).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// SIGQUIT-made cores of nats-server under load, for `--only nats`.
@@ -56,6 +59,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("triage") {
         workloads::triage(&args)?;
+    }
+    if args.only.iter().any(|o| o == "heap") {
+        heap::run_heap(&args)?;
     }
     if args.only.iter().any(|o| o == "nats") {
         nats::run(&args)?;

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::sizeclass::{MALLOC_HEADER_SIZE, MIN_SIZE_FOR_MALLOC_HEADER};
+use super::sizeclass::{MALLOC_HEADER_SIZE, MIN_SIZE_FOR_MALLOC_HEADER, PAGE_SIZE};
 use super::spans::{Span, SpanState};
 use crate::memory::Memory;
 
@@ -21,7 +21,17 @@ pub struct ObjectIndex {
     /// Every object's base address, in order.
     pub addrs: Vec<u64>,
     pub warnings: Vec<String>,
+    /// The span index of each page from the first span's start
+    /// ([`NO_SPAN`]: none), when the spans are dense enough for a table: a
+    /// pointer is found without a binary search over the spans.
+    pages: Vec<u32>,
 }
+
+/// [`ObjectIndex::pages`] entry of a page in no span in use.
+const NO_SPAN: u32 = u32::MAX;
+/// The page table is made only if it takes at most this many entries
+/// per span (a sparse heap keeps the binary search).
+const PAGES_PER_SPAN_MAX: u64 = 64;
 
 impl ObjectIndex {
     /// Enumerate the allocated slots of `spans` (only those in use are kept).
@@ -83,7 +93,8 @@ impl ObjectIndex {
             .iter()
             .map(|s| go122 && !s.noscan && s.sizeclass != 0 && s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER)
             .collect();
-        ObjectIndex { spans, headers, first, addrs, warnings }
+        let pages = page_table(&spans);
+        ObjectIndex { spans, headers, first, addrs, warnings, pages }
     }
 
     pub fn len(&self) -> usize {
@@ -107,12 +118,19 @@ impl ObjectIndex {
     }
     /// Where the object's value starts: after the type header if it has one.
     pub fn user_addr(&self, id: ObjId) -> u64 {
-        let s = self.span_of(id);
-        self.addrs[id as usize] + if self.headers[s] { MALLOC_HEADER_SIZE } else { 0 }
+        let base = self.addrs[id as usize];
+        // The page table, when there is one, is quicker than span_of's search.
+        let s = if self.pages.is_empty() { self.span_of(id) } else { self.span_at(base).unwrap_or_else(|| self.span_of(id)) };
+        base + if self.headers[s] { MALLOC_HEADER_SIZE } else { 0 }
     }
 
     /// The span holding `addr`, if it is in a span in use.
     pub fn span_at(&self, addr: u64) -> Option<usize> {
+        if !self.pages.is_empty() {
+            let page = addr.checked_sub(self.spans[0].start)? / PAGE_SIZE;
+            let k = *self.pages.get(usize::try_from(page).ok()?)?;
+            return (k != NO_SPAN).then_some(k as usize);
+        }
         let k = self.spans.partition_point(|s| s.start <= addr).checked_sub(1)?;
         (addr < self.spans[k].end()).then_some(k)
     }
@@ -135,4 +153,21 @@ impl ObjectIndex {
         let j = self.addrs[lo..hi].binary_search(&base).ok()?;
         Some(((lo + j) as ObjId, k))
     }
+}
+
+/// Page -> span index, for spans sorted by start and not overlapping;
+/// empty when the heap is too sparse for it to pay.
+fn page_table(spans: &[Span]) -> Vec<u32> {
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else { return Vec::new() };
+    let n = last.end().saturating_sub(first.start) / PAGE_SIZE;
+    if n > (spans.len() as u64).saturating_mul(PAGES_PER_SPAN_MAX) || spans.len() >= NO_SPAN as usize {
+        return Vec::new();
+    }
+    let mut pages = vec![NO_SPAN; n as usize];
+    for (k, s) in spans.iter().enumerate() {
+        let lo = ((s.start - first.start) / PAGE_SIZE) as usize;
+        let hi = (((s.end() - first.start) / PAGE_SIZE) as usize).min(pages.len());
+        pages[lo.min(hi)..hi].fill(k as u32);
+    }
+    pages
 }

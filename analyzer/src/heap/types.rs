@@ -16,7 +16,8 @@
 //! untyped is reported by size class.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::objects::{ObjId, ObjectIndex};
 use super::rtype::{RType, RTypes};
@@ -36,6 +37,14 @@ pub const USED_UNKNOWN: u32 = u32::MAX;
 const MAX_DEPTH: usize = 24;
 /// Array elements walked per array value at most.
 const MAX_ARRAY_WALK: u64 = 1 << 24;
+/// An array's elements are walked by tasks of this many (a global slice of
+/// millions of pointers is spread over the threads).
+const ELEMS_PER_TASK: u64 = 4096;
+/// A worker whose stack of objects to walk grows past this gives half away.
+const SPLIT_AT: usize = 1024;
+/// Bytes of objects walked between giving the core's mapped pages back:
+/// the walk touches each object once, so the pages need not stay resident.
+const RELEASE_EVERY: u64 = 64 << 20;
 
 /// How an object's type was learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,51 +106,242 @@ enum Claim {
     MapHeader(Arc<RType>),
 }
 
+/// Types the objects of an index: `Typer::new(..).run()`.
 pub struct Typer<'a> {
     pub bin: &'a Binary,
     pub mem: &'a dyn Memory,
     pub bias: u64,
     pub idx: &'a ObjectIndex,
+}
+
+/// What the workers share: an object's type is claimed once, atomically
+/// (the first claim wins, as in a sequential walk), and its walk is done by
+/// the worker whose claim won.
+struct Shared {
+    types: Vec<AtomicU32>,
+    used: Vec<AtomicU32>,
+    /// Entry 0 is the untyped placeholder; workers keep their own caches.
+    entries: Mutex<Typing>,
+    tiny: Mutex<HashMap<u64, u32>>,
+    walked: AtomicU64,
+}
+
+/// An object (or array) whose pointers are still to be followed: the
+/// object, its (element) type and how many elements.
+type Item = (ObjId, Arc<RType>, u64);
+
+/// One thread's typing state: its descriptor cache, its cache of entries,
+/// its stack of objects to walk.
+struct Worker<'a> {
+    bin: &'a Binary,
+    mem: &'a dyn Memory,
+    bias: u64,
+    idx: &'a ObjectIndex,
+    sh: &'a Shared,
     rt: RTypes<'a>,
-    t: Typing,
-    work: Vec<(ObjId, Arc<RType>, u64)>,
+    /// (descriptor or pc, form, source) -> entry: no name is built per object.
+    names: HashMap<(u64, u8, TypeSource), u32>,
+    /// The last entry asked for: a walk asks for the same one in runs.
+    last: Option<((u64, u8, TypeSource), u32)>,
+    work: Vec<Item>,
+}
+
+/// Entry forms, for [`Worker::entry_of`]'s cache key.
+const F_VALUE: u8 = 0;
+const F_ARRAY: u8 = 1;
+const F_STRING: u8 = 2;
+const F_TINY_BLOCK: u8 = 3;
+const F_CLOSURE: u8 = 4;
+const F_MAP: u8 = 5;
+
+/// One worker per thread of the pool (and a spare for the calling thread).
+struct Pool<'a> {
+    workers: Vec<Mutex<Worker<'a>>>,
+}
+
+impl<'a> Pool<'a> {
+    fn new(t: &Typer<'a>, sh: &'a Shared) -> Pool<'a> {
+        let n = rayon::current_num_threads() + 1;
+        Pool { workers: (0..n).map(|_| Mutex::new(Worker::new(t, sh))).collect() }
+    }
+    /// The worker of the current thread. A rayon thread runs one of our
+    /// tasks at a time (tasks spawn but never wait), so it is free.
+    fn get(&self) -> MutexGuard<'_, Worker<'a>> {
+        let i = rayon::current_thread_index().map_or(self.workers.len() - 1, |i| i.min(self.workers.len() - 1));
+        match self.workers[i].try_lock() {
+            Ok(g) => g,
+            Err(_) => self.workers.iter().find_map(|w| w.try_lock().ok()).unwrap_or_else(|| {
+                self.workers[i].lock().unwrap_or_else(|p| p.into_inner())
+            }),
+        }
+    }
+}
+
+/// A piece of the walk.
+enum Task {
+    Items(Vec<Item>),
+    /// Elements `lo..hi` of an array object.
+    Elems(ObjId, Arc<RType>, u64, u64),
 }
 
 impl<'a> Typer<'a> {
     pub fn new(bin: &'a Binary, mem: &'a dyn Memory, bias: u64, idx: &'a ObjectIndex) -> Typer<'a> {
-        let n = idx.len();
-        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: vec![UNTYPED; n], used: vec![USED_UNKNOWN; n], tiny: HashMap::new() };
+        Typer { bin, mem, bias, idx }
+    }
+
+    /// Type everything that can be typed and return the result. The
+    /// allocations (per span) and the walk along pointers run on all
+    /// threads; the typed roots are read on this one.
+    pub fn run(self) -> Typing {
+        self.run_with_roots(&[])
+    }
+
+    /// [`Typer::run`], with `roots` (runtime address, DWARF type) as typed
+    /// roots after the package variables.
+    pub fn run_with_roots(self, extra: &[(u64, crate::dwarf::TypeRef)]) -> Typing {
+        let n = self.idx.len();
+        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: Vec::new(), used: Vec::new(), tiny: HashMap::new() };
         t.entries.push(TypeEntry { name: String::new(), rtype: None, source: TypeSource::Pointer });
-        let rt = RTypes::new(crate::runtime::gotype::TypeReader { bin, mem, bias });
-        Typer { bin, mem, bias, idx, rt, t, work: Vec::new() }
+        let sh = Shared {
+            types: (0..n).map(|_| AtomicU32::new(UNTYPED)).collect(),
+            used: (0..n).map(|_| AtomicU32::new(USED_UNKNOWN)).collect(),
+            entries: Mutex::new(t),
+            tiny: Mutex::new(HashMap::new()),
+            walked: AtomicU64::new(0),
+        };
+        let pool = Pool::new(&self, &sh);
+        self.type_allocations(&pool);
+        let mut roots: Vec<Item> = Vec::new();
+        for w in &pool.workers {
+            roots.append(&mut w.lock().unwrap_or_else(|p| p.into_inner()).work);
+        }
+        {
+            let mut w = pool.get();
+            w.type_globals();
+            w.type_roots(extra);
+            roots.append(&mut w.work);
+        }
+        self.mem.release_pages();
+        rayon::scope(|s| {
+            for c in roots.chunks(SPLIT_AT) {
+                let (pool, c) = (&pool, c.to_vec());
+                s.spawn(move |s| run_task(pool, s, Task::Items(c)));
+            }
+        });
+        drop(pool);
+        let Shared { types, used, entries, tiny, .. } = sh;
+        let mut t = entries.into_inner().unwrap_or_else(|p| p.into_inner());
+        t.types = types.into_iter().map(AtomicU32::into_inner).collect();
+        t.used = used.into_iter().map(AtomicU32::into_inner).collect();
+        t.tiny = tiny.into_inner().unwrap_or_else(|p| p.into_inner());
+        t
     }
 
-    /// Type everything that can be typed and return the result.
-    pub fn run(mut self) -> Typing {
-        self.type_allocations();
-        self.type_globals();
-        self.propagate();
-        self.t
-    }
-
-    /// Malloc headers and large spans' `largeType` (Go 1.22+).
-    fn type_allocations(&mut self) {
+    /// Malloc headers and large spans' `largeType` (Go 1.22+), span by span
+    /// on all threads.
+    fn type_allocations(&self, pool: &Pool<'a>) {
+        use rayon::prelude::*;
         let idx = self.idx;
-        for (k, s) in idx.spans.iter().enumerate() {
+        (0..idx.spans.len()).into_par_iter().for_each(|k| {
+            let s = &idx.spans[k];
             let (lo, hi) = (idx.first[k], idx.first[k + 1]);
             if idx.headers[k] {
+                let mut w = pool.get();
                 for id in lo..hi {
-                    let Ok(tp) = self.mem.u64(idx.base(id)) else { continue };
-                    if let Some(rt) = self.rt.get(tp) {
-                        self.set_from_allocation(id, rt, s.elemsize - MALLOC_HEADER_SIZE);
+                    let Ok(tp) = w.mem.u64(idx.base(id)) else { continue };
+                    if let Some(rt) = w.rt.get(tp) {
+                        w.set_from_allocation(id, rt, s.elemsize - MALLOC_HEADER_SIZE);
                     }
                 }
             } else if s.sizeclass == 0 && !s.noscan && s.large_type != 0 && hi > lo {
-                if let Some(rt) = self.rt.get(s.large_type) {
-                    self.set_from_allocation(lo, rt, s.elemsize);
+                let mut w = pool.get();
+                if let Some(rt) = w.rt.get(s.large_type) {
+                    w.set_from_allocation(lo, rt, s.elemsize);
                 }
             }
+        });
+    }
+}
+
+/// Walk a piece, giving work away when it grows: the objects reached from
+/// one global slice are spread over every thread.
+fn run_task<'s, 'a: 's>(pool: &'s Pool<'a>, s: &rayon::Scope<'s>, task: Task) {
+    let mut w = pool.get();
+    match task {
+        Task::Items(v) => w.work.extend(v),
+        Task::Elems(id, rt, lo, hi) => w.walk_elems(id, &rt, lo, hi),
+    }
+    while let Some((id, rt, n)) = w.work.pop() {
+        if rt.ptr_bytes == 0 {
+            continue;
         }
+        let n = n.min(MAX_ARRAY_WALK);
+        if n > ELEMS_PER_TASK {
+            let mut lo = 0;
+            while lo < n {
+                let hi = (lo + ELEMS_PER_TASK).min(n);
+                let rt = rt.clone();
+                s.spawn(move |s| run_task(pool, s, Task::Elems(id, rt, lo, hi)));
+                lo = hi;
+            }
+            continue;
+        }
+        w.walk_elems(id, &rt, 0, n);
+        if w.work.len() > SPLIT_AT {
+            let keep = w.work.len() / 2;
+            let half = w.work.split_off(keep);
+            s.spawn(move |s| run_task(pool, s, Task::Items(half)));
+        }
+    }
+}
+
+impl<'a> Worker<'a> {
+    fn new(t: &Typer<'a>, sh: &'a Shared) -> Worker<'a> {
+        let rt = RTypes::new(crate::runtime::gotype::TypeReader { bin: t.bin, mem: t.mem, bias: t.bias });
+        Worker { bin: t.bin, mem: t.mem, bias: t.bias, idx: t.idx, sh, rt, names: HashMap::new(), last: None, work: Vec::new() }
+    }
+
+    /// Walk elements `lo..hi` of object `id` holding values of `rt`.
+    fn walk_elems(&mut self, id: ObjId, rt: &RType, lo: u64, hi: u64) {
+        let base = self.idx.user_addr(id);
+        for i in lo..hi {
+            self.walk(base + i * rt.size, rt, 0);
+        }
+        let bytes = (hi - lo) * rt.size;
+        let before = self.sh.walked.fetch_add(bytes, Relaxed);
+        if (before + bytes) / RELEASE_EVERY != before / RELEASE_EVERY {
+            self.mem.release_pages();
+        }
+    }
+
+    /// The entry named `name` (slow path: for names not keyed by a descriptor).
+    fn entry(&mut self, name: String, rtype: Option<u64>, source: TypeSource) -> u32 {
+        let mut t = self.sh.entries.lock().unwrap_or_else(|p| p.into_inner());
+        t.entry(name, rtype, source)
+    }
+
+    /// The entry of `form` of descriptor (or pc) `key`; `name` is called once per worker.
+    fn entry_of(&mut self, key: u64, form: u8, source: TypeSource, rtype: Option<u64>, name: impl FnOnce() -> String) -> u32 {
+        let k = (key, form, source);
+        if let Some((lk, e)) = self.last {
+            if lk == k {
+                return e;
+            }
+        }
+        let e = match self.names.get(&k) {
+            Some(e) => *e,
+            None => {
+                let e = self.entry(name(), rtype, source);
+                self.names.insert(k, e);
+                e
+            }
+        };
+        self.last = Some((k, e));
+        e
+    }
+
+    fn is_typed(&self, id: ObjId) -> bool {
+        self.sh.types[id as usize].load(Relaxed) != UNTYPED
     }
 
     /// The runtime records the element type: an object that holds two or
@@ -151,16 +351,21 @@ impl<'a> Typer<'a> {
             return;
         }
         let n = usable / rt.size;
-        let name = if n >= 2 { format!("[]{}", rt.name) } else { rt.name.clone() };
-        let e = self.t.entry(name, Some(rt.addr), TypeSource::Allocation);
-        self.set(id, e, n * rt.size, n);
-        self.work.push((id, rt, n));
+        let form = if n >= 2 { F_ARRAY } else { F_VALUE };
+        let e = self.entry_of(rt.addr, form, TypeSource::Allocation, Some(rt.addr), || if n >= 2 { format!("[]{}", rt.name) } else { rt.name.clone() });
+        if self.set(id, e, n * rt.size, n) {
+            self.work.push((id, rt, n));
+        }
     }
 
-    fn set(&mut self, id: ObjId, entry: u32, used: u64, _count: u64) {
+    /// Give an untyped object its type; false if another claim came first.
+    fn set(&mut self, id: ObjId, entry: u32, used: u64, _count: u64) -> bool {
         let i = id as usize;
-        self.t.types[i] = entry;
-        self.t.used[i] = u32::try_from(used).ok().filter(|u| *u != USED_UNKNOWN).unwrap_or(USED_UNKNOWN);
+        if self.sh.types[i].compare_exchange(UNTYPED, entry, Relaxed, Relaxed).is_err() {
+            return false;
+        }
+        self.sh.used[i].store(u32::try_from(used).ok().filter(|u| *u != USED_UNKNOWN).unwrap_or(USED_UNKNOWN), Relaxed);
+        true
     }
 
     /// Package variables, by their DWARF types.
@@ -246,18 +451,6 @@ impl<'a> Typer<'a> {
             _ => v,
         };
         self.rt.get(link.wrapping_add(self.bias))
-    }
-
-    fn propagate(&mut self) {
-        while let Some((id, rt, n)) = self.work.pop() {
-            if rt.ptr_bytes == 0 {
-                continue;
-            }
-            let base = self.idx.user_addr(id);
-            for i in 0..n.min(MAX_ARRAY_WALK) {
-                self.walk(base + i * rt.size, &rt, 0);
-            }
-        }
     }
 
     fn word(&self, addr: u64) -> u64 {
@@ -367,17 +560,17 @@ impl<'a> Typer<'a> {
             if s.noscan && s.elemsize == TINY_SIZE && rt.size < TINY_SIZE && rt.size > 0 && rt.ptr_bytes == 0 {
                 // A tiny allocation inside a block: count it by address;
                 // the block is typed as one.
-                let e = self.t.entry(rt.name.clone(), Some(rt.addr), TypeSource::Pointer);
-                self.t.tiny.entry(p).or_insert(e);
-                if self.t.types[id as usize] == UNTYPED {
-                    let b = self.t.entry("tiny block".into(), None, TypeSource::Pointer);
+                let e = self.entry_of(rt.addr, F_VALUE, TypeSource::Pointer, Some(rt.addr), || rt.name.clone());
+                self.sh.tiny.lock().unwrap_or_else(|p| p.into_inner()).entry(p).or_insert(e);
+                if !self.is_typed(id) {
+                    let b = self.entry_of(0, F_TINY_BLOCK, TypeSource::Pointer, None, || "tiny block".into());
                     self.set(id, b, u64::MAX, 1);
                 }
                 return;
             }
         }
         let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
-        if self.t.types[id as usize] != UNTYPED || idx.base(id) + hdr != p {
+        if self.is_typed(id) || idx.base(id) + hdr != p {
             return;
         }
         let s = &idx.spans[k];
@@ -387,24 +580,26 @@ impl<'a> Typer<'a> {
                 if !fits(rt.size) {
                     return;
                 }
-                let e = self.t.entry(rt.name.clone(), Some(rt.addr), TypeSource::Pointer);
-                self.set(id, e, rt.size, 1);
-                self.work.push((id, rt, 1));
+                let e = self.entry_of(rt.addr, F_VALUE, TypeSource::Pointer, Some(rt.addr), || rt.name.clone());
+                if self.set(id, e, rt.size, 1) {
+                    self.work.push((id, rt, 1));
+                }
             }
             Claim::Array(rt, n) => {
                 let Some(bytes) = rt.size.checked_mul(n) else { return };
                 if !fits(bytes) {
                     return;
                 }
-                let e = self.t.entry(format!("[]{}", rt.name), Some(rt.addr), TypeSource::Pointer);
-                self.set(id, e, bytes, n);
-                self.work.push((id, rt, n));
+                let e = self.entry_of(rt.addr, F_ARRAY, TypeSource::Pointer, Some(rt.addr), || format!("[]{}", rt.name));
+                if self.set(id, e, bytes, n) {
+                    self.work.push((id, rt, n));
+                }
             }
             Claim::Str(n) => {
                 if !s.noscan || !fits(n) {
                     return;
                 }
-                let e = self.t.entry("string".into(), None, TypeSource::Pointer);
+                let e = self.entry_of(0, F_STRING, TypeSource::Pointer, None, || "string".into());
                 self.set(id, e, n, 1);
             }
             Claim::Closure => {
@@ -413,8 +608,8 @@ impl<'a> Typer<'a> {
                 if f.entry != pc.wrapping_sub(self.bias) {
                     return;
                 }
-                let name = format!("closure {}", self.bin.pcln.func_name(&f));
-                let e = self.t.entry(name, None, TypeSource::Pointer);
+                let bin = self.bin;
+                let e = self.entry_of(pc, F_CLOSURE, TypeSource::Pointer, None, || format!("closure {}", bin.pcln.func_name(&f)));
                 self.set(id, e, u64::MAX, 1);
             }
             Claim::MapHeader(mt) => {
@@ -422,9 +617,10 @@ impl<'a> Typer<'a> {
                 if s.elemsize != 48 {
                     return;
                 }
-                let e = self.t.entry(mt.name.clone(), Some(mt.addr), TypeSource::Pointer);
-                self.set(id, e, 48, 1);
-                self.map_internals(p, &mt);
+                let e = self.entry_of(mt.addr, F_MAP, TypeSource::Pointer, Some(mt.addr), || mt.name.clone());
+                if self.set(id, e, 48, 1) {
+                    self.map_internals(p, &mt);
+                }
             }
         }
     }

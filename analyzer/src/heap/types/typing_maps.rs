@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use super::{Claim, Typer, TypeSource, UNTYPED};
+use super::{Claim, TypeSource, Worker};
 use crate::heap::rtype::RType;
 use crate::heap::sizeclass::{round_up, MALLOC_HEADER_SIZE};
 
@@ -42,7 +42,7 @@ const MAX_B: u64 = 40;
 /// Overflow buckets followed per bucket at most.
 const MAX_OVERFLOW_CHAIN: usize = 1 << 16;
 
-impl Typer<'_> {
+impl Worker<'_> {
     /// A map header at `hdr` (just typed as map type `mt`): its tables and
     /// groups, or its buckets.
     pub(super) fn map_internals(&mut self, hdr: u64, mt: &RType) {
@@ -131,11 +131,13 @@ impl Typer<'_> {
         let idx = self.idx;
         let Some((id, k)) = idx.find_in_span(p) else { return };
         let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
-        if idx.base(id) + hdr != p || self.t.types[id as usize] != UNTYPED {
+        if idx.base(id) + hdr != p || self.is_typed(id) {
             return;
         }
-        let e = self.t.entry(ct.name.clone(), Some(ct.addr), TypeSource::Pointer);
-        self.set(id, e, u64::MAX, 1);
+        let e = self.entry(ct.name.clone(), Some(ct.addr), TypeSource::Pointer);
+        if !self.set(id, e, u64::MAX, 1) {
+            return;
+        }
         let Some(elem) = ct.elem.and_then(|e| self.rt.get(e)) else { return };
         let (cap, buf) = (self.word(p + HCHAN_DATAQSIZ), self.word(p + HCHAN_BUF));
         if cap == 0 || buf == 0 || elem.size == 0 || idx.find_in_span(buf).is_some_and(|(b, _)| b == id) {
@@ -158,14 +160,13 @@ impl Typer<'_> {
         let Some((id, k)) = idx.find_in_span(p) else { return false };
         let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
         let s = &idx.spans[k];
-        if idx.base(id) + hdr != p || self.t.types[id as usize] != UNTYPED {
+        if idx.base(id) + hdr != p || self.is_typed(id) {
             return false;
         }
         if used == 0 || round_up(used.saturating_add(hdr)) != s.elemsize {
             return false;
         }
-        let e = self.t.entry(name.to_string(), None, TypeSource::Pointer);
-        self.set(id, e, used, 1);
-        true
+        let e = self.entry(name.to_string(), None, TypeSource::Pointer);
+        self.set(id, e, used, 1)
     }
 }
