@@ -401,18 +401,30 @@ fn a_target_killed_mid_dump_still_gets_its_snapshot() {
     let t0 = Instant::now();
     loop {
         let mut left = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-            if !stat.contains("(snapshot)") {
-                continue;
-            }
-            let ppid: u32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        // (pid, ppid, stat) of every process of the fixture. Other tests run
+        // at the same time: their targets are children of this process and
+        // their clones children of their (live) targets; ours was killed, so
+        // its clone, if left, has another parent (init or a subreaper).
+        let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                if !stat.contains("(snapshot)") {
+                    return None;
+                }
+                let ppid = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
+                Some((pid, ppid, stat))
+            })
+            .collect();
+        let live_target = |ppid: u32| ppid == me || procs.iter().any(|(p, pp, st)| *p == ppid && *pp == me && !st.contains(") Z"));
+        for (pid, ppid, stat) in &procs {
             let zombie = stat.contains(") Z");
-            let runs_it = std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe);
-            assert!(!runs_it || ppid == me, "left running: pid {pid}: {stat}");
-            if zombie && ppid != me {
-                left.push(stat);
+            let runs_it = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe);
+            assert!(!runs_it || live_target(*ppid), "left running: pid {pid}: {stat}");
+            if zombie && !live_target(*ppid) {
+                left.push(stat.clone());
             }
         }
         if left.is_empty() {
