@@ -110,6 +110,19 @@ fn check(made: &MadeCore) -> Result<String> {
             errs.push(format!("group {} holds {} bytes < {n} buffers", g["wait_reason"], g["bytes"]));
         }
     }
+    // Triage carries the same figures, and one line saying what leaked.
+    let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--triage"), OsStr::new("--format"), OsStr::new("json")]);
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let tl = &rec["leaks"];
+    if rec["schema_minor"].as_u64() != Some(2) || tl["leaked"] != doc["leaked"] || tl["bytes"] != doc["bytes"] {
+        errs.push(format!("triage's leaks {tl} (schema_minor {}) differ from --leaks' (leaked {}, bytes {})", rec["schema_minor"], doc["leaked"], doc["bytes"]));
+    }
+    let line = tl["summary"].as_str().unwrap_or("");
+    let top = tl["groups"][0]["count"].as_u64().unwrap_or(0);
+    let want_line = format!("{} goroutines leaked in 5 groups, retaining {} bytes; the biggest: {top} at main.", want.len(), tl["bytes"].as_u64().map(|b| b.to_string().as_bytes().rchunks(3).rev().map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(",")).unwrap_or_default());
+    if !line.starts_with(&want_line) {
+        errs.push(format!("triage's leak summary line: {line:?}"));
+    }
     // The runtime's detector, when the program ran it, agrees.
     let rt = runtime_leaked(&made.stderr);
     if made.stderr.contains("goroutineleak profile:") && rt != ours {

@@ -63,7 +63,8 @@ fn snapshots_of_one_hang_share_a_signature() {
     for (c, r) in cores.iter().zip(&recs) {
         assert_eq!(r["snapshot"], true, "not a snapshot: {r}");
         assert_eq!(r["original_signal"]["name"], "SIGQUIT", "{r}");
-        assert_eq!(r["schema_minor"], 1, "{r}");
+        assert_eq!(r["schema_minor"], 2, "{r}");
+        assert!(r["leaks"]["blocked"].as_u64().unwrap_or(0) > 0, "hung goroutines blocked on channels and locks, but no leak summary: {r}");
         let input = r["signature_input"].as_str().unwrap_or("");
         assert!(input.contains("kind=snapshot"), "{input}");
         for want in ["blocked=chan receive|main.worker", "blocked=sync.Mutex.Lock|main.locker", "blocked=select|main.selector", "blocked=IO wait|main.handle", "blocked=IO wait|main.acceptLoop"] {

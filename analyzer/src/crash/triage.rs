@@ -18,8 +18,8 @@ use crate::model::Location;
 /// Bumped on any incompatible change of [`Record`].
 pub const SCHEMA_VERSION: u32 = 1;
 /// Additions within version 1 (1: `schema_minor`, `snapshot`,
-/// `system_hidden`; system goroutines counted by default).
-pub const SCHEMA_MINOR: u32 = 1;
+/// `system_hidden`; system goroutines counted by default; 2: `leaks`).
+pub const SCHEMA_MINOR: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Signal {
@@ -44,6 +44,34 @@ pub struct GroupSummary {
     /// The innermost frame of the program itself (outside the Go distribution).
     pub user_frame: Option<Location>,
     pub created_by: Option<String>,
+}
+
+/// Goroutines blocked forever (`goanalyze --leaks`), summed up for triage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeakSummary {
+    /// Leaked goroutines: blocked on a channel or sync primitive that
+    /// nothing but other blocked goroutines can reach.
+    pub leaked: usize,
+    /// Goroutines blocked on a channel or sync primitive, leaked or not.
+    pub blocked: usize,
+    /// Blocked goroutines whose blocking object could not be found (not counted as leaked).
+    pub undecided: usize,
+    /// Heap bytes and objects reachable only from the leaked goroutines' stacks.
+    pub bytes: u64,
+    pub objects: u64,
+    /// The biggest groups (at most 5): goroutines with the same stack.
+    pub groups: Vec<LeakGroupSummary>,
+    /// One line: `98000 goroutines leaked at main.handle (chan receive), retaining 1,887,436,800 bytes`.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeakGroupSummary {
+    pub count: usize,
+    pub wait_reason: String,
+    /// The innermost frame of the program itself, else the innermost frame.
+    pub frame: Option<Location>,
+    pub bytes: u64,
 }
 
 /// One core's triage. On failure every field but `schema_version`, `core`
@@ -87,6 +115,10 @@ pub struct Record {
     /// With `--group`: every bucket in full (ids, frames, creator).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_details: Vec<Bucket>,
+    /// Leaked goroutines, when any goroutine is blocked on a channel or
+    /// sync primitive and the heap could be read (else absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaks: Option<LeakSummary>,
 }
 
 impl Record {
@@ -111,6 +143,7 @@ impl Record {
             warnings: Vec::new(),
             errors: vec![error],
             group_details: Vec::new(),
+            leaks: None,
         }
     }
     pub fn ok(&self) -> bool {
@@ -193,6 +226,7 @@ pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
     if a.goroutines.is_empty() {
         warnings.push(crate::Warning::NoGoroutines);
     }
+    let leaks = leak_summary(a, &root);
     Record {
         schema_version: SCHEMA_VERSION,
         schema_minor: SCHEMA_MINOR,
@@ -213,6 +247,7 @@ pub fn from_analysis_with(a: &Analysis, include_system: bool) -> Record {
         warnings,
         errors: Vec::new(),
         group_details: buckets,
+        leaks,
     }
 }
 
@@ -293,4 +328,59 @@ pub fn format_text(r: &Record, full_groups: bool) -> String {
         let _ = writeln!(s, "warning:    {w}");
     }
     s
+}
+
+/// The leak summary, read only when some goroutine is blocked on a channel
+/// or sync primitive (reading the heap costs seconds on a big core); a heap
+/// that cannot be read gives no summary rather than a wrong one.
+fn leak_summary(a: &Analysis, goroot_src: &str) -> Option<LeakSummary> {
+    if !crate::heap::leaks::any_blocked(a) {
+        return None;
+    }
+    let heap = crate::heap::Heap::read(&a.bin, a.mem(), a.bias).ok()?;
+    let rep = crate::heap::leaks::find_leaks(a, &heap);
+    let groups: Vec<LeakGroupSummary> = rep
+        .groups
+        .iter()
+        .take(5)
+        .map(|g| LeakGroupSummary {
+            count: g.count,
+            wait_reason: g.wait_reason.clone(),
+            frame: g.frames.iter().find(|f| signature::is_user_file(&f.file, goroot_src)).or(g.frames.first()).cloned(),
+            bytes: g.bytes,
+        })
+        .collect();
+    let summary = match groups.first() {
+        None => format!("no goroutine leaked ({} blocked on channels or locks)", rep.blocked),
+        Some(g) => {
+            let at = g.frame.as_ref().map_or_else(String::new, |f| format!(" at {}", f.func));
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let bytes = with_commas(rep.bytes);
+            if rep.groups.len() == 1 {
+                format!("{} goroutine{} leaked{at} ({}), retaining {bytes} bytes", g.count, plural(g.count), g.wait_reason)
+            } else {
+                format!(
+                    "{} goroutines leaked in {} groups, retaining {bytes} bytes; the biggest: {}{at} ({})",
+                    rep.leaked,
+                    rep.groups.len(),
+                    g.count,
+                    g.wait_reason
+                )
+            }
+        }
+    };
+    Some(LeakSummary { leaked: rep.leaked, blocked: rep.blocked, undecided: rep.undecided, bytes: rep.bytes, objects: rep.objects, groups, summary })
+}
+
+/// 1638400 -> "1,638,400".
+fn with_commas(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::with_capacity(d.len() + d.len() / 3);
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -61,6 +61,15 @@ fn block_kind(reason: &str) -> Option<Block> {
     })
 }
 
+/// Whether any goroutine is blocked on a channel or sync primitive: only
+/// then can one have leaked.
+pub fn any_blocked(a: &Analysis) -> bool {
+    a.goroutines.iter().any(|r| {
+        let st = r.g.status();
+        (st == G_WAITING || st == G_LEAKED) && a.state.wait_reason_text(r.g.wait_reason).and_then(block_kind).is_some()
+    })
+}
+
 /// Leaked goroutines with the same stack.
 #[derive(Debug, Clone, Serialize)]
 pub struct LeakGroup {
