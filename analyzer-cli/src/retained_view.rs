@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
+use analyzer::output::with_commas;
 use analyzer::heap::dominators::{SUPER_ROOT, UNREACHABLE};
 use analyzer::heap::graph::{Graph, NodeId, RootKind};
 use analyzer::heap::paths::{self, Namer};
@@ -79,47 +80,35 @@ impl Retained {
     }
 }
 
-fn num(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 pub fn text(r: &Retained, top: usize) -> String {
     let s = &r.ret.summary;
     let mut out = String::new();
     out += &format!(
         "Reachable: {} objects, {} bytes, from {} roots\n",
-        num(s.reachable_objects),
-        num(s.reachable_bytes),
-        num(s.roots)
+        with_commas(s.reachable_objects),
+        with_commas(s.reachable_bytes),
+        with_commas(s.roots)
     );
     out += &format!(
         "Held by several roots (retained by none of them): {} objects, {} bytes\n",
-        num(s.shared_objects),
-        num(s.shared_bytes)
+        with_commas(s.shared_objects),
+        with_commas(s.shared_bytes)
     );
     out += &format!(
         "Unreachable (garbage not yet swept, or held from where we do not scan): {} objects, {} bytes\n",
-        num(s.unreachable_objects),
-        num(s.unreachable_bytes)
+        with_commas(s.unreachable_objects),
+        with_commas(s.unreachable_bytes)
     );
     out += "\nRoots retaining the most:\n";
     out += &format!("{:>15} {:>10}  {}\n", "RETAINED BYTES", "OBJECTS", "ROOT");
     for v in r.top_roots(top) {
-        out += &format!("{:>15} {:>10}  {}\n", num(r.ret.bytes[v as usize]), num(r.ret.objects[v as usize] as u64), r.label(v));
+        out += &format!("{:>15} {:>10}  {}\n", with_commas(r.ret.bytes[v as usize]), with_commas(r.ret.objects[v as usize] as u64), r.label(v));
     }
     out += "\nObjects retaining the most (links of a chain left out):\n";
     out += &format!("{:>15} {:>10}  {}\n", "RETAINED BYTES", "OBJECTS", "OBJECT, THEN ITS DOMINATORS");
     let n = if top == 0 { usize::MAX } else { top };
     for v in r.ret.top_objects(&r.graph, &r.heap.objects, n) {
-        out += &format!("{:>15} {:>10}  {}\n", num(r.ret.bytes[v as usize]), num(r.ret.objects[v as usize] as u64), r.label(v));
+        out += &format!("{:>15} {:>10}  {}\n", with_commas(r.ret.bytes[v as usize]), with_commas(r.ret.objects[v as usize] as u64), r.label(v));
         let chain: Vec<NodeId> = r.ret.dom.chain(v).collect();
         for d in chain.iter().take(CHAIN) {
             out += &format!("{:>28}<- {}\n", "", r.label(*d));

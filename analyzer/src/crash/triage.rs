@@ -355,7 +355,7 @@ fn leak_summary(a: &Analysis, goroot_src: &str) -> Option<LeakSummary> {
         Some(g) => {
             let at = g.frame.as_ref().map_or_else(String::new, |f| format!(" at {}", f.func));
             let plural = |n: usize| if n == 1 { "" } else { "s" };
-            let bytes = with_commas(rep.bytes);
+            let bytes = crate::output::with_commas(rep.bytes);
             if rep.groups.len() == 1 {
                 format!("{} goroutine{} leaked{at} ({}), retaining {bytes} bytes", g.count, plural(g.count), g.wait_reason)
             } else {
@@ -372,15 +372,3 @@ fn leak_summary(a: &Analysis, goroot_src: &str) -> Option<LeakSummary> {
     Some(LeakSummary { leaked: rep.leaked, blocked: rep.blocked, undecided: rep.undecided, bytes: rep.bytes, objects: rep.objects, groups, summary })
 }
 
-/// 1638400 -> "1,638,400".
-fn with_commas(n: u64) -> String {
-    let d = n.to_string();
-    let mut out = String::with_capacity(d.len() + d.len() / 3);
-    for (i, c) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
