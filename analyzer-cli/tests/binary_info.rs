@@ -9,28 +9,14 @@ use std::process::Command;
 use analyzer::binary::Binary;
 use common::*;
 
-fn built(v: Variant, toolchain: Option<&str>, dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
-    let exe = dir.join(name);
-    match build("zoo", v, toolchain, &exe) {
-        Ok(()) => Some(exe),
-        Err(e) if toolchain.is_some() => {
-            tests::tools::unavailable(&format!("toolchain {toolchain:?}: {e}"));
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
-const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
 
 #[test]
 fn pclntab_agrees_with_go_tool_nm_and_addr2line() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = built(AMD64, None, dir.path(), "zoo").unwrap();
-    let stripped = built(Variant { stripped: true, pie: true, ..AMD64 }, None, dir.path(), "zoo-s").unwrap();
+    let exe = Build::new("zoo").build().unwrap().exe;
+    let stripped = Build::new("zoo").stripped().pie().build().unwrap().exe;
     let bin = Binary::open(&exe).unwrap();
     assert!(bin.has_dwarf);
     assert!(bin.go_version.as_deref().unwrap().starts_with("go1."));
@@ -106,11 +92,11 @@ fn layout_table_matches_dwarf() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for t in [None, Some("go1.19.13"), Some("go1.20.14"), Some("go1.21.13"), Some("go1.22.12"), Some("go1.23.12"), Some("go1.24.11"), Some("go1.25.5")] {
-        let name = format!("zoo-{}", t.unwrap_or("local"));
-        let Some(exe) = built(AMD64, t, dir.path(), &name) else { continue };
+        let b = Build::new("zoo");
+        let Some(fx) = t.map_or(b.clone(), |t| b.toolchain(t)).build_or_skip() else { continue };
+        let exe = fx.exe;
         let bin = Binary::open(&exe).unwrap();
         assert_eq!(bin.layout.source, "DWARF");
         let table = analyzer::binary::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
@@ -137,8 +123,7 @@ fn layout_table_matches_arm64_dwarf() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = built(Variant { goarch: "arm64", ..AMD64 }, None, dir.path(), "zoo-arm64").unwrap();
+    let exe = Build::new("zoo").arch("arm64").build().unwrap().exe;
     let bin = Binary::open(&exe).unwrap();
     let table = analyzer::binary::runtime_types::from_table(bin.go_version.as_deref()).unwrap();
     assert_eq!(bin.layout.fields, table.fields);
@@ -153,7 +138,7 @@ fn pe_and_macho_binaries() {
     }
     for (goos, goarch) in [("windows", "amd64"), ("darwin", "amd64"), ("darwin", "arm64")] {
         for stripped in [false, true] {
-            let b = tests::fixture::Build::new("zoo").os(goos).arch(goarch);
+            let b = Build::new("zoo").os(goos).arch(goarch);
             let exe = if stripped { b.stripped() } else { b }.build().unwrap().exe;
             let bin = Binary::open(&exe).unwrap_or_else(|e| panic!("{goos}/{goarch} stripped={stripped}: {e}"));
             let what = format!("{goos}/{goarch} stripped={stripped}");
@@ -177,8 +162,7 @@ fn unwinder_stops_cleanly_at_non_go_return_address() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = built(AMD64, None, dir.path(), "zoo").unwrap();
+    let exe = Build::new("zoo").build().unwrap().exe;
     let bin = Binary::open(&exe).unwrap();
     let f = bin.pcln.lookup_name("main.recurse").unwrap();
     let sp = 0x00c0_0001_0000_u64;

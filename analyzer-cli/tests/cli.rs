@@ -46,12 +46,10 @@ fn reports_on_a_zoo_core() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    build("zoo", Variant { pie: true, stripped: true, goarch: "amd64" }, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
-    let c = core.to_str().unwrap();
-    let e = exe.to_str().unwrap();
+    let fx = Build::new("zoo").pie().stripped().build().unwrap();
+    let made = crash(&fx, &["crash"], &[]);
+    let c = made.core.to_str().unwrap();
+    let e = fx.exe.to_str().unwrap();
 
     let (code, out, err) = goanalyze(&[c, "--exe", e, "--goroutines"]);
     assert_eq!(code, 0, "{err}");
@@ -90,14 +88,9 @@ fn labels_from_a_go122_map() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    if let Err(e) = build("zoo", Variant { pie: false, stripped: true, goarch: "amd64" }, Some("go1.22.12"), &exe) {
-        tests::tools::unavailable(&format!("toolchain go1.22.12: {e}"));
-        return;
-    }
-    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
-    let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--goroutines"]);
+    let Some(fx) = Build::new("zoo").stripped().toolchain("go1.22.12").build_or_skip() else { return };
+    let made = crash(&fx, &["crash"], &[]);
+    let (code, out, err) = goanalyze(&[made.core.to_str().unwrap(), "--exe", fx.exe.to_str().unwrap(), "--goroutines"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(r#"labels:{"role": "labelled"}"#), "{out}");
 }

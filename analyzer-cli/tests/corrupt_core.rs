@@ -47,18 +47,18 @@ impl CoreFile {
     }
 }
 
-/// A kernel core of `fixture` (amd64, not PIE) run with `args`, in a
-/// temporary directory: (the directory, the executable, the core); None
+/// A kernel core of `fixture` (amd64, not PIE) run with `args`: (the
+/// temporary directory holding the core, the executable, the core); None
 /// when Go is missing (outside CI).
 fn fixture_core(fixture: &str, stripped: bool, args: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, std::path::PathBuf)> {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join(fixture);
-    build(fixture, Variant { pie: false, stripped, goarch: "amd64" }, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, args, false).unwrap();
-    Some((dir, exe, core))
+    let b = Build::new(fixture);
+    let fx = if stripped { b.stripped() } else { b }.build().unwrap();
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let MadeCore { core, dir, .. } = crash(&fx, &args, &[]);
+    Some((dir, fx.exe, core))
 }
 
 #[test]
@@ -472,13 +472,9 @@ fn a_map_whose_overflow_buckets_loop_says_so() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("vars");
-    if let Err(e) = build("vars", Variant { pie: false, stripped: false, goarch: "amd64" }, Some("go1.23.12"), &exe) {
-        tests::tools::unavailable(&format!("a_map_whose_overflow_buckets_loop_says_so: toolchain go1.23.12: {e}"));
-        return;
-    }
-    let (core, _) = crash_core(dir.path(), &exe, "", false).unwrap();
+    let Some(fx) = Build::new("vars").toolchain("go1.23.12").build_or_skip() else { return };
+    let MadeCore { core, dir, .. } = crash(&fx, &[], &[]);
+    let exe = fx.exe;
     let (c, e) = (core.to_str().unwrap(), exe.to_str().unwrap());
     let cf = CoreFile::read(&core);
     let original = &cf.bytes;

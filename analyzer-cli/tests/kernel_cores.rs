@@ -6,44 +6,38 @@
 mod common;
 
 use common::*;
+use tests::compare::{self, Rules};
+use tests::traceback::{self, Goroutine};
 
-fn run_variant(v: Variant, toolchain: Option<&str>) {
-    run_fixture("zoo", "crash", 15, v, toolchain);
+fn run_variant(b: Build) {
+    run_fixture(b.clone(), "crash", 15);
 }
 
-fn run_fixture(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>) {
-    run_fixture_env(fixture, args, min_goroutines, v, toolchain, "");
+fn run_fixture(b: Build, args: &str, min_goroutines: usize) {
+    run_fixture_env(b, args, min_goroutines, &[]);
 }
 
-fn run_fixture_env(fixture: &str, args: &str, min_goroutines: usize, v: Variant, toolchain: Option<&str>, env: &str) {
+fn run_fixture_env(b: Build, args: &str, min_goroutines: usize, env: &[(&str, &str)]) {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    if v.goarch == "arm64" && tests::tools::require("qemu-aarch64", "runs arm64 fixtures").is_none() {
+    if b.goarch == "arm64" && tests::tools::require("qemu-aarch64", "runs arm64 fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join(fixture);
-    if let Err(e) = build(fixture, v, toolchain, &exe) {
-        if toolchain.is_some() && tests::tools::unavailable(&format!("toolchain {toolchain:?}: {e}")) {
-            return;
-        }
-        panic!("{e}");
-    }
-    let (core, stderr) = crash_core_env(dir.path(), &exe, args, v.goarch == "arm64", env).unwrap();
-    let runtime = parse_traceback(&stderr);
-    assert!(runtime.len() >= min_goroutines, "runtime printed only {} goroutines:\n{stderr}", runtime.len());
+    let Some(fx) = b.build_or_skip() else { return };
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let made = crash(&fx, &args, env);
+    let stderr = &made.stderr;
+    let runtime = traceback::parse(stderr);
+    let n = runtime.unique().len();
+    assert!(n >= min_goroutines, "runtime printed only {n} goroutines:\n{stderr}");
 
-    let (code, out, err) = goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks"]);
+    let (code, out, err) = goanalyze(&[made.core.to_str().unwrap(), "--exe", fx.exe.to_str().unwrap(), "--stacks"]);
     assert_eq!(code, 0, "goanalyze failed: {err}");
-    let ours = parse_traceback(&out);
-    let (n, bad) = compare(&runtime, &ours);
-    eprintln!(
-        "{fixture} {args} {} {}: compared {n} goroutines, {} mismatches",
-        toolchain.unwrap_or("go (machine)"),
-        v.name(),
-        bad.len()
-    );
+    // Everything the runtime printed, offsets included; the crashing
+    // goroutine too (the kernel dumped the threads the runtime walked).
+    let bad = compare::stacks(&runtime, &traceback::parse(&out), &Rules::default());
+    eprintln!("{} {args:?}: compared {n} goroutines, {} mismatches", fx.build.label(), bad.len());
     assert!(bad.is_empty(), "{}\n--- ours ---\n{out}\n--- runtime ---\n{stderr}", bad.join("\n"));
 
     // The text must be byte-identical for every goroutine block the runtime
@@ -53,7 +47,7 @@ fn run_fixture_env(fixture: &str, args: &str, min_goroutines: usize, v: Variant,
     };
     let ours_blocks = blocks(&out);
     let mut identical = 0;
-    for rb in blocks(&stderr) {
+    for rb in blocks(stderr) {
         if rb.contains("stack unavailable") || rb.starts_with("goroutine 0 ") {
             continue;
         }
@@ -67,26 +61,28 @@ fn run_fixture_env(fixture: &str, args: &str, min_goroutines: usize, v: Variant,
     assert!(identical >= n.saturating_sub(2), "only {identical} of {n} blocks are byte-identical");
 }
 
-const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
+fn amd64() -> Build {
+    Build::new("zoo")
+}
 
 #[test]
 fn amd64_exe_dwarf() {
-    run_variant(AMD64, None);
+    run_variant(amd64());
 }
 
 #[test]
 fn amd64_pie_dwarf() {
-    run_variant(Variant { pie: true, ..AMD64 }, None);
+    run_variant(amd64().pie());
 }
 
 #[test]
 fn amd64_exe_stripped() {
-    run_variant(Variant { stripped: true, ..AMD64 }, None);
+    run_variant(amd64().stripped());
 }
 
 #[test]
 fn amd64_pie_stripped() {
-    run_variant(Variant { pie: true, stripped: true, ..AMD64 }, None);
+    run_variant(amd64().pie().stripped());
 }
 
 /// Older toolchains through the module proxy (GOTOOLCHAIN); skipped loudly
@@ -94,17 +90,17 @@ fn amd64_pie_stripped() {
 #[test]
 fn amd64_older_toolchains() {
     for t in ["go1.19.13", "go1.20.14", "go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5"] {
-        run_variant(AMD64, Some(t));
-        run_variant(Variant { pie: true, stripped: true, ..AMD64 }, Some(t));
+        run_variant(amd64().toolchain(t));
+        run_variant(amd64().toolchain(t).pie().stripped());
     }
 }
 
 #[test]
 fn fixtures_panic_nilderef_many() {
-    run_fixture("zoo", "panic", 15, AMD64, None);
-    run_fixture("panic", "", 1, AMD64, None);
-    run_fixture("nilderef", "", 1, AMD64, None);
-    run_fixture("many", "300 crash", 300, Variant { pie: true, stripped: true, ..AMD64 }, None);
+    run_fixture(amd64(), "panic", 15);
+    run_fixture(Build::new("panic"), "", 1);
+    run_fixture(Build::new("nilderef"), "", 1);
+    run_fixture(Build::new("many").pie().stripped(), "300 crash", 300);
 }
 
 /// A runtime throw ("fatal error: concurrent map writes") with other
@@ -112,15 +108,15 @@ fn fixtures_panic_nilderef_many() {
 /// walked from their threads.
 #[test]
 fn fatal_throw_with_running_goroutines() {
-    run_fixture("mapwrites", "", 2, AMD64, None);
-    run_fixture("mapwrites", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
+    run_fixture(Build::new("mapwrites"), "", 2);
+    run_fixture(Build::new("mapwrites").pie().stripped(), "", 2);
 }
 
 /// GODEBUG=tracebackancestors: "[originating from goroutine N]:" blocks.
 #[test]
 fn traceback_ancestors() {
-    run_fixture_env("zoo", "crash", 15, AMD64, None, "GODEBUG=tracebackancestors=5");
-    run_fixture_env("zoo", "crash", 15, Variant { stripped: true, ..AMD64 }, Some("go1.22.12"), "GODEBUG=tracebackancestors=3");
+    run_fixture_env(amd64(), "crash", 15, &[("GODEBUG", "tracebackancestors=5")]);
+    run_fixture_env(amd64().stripped().toolchain("go1.22.12"), "crash", 15, &[("GODEBUG", "tracebackancestors=3")]);
 }
 
 #[test]
@@ -128,55 +124,55 @@ fn cgo_fixture() {
     if tests::tools::require("gcc", "gcc (for cgo)").is_none() {
         return;
     }
-    run_fixture("cgo", "", 2, AMD64, None);
+    run_fixture(Build::new("cgo"), "", 2);
     // External linking: a PIE whose data relocations are applied by ld.so.
-    run_fixture("cgo", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, None);
-    run_fixture("cgo", "", 2, Variant { pie: true, stripped: true, ..AMD64 }, Some("go1.22.12"));
+    run_fixture(Build::new("cgo").pie().stripped(), "", 2);
+    run_fixture(Build::new("cgo").pie().stripped().toolchain("go1.22.12"), "", 2);
 }
-
-const ARM64: Variant = Variant { pie: false, stripped: false, goarch: "arm64" };
 
 /// qemu-aarch64 writes its own ELF cores of the emulated process. (No PIE:
 /// a linux/arm64 PIE needs the aarch64 dynamic loader, which this machine
 /// does not have.)
 #[test]
 fn arm64_qemu() {
-    run_fixture("zoo", "crash", 15, ARM64, None);
-    run_fixture("zoo", "panic", 15, Variant { stripped: true, ..ARM64 }, None);
-    run_fixture("nilderef", "", 1, Variant { stripped: true, ..ARM64 }, None);
+    run_fixture(amd64().arch("arm64"), "crash", 15);
+    run_fixture(amd64().arch("arm64").stripped(), "panic", 15);
+    run_fixture(Build::new("nilderef").arch("arm64").stripped(), "", 1);
     // The layout table on arm64 with an older toolchain.
-    run_fixture("zoo", "crash", 15, Variant { stripped: true, ..ARM64 }, Some("go1.22.12"));
+    run_fixture(amd64().arch("arm64").stripped().toolchain("go1.22.12"), "crash", 15);
 }
 
 /// `--stacks --system=false` against GOTRACEBACK=all output of a second run
 /// of the same binary (GOTRACEBACK=all writes no core). Goroutine ids depend
 /// on scheduling (goids are handed out in per-P batches), so goroutines are
 /// matched by content: the sorted lists of (status, frames, created by) must
-/// be equal. Argument words (heap addresses) differ between runs and are not
-/// compared.
+/// be equal. Argument words (heap addresses) and fp/sp/pc differ between
+/// runs and are not compared.
 #[test]
 fn system_false_matches_gotraceback_all() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    build("zoo", AMD64, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
-    let all = std::process::Command::new(&exe)
-        .arg("crash")
-        .env("GOTRACEBACK", "all")
-        .output()
-        .unwrap();
-    let runtime = parse_traceback(&String::from_utf8_lossy(&all.stderr));
-    assert!(runtime.len() >= 10);
+    let fx = amd64().build().unwrap();
+    let made = crash(&fx, &["crash"], &[]);
+    let all = std::process::Command::new(&fx.exe).arg("crash").env("GOTRACEBACK", "all").output().unwrap();
+    let runtime = traceback::parse(&String::from_utf8_lossy(&all.stderr));
+    assert!(runtime.unique().len() >= 10);
     let (code, out, err) =
-        goanalyze(&[core.to_str().unwrap(), "--exe", exe.to_str().unwrap(), "--stacks", "--system=false"]);
+        goanalyze(&[made.core.to_str().unwrap(), "--exe", fx.exe.to_str().unwrap(), "--stacks", "--system=false"]);
     assert_eq!(code, 0, "{err}");
-    let ours = parse_traceback(&out);
-    let key = |g: &TbGoroutine| format!("[{}] {:?} {:?}", g.status, g.frames, g.created_by);
-    let mut want: Vec<String> = runtime.iter().map(key).collect();
-    let mut got: Vec<String> = ours.iter().map(key).collect();
+    let ours = traceback::parse(&out);
+    let key = |g: &&Goroutine| {
+        let frames: Vec<String> = g
+            .frames
+            .iter()
+            .map(|f| format!("{}({}) {}:{} {:?}", f.func, if f.inlined() { "..." } else { "" }, f.file, f.line, f.pc_offset))
+            .collect();
+        let cb = g.created_by.as_ref().map(|c| format!("{} in {:?} at {}:{} {:?}", c.func, c.goid, c.file, c.line, c.pc_offset));
+        format!("[{} {:?} {} {:?}] {frames:?} {cb:?}", g.status, g.wait_minutes, g.locked_to_thread, g.extra)
+    };
+    let mut want: Vec<String> = runtime.unique().iter().map(key).collect();
+    let mut got: Vec<String> = ours.unique().iter().map(key).collect();
     want.sort();
     got.sort();
     let bad = want.iter().filter(|k| !got.contains(k)).count() + got.iter().filter(|k| !want.contains(k)).count();

@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -194,23 +193,20 @@ fn tools() -> bool {
     tests::tools::require("gdb", "gdb (the oracle)").is_some()
 }
 
-const AMD64: Variant = Variant { pie: false, stripped: false, goarch: "amd64" };
-const PIE_STRIPPED: Variant = Variant { pie: true, stripped: true, goarch: "amd64" };
 
 #[test]
 fn crash_inside_c_matches_gdb() {
     if !tools() {
         return;
     }
-    for v in [AMD64, PIE_STRIPPED] {
-        let dir = tempfile::tempdir().unwrap();
-        let exe = dir.path().join("cgo");
-        build("cgo", v, None, &exe).unwrap();
-        let (core, stderr) = crash_core(dir.path(), &exe, "ccrash", false).unwrap();
+    for b in [Build::new("cgo"), Build::new("cgo").pie().stripped()] {
+        let fx = b.build().unwrap();
+        let made = crash(&fx, &["ccrash"], &[]);
+        let (exe, core, stderr) = (&fx.exe, &made.core, &made.stderr);
         assert!(stderr.contains("signal arrived during cgo execution"), "{stderr}");
-        let (n, names) = compare(&exe, &core);
-        eprintln!("ccrash {}: {n} C frames agree with gdb: {names:?}", v.name());
-        if v.stripped {
+        let (n, names) = compare(exe, core);
+        eprintln!("ccrash {}: {n} C frames agree with gdb: {names:?}", b.label());
+        if b.stripped {
             continue;
         }
         // The three C frames of the crash, in order, under the signal frame.
@@ -237,42 +233,20 @@ fn crash_inside_c_matches_gdb() {
 
 #[test]
 fn gcore_of_thread_asleep_in_c_matches_gdb() {
-    if !tools() || (tests::tools::require("gcore", "gcore (gdb)").is_none()) {
+    if !tools() {
         return;
     }
-    for v in [AMD64, PIE_STRIPPED] {
-        let dir = tempfile::tempdir().unwrap();
-        let exe = dir.path().join("cgo");
-        build("cgo", v, None, &exe).unwrap();
-        let child = Command::new(&exe).arg("wait").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        // Killed through its Child handle when the test ends or fails.
-        struct KillOnDrop(std::process::Child);
-        impl Drop for KillOnDrop {
-            fn drop(&mut self) {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-            }
-        }
-        let mut child = KillOnDrop(child);
-        let pid = child.0.id();
-        let mut line = String::new();
-        BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("ready"), "{line}");
-        std::thread::sleep(Duration::from_millis(200));
-        let prefix = dir.path().join("gc");
-        let st = Command::new("gcore")
-            .arg("-o")
-            .arg(&prefix)
-            .arg(pid.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "gcore failed");
-        drop(child);
-        let core = dir.path().join(format!("gc.{pid}"));
+    let Some(gcore) = tests::tools::require("gcore", "gcore (gdb)") else { return };
+    for b in [Build::new("cgo"), Build::new("cgo").pie().stripped()] {
+        let exe = b.build().unwrap().exe;
+        // Started, "ready" read and settled by the tests crate; killed when
+        // dropped, here or when an assertion fails.
+        let live = tests::producers::LiveProcess::start(&exe, &["wait"]).unwrap();
+        let made = tests::producers::gcore(&gcore, live.pid).unwrap();
+        drop(live);
+        let core = made.core.clone();
         let (n, names) = compare(&exe, &core);
-        eprintln!("gcore wait {}: {n} C frames agree with gdb: {names:?}", v.name());
+        eprintln!("gcore wait {}: {n} C frames agree with gdb: {names:?}", b.label());
         // clock_nanosleep <- nanosleep <- sleep <- the cgo wrapper, stripped or not.
         assert!(n >= 4, "{names:?}");
         assert!(names.windows(3).any(|w| w == ["clock_nanosleep", "nanosleep", "sleep"]), "{names:?}");
@@ -288,10 +262,9 @@ fn corrupted_thread_stacks_do_not_panic() {
     if !tools() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("cgo");
-    build("cgo", AMD64, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "ccrash", false).unwrap();
+    let fx = Build::new("cgo").build().unwrap();
+    let MadeCore { core, dir, .. } = crash(&fx, &["ccrash"], &[]);
+    let exe = fx.exe;
     let original = std::fs::read(&core).unwrap();
     let segs: Vec<(u64, u64, u64)> = {
         let obj = object::File::parse(&original[..]).unwrap();
@@ -351,10 +324,9 @@ fn arm64_frames_match_gdb_multiarch() {
     if (tests::tools::require("qemu-aarch64", "runs arm64 fixtures").is_none()) || (tests::tools::require("gdb-multiarch", "the arm64 oracle").is_none()) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    build("zoo", Variant { pie: false, stripped: false, goarch: "arm64" }, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "crash", true).unwrap();
+    let fx = Build::new("zoo").arch("arm64").build().unwrap();
+    let made = crash(&fx, &["crash"], &[]);
+    let (exe, core) = (fx.exe.clone(), made.core.clone());
     let (_, _, n) = compare_with("gdb-multiarch", &exe, &core);
     eprintln!("arm64: {n} frames agree with gdb-multiarch");
     assert!(n >= 10, "only {n} frames compared");

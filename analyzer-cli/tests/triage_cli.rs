@@ -20,16 +20,13 @@ fn panic_chain_and_signature_stripped_or_not() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let mut sigs = Vec::new();
     for stripped in [false, true] {
-        let v = Variant { pie: stripped, stripped, goarch: "amd64" };
-        let exe = dir.path().join(format!("panic-{stripped}"));
-        build("panic", v, None, &exe).unwrap();
-        let run = dir.path().join(format!("run-{stripped}"));
-        std::fs::create_dir(&run).unwrap();
-        let (core, stderr) = crash_core(&run, &exe, "", false).unwrap();
-        let r = record(&core, &exe);
+        let b = if stripped { Build::new("panic").pie().stripped() } else { Build::new("panic") };
+        let fx = b.build().unwrap();
+        let made = crash(&fx, &[], &[]);
+        let (exe, core, stderr) = (&fx.exe, &made.core, &made.stderr);
+        let r = record(core, exe);
         assert_eq!(r["schema_version"], 1);
         assert_eq!(r["reason"]["kind"], "panic", "{r}");
         let want = stderr.split("\n\n").next().unwrap().trim_end();

@@ -16,10 +16,9 @@ fn minutes_from_waitsince() {
     if tests::tools::require("go", "builds the fixtures").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("zoo");
-    build("zoo", Variant { pie: false, stripped: false, goarch: "amd64" }, None, &exe).unwrap();
-    let (core, _) = crash_core(dir.path(), &exe, "crash", false).unwrap();
+    let fx = Build::new("zoo").build().unwrap();
+    let MadeCore { core, dir, .. } = crash(&fx, &["crash"], &[]);
+    let exe = fx.exe;
     let c = core.to_str().unwrap();
     let e = exe.to_str().unwrap();
 

@@ -171,6 +171,21 @@ impl Build {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
+    /// [`Build::build`] for a test that can do without an older
+    /// toolchain: `None` (a loud skip outside CI, a failure in CI, as
+    /// [`crate::tools::unavailable`] says) when the toolchain could not be
+    /// had; any other failure panics.
+    pub fn build_or_skip(&self) -> Option<Fixture> {
+        match self.build() {
+            Ok(fx) => Some(fx),
+            Err(e) if self.toolchain.is_some() => {
+                crate::tools::unavailable(&format!("{}: {e:#}", self.label()));
+                None
+            }
+            Err(e) => panic!("building {}: {e:#}", self.label()),
+        }
+    }
+
     /// Build (or reuse from the cache) and return the executable.
     pub fn build(&self) -> Result<Fixture> {
         let src = source_root().join(&self.name);

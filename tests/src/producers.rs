@@ -51,6 +51,25 @@ pub fn kernel_core_env(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Resul
     Ok(MadeCore { core, stderr, dir })
 }
 
+/// Crash a built fixture with `args` and `env` and return its core: the
+/// kernel's when the machine runs the fixture's arch, qemu-aarch64's for an
+/// arm64 build on another machine.
+pub fn crash(fx: &crate::fixture::Fixture, args: &[&str], env: &[(&str, &str)]) -> Result<MadeCore> {
+    let native = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    match fx.build.goarch.as_str() {
+        a if a == native => kernel_core_env(&fx.exe, args, env),
+        "arm64" => {
+            let qemu = crate::tools::find("qemu-aarch64").ok_or_else(|| anyhow!("qemu-aarch64 is not installed"))?;
+            qemu_arm64_core_env(&qemu, &fx.exe, args, env)
+        }
+        other => bail!("no producer here crashes a {other} build ({})", fx.build.label()),
+    }
+}
+
 /// Start `exe args` with `GOTRACEBACK=crash` and `ulimit -c unlimited`, wait
 /// until it prints "ready" and `settle` more, then send it SIGQUIT from
 /// outside (as an operator would to a hung server) and return the core the

@@ -30,6 +30,10 @@ pub struct Goroutine {
     /// `...N frames elided...`: N and the index in `frames` where it stood.
     pub elided: Option<(u64, usize)>,
     pub created_by: Option<CreatedBy>,
+    /// `goroutine running on other thread; stack unavailable`: the M that
+    /// printed this block could not walk a goroutine another M was running
+    /// (that M prints it in full later, if it takes the relayed SIGQUIT).
+    pub stack_unavailable: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,16 +71,25 @@ impl Traceback {
         self.goroutines.iter().find(|g| g.id == id)
     }
 
-    /// Each real goroutine once, in first-seen order. A SIGQUIT traceback
-    /// prints some goroutines twice (once as a thread's current goroutine,
-    /// once in the list of all) and every idle thread's g0 as `goroutine 0`;
-    /// neither is a goroutine of the program.
+    /// Each real goroutine once, in first-seen order. A crash or SIGQUIT
+    /// traceback prints some goroutines twice: the first M lists a goroutine
+    /// another M runs as "stack unavailable", and that M prints it in full
+    /// when it takes the relayed signal. The block with frames is kept.
+    /// Every idle thread's g0 (`goroutine 0`) is no goroutine of the program.
     pub fn unique(&self) -> Vec<&Goroutine> {
-        let mut seen = std::collections::HashSet::new();
-        self.goroutines
-            .iter()
-            .filter(|g| g.id != 0 && seen.insert(g.id))
-            .collect()
+        let mut at = std::collections::HashMap::new();
+        let mut out: Vec<&Goroutine> = Vec::new();
+        for g in self.goroutines.iter().filter(|g| g.id != 0) {
+            match at.get(&g.id) {
+                None => {
+                    at.insert(g.id, out.len());
+                    out.push(g);
+                }
+                Some(&i) if out[i].frames.is_empty() && !g.frames.is_empty() => out[i] = g,
+                Some(_) => {}
+            }
+        }
+        out
     }
 }
 
@@ -226,7 +239,10 @@ pub fn parse(text: &str) -> Traceback {
             continue;
         }
         if line.starts_with('\t') {
-            continue; // a location line with no function line: not ours to judge
+            if line.contains("stack unavailable") {
+                g.stack_unavailable = true;
+            }
+            continue; // otherwise a location line with no function line: not ours to judge
         }
         if let Some((func, args)) = parse_call(line) {
             let mut f = Frame { func, args, ..Default::default() };
@@ -289,5 +305,19 @@ mod tests {
         assert_eq!(g.elided, Some((3, 2)));
         let cb = g.created_by.as_ref().unwrap();
         assert_eq!((cb.func.as_str(), cb.goid, cb.line), ("main.start", Some(1), 30));
+    }
+
+    #[test]
+    fn unique_keeps_the_block_with_frames() {
+        let text = "goroutine 1 [running]:\nmain.main()\n\t/m.go:3 +0x1\n\n\
+            goroutine 7 [running]:\n\tgoroutine running on other thread; stack unavailable\n\n\
+            goroutine 0 gp=0x1 m=2 mp=0x2 [idle]:\nruntime.futex()\n\t/f.s:1 +0x1\n\n\
+            goroutine 7 gp=0x3 m=3 mp=0x4 [running]:\nmain.spin()\n\t/m.go:9 +0x5\n";
+        let tb = parse(text);
+        assert!(tb.goroutines[1].stack_unavailable);
+        let u = tb.unique();
+        assert_eq!(u.iter().map(|g| g.id).collect::<Vec<_>>(), [1, 7]);
+        assert_eq!(u[1].frames[0].func, "main.spin");
+        assert!(!u[1].stack_unavailable);
     }
 }
