@@ -24,7 +24,7 @@ pub struct Retained {
     pub heap: Heap,
     pub graph: Graph,
     pub ret: Retention,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<analyzer::Warning>,
 }
 
 pub fn analyze(a: &Analysis) -> Result<Retained> {

@@ -2,7 +2,8 @@
 //! The CLI prints them (`goanalyze: warning: ...`, `warning: ...` lines of
 //! `--info` and triage) and the triage JSON carries them as their text;
 //! a pipeline that embeds the library matches on the variant instead.
-//! (The heap's warnings, [`crate::heap::Heap::warnings`], are still text.)
+//! The heap's ([`crate::heap::Heap::warnings`], the object graph's, the
+//! leak report's) are variants here too.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -14,7 +15,7 @@ pub enum Warning {
     /// The core reader's (`core_reader::Core::warnings`): a truncated core,
     /// an executable that was not found or does not match, ...
     #[error("{0}")]
-    Core(String),
+    Core(core_reader::Warning),
     /// An M on `runtime.allm` could not be read; the list ends there.
     #[error("m at {addr:#x}: {error}")]
     UnreadableM { addr: u64, error: String },
@@ -34,6 +35,63 @@ pub enum Warning {
     /// A warning read back from JSON, which carries only the text.
     #[error("{0}")]
     Text(String),
+
+    // The heap's.
+    /// Spans of `runtime.mheap_.allspans` that could not be read or make
+    /// no sense; `first` says what was wrong with the first.
+    #[error("{bad} of {len} spans of runtime.mheap_.allspans skipped; the first: {first}")]
+    SpansSkipped { bad: u64, len: u64, first: String },
+    /// Spans overlapping others (garbage): the first of each overlap is kept.
+    #[error("{count} spans overlap others and were skipped")]
+    OverlappingSpans { count: usize },
+    /// The first span whose allocBits could not be read.
+    #[error("span {span:#x}: allocBits unreadable ({error}); only slots below freeindex counted")]
+    AllocBitsUnreadable { span: u64, error: String },
+    /// How many spans in all had unreadable allocBits (when more than one).
+    #[error("{spans} spans in all had unreadable allocBits")]
+    MoreAllocBitsUnreadable { spans: usize },
+    /// Go 1.21's heap bitmap needs the arena index.
+    #[error("go1.21 heap bitmap: mheap_.arenas not located; objects are scanned conservatively")]
+    NoArenaIndex,
+    /// The package variables' GC masks could not be read.
+    #[error("globals scanned conservatively: {error}")]
+    GlobalsConservative { error: String },
+    /// No `mspan.specials` offset (no DWARF, no table entry).
+    #[error("mspan.specials offset unknown: finalizers and cleanups are not roots")]
+    NoSpecials,
+    /// Span special lists that could not be read to their end.
+    #[error("{spans} span special lists could not be read in full; some finalizer roots may be missing")]
+    SpecialsUnreadable { spans: usize },
+    /// A goroutine started from a thread's registers (it was running):
+    /// `registers` in the per-goroutine root listing; counted into
+    /// [`Warning::RunningInRegisters`] for the whole process.
+    #[error("registers")]
+    StartedFromRegisters { goid: u64 },
+    /// Goroutines that were running: what they held only in registers is
+    /// not a root.
+    #[error("{goroutines} goroutines were running: what they held only in registers is not a root")]
+    RunningInRegisters { goroutines: usize },
+    /// A frame whose pointer maps could not be used.
+    #[error("goroutine {goid}: {func}: {why}; its frame is scanned conservatively")]
+    FrameConservative { goid: u64, func: String, why: String },
+    /// Roots without a pointer mask, in a graph that is otherwise precise.
+    #[error("{roots} roots were scanned conservatively (no pointer mask)")]
+    RootsConservative { roots: usize },
+    /// Objects whose memory the core does not hold.
+    #[error("{objects} objects are not in the core: their pointers are missing from the graph")]
+    ObjectsNotInCore { objects: usize },
+    /// Objects scanned without their pointer bitmap.
+    #[error("{objects} objects' pointers were found by a conservative scan (no pointer bitmap read)")]
+    ObjectsConservative { objects: usize },
+    /// Without `g.waiting`, channel and lock waiters cannot be judged.
+    #[error("g.waiting's offset is unknown (no DWARF): {undecided} goroutines blocked on channels and sync primitives are undecided, none called leaked")]
+    NoWaitingOffset { undecided: usize },
+    /// In-use spans outside the arenas the runtime lists.
+    #[error("{spans} spans lie outside the arenas of {source_name}; their arenas were added")]
+    SpansOutsideArenas { spans: u64, source_name: &'static str },
+    /// `runtime.persistentChunks` broke off.
+    #[error("runtime.persistentChunks: chunk at {chunk:#x} unreadable; the chain stops there")]
+    PersistentChunkUnreadable { chunk: u64 },
 }
 
 impl Warning {

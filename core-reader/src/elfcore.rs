@@ -19,7 +19,7 @@ use crate::model::*;
 use crate::notes::{self, FileMapping, Note, Notes};
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Region};
-use crate::{Error, Result, SplicedMemory};
+use crate::{Error, Result, SplicedMemory, Warning};
 
 /// Everything the notes say, before memory is assembled.
 #[derive(Default)]
@@ -35,7 +35,7 @@ struct NoteFacts {
     delve_threads: Vec<Thread>,
 }
 
-fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<String>) -> NoteFacts {
+fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Warning>) -> NoteFacts {
     let mut f = NoteFacts::default();
     for n in all {
         let core_name = n.name != ELF_NOTE_GNU && n.name != ELF_NOTE_GDB && n.name != ELF_NOTE_GO;
@@ -50,24 +50,22 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Stri
                         extra_regsets: Vec::new(),
                     });
                 }
-                None => warnings.push(format!(
-                    "{}: {} at file offset {:#x} is too short ({} bytes); thread skipped",
-                    path.display(),
-                    note_name(n),
-                    n.offset,
-                    n.desc.len()
-                )),
+                None => warnings.push(Warning::ShortThreadNote {
+                    path: path.to_path_buf(),
+                    note: note_name(n).to_string(),
+                    offset: n.offset as u64,
+                    len: n.desc.len(),
+                }),
             },
             NT_PRPSINFO if core_name => f.prpsinfo = notes::prpsinfo(n.desc),
             NT_AUXV => f.auxv = notes::auxv(n.desc),
             NT_FILE => match notes::nt_file(n.desc) {
                 Some(files) => f.files = files,
-                None => warnings.push(format!(
-                    "{}: {} at file offset {:#x} is malformed; file mappings unknown",
-                    path.display(),
-                    note_name(n),
-                    n.offset
-                )),
+                None => warnings.push(Warning::MalformedFileNote {
+                    path: path.to_path_buf(),
+                    note: note_name(n).to_string(),
+                    offset: n.offset as u64,
+                }),
             },
             NT_SIGINFO => {
                 if let Some(si) = notes::siginfo(n.desc) {
@@ -77,11 +75,7 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Stri
             NT_DELVE_HEADER => f.delve_header = Some(delve::header(n.desc)),
             NT_DELVE_THREAD => match delve::thread(arch, n.desc) {
                 Some(t) => f.delve_threads.push(t),
-                None => warnings.push(format!(
-                    "{}: Delve thread note at file offset {:#x} is malformed; thread skipped",
-                    path.display(),
-                    n.offset
-                )),
+                None => warnings.push(Warning::MalformedDelveThread { path: path.to_path_buf(), offset: n.offset as u64 }),
             },
             t if defs::is_thread_regset(t) && core_name => {
                 if let Some(th) = f.threads.last_mut() {
@@ -278,7 +272,7 @@ fn find_exe(
     opts: &OpenOptions,
     f: &NoteFacts,
     core_only: &SplicedMemory,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
     recorded: &[PathBuf],
     recorded_page: Option<&[u8]>,
     ids: &crate::BuildIds,
@@ -299,7 +293,7 @@ fn find_exe(
             Ok(fx) => {
                 fallback.get_or_insert(fx);
             }
-            Err(e) => warnings.push(format!("{e}; ignored")),
+            Err(e) => warnings.push(Warning::CandidateUnreadable { error: e.to_string() }),
         }
     }
     let recorded0 = recorded.first().cloned();
@@ -313,7 +307,7 @@ fn find_exe(
             match evaluate(&p, recorded0.clone(), f, core_only, recorded_page) {
                 Ok(fx) if matches!(fx.verdict, Match::Same(_)) => return Ok(Some(fx)),
                 Ok(_) => {}
-                Err(e) => warnings.push(format!("{e}; ignored")),
+                Err(e) => warnings.push(Warning::CandidateUnreadable { error: e.to_string() }),
             }
         }
     }
@@ -323,22 +317,18 @@ fn find_exe(
             match (r.find)(ids) {
                 Ok(p) => match evaluate(&p, recorded0.clone(), f, core_only, recorded_page) {
                     Ok(fx) if matches!(fx.verdict, Match::Same(_)) => return Ok(Some(fx)),
-                    Ok(fx) => warnings.push(format!(
-                        "{}: {} does not match the core; ignored",
-                        r.name,
-                        fx.path.display()
-                    )),
-                    Err(e) => warnings.push(format!("{}: {e}; ignored", r.name)),
+                    Ok(fx) => warnings.push(Warning::ResolvedMismatch { resolver: r.name.clone(), path: fx.path.clone() }),
+                    Err(e) => warnings.push(Warning::ResolvedUnreadable { resolver: r.name.clone(), error: e.to_string() }),
                 },
-                Err(why) => warnings.push(format!("{}: {why}", r.name)),
+                Err(why) => warnings.push(Warning::ResolverFailed { resolver: r.name.clone(), error: why.to_string() }),
             }
         }
     }
     if fallback.is_none() {
         warnings.push(if recorded.is_empty() && opts.exe_dirs.is_empty() && opts.exe_resolver.is_none() {
-            "the core does not name its executable; pass it explicitly (--exe)".to_string()
+            Warning::ExeUnnamed { container: "core" }
         } else {
-            format!("executable not found (looked in {}); pass it explicitly (--exe)", searched.join(", "))
+            Warning::ExeNotFound { searched: searched.clone() }
         });
     }
     Ok(fallback)
@@ -348,7 +338,7 @@ fn find_exe(
 /// notes, the core's own data, the executable, the memory built from all
 /// of them, then the process facts. Each step is a function below; the
 /// order is the order of the warnings.
-pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
+pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<Warning>) -> Result<Core> {
     let layout = headers(path, &data, &mut warnings)?;
     let f = notes(path, &data, &layout, &mut warnings);
     let signal = signal_info(&f);
@@ -410,7 +400,7 @@ struct Layout {
 
 /// Step 1: the file header (a core, for a machine we read) and the program
 /// headers; an error when there are none, a warning for those cut off.
-fn headers(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Result<Layout> {
+fn headers(path: &Path, data: &Bytes, warnings: &mut Vec<Warning>) -> Result<Layout> {
     let d: &[u8] = (**data).as_ref();
     let h = elf::parse_header(d).map_err(|e| Error::UnknownFormat {
         path: path.to_path_buf(),
@@ -444,12 +434,7 @@ fn headers(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Result<Layo
         });
     }
     if phdrs_missing > 0 {
-        warnings.push(format!(
-            "{}: {} of {} program headers lie beyond the end of the file",
-            path.display(),
-            phdrs_missing,
-            h.phnum
-        ));
+        warnings.push(Warning::HeadersBeyondEnd { path: path.to_path_buf(), missing: phdrs_missing, total: h.phnum });
     }
     let expected_size = phdrs
         .iter()
@@ -469,7 +454,7 @@ fn headers(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Result<Layo
 
 /// Step 2: the notes of every `PT_NOTE`, as far as the file holds them,
 /// decoded; a Delve-format core's threads come from Delve's notes.
-fn notes(path: &Path, data: &Bytes, layout: &Layout, warnings: &mut Vec<String>) -> NoteFacts {
+fn notes(path: &Path, data: &Bytes, layout: &Layout, warnings: &mut Vec<Warning>) -> NoteFacts {
     let d: &[u8] = (**data).as_ref();
     let mut all_notes = Vec::new();
     for p in layout.phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
@@ -478,10 +463,7 @@ fn notes(path: &Path, data: &Bytes, layout: &Layout, warnings: &mut Vec<String>)
         let mut it = Notes::new(b, p.offset);
         all_notes.extend(it.by_ref());
         if let Some(at) = it.truncated_at {
-            warnings.push(format!(
-                "{}: notes end in a damaged or truncated note at file offset {at:#x}",
-                path.display()
-            ));
+            warnings.push(Warning::DamagedNotes { path: path.to_path_buf(), offset: at as u64 });
         }
     }
     let mut f = read_notes(path, layout.arch, &all_notes, warnings);
@@ -492,7 +474,7 @@ fn notes(path: &Path, data: &Bytes, layout: &Layout, warnings: &mut Vec<String>)
         f.threads = std::mem::take(&mut f.delve_threads);
     }
     if f.threads.is_empty() {
-        warnings.push(format!("{}: the core has no threads", path.display()));
+        warnings.push(Warning::NoThreads { path: path.to_path_buf(), container: "core" });
     }
     f
 }
@@ -534,7 +516,7 @@ fn executable(
     opts: &OpenOptions,
     f: &NoteFacts,
     core: &CoreData,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(RecordedExe, Option<FoundExe>)> {
     let names = recorded_names(f, &core.only);
     let page = recorded_page(f, names.first(), &core.only);
@@ -582,7 +564,7 @@ struct ExeParts {
 
 /// Step 5: the found executable for the model, its segments relocated, and
 /// what is doubtful about it (a mismatch, an unchecked file, another machine).
-fn exe_parts(arch: Arch, found: Option<&FoundExe>, warnings: &mut Vec<String>) -> ExeParts {
+fn exe_parts(arch: Arch, found: Option<&FoundExe>, warnings: &mut Vec<Warning>) -> ExeParts {
     let mut out = ExeParts {
         executable: None,
         layer: Vec::new(),
@@ -592,27 +574,22 @@ fn exe_parts(arch: Arch, found: Option<&FoundExe>, warnings: &mut Vec<String>) -
     let bias = fx.bias;
     match &fx.verdict {
         Match::Same(_) => {}
-        Match::Different(why) => warnings.push(format!(
-            "executable {} does not match the core ({why}); symbols and memory from it will be wrong, pass the right one with --exe",
-            fx.path.display()
-        )),
-        Match::Unknown => warnings.push(format!(
-            "could not check that executable {} matches the core: the core has no copy of its first page{}",
-            fx.path.display(),
-            if fx.info.pie { "" } else { " (its entry point does match)" }
-        )),
+        Match::Different(why) => warnings.push(Warning::ExeMismatch { exe: fx.path.clone(), container: "core", why: why.to_string() }),
+        Match::Unknown => warnings.push(Warning::ExeUnchecked {
+            exe: fx.path.clone(),
+            container: "core",
+            why: format!(
+                "the core has no copy of its first page{}",
+                if fx.info.pie { "" } else { " (its entry point does match)" }
+            ),
+        }),
     }
     let exe_machine_ok = match arch {
         Arch::Amd64 => fx.info.machine == EM_X86_64.0,
         Arch::Arm64 => fx.info.machine == EM_AARCH64.0,
     };
     if !exe_machine_ok {
-        warnings.push(format!(
-            "executable {} is for ELF machine {}, the core for {}",
-            fx.path.display(),
-            fx.info.machine,
-            arch.name()
-        ));
+        warnings.push(Warning::ExeMachine { exe: fx.path.clone(), machine: fx.info.machine, arch: arch.name() });
     }
     for p in &fx.info.loads {
         out.layer.push(Region {
@@ -666,7 +643,7 @@ fn memory(
     found: Option<&FoundExe>,
     core: CoreData,
     exe: &mut ExeParts,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> SplicedMemory {
     // Layer 0: never-dumped tails of anonymous mappings read as zeros. A tail
     // that a file mapping covers holds file data, not zeros: leave it to
@@ -726,11 +703,7 @@ fn memory(
         }
     }
     if !missing_files.is_empty() {
-        warnings.push(format!(
-            "{} mapped file(s) not found, their undumped pages are unreadable: {}",
-            missing_files.len(),
-            missing_files.join(", ")
-        ));
+        warnings.push(Warning::MappedFilesMissing { files: missing_files });
     }
     // Layer 2: the executable's segments, relocated.
     for r in std::mem::take(&mut exe.layer) {
@@ -745,7 +718,7 @@ fn memory(
             memory.remove(m.start, m.end - m.start);
             memory.add_missing(m.start, m.end, m.reason.clone());
         }
-        warnings.push(t.warning(path, "core file", "(no segment)"));
+        warnings.push(t.warning(path, "core file"));
     }
     memory.build()
 }

@@ -71,6 +71,7 @@ mod open;
 mod source;
 pub mod spliced;
 mod systemd;
+pub mod warning;
 
 pub use error::{Error, Result};
 pub use exe::{build_ids, BuildIds};
@@ -78,6 +79,7 @@ pub use systemd::{systemd_core_name, SystemdCoreName};
 pub use model::*;
 pub use source::{map_file, DEFAULT_MAX_DECOMPRESSED, MAX_DECOMPRESSED_ENV};
 pub use spliced::SplicedMemory;
+pub use warning::Warning;
 
 /// Where a Go executable's pclntab is (ELF `.gopclntab`, Mach-O
 /// `__gopclntab`, PE between `runtime.pclntab` and `runtime.epclntab`): its

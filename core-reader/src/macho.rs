@@ -17,6 +17,7 @@ use crate::exe::Mismatch;
 use crate::image::{self, Image, ImageFormat, CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 use crate::le::{bytes_at, u16_at, u32_at, u64_at, until_nul};
 use crate::model::*;
+use crate::Warning;
 use elfwriter::elf::NT_FPREGSET;
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Missing, Region};
@@ -316,7 +317,7 @@ struct Segment {
 /// commands, the threads, the core's own memory, the executable, the
 /// memory built from them, the mappings. Each step is a function below; the
 /// order is the order of the warnings.
-pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
+pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<Warning>) -> Result<Core> {
     let file_size = (*data).as_ref().len() as u64;
     let mut cmds = load_commands(path, &data, &mut warnings)?;
     let arch = cmds.arch;
@@ -331,7 +332,7 @@ pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: V
         first_missing_addr: core.first_cut.map(|(_, a)| a),
     });
     if let Some(t) = &truncated {
-        warnings.push(t.warning(path, "core file", "(no segment)"));
+        warnings.push(t.warning(path, "core file"));
     }
     Ok(Core {
         path: path.to_path_buf(),
@@ -372,7 +373,7 @@ struct Commands {
 /// Step 1: the header (a core, for a CPU we read) and the load commands:
 /// segments, thread states, notes. A damaged command ends the list with a
 /// warning.
-fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Result<Commands> {
+fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<Warning>) -> Result<Commands> {
     let d: &[u8] = (**data).as_ref();
     let h = MachHeader64::<LE>::parse(d, 0).map_err(|e| malformed(path, format!("Mach-O header ({e})"), 0))?;
     let filetype = h.filetype(LE);
@@ -412,7 +413,7 @@ fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Resul
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                warnings.push(format!("{}: load commands end in a damaged one ({e})", path.display()));
+                warnings.push(Warning::DamagedLoadCommands { path: path.to_path_buf(), error: e.to_string() });
                 break;
             }
         };
@@ -426,14 +427,14 @@ fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Resul
                     filesize: s.filesize.get(LE),
                     prot: s.initprot.get(LE).0,
                 }),
-                _ => warnings.push(format!("{}: LC_SEGMENT_64 at file offset {at:#x} is too short", path.display())),
+                _ => warnings.push(Warning::ShortLoadCommand { path: path.to_path_buf(), command: "LC_SEGMENT_64", offset: at as u64 }),
             },
             LC_THREAD => {
                 let raw = c.raw_data();
                 let mut warn = None;
                 let st = thread_state(arch, raw.get(8..).unwrap_or_default(), &mut warn);
                 if let Some(w) = warn {
-                    warnings.push(format!("{}: LC_THREAD at file offset {at:#x}: {w}", path.display()));
+                    warnings.push(Warning::ThreadState { path: path.to_path_buf(), offset: at as u64, what: w.to_string() });
                 }
                 states.push((at, st));
             }
@@ -443,14 +444,14 @@ fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<String>) -> Resul
                     expected_size = expected_size.max(off.saturating_add(size));
                     match bytes_at(d, off, size) {
                         Some(p) => note(until_nul(&n.data_owner), p, &mut notes),
-                        None => warnings.push(format!(
-                            "{}: LC_NOTE {:?} at file offset {at:#x} points past the end of the file",
-                            path.display(),
-                            String::from_utf8_lossy(until_nul(&n.data_owner))
-                        )),
+                        None => warnings.push(Warning::NotePastEnd {
+                            path: path.to_path_buf(),
+                            owner: String::from_utf8_lossy(until_nul(&n.data_owner)).into_owned(),
+                            offset: at as u64,
+                        }),
                     }
                 }
-                Err(_) => warnings.push(format!("{}: LC_NOTE at file offset {at:#x} is too short", path.display())),
+                Err(_) => warnings.push(Warning::ShortLoadCommand { path: path.to_path_buf(), command: "LC_NOTE", offset: at as u64 }),
             },
             _ => {}
         }
@@ -472,17 +473,14 @@ fn threads(
     arch: Arch,
     states: Vec<(u64, ThreadState)>,
     notes: &Notes,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> (Vec<Thread>, Option<SignalInfo>) {
     let mask = notes.addr_bits.map(|b| (1u64 << b) - 1);
     let mut threads = Vec::new();
     let mut signal = None;
     for (i, (at, st)) in states.into_iter().enumerate() {
         let Some(mut regs) = st.regs else {
-            warnings.push(format!(
-                "{}: LC_THREAD at file offset {at:#x} has no general register state; thread skipped",
-                path.display()
-            ));
+            warnings.push(Warning::NoGeneralRegisters { path: path.to_path_buf(), offset: at as u64 });
             continue;
         };
         if let (Registers::Arm64(r), Some(m)) = (&mut regs, mask) {
@@ -512,7 +510,7 @@ fn threads(
         });
     }
     if threads.is_empty() {
-        warnings.push(format!("{}: the core has no threads", path.display()));
+        warnings.push(Warning::NoThreads { path: path.to_path_buf(), container: "core" });
     }
     (threads, signal)
 }
@@ -584,7 +582,7 @@ fn executable(
     arch: Arch,
     cmds: &Commands,
     core_only: &SplicedMemory,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> (Option<String>, Option<FoundExe>) {
     let notes = &cmds.notes;
     let main_addr = notes.main_addr.or_else(|| find_executable_header(&cmds.segments, core_only));
@@ -714,7 +712,7 @@ fn find_exe(
     main_slide: Option<u64>,
     main_uuid: Option<[u8; 16]>,
     name: Option<&str>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<FoundExe> {
     let dir = core_path.parent().unwrap_or(Path::new("."));
     let mut candidates: Vec<PathBuf> = Vec::new();
@@ -771,7 +769,7 @@ fn find_exe(
                     }
                 }
             },
-            Err(e) => warnings.push(format!("{e}; ignored")),
+            Err(e) => warnings.push(Warning::CandidateUnreadable { error: e.to_string() }),
         }
     }
     if fallback.is_none() && opts.exe.is_none() {
@@ -789,22 +787,16 @@ fn find_exe(
                 fx.mismatch = Some(why.to_string());
             }
             warnings.push(if matches!(why, Mismatch::Unverifiable) {
-                format!(
-                    "could not check that executable {} matches the core: no UUID to compare",
-                    fx.path.display()
-                )
+                Warning::ExeUnchecked { exe: fx.path.clone(), container: "core", why: "no UUID to compare".into() }
             } else {
-                format!(
-                    "executable {} does not match the core ({why}); symbols and memory from it will be wrong, pass the right one with --exe",
-                    fx.path.display()
-                )
+                Warning::ExeMismatch { exe: fx.path.clone(), container: "core", why: why.to_string() }
             });
             Some(fx)
         }
         None => {
             warnings.push(match name {
-                Some(n) => format!("executable {n} not found; pass it explicitly (--exe)"),
-                None => "the core does not name its executable; pass it explicitly (--exe)".to_string(),
+                Some(n) => Warning::ExeNameNotFound { name: n.to_string() },
+                None => Warning::ExeUnnamed { container: "core" },
             });
             None
         }

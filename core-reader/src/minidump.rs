@@ -28,7 +28,7 @@ use crate::model::*;
 use elfwriter::elf::NT_FPREGSET;
 use crate::source::map_file;
 use crate::spliced::{Backing, Builder, Bytes, Missing, Region};
-use crate::{Error, Result, SplicedMemory};
+use crate::{Error, Result, SplicedMemory, Warning};
 
 // Stream types (minidumpapiset.h; Breakpad's 0x4767 "Gg" range for Linux),
 // as the minidump crate names them; dump's writer uses the same.
@@ -62,17 +62,19 @@ fn stream<'a, S: MinidumpStream<'a>>(
     dir: &Directory,
     path: &Path,
     what: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<S> {
     match dump.get_stream::<S>() {
         Ok(s) => Some(s),
         Err(minidump::Error::StreamNotFound) => None,
         Err(e) => {
             let at = dir.get(&S::STREAM_TYPE).map_or(0, |d| d.0);
-            warnings.push(format!(
-                "{}: {what} stream at file offset {at:#x} is malformed ({e}); ignored",
-                path.display()
-            ));
+            warnings.push(Warning::MalformedStream {
+                path: path.to_path_buf(),
+                stream: what.to_string(),
+                offset: u64::from(at),
+                error: e.to_string(),
+            });
             None
         }
     }
@@ -89,7 +91,7 @@ fn raw<'a>(d: &'a [u8], dir: &Directory, ty: u32) -> Option<(u64, &'a [u8])> {
 /// system (CPU, OS), the threads, the exception, the Linux streams, the
 /// memory lists, the executable, the memory built from them, the mappings.
 /// Each step is a function below; the order is the order of the warnings.
-pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<String>) -> Result<Core> {
+pub(crate) fn open(path: &Path, data: Bytes, opts: &OpenOptions, mut warnings: Vec<Warning>) -> Result<Core> {
     let d: &[u8] = (*data).as_ref();
     let file_size = d.len() as u64;
     let dump = Minidump::read(d).map_err(|e| malformed(path, format!("minidump header or stream directory ({e})"), 0))?;
@@ -148,7 +150,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A structured stream, as [`stream`] reads it.
-    fn stream<S: MinidumpStream<'a>>(&self, what: &str, warnings: &mut Vec<String>) -> Option<S> {
+    fn stream<S: MinidumpStream<'a>>(&self, what: &str, warnings: &mut Vec<Warning>) -> Option<S> {
         stream(self.dump, self.dir, self.path, what, warnings)
     }
 }
@@ -163,7 +165,7 @@ struct System {
 
 /// Step 1: the CPU and OS (`SystemInfo`: without it no context decodes)
 /// and `MiscInfo`.
-fn system(r: &Reader<'_>, warnings: &mut Vec<String>) -> Result<System> {
+fn system(r: &Reader<'_>, warnings: &mut Vec<Warning>) -> Result<System> {
     let path = r.path;
     let info: MinidumpSystemInfo = r.stream("SystemInfo", warnings).ok_or_else(|| {
         malformed(path, "minidump without a readable SystemInfo stream (its CPU is unknown)", 0)
@@ -191,7 +193,7 @@ fn system(r: &Reader<'_>, warnings: &mut Vec<String>) -> Result<System> {
 /// Step 2: the threads with their registers, each one's TEB (kept aside:
 /// the exception context replaces a thread's registers but must keep its
 /// gs_base) and its stack memory.
-fn threads(r: &Reader<'_>, data: &Bytes, sys: &System, warnings: &mut Vec<String>) -> (Vec<Thread>, Vec<u64>, Vec<Region>) {
+fn threads(r: &Reader<'_>, data: &Bytes, sys: &System, warnings: &mut Vec<Warning>) -> (Vec<Thread>, Vec<u64>, Vec<Region>) {
     let mut threads = Vec::new();
     let mut tebs = Vec::new();
     let list: Option<MinidumpThreadList> = r.stream("ThreadList", warnings);
@@ -209,16 +211,16 @@ fn threads(r: &Reader<'_>, data: &Bytes, sys: &System, warnings: &mut Vec<String
                 });
                 tebs.push(t.raw.teb);
             }
-            None => warnings.push(format!(
-                "{}: thread {tid}: no readable {} context at file offset {:#x}; thread skipped",
-                r.path.display(),
-                sys.arch.name(),
-                t.raw.thread_context.rva
-            )),
+            None => warnings.push(Warning::NoThreadContext {
+                path: r.path.to_path_buf(),
+                tid: t.raw.thread_id,
+                arch: sys.arch.name(),
+                offset: u64::from(t.raw.thread_context.rva),
+            }),
         }
     }
     if threads.is_empty() {
-        warnings.push(format!("{}: the minidump has no threads", r.path.display()));
+        warnings.push(Warning::NoThreads { path: r.path.to_path_buf(), container: "minidump" });
     }
     (threads, tebs, stacks)
 }
@@ -230,7 +232,7 @@ fn exception(
     sys: &System,
     tebs: &[u64],
     threads: &mut [Thread],
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<SignalInfo> {
     let exc = r.stream::<MinidumpException>("Exception", warnings)?;
     let rec = &exc.raw.exception_record;
@@ -286,7 +288,7 @@ fn executable(
     arch: Arch,
     auxv: &[(u64, u64)],
     core_only: &SplicedMemory,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> (Vec<MinidumpModule>, RecordedExe, Option<FoundExe>) {
     let modules: Vec<MinidumpModule> = r
         .stream::<MinidumpModuleList>("ModuleList", warnings)
@@ -306,7 +308,7 @@ fn memory(
     stacks: Vec<Region>,
     dumped: Vec<Region>,
     missing: &[Missing],
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> (SplicedMemory, Option<Executable>, Vec<MappedFile>) {
     let mut memory = Builder::new();
     let mut files = Vec::new();
@@ -314,12 +316,11 @@ fn memory(
     if let Some(fx) = found {
         fx.image.back_read_only(&mut memory, fx.bias, &fx.bytes);
         if fx.image.format == ImageFormat::Pe && fx.bias != 0 {
-            warnings.push(format!(
-                "{} was loaded at {:#x}, not its preferred base {:#x}; bytes taken from the file where the dump has none are not relocated",
-                fx.path.display(),
-                fx.image.link_base.wrapping_add(fx.bias),
-                fx.image.link_base
-            ));
+            warnings.push(Warning::NotRelocated {
+                exe: fx.path.clone(),
+                loaded: fx.image.link_base.wrapping_add(fx.bias),
+                preferred: fx.image.link_base,
+            });
         }
         exe_out = Some(Executable {
             bytes: fx.bytes.clone(),
@@ -356,7 +357,7 @@ fn mappings(
     modules: &[MinidumpModule],
     found: Option<&FoundExe>,
     memory: &SplicedMemory,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Vec<Mapping> {
     let info = r.stream::<MinidumpMemoryInfoList>("MemoryInfoList", warnings);
     match (linux_maps, info) {
@@ -373,7 +374,7 @@ fn truncation(
     file_size: u64,
     expected_size: u64,
     first_missing: Option<u64>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<Truncation> {
     let truncated = (file_size < expected_size).then_some(Truncation {
         file_size,
@@ -381,7 +382,7 @@ fn truncation(
         first_missing_addr: first_missing,
     });
     if let Some(t) = &truncated {
-        warnings.push(t.warning(path, "minidump", "(no memory range)"));
+        warnings.push(t.warning(path, "minidump"));
     }
     truncated
 }
@@ -548,7 +549,7 @@ fn dumped_memory(
     data: &Bytes,
     dir: &Directory,
     expected_size: &mut u64,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> (Vec<Region>, Vec<Missing>, Option<u64>) {
     let d: &[u8] = (**data).as_ref();
     let file_size = d.len() as u64;
@@ -561,10 +562,7 @@ fn dumped_memory(
         let at = if s.len() as u64 == 8 + 16 * count { 8 } else { 4 };
         let fits = (s.len().saturating_sub(at) / 16) as u64;
         if count > fits {
-            warnings.push(format!(
-                "{}: MemoryList at file offset {off:#x} claims {count} ranges, only {fits} fit",
-                path.display()
-            ));
+            warnings.push(Warning::ShortMemoryList { path: path.to_path_buf(), list: "MemoryList", offset: off as u64, count, fits });
         }
         for i in 0..count.min(fits).min(MAX_ENTRIES) as usize {
             let e = at + i * 16;
@@ -580,10 +578,7 @@ fn dumped_memory(
         let mut rva = u64_at(s, 8).unwrap_or(0);
         let fits = (s.len().saturating_sub(16) / 16) as u64;
         if count > fits {
-            warnings.push(format!(
-                "{}: Memory64List at file offset {off:#x} claims {count} ranges, only {fits} fit",
-                path.display()
-            ));
+            warnings.push(Warning::ShortMemoryList { path: path.to_path_buf(), list: "Memory64List", offset: off as u64, count, fits });
         }
         for i in 0..count.min(fits).min(MAX_ENTRIES) as usize {
             let e = 16 + i * 16;
@@ -806,7 +801,7 @@ fn find_exe(
     arch: Arch,
     main: Option<&MinidumpModule>,
     mem: &SplicedMemory,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<FoundExe> {
     let candidates: Vec<PathBuf> = match &opts.exe {
         Some(p) => vec![p.clone()],
@@ -826,7 +821,7 @@ fn find_exe(
                     }
                 }
             },
-            Err(e) => warnings.push(format!("{e}; ignored")),
+            Err(e) => warnings.push(Warning::CandidateUnreadable { error: e.to_string() }),
         }
     }
     match fallback {
@@ -835,15 +830,9 @@ fn find_exe(
                 fx.mismatch = Some(why.to_string());
             }
             warnings.push(if matches!(why, Mismatch::Unverifiable) {
-                format!(
-                    "could not check that executable {} matches the dump: the dump holds none of its code",
-                    fx.path.display()
-                )
+                Warning::ExeUnchecked { exe: fx.path.clone(), container: "dump", why: "the dump holds none of its code".into() }
             } else {
-                format!(
-                    "executable {} does not match the dump ({why}); symbols and memory from it will be wrong, pass the right one with --exe",
-                    fx.path.display()
-                )
+                Warning::ExeMismatch { exe: fx.path.clone(), container: "dump", why: why.to_string() }
             });
             Some(fx)
         }
@@ -851,9 +840,9 @@ fn find_exe(
             if opts.exe.is_none() {
                 let names: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
                 warnings.push(if names.is_empty() {
-                    "the minidump does not name its executable; pass it explicitly (--exe)".to_string()
+                    Warning::ExeUnnamed { container: "minidump" }
                 } else {
-                    format!("executable not found (looked for {}); pass it explicitly (--exe)", names.join(", "))
+                    Warning::ExeNotFoundByName { names }
                 });
             }
             None

@@ -292,16 +292,15 @@ pub struct Truncation {
 }
 
 impl Truncation {
-    /// The warning the readers give: `what` is "core file" or "minidump",
-    /// `none` what to say when no memory is cut ("(no segment)").
-    pub(crate) fn warning(&self, path: &std::path::Path, what: &str, none: &str) -> String {
-        format!(
-            "{}: {what} truncated: {} bytes of {} expected; memory from {} on is unreadable",
-            path.display(),
-            self.file_size,
-            self.expected_size,
-            self.first_missing_addr.map_or(none.to_string(), |a| format!("{a:#x}"))
-        )
+    /// The warning the readers give: `what` is "core file" or "minidump".
+    pub(crate) fn warning(&self, path: &std::path::Path, what: &'static str) -> crate::Warning {
+        crate::Warning::Truncated {
+            path: path.to_path_buf(),
+            what,
+            file_size: self.file_size,
+            expected_size: self.expected_size,
+            first_missing: self.first_missing_addr,
+        }
     }
 }
 
@@ -380,7 +379,7 @@ pub struct Core {
     pub memory: SplicedMemory,
     pub truncated: Option<Truncation>,
     /// Things worth telling the user that did not stop the open.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
     /// The files whose bytes back memory (the executable first, then
     /// libraries), each mapped once.
     pub files: Vec<MappedFile>,

@@ -121,7 +121,7 @@ fn parse_size(v: &str) -> Option<u64> {
 /// off after producing output (a core cut short while being written) yields
 /// what was decompressed and a warning; the ELF reader then reports the
 /// truncation. No output at all is an error.
-pub fn decompress(path: &Path, data: &[u8], c: Compression, cap: u64) -> Result<(Bytes, Option<String>)> {
+pub fn decompress(path: &Path, data: &[u8], c: Compression, cap: u64) -> Result<(Bytes, Option<crate::Warning>)> {
     let reader: Box<dyn Read + '_> = match c {
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(data).map_err(|e| io(path, e))?),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(data)),
@@ -173,7 +173,7 @@ impl Sink {
     }
 }
 
-fn spill(path: &Path, mut r: impl Read, c: Compression, limit: usize, cap: u64) -> Result<(Bytes, Option<String>)> {
+fn spill(path: &Path, mut r: impl Read, c: Compression, limit: usize, cap: u64) -> Result<(Bytes, Option<crate::Warning>)> {
     let tmp_err = |e| io(Path::new("<temporary file for the decompressed core>"), e);
     let mut sink = Sink::Heap(Vec::new());
     let mut chunk = vec![0u8; 1 << 20];
@@ -198,12 +198,12 @@ fn spill(path: &Path, mut r: impl Read, c: Compression, limit: usize, cap: u64) 
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if sink.len() > 0 => {
-                warning = Some(format!(
-                    "{}: {} stream is damaged or cut short after {} decompressed bytes ({e}); reading what was recovered",
-                    path.display(),
-                    c.name(),
-                    sink.len()
-                ));
+                warning = Some(crate::Warning::DamagedCompression {
+                    path: path.to_path_buf(),
+                    format: c.name(),
+                    recovered: sink.len() as u64,
+                    error: e.to_string(),
+                });
                 break;
             }
             Err(e) => {
@@ -235,7 +235,7 @@ mod tests {
         let got: &[u8] = (*b).as_ref();
         assert!(!got.is_empty() && got.len() < data.len());
         assert_eq!(got, &data[..got.len()]);
-        assert!(w.unwrap().contains("cut short"));
+        assert!(w.unwrap().to_string().contains("cut short"));
         // Garbage from the start is an error naming the file.
         let Err(e) = decompress(p, &[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff], Compression::Zstd, u64::MAX) else {
             panic!("garbage decompressed");

@@ -125,12 +125,12 @@ fn executable_next_to_the_core_when_it_matches() {
     std::fs::remove_file(moved.join(recorded.file_name().unwrap())).unwrap();
     let core = Core::open(&moved.join("core"), &OpenOptions::default()).unwrap();
     assert_eq!(core.exe.as_ref().unwrap().path, recorded);
-    assert!(core.warnings.iter().any(|w| w.contains("does not match")), "{:?}", core.warnings);
+    assert!(core.warnings.iter().any(|w| w.to_string().contains("does not match")), "{:?}", core.warnings);
     // Nothing at all: no executable, a warning, and memory still reads.
     std::fs::remove_file(&recorded).unwrap();
     let core = Core::open(&moved.join("core"), &OpenOptions::default()).unwrap();
     assert!(core.exe.is_none());
-    assert!(core.warnings.iter().any(|w| w.contains("not found")), "{:?}", core.warnings);
+    assert!(core.warnings.iter().any(|w| w.to_string().contains("not found")), "{:?}", core.warnings);
     assert!(core.recorded_exe.go_build_id.is_some());
     let sp = core.threads[0].regs.sp();
     core.read_u64(sp).unwrap();

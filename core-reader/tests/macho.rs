@@ -375,7 +375,7 @@ fn amd64_macho_core_from_kernel_core_matches_elf_and_lldb() {
     // The executable given explicitly is taken even though it is ELF here.
     let with_exe = Core::open(&p, &OpenOptions { exe: Some(exe.clone()), ..Default::default() }).unwrap();
     assert_eq!(with_exe.exe.as_ref().map(|x| (x.path.clone(), x.load_bias)), Some((exe.clone(), 0)));
-    assert!(with_exe.warnings.iter().any(|w| w.contains("could not check")), "{:?}", with_exe.warnings);
+    assert!(with_exe.warnings.iter().any(|w| w.to_string().contains("could not check")), "{:?}", with_exe.warnings);
     // Compressed, through the same path as ELF cores.
     let z = made.dir.path().join("crasher.macho.core.xz");
     let mut enc = xz2::write::XzEncoder::new(Vec::new(), 1);

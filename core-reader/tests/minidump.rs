@@ -109,7 +109,7 @@ fn wine_full_memory_minidump_of_windows_zoo() {
     let exe = core.exe.as_ref().unwrap_or_else(|| panic!("exe not found: {:?}", core.warnings));
     assert_eq!(exe.path, zoo.exe, "{:?}", core.warnings);
     assert!(
-        !core.warnings.iter().any(|w| w.contains("does not match") || w.contains("could not check")),
+        !core.warnings.iter().any(|w| w.to_string().contains("does not match") || w.to_string().contains("could not check")),
         "{:?}",
         core.warnings
     );

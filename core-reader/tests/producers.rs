@@ -201,7 +201,7 @@ fn compressed_cores_by_magic() {
         let z = std::fs::read(&out).unwrap();
         std::fs::write(&out, &z[..z.len() - 256]).unwrap();
         let c = open(&out);
-        assert!(c.warnings.iter().any(|w| w.contains("cut short")), "{tool}: {:?}", c.warnings);
+        assert!(c.warnings.iter().any(|w| w.to_string().contains("cut short")), "{tool}: {:?}", c.warnings);
         assert_eq!(tids_pcs(&c), tids_pcs(&plain), "{tool}");
         std::fs::remove_file(&out).unwrap();
     }
@@ -224,7 +224,7 @@ fn truncated_core_reads_what_is_there() {
     assert_eq!(t.file_size, data.len() as u64 / 2);
     assert_eq!(t.expected_size, data.len() as u64);
     let addr = t.first_missing_addr.unwrap();
-    assert!(core.warnings.iter().any(|w| w.contains("truncated")), "{:?}", core.warnings);
+    assert!(core.warnings.iter().any(|w| w.to_string().contains("truncated")), "{:?}", core.warnings);
     match core.read_memory(addr, &mut [0u8; 8]) {
         Err(Error::Unreadable { addr: a, reason }) => {
             assert_eq!(a, addr);
@@ -259,7 +259,7 @@ fn wrong_executable_is_a_warning() {
     let core = Core::open(&path, &OpenOptions { exe: Some(other.clone()), ..Default::default() }).unwrap();
     assert_eq!(core.exe.as_ref().unwrap().path, other);
     assert!(
-        core.warnings.iter().any(|w| w.contains("does not match")),
+        core.warnings.iter().any(|w| w.to_string().contains("does not match")),
         "{:?}",
         core.warnings
     );
@@ -281,7 +281,7 @@ fn arm64_core_from_qemu_user() {
     assert_eq!(core.arch, Arch::Arm64);
     assert!(!core.threads.is_empty());
     // qemu dumps neither NT_FILE nor the executable's first page.
-    assert!(core.warnings.iter().all(|w| w.contains("could not check")), "{:?}", core.warnings);
+    assert!(core.warnings.iter().all(|w| w.to_string().contains("could not check")), "{:?}", core.warnings);
     let exe_info = core.exe.as_ref().expect("exe found");
     assert_eq!(exe_info.load_bias, 0);
     for t in &core.threads {

@@ -81,7 +81,7 @@ pub struct AddressSpace {
     /// counters less what was located): anonymous memory that is not Go's,
     /// at least.
     pub not_go_anonymous_at_least: Option<u64>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
 }
 
 /// A sorted, non-overlapping set of address ranges.
@@ -161,7 +161,7 @@ pub fn address_space(
     if out.arena_source.is_empty() {
         out.arena_source = "spans";
     } else if outside > 0 {
-        out.warnings.push(format!("{outside} spans lie outside the arenas of {}; their arenas were added", out.arena_source));
+        out.warnings.push(crate::Warning::SpansOutsideArenas { spans: outside, source_name: out.arena_source });
     }
     let arenas = Ranges::from(arenas);
     out.arenas = arenas.0.iter().map(|(a, b)| (b - a) / arena_size).sum();
@@ -179,7 +179,7 @@ pub fn address_space(
             match mem.u64(c) {
                 Ok(n) => c = n,
                 Err(_) => {
-                    out.warnings.push(format!("runtime.persistentChunks: chunk at {c:#x} unreadable; the chain stops there"));
+                    out.warnings.push(crate::Warning::PersistentChunkUnreadable { chunk: c });
                     break;
                 }
             }

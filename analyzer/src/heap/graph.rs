@@ -64,7 +64,7 @@ pub struct Graph {
     pub edges: Vec<NodeId>,
     /// Per object, one bit: its pointer words were guessed (conservative scan).
     pub conservative: Vec<u64>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
 }
 
 impl Graph {
@@ -108,7 +108,7 @@ impl Graph {
         let mut warnings = if precise { heap.ptrinfo.warnings.clone() } else { Vec::new() };
         let conservative_roots = roots.iter().filter(|r| r.conservative()).count();
         if precise && conservative_roots > 0 {
-            warnings.push(format!("{conservative_roots} roots were scanned conservatively (no pointer mask)"));
+            warnings.push(crate::Warning::RootsConservative { roots: conservative_roots });
         }
         let root_edges: Vec<Vec<NodeId>> = roots
             .par_iter()
@@ -175,10 +175,10 @@ impl Graph {
         first.push(edges.len() as u64);
         let unreadable = unreadable.into_inner();
         if unreadable > 0 {
-            warnings.push(format!("{unreadable} objects are not in the core: their pointers are missing from the graph"));
+            warnings.push(crate::Warning::ObjectsNotInCore { objects: unreadable });
         }
         if guessed_total > 0 {
-            warnings.push(format!("{guessed_total} objects' pointers were found by a conservative scan (no pointer bitmap read)"));
+            warnings.push(crate::Warning::ObjectsConservative { objects: guessed_total });
         }
         Graph { roots, first, edges, conservative, warnings }
     }
@@ -283,7 +283,7 @@ fn scan_words_at(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask:
 /// and finalizer/cleanup specials ([`pointers::runtime_roots`]) and every
 /// goroutine's live stack slots ([`super::stackroots::stack_roots`]; `a`'s
 /// goroutines must be walked whole).
-pub fn process_roots(a: &crate::Analysis, heap: &Heap) -> (Vec<Root>, Vec<String>) {
+pub fn process_roots(a: &crate::Analysis, heap: &Heap) -> (Vec<Root>, Vec<crate::Warning>) {
     let (mut roots, mut warnings) = pointers::runtime_roots(&a.bin, a.mem(), a.bias, heap);
     let (stack, w, _stats) = super::stackroots::stack_roots(a);
     roots.extend(stack);

@@ -103,7 +103,7 @@ pub struct LeakReport {
     pub objects: u64,
     /// Biggest first.
     pub groups: Vec<LeakGroup>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
 }
 
 /// One goroutine blocked on a primitive.
@@ -171,9 +171,7 @@ pub fn find_leaks(a: &Analysis, heap: &Heap) -> LeakReport {
         candidates.push(Candidate { idx: i, kind, blocking });
     }
     if extra.g_waiting.is_none() && undecided > 0 {
-        warnings.push(format!(
-            "g.waiting's offset is unknown (no DWARF): {undecided} goroutines blocked on channels and sync primitives are undecided, none called leaked"
-        ));
+        warnings.push(crate::Warning::NoWaitingOffset { undecided });
     }
 
     // Roots by goroutine.

@@ -66,7 +66,7 @@ pub struct Heap {
     /// What the pointer scan needs to know of this runtime (version, GC layout).
     pub ptrinfo: pointers::PtrInfo,
     /// What could not be read; the result is partial when not empty.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
     /// The whole process's mappings by class, when the caller asked
     /// ([`address_space::address_space`] needs the core's mappings).
     pub address_space: Option<address_space::AddressSpace>,

@@ -20,7 +20,7 @@ pub struct ObjectIndex {
     pub first: Vec<ObjId>,
     /// Every object's base address, in order.
     pub addrs: Vec<u64>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
     /// The span index of each page from the first span's start
     /// ([`NO_SPAN`]: none), when the spans are dense enough for a table: a
     /// pointer is found without a binary search over the spans.
@@ -38,7 +38,7 @@ impl ObjectIndex {
     /// `headers`: the Go version has malloc headers (1.22+).
     pub fn build(mem: &dyn Memory, spans: Vec<Span>, go122: bool) -> ObjectIndex {
         let spans: Vec<Span> = spans.into_iter().filter(|s| s.state == SpanState::InUse).collect();
-        let per: Vec<(Vec<u64>, Option<String>)> = spans
+        let per: Vec<(Vec<u64>, Option<crate::Warning>)> = spans
             .par_iter()
             .map(|s| {
                 let bytes = s.nelems.div_ceil(8) as usize;
@@ -53,7 +53,7 @@ impl ObjectIndex {
                                 // Without the bits, the slots below freeindex
                                 // are still known to be allocated.
                                 owned.clear();
-                                let w = format!("span {:#x}: allocBits unreadable ({e}); only slots below freeindex counted", s.start);
+                                let w = crate::Warning::AllocBitsUnreadable { span: s.start, error: e.to_string() };
                                 let v = (0..s.freeindex).map(|i| s.start + i * s.elemsize).collect();
                                 return (v, Some(w));
                             }
@@ -86,7 +86,7 @@ impl ObjectIndex {
             }
         }
         if unreadable > 1 {
-            warnings.push(format!("{unreadable} spans in all had unreadable allocBits"));
+            warnings.push(crate::Warning::MoreAllocBitsUnreadable { spans: unreadable });
         }
         first.push(addrs.len() as ObjId);
         let headers = spans

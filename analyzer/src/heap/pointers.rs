@@ -67,7 +67,7 @@ pub struct PtrInfo {
     /// Go 1.21: where the arenas' pointer bitmaps are.
     pub arenas: Option<Arenas>,
     /// What could not be learned (the graph reports these).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
 }
 
 /// Go 1.21's arena index: `mheap_.arenas[l1][l2]` -> `*heapArena`.
@@ -105,7 +105,7 @@ impl PtrInfo {
         let arenas = if go_minor < 22 {
             let a = arenas_121(bin, mem, layout, mheap);
             if a.is_none() {
-                warnings.push("go1.21 heap bitmap: mheap_.arenas not located; objects are scanned conservatively".into());
+                warnings.push(crate::Warning::NoArenaIndex);
             }
             a
         } else {
@@ -486,7 +486,7 @@ fn gcmask_offsets(minor: u32) -> [u64; 3] {
 /// its DWARF global, else `data+0x...` / `bss+0x...` runs of pointer words).
 /// Falls back to [`global_roots`] (conservative) with a warning when the
 /// masks cannot be read.
-pub fn global_roots_in(bin: &Binary, mem: &dyn Memory, bias: u64) -> (Vec<Root>, Vec<String>) {
+pub fn global_roots_in(bin: &Binary, mem: &dyn Memory, bias: u64) -> (Vec<Root>, Vec<crate::Warning>) {
     match read_gc_masks(bin, mem, bias) {
         Ok(secs) => {
             let names = variable_names(bin);
@@ -496,7 +496,7 @@ pub fn global_roots_in(bin: &Binary, mem: &dyn Memory, bias: u64) -> (Vec<Root>,
             }
             (roots, Vec::new())
         }
-        Err(e) => (global_roots(bin, bias), vec![format!("globals scanned conservatively: {e}")]),
+        Err(e) => (global_roots(bin, bias), vec![crate::Warning::GlobalsConservative { error: e }]),
     }
 }
 
@@ -620,11 +620,11 @@ const MAX_SPECIALS: usize = 1 << 20;
 /// object is scanned but not marked, so it is not kept alive by its own
 /// finalizer: the root's words are the object's pointer words); a
 /// cleanup's function; a weak handle's pointer.
-pub fn special_roots(heap: &Heap, mem: &dyn Memory) -> (Vec<Root>, Vec<String>) {
+pub fn special_roots(heap: &Heap, mem: &dyn Memory) -> (Vec<Root>, Vec<crate::Warning>) {
     let mut roots = Vec::new();
     let mut warnings = Vec::new();
     let Some(off) = heap.layout.opt("mspan.specials") else {
-        warnings.push("mspan.specials offset unknown: finalizers and cleanups are not roots".into());
+        warnings.push(crate::Warning::NoSpecials);
         return (roots, warnings);
     };
     let sl = special_layout(heap.ptrinfo.go_minor);
@@ -682,14 +682,14 @@ pub fn special_roots(heap: &Heap, mem: &dyn Memory) -> (Vec<Root>, Vec<String>) 
         }
     }
     if bad > 0 {
-        warnings.push(format!("{bad} span special lists could not be read in full; some finalizer roots may be missing"));
+        warnings.push(crate::Warning::SpecialsUnreadable { spans: bad });
     }
     (roots, warnings)
 }
 
 /// Every root the runtime scans besides goroutine stacks: the package
 /// variables (precise, by the GC masks) and the span specials.
-pub fn runtime_roots(bin: &Binary, mem: &dyn Memory, bias: u64, heap: &Heap) -> (Vec<Root>, Vec<String>) {
+pub fn runtime_roots(bin: &Binary, mem: &dyn Memory, bias: u64, heap: &Heap) -> (Vec<Root>, Vec<crate::Warning>) {
     let (mut roots, mut w) = global_roots_in(bin, mem, bias);
     let (r2, w2) = special_roots(heap, mem);
     roots.extend(r2);

@@ -65,7 +65,7 @@ pub struct SpanSet {
     pub sweepgen: Option<u32>,
     /// Every span of `allspans` that could be read, sorted by start.
     pub spans: Vec<Span>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::Warning>,
 }
 
 /// `freeindex` and `nelems` became uint16 in Go 1.22.
@@ -204,7 +204,7 @@ pub fn read_spans(bin: &Binary, mem: &dyn Memory, l: &HeapLayout, mheap: u64) ->
         }
     }
     if let Some(f) = first_bad {
-        warnings.push(format!("{bad} of {len} spans of runtime.mheap_.allspans skipped; the first: {f}"));
+        warnings.push(crate::Warning::SpansSkipped { bad, len, first: f });
     }
     spans.sort_by_key(|s| s.start);
     // Overlapping spans mean garbage: keep the first of each overlap.
@@ -218,7 +218,7 @@ pub fn read_spans(bin: &Binary, mem: &dyn Memory, l: &HeapLayout, mheap: u64) ->
         ok
     });
     if spans.len() != before {
-        warnings.push(format!("{} spans overlap others and were skipped", before - spans.len()));
+        warnings.push(crate::Warning::OverlappingSpans { count: before - spans.len() });
     }
     let sweepgen = l.opt("mheap.sweepgen").and_then(|o| mem.u32(mheap.wrapping_add(o)).ok());
     Ok(SpanSet { mheap, sweepgen, spans, warnings })

@@ -32,6 +32,7 @@ use crate::analysis::{Analysis, Depth, GoroutineReport};
 use crate::binary::Binary;
 use crate::memory::Memory;
 use crate::unwind::Frame;
+use crate::Warning;
 
 use super::graph::{Root, RootKind};
 
@@ -144,10 +145,10 @@ pub struct StackRootStats {
 
 /// The roots of every live goroutine of `a` (its stacks walked whole, now
 /// if the analysis did not), with the warnings and counts.
-pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<String>, StackRootStats) {
+pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<Warning>, StackRootStats) {
     use rayon::prelude::*;
     let extra = ExtraLayout::for_binary(&a.bin);
-    let per: Vec<(Vec<Root>, Vec<String>, StackRootStats)> = a
+    let per: Vec<(Vec<Root>, Vec<Warning>, StackRootStats)> = a
         .goroutines
         .par_iter()
         .with_min_len(64)
@@ -167,7 +168,7 @@ pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<String>, StackRootStats) {
         stats.conservative_frames += st.conservative_frames;
         stats.stack_objects += st.stack_objects;
         for w in ws {
-            if w == REGISTERS {
+            if matches!(w, Warning::StartedFromRegisters { .. }) {
                 in_registers += 1;
             } else if warnings.len() < 20 {
                 warnings.push(w);
@@ -175,14 +176,11 @@ pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<String>, StackRootStats) {
         }
     }
     if in_registers > 0 {
-        warnings.push(format!(
-            "{in_registers} goroutines were running: what they held only in registers is not a root"
-        ));
+        warnings.push(Warning::RunningInRegisters { goroutines: in_registers });
     }
     (roots, warnings, stats)
 }
 
-const REGISTERS: &str = "registers";
 
 /// Where a physical frame's locals end and its arguments start, as the
 /// runtime's unwinder computes `varp` and `argp`.
@@ -250,7 +248,7 @@ struct FrameScan {
 }
 
 /// The roots of one goroutine (whose stack is walked whole).
-pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -> (Vec<Root>, Vec<String>, StackRootStats) {
+pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -> (Vec<Root>, Vec<Warning>, StackRootStats) {
     let bin = &a.bin;
     let mem = a.mem();
     let g = &r.g;
@@ -264,7 +262,7 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
     // runtime scans an asynchronously preempted one.
     let mut conservative_next = r.start_regs.is_some();
     if conservative_next {
-        warnings.push(REGISTERS.to_string());
+        warnings.push(Warning::StartedFromRegisters { goid });
     }
     let mut callee_sigpanic = false;
     let name_of = |f: &Frame| bin.pcln.func_name(&f.func).to_string();
@@ -274,9 +272,9 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
         let injected = matches!(fname.as_str(), "runtime.asyncPreempt" | "runtime.debugCallV2");
         let (varp, argp) = varp_argp(bin, f);
         let label = format!("goroutine {goid} {fname}+{:#x}", f.offset);
-        let conservative = |why: Option<String>, scan: &mut FrameScan, warnings: &mut Vec<String>| {
-            if let Some(w) = why {
-                warnings.push(format!("goroutine {goid}: {fname}: {w}; its frame is scanned conservatively"));
+        let conservative = |why: Option<String>, scan: &mut FrameScan, warnings: &mut Vec<Warning>| {
+            if let Some(why) = why {
+                warnings.push(Warning::FrameConservative { goid, func: fname.clone(), why });
             }
             if varp > f.sp && varp - f.sp <= MAX_FRAME_WORDS * 8 {
                 scan.roots.push(stack_root(format!("{label} frame (conservative)"), goid, f.sp, varp - f.sp, None));
@@ -585,7 +583,7 @@ pub struct GoroutineRoots {
     /// what a conservative scan of the stack would find.
     #[serde(serialize_with = "hex_list")]
     pub conservative_targets: Vec<u64>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -128,7 +128,7 @@ struct Doc<'a> {
     tiny: Vec<TinyRow<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     address_space: Option<&'a crate::heap::address_space::AddressSpace>,
-    warnings: &'a [String],
+    warnings: &'a [crate::Warning],
 }
 
 #[derive(serde::Serialize)]
