@@ -140,7 +140,8 @@ pub struct Var {
     pub addr: Option<u64>,
 }
 
-/// A place in the code with its pc: a goroutine's first user frame.
+/// A place in the code with its pc: a goroutine's first user frame, its
+/// innermost frame, its `go` statement.
 #[derive(Debug, Clone, Serialize)]
 pub struct Site {
     #[serde(with = "arc_str")]
@@ -152,16 +153,19 @@ pub struct Site {
     pub pc: u64,
 }
 
+impl Site {
+    /// The logical frame `lf` of the physical frame at `pc`.
+    pub fn of(pc: u64, lf: &LogicalFrame) -> Site {
+        Site { func: lf.name.clone(), file: lf.file.clone(), line: lf.line, pc }
+    }
+}
+
 /// The `go` statement that started a goroutine (g.gopc).
 #[derive(Debug, Clone, Serialize)]
 pub struct Creator {
-    #[serde(with = "arc_str")]
-    pub func: Arc<str>,
-    #[serde(with = "arc_str")]
-    pub file: Arc<str>,
-    pub line: i64,
-    #[serde(with = "value::hex")]
-    pub pc: u64,
+    /// Its function and line; `pc` is g.gopc, the call's return address.
+    #[serde(flatten)]
+    pub site: Site,
     /// The goroutine that ran the `go` statement (Go 1.21+).
     pub parent_id: Option<u64>,
     /// The return address's offset in `func`, 0 when gopc is its entry.
@@ -180,10 +184,7 @@ impl Creator {
         let trace = if link > f.entry { link - a.bin.arch.pc_quantum() } else { link };
         let (file, line) = a.bin.pcln.file_line(&f, trace);
         Some(Creator {
-            func: u.func_name(&f).into(),
-            file: file.into(),
-            line,
-            pc: g.gopc,
+            site: Site { func: u.func_name(&f).into(), file: file.into(), line, pc: g.gopc },
             parent_id: (g.parent_goid != 0).then_some(g.parent_goid),
             offset: link.saturating_sub(f.entry),
         })
@@ -191,19 +192,14 @@ impl Creator {
 
     /// The creator as grouping compares it.
     pub fn location(&self) -> Location {
-        Location { func: self.func.clone(), file: self.file.clone(), line: self.line, inlined: false }
+        Location { func: self.site.func.clone(), file: self.site.file.clone(), line: self.site.line, inlined: false }
     }
 }
 
 /// The innermost frame outside the runtime: where the user's code is.
 pub fn user_site(r: &GoroutineReport) -> Option<Site> {
     r.stack.frames.iter().find_map(|f| {
-        f.logical.iter().find(|lf| crate::analysis::is_user_func(&lf.name)).map(|lf| Site {
-            func: lf.name.clone(),
-            file: lf.file.clone(),
-            line: lf.line,
-            pc: f.pc,
-        })
+        f.logical.iter().find(|lf| crate::analysis::is_user_func(&lf.name)).map(|lf| Site::of(f.pc, lf))
     })
 }
 
@@ -294,9 +290,7 @@ impl Goroutine {
     ) -> Goroutine {
         let u = a.unwinder();
         let g = &r.g;
-        let top = r.stack.frames.first().and_then(|f| {
-            f.logical.first().map(|lf| Site { func: lf.name.clone(), file: lf.file.clone(), line: lf.line, pc: f.pc })
-        });
+        let top = r.stack.frames.first().and_then(|f| f.logical.first().map(|lf| Site::of(f.pc, lf)));
         Goroutine {
             id: g.goid,
             gp: g.addr,

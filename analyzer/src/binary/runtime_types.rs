@@ -118,6 +118,22 @@ const LAYOUT_SECTIONS: [gimli::SectionId; 9] = [
 /// Read the layouts from DWARF, whose sections `load` gives (the binary's
 /// shared, decompressed copies); `Ok(None)` when the binary has no DWARF.
 pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, DwarfError>) -> Result<Option<Layout>> {
+    fields_from_dwarf(load, NEEDED)
+}
+
+/// The one reader of runtime struct layouts from DWARF, for this module's
+/// [`NEEDED`], the heap's (`heap::layout`) and the stack roots' extras:
+/// the offsets of the `needed` "struct.field"s (structs of package runtime,
+/// named without `runtime.`), and a struct's size where `needed` names the
+/// pseudo-field `struct.$size`. `Ok(None)`: no DWARF, or none of them.
+///
+/// A struct is read from the first of its DIEs that gives any of them: a
+/// later duplicate is skipped, but a declaration or an empty copy before
+/// the real one is not taken for it.
+pub fn fields_from_dwarf(
+    load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, DwarfError>,
+    needed: &[(&str, bool)],
+) -> Result<Option<Layout>> {
     let derr = |e: gimli::Error| Error::Layout(format!("DWARF: {e}"));
     let empty = || R::new(std::sync::Arc::from(&[][..]), LittleEndian);
     let dwarf = gimli::Dwarf::load(|id| -> std::result::Result<R, DwarfError> {
@@ -132,11 +148,9 @@ pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, Dwar
         return Ok(None);
     }
 
-    let wanted: Vec<&str> = {
-        let mut v: Vec<&str> = NEEDED.iter().map(|(k, _)| k.split('.').next().unwrap()).collect();
-        v.dedup();
-        v
-    };
+    let mut wanted: Vec<&str> = needed.iter().map(|(k, _)| k.split('.').next().unwrap_or("")).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let mut fields = BTreeMap::new();
     let mut units = dwarf.units();
     while let Some(header) = units.next().map_err(derr)? {
@@ -146,40 +160,34 @@ pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, Dwar
         let mut current: Option<(String, isize)> = None;
         while let Some(e) = entries.next_dfs().map_err(derr)? {
             let depth = e.depth();
-            if let Some((_, d)) = &current {
-                if depth <= *d {
-                    current = None;
-                }
+            if current.as_ref().is_some_and(|(_, d)| depth <= *d) {
+                current = None;
             }
             match e.tag() {
                 gimli::DW_TAG_structure_type => {
                     let Some(name) = attr_string(&dwarf, &unit, e, gimli::DW_AT_name) else { continue };
-                    if let Some(short) = name.strip_prefix("runtime.") {
-                        if wanted.contains(&short) && !fields.keys().any(|k: &String| k.starts_with(&format!("{short}."))) {
-                            current = Some((short.to_string(), depth));
+                    let Some(short) = name.strip_prefix("runtime.") else { continue };
+                    let prefix = format!("{short}.");
+                    if wanted.binary_search(&short).is_err() || fields.keys().any(|k: &String| k.starts_with(&prefix)) {
+                        continue;
+                    }
+                    let key = format!("{short}.$size");
+                    if needed.iter().any(|(k, _)| *k == key) {
+                        if let Some(size) = udata(e.attr_value(gimli::DW_AT_byte_size)) {
+                            fields.insert(key, size);
                         }
                     }
+                    current = Some((short.to_string(), depth));
                 }
                 gimli::DW_TAG_member => {
                     let Some((sname, _)) = &current else { continue };
                     let Some(fname) = attr_string(&dwarf, &unit, e, gimli::DW_AT_name) else { continue };
                     let key = format!("{sname}.{fname}");
-                    if !NEEDED.iter().any(|(k, _)| *k == key) {
+                    if !needed.iter().any(|(k, _)| *k == key) {
                         continue;
                     }
-                    if let Some(v) = e.attr_value(gimli::DW_AT_data_member_location) {
-                        let off = match v {
-                            AttributeValue::Udata(u) => Some(u),
-                            AttributeValue::Data1(u) => Some(u as u64),
-                            AttributeValue::Data2(u) => Some(u as u64),
-                            AttributeValue::Data4(u) => Some(u as u64),
-                            AttributeValue::Data8(u) => Some(u),
-                            AttributeValue::Sdata(s) if s >= 0 => Some(s as u64),
-                            _ => None,
-                        };
-                        if let Some(off) = off {
-                            fields.entry(key).or_insert(off);
-                        }
+                    if let Some(off) = udata(e.attr_value(gimli::DW_AT_data_member_location)) {
+                        fields.entry(key).or_insert(off);
                     }
                 }
                 _ => {}
@@ -190,6 +198,18 @@ pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, Dwar
         return Ok(None);
     }
     Ok(Some(Layout { fields, source: "DWARF".into() }))
+}
+
+/// A non-negative constant attribute (an offset, a size).
+fn udata(v: Option<AttributeValue<R>>) -> Option<u64> {
+    match v? {
+        AttributeValue::Udata(u) | AttributeValue::Data8(u) => Some(u),
+        AttributeValue::Data1(u) => Some(u64::from(u)),
+        AttributeValue::Data2(u) => Some(u64::from(u)),
+        AttributeValue::Data4(u) => Some(u64::from(u)),
+        AttributeValue::Sdata(s) if s >= 0 => Some(s as u64),
+        _ => None,
+    }
 }
 
 fn attr_string(

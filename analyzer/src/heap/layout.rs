@@ -7,10 +7,6 @@
 //!
 //! A struct's size is stored as the pseudo-field `struct.$size`.
 
-use std::collections::BTreeMap;
-
-use gimli::{AttributeValue, Reader, Section};
-
 use crate::binary::Binary;
 use crate::dwarf::{DwarfError, R};
 use crate::error::{Error, Result};
@@ -92,87 +88,10 @@ impl HeapLayout {
     }
 }
 
-/// Read the heap layouts from DWARF (`Ok(None)`: no DWARF).
+/// Read the heap layouts from DWARF (`Ok(None)`: no DWARF), with the
+/// reader the goroutine layout uses.
 pub fn from_dwarf(load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, DwarfError>) -> Result<Option<HeapLayout>> {
-    fields_from_dwarf(load, NEEDED)
-}
-
-/// Read the offsets of the `needed` "struct.field"s (structs of package
-/// runtime, named without `runtime.`) from DWARF (`Ok(None)`: no DWARF).
-pub fn fields_from_dwarf(
-    load: &dyn Fn(gimli::SectionId) -> std::result::Result<R, DwarfError>,
-    needed: &[(&str, bool)],
-) -> Result<Option<HeapLayout>> {
-    let derr = |e: gimli::Error| Error::Layout(format!("DWARF: {e}"));
-    let dwarf = gimli::Dwarf::load(load).map_err(|e| Error::Layout(e.to_string()))?;
-    if dwarf.debug_info.reader().is_empty() {
-        return Ok(None);
-    }
-    let mut wanted: Vec<&str> = needed.iter().map(|(k, _)| k.split('.').next().unwrap_or("")).collect();
-    wanted.dedup();
-    let mut fields = BTreeMap::new();
-    let mut done: Vec<String> = Vec::new();
-    let mut units = dwarf.units();
-    while let Some(header) = units.next().map_err(derr)? {
-        let unit = dwarf.unit(header).map_err(derr)?;
-        let mut entries = unit.entries();
-        let mut current: Option<(String, isize)> = None;
-        while let Some(e) = entries.next_dfs().map_err(derr)? {
-            let depth = e.depth();
-            if current.as_ref().is_some_and(|(_, d)| depth <= *d) {
-                current = None;
-            }
-            match e.tag() {
-                gimli::DW_TAG_structure_type => {
-                    let Some(name) = attr_string(&dwarf, &unit, e) else { continue };
-                    let Some(short) = name.strip_prefix("runtime.") else { continue };
-                    if wanted.contains(&short) && !done.iter().any(|d| d == short) {
-                        done.push(short.to_string());
-                        if let Some(sz) = udata(e.attr_value(gimli::DW_AT_byte_size)) {
-                            let key = format!("{short}.$size");
-                            if needed.iter().any(|(k, _)| *k == key) {
-                                fields.insert(key, sz);
-                            }
-                        }
-                        current = Some((short.to_string(), depth));
-                    }
-                }
-                gimli::DW_TAG_member => {
-                    let Some((sname, _)) = &current else { continue };
-                    let Some(fname) = attr_string(&dwarf, &unit, e) else { continue };
-                    let key = format!("{sname}.{fname}");
-                    if !needed.iter().any(|(k, _)| *k == key) {
-                        continue;
-                    }
-                    if let Some(off) = udata(e.attr_value(gimli::DW_AT_data_member_location)) {
-                        fields.entry(key).or_insert(off);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    if fields.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(HeapLayout { fields, source: "DWARF".into() }))
-}
-
-fn udata(v: Option<AttributeValue<R>>) -> Option<u64> {
-    match v? {
-        AttributeValue::Udata(u) | AttributeValue::Data8(u) => Some(u),
-        AttributeValue::Data1(u) => Some(u as u64),
-        AttributeValue::Data2(u) => Some(u as u64),
-        AttributeValue::Data4(u) => Some(u as u64),
-        AttributeValue::Sdata(s) if s >= 0 => Some(s as u64),
-        _ => None,
-    }
-}
-
-fn attr_string(dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>, e: &gimli::DebuggingInformationEntry<R>) -> Option<String> {
-    let v = e.attr_value(gimli::DW_AT_name)?;
-    let s = dwarf.attr_string(unit, v).ok()?;
-    Some(s.to_string_lossy().ok()?.into_owned())
+    crate::binary::runtime_types::fields_from_dwarf(load, NEEDED)
 }
 
 /// The layout for a binary without DWARF, by its Go version.

@@ -83,7 +83,7 @@ impl ExtraLayout {
     pub fn for_binary(bin: &Binary) -> ExtraLayout {
         let rt = &bin.layout;
         if bin.has_dwarf {
-            if let Some(Ok(Some(l))) = bin.with_dwarf_loader(|ld| super::layout::fields_from_dwarf(ld, EXTRA_NEEDED)) {
+            if let Some(Ok(Some(l))) = bin.with_dwarf_loader(|ld| crate::binary::runtime_types::fields_from_dwarf(ld, EXTRA_NEEDED)) {
                 let f = |k: &str| l.fields.get(k).copied();
                 return ExtraLayout {
                     g_waiting: f("g.waiting"),

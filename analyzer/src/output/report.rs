@@ -301,7 +301,7 @@ pub fn goroutine_line(m: &crate::model::Goroutine) -> String {
         }
         (None, None) => s += "(no stack)",
     }
-    if let Some(c) = &m.go_statement {
+    if let Some(crate::model::Creator { site: c, .. }) = &m.go_statement {
         let _ = write!(s, " Go: {}:{} {} ({:#x})", c.file, c.line, c.func, c.pc);
     }
     if let Some(f) = &m.start_func {

@@ -180,14 +180,14 @@ pub fn created_by(a: &Analysis, r: &GoroutineReport, opts: Options) -> Option<(S
 
 /// [`created_by`]'s lines from the model's [`crate::model::Creator`].
 pub fn created_by_text(c: &crate::model::Creator, opts: Options) -> Option<(String, String)> {
-    if !opts.system && !show_frame(&c.func, false, false, true) {
+    if !opts.system && !show_frame(&c.site.func, false, false, true) {
         return None;
     }
-    let mut l1 = format!("created by {}", print_name(&c.func));
+    let mut l1 = format!("created by {}", print_name(&c.site.func));
     if let Some(p) = c.parent_id {
         let _ = write!(l1, " in goroutine {p}");
     }
-    let mut l2 = format!("\t{}:{}", c.file, c.line);
+    let mut l2 = format!("\t{}:{}", c.site.file, c.site.line);
     if c.offset > 0 {
         let _ = write!(l2, " +{:#x}", c.offset);
     }
