@@ -87,6 +87,9 @@ const KNOWN: &[(&str, Why, &str)] = &[
     ("e6.(fmt.Stringer).(main.loud).V", DelveWrong, "Delve refuses the assertion (as above)"),
     ("e6.(fmt.Stringer).(fmt.Stringer)", DelveWrong, "Delve refuses the assertion (as above)"),
     ("e5.(fmt.Stringer).N", DelveWrong, "Delve refuses the assertion (as above)"),
+    ("e6.(fmt.Stringer).String", DelveWrong, "Delve refuses the assertion (as above)"),
+    ("e6.(main.loud).String", DelveWrong, "Delve shows the receiver unloaded: {data main.loud = {}}"),
+    ("st.String", DelveWrong, "Delve shows the receiver unloaded: {data main.named = {}}"),
     // Go's predeclared `any` as a conversion: Delve does not know the name.
     ("any(err1)", Go, "Delve has no `any` (\"could not find symbol value for any\")"),
     ("any(err1).(*main.myErr).Code", Go, "Delve has no `any`"),

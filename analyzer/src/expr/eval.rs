@@ -368,11 +368,16 @@ impl Eval<'_, '_> {
             names.push(self.ty(e).ok()?.name.clone());
         }
         for n in names {
+            // A value's method is T.m; (*T).m, when the binary has it, is
+            // the compiler's wrapper for a T method, or a pointer method.
+            let pointer = n.starts_with('*');
             let n = n.trim_start_matches('*');
             let slash = n.rfind('/').map(|i| i + 1).unwrap_or(0);
             let Some(dot) = n[slash..].find('.').map(|d| slash + d) else { continue };
             let (pkg, tname) = (&n[..dot], &n[dot + 1..]);
-            for cand in [format!("{pkg}.(*{tname}).{m}"), format!("{pkg}.{tname}.{m}")] {
+            let (by_ptr, by_val) = (format!("{pkg}.(*{tname}).{m}"), format!("{pkg}.{tname}.{m}"));
+            let order = if pointer { [by_ptr, by_val] } else { [by_val, by_ptr] };
+            for cand in order {
                 if self.p.bin.pcln.lookup_name(&cand).is_some() {
                     return Some(Val::Func(cand));
                 }
