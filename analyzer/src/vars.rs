@@ -145,7 +145,7 @@ pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFr
         .iter()
         .map(|v| {
             let (name, ty, src) = escaped(&p, v, var_src(a, di, v, f, regs.as_ref()));
-            let ty = instantiated(a, di, &p, f, lf, regs.as_ref(), ty).or(ty);
+            let ty = instantiated(a, di, &p, f, lf, regs.as_ref(), v, ty).or(ty);
             let type_name = p.type_name(ty);
             let (value, addr) = match src {
                 Ok(src) => (p.value(ty, &src), src.addr()),
@@ -156,21 +156,69 @@ pub fn frame_values(a: &Analysis, r: &GoroutineReport, f: &Frame, lf: &LogicalFr
         .collect())
 }
 
-/// A generic function's variable of a shape type (`go.shape.int`): its
-/// instantiated type, from the frame's dictionary (`.dict`, the runtime
-/// descriptors of the type arguments) at the shape's DW_AT_go_dict_index,
-/// as Delve finds it. `None` when there is no dictionary at this pc (the
-/// shape is printed then).
-fn instantiated(a: &Analysis, di: &DebugInfo, p: &Printer, f: &Frame, lf: &LogicalFrame, regs: Option<&core_reader::Registers>, ty: Option<crate::dwarf::TypeRef>) -> Option<crate::dwarf::TypeRef> {
-    let idx = di.dict_index(ty?)?;
+/// A generic function's variable of a shape type (`go.shape.int`) or of a
+/// type built from one (`*go.shape.int`, `[]go.shape.int`,
+/// `pair[go.shape.int]`): its instantiated type, from the frame's dictionary
+/// (`.dict`). The compiler gives every variable of such a type a dictionary
+/// entry holding its runtime type descriptor (type arguments and derived
+/// types alike) and names it in DWARF by a `.paramN` typedef with
+/// DW_AT_go_dict_index N, as Delve reads it. A variable the compiler made
+/// itself, `&x` for an escaped `x`, has the plain shape-built type: its
+/// entry is found by that type among the function's typedefs, as `x`'s type
+/// or as the pointer `&x`'s. `None` when there is no dictionary at this pc,
+/// or no entry describes the type (the shape is printed then, once).
+#[allow(clippy::too_many_arguments)]
+fn instantiated(
+    a: &Analysis,
+    di: &DebugInfo,
+    p: &Printer,
+    f: &Frame,
+    lf: &LogicalFrame,
+    regs: Option<&core_reader::Registers>,
+    v: &Var,
+    ty: Option<crate::dwarf::TypeRef>,
+) -> Option<crate::dwarf::TypeRef> {
+    let ty = ty?;
+    // The function's own typedefs describe its own frame, not an inlined
+    // call's (whose variables name their abstract origin's types).
+    let outermost = f.logical.last().is_some_and(|l| std::ptr::eq(l, lf));
+    let fv = if outermost { di.func_at(f.sym_pc.wrapping_sub(a.bias)) } else { None };
+    // The entries describing a type: its own index when it is a `.paramN`,
+    // else every typedef naming it. Two type parameters of one shape
+    // (`[K, V int | counter]`) name the same shape type with different
+    // entries: those must hold the same descriptor, or the type is unknown.
+    let indexes = |t: crate::dwarf::TypeRef| -> Vec<u64> {
+        match di.dict_index(t) {
+            Some(i) => vec![i],
+            None => fv.as_ref().map(|fv| fv.dict_types.iter().filter(|(x, _)| *x == t).map(|(_, i)| *i).collect()).unwrap_or_default(),
+        }
+    };
+    let (idx, through_pointer) = match indexes(ty) {
+        i if !i.is_empty() => (i, false),
+        _ if v.name.starts_with('&') && v.ty != Some(ty) => (indexes(v.ty?), true),
+        _ => return None,
+    };
+    if idx.is_empty() {
+        return None;
+    }
     let dict = all_vars(di, a, f, lf).into_iter().find(|v| v.name == ".dict")?;
     let dsrc = var_src(a, di, &dict, f, regs).ok()?;
     let d = p.word(&dsrc).ok()?;
-    if d == 0 || idx > 1 << 16 {
+    if d == 0 || idx.iter().any(|&i| i > 1 << 16) {
         return None;
     }
-    let rtype = a.core.u64(d.wrapping_add(8 * idx)).ok()?;
-    p.dwarf_type_of(rtype)
+    let rtypes: Vec<u64> = idx.iter().map(|&i| a.core.u64(d.wrapping_add(8 * i)).ok()).collect::<Option<_>>()?;
+    if rtypes.iter().any(|&r| r != rtypes[0]) {
+        return None;
+    }
+    let t = p.dwarf_type_of(rtypes[0])?;
+    if !through_pointer {
+        return Some(t);
+    }
+    match di.type_at(t)?.kind.clone() {
+        crate::dwarf::Kind::Pointer(e) => e,
+        _ => None,
+    }
 }
 
 /// A variable that escaped to the heap appears in DWARF as `&x`, a pointer
@@ -253,7 +301,7 @@ impl crate::expr::Scope for FrameScope<'_> {
             if let Some(v) = vars.into_iter().rev().find(|v| v.name.strip_prefix('&').unwrap_or(&v.name) == name) {
                 let p = printer(self.a, self.di, Limits::default());
                 let (_, ty, src) = escaped(&p, &v, var_src(self.a, self.di, &v, f, regs.as_ref()));
-                let ty = instantiated(self.a, self.di, &p, f, lf, regs.as_ref(), ty).or(ty);
+                let ty = instantiated(self.a, self.di, &p, f, lf, regs.as_ref(), &v, ty).or(ty);
                 return Some(src.map(|s| (ty, s)));
             }
         }

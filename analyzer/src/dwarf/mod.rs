@@ -86,6 +86,11 @@ pub struct FuncVars {
     pub high: u64,
     pub vars: Vec<Var>,
     pub inlined: Vec<InlinedCall>,
+    /// A generic function's `.paramN` typedefs (DW_AT_go_dict_index): the
+    /// shape-built type each names and its index in the frame's dictionary.
+    /// A variable the compiler made itself (`&x` for an escaped `x`) has the
+    /// plain shape type, found here by that type.
+    pub dict_types: Vec<(TypeRef, u64)>,
 }
 
 impl FuncVars {
@@ -302,6 +307,13 @@ impl DebugInfo {
                         match inl {
                             Some(i) => fv.inlined[i].vars.push(v),
                             None => fv.vars.push(v),
+                        }
+                    }
+                    gimli::DW_TAG_typedef if inl.is_none() => {
+                        let idx = e.attr_value(DW_AT_GO_DICT_INDEX).and_then(|v| v.udata_value());
+                        let target = e.attr_value(gimli::DW_AT_type).and_then(|v| di.ref_attr(uidx, v));
+                        if let (Some(i), Some(t)) = (idx, target) {
+                            fv.dict_types.push((TypeRef(t), i));
                         }
                     }
                     gimli::DW_TAG_lexical_block => {

@@ -83,6 +83,27 @@ impl DebugInfo {
         Some(r)
     }
 
+    /// A non-empty interface type `name` laid out as an empty one (type
+    /// word, data word): the value of `x.(I)` from an `any` when the program
+    /// has no itab for the pair, so no itab address can stand in its first
+    /// word. It prints, selects and asserts like an `I` (all go through the
+    /// dynamic type). The key cannot be written in an expression.
+    pub fn eface_named(&self, name: &str) -> Option<TypeRef> {
+        let key = format!("{name}\u{0}eface");
+        let mut synth = self.names.synth.lock().ok()?;
+        if let Some(r) = synth.get(&key) {
+            return Some(*r);
+        }
+        if synth.len() >= MAX_SYNTH {
+            return None;
+        }
+        let r = TypeRef(SYNTH_BASE + synth.len());
+        synth.insert(key, r);
+        let t = Type { name: name.to_string(), size: 16, kind: Kind::Interface { empty: true }, runtime_type: None };
+        self.type_cache.lock().ok()?.insert(r.0, Arc::new(t));
+        Some(r)
+    }
+
     /// `*T` for the type at `elem`.
     pub fn pointer_to(&self, elem: TypeRef) -> Option<TypeRef> {
         let name = format!("*{}", self.type_at(elem)?.name);

@@ -368,11 +368,16 @@ impl Eval<'_, '_> {
             names.push(self.ty(e).ok()?.name.clone());
         }
         for n in names {
+            // A value's method is T.m; (*T).m, when the binary has it, is
+            // the compiler's wrapper for a T method, or a pointer method.
+            let pointer = n.starts_with('*');
             let n = n.trim_start_matches('*');
             let slash = n.rfind('/').map(|i| i + 1).unwrap_or(0);
             let Some(dot) = n[slash..].find('.').map(|d| slash + d) else { continue };
             let (pkg, tname) = (&n[..dot], &n[dot + 1..]);
-            for cand in [format!("{pkg}.(*{tname}).{m}"), format!("{pkg}.{tname}.{m}")] {
+            let (by_ptr, by_val) = (format!("{pkg}.(*{tname}).{m}"), format!("{pkg}.{tname}.{m}"));
+            let order = if pointer { [by_ptr, by_val] } else { [by_val, by_ptr] };
+            for cand in order {
                 if self.p.bin.pcln.lookup_name(&cand).is_some() {
                     return Some(Val::Func(cand));
                 }
@@ -924,7 +929,7 @@ impl Eval<'_, '_> {
                 if dt == want || dname == wt.name {
                     Ok(Val::Typed(dt, ds))
                 } else if let Kind::Interface { empty } = self.resolved(want)?.kind {
-                    self.assert_iface(&t, &src, want, &wt, empty, (dt, ds), &dname)
+                    self.assert_iface(&t, &src, want, &wt, empty, &dname)
                 } else {
                     err(format!("interface conversion: {} is {dname}, not {}", it.name, wt.name))
                 }
@@ -936,7 +941,7 @@ impl Eval<'_, '_> {
     /// the runtime's descriptors) must hold I's; the result is an I holding
     /// x's dynamic value, or Go's "missing method" error.
     #[allow(clippy::too_many_arguments)]
-    fn assert_iface(&self, t: &Type, src: &Src, want: TypeRef, wt: &Type, empty: bool, dynv: (TypeRef, Src), dname: &str) -> Result<Val, ExprError> {
+    fn assert_iface(&self, t: &Type, src: &Src, want: TypeRef, wt: &Type, empty: bool, dname: &str) -> Result<Val, ExprError> {
         let Kind::Interface { empty: src_empty } = t.kind else { return err("not an interface") };
         let w0 = self.word(src)?;
         let data = self.word(&src.at(8))?;
@@ -957,14 +962,14 @@ impl Eval<'_, '_> {
             crate::value::Implements::Yes if !src_empty => Ok(self.computed(want, two(w0))),
             crate::value::Implements::Yes => {
                 // From an empty interface: the linker's itab for the pair
-                // when the program made one, else the value alone as a tree.
+                // when the program made one, else an I laid out as an `any`
+                // (type word, data word), which further selectors and
+                // assertions read like any interface.
                 if let Some(itab) = self.p.bin.symbol(&format!("go:itab.{dname},{}", wt.name)) {
                     return Ok(self.computed(want, two(itab.wrapping_add(self.p.bias))));
                 }
-                let (dt, ds) = dynv;
-                let v = self.p.value(Some(dt), &ds);
-                let kind = crate::model::ValueKind::Interface { dynamic_type: Some(dname.to_string()), value: Some(Box::new(v)), data };
-                Ok(Val::Tree(crate::model::Value::new(wt.name.clone(), kind)))
+                let ety = self.p.di.eface_named(&wt.name).ok_or_else(|| ExprError::Eval("too many made-up types".into()))?;
+                Ok(self.computed(ety, two(rtype)))
             }
         }
     }
@@ -1265,6 +1270,23 @@ impl Eval<'_, '_> {
             | (Kind::UnsafePointer, Kind::Uint)
             | (Kind::Uint, Kind::UnsafePointer) => Ok(self.word_val(ty, self.word(src)?)),
             (Kind::Pointer(_), Kind::Uint | Kind::Int) => Ok(self.word_val(ty, self.word(src)?)),
+            // Interface to interface: the words differ (an `any` holds the
+            // type, any other interface an itab), so only the same layout of
+            // the same interface is a copy; the rest goes as an assertion
+            // (which Go's compiler would have proved).
+            (Kind::Interface { empty: to_empty }, Kind::Interface { empty: from_empty }) => {
+                let vn = &self.ty(*vty)?.name;
+                if to_empty == from_empty && (*to_empty || *vn == tn) {
+                    return Ok(Val::Typed(ty, src.clone()));
+                }
+                match self.p.iface_dynamic(&vt, src).map_err(verr)? {
+                    None => Ok(self.computed(ty, vec![0u8; 16])),
+                    Some((dt, _)) => {
+                        let dname = self.ty(dt)?.name.clone();
+                        self.assert_iface(&vt, src, ty, &*self.ty(ty)?, *to_empty, &dname)
+                    }
+                }
+            }
             // Same underlying layout (named <-> unnamed, a struct to an identical one).
             _ if t.size == vt.size && std::mem::discriminant(&t.kind) == std::mem::discriminant(&vt.kind) && self.underlying_same(&t, &vt) => {
                 Ok(Val::Typed(ty, src.clone()))

@@ -81,6 +81,12 @@ func (n named) String() string { return "named " + n.N }
 // A fmt.Stringer, for assertions to interface types.
 type named struct{ N string }
 
+// A fmt.Stringer never converted to one in the program: the linker makes no
+// itab for the pair, so e6.(fmt.Stringer) has none to point to.
+type loud struct{ V int }
+
+func (l loud) String() string { return fmt.Sprint("loud ", l.V) }
+
 var (
 	gCount   = 7
 	gText    = "package text"
@@ -94,12 +100,27 @@ var (
 )
 
 // A generic function parked with its dictionary: DWARF types v and local
-// as shapes (go.shape.int), the instantiated type is in .dict.
+// as shapes (go.shape.int), the instantiated type is in .dict; so are the
+// types built from T (*T, []T, map[string]T, chan T, pair[T]). local
+// escapes (p points to it): DWARF has only `&local`, of type *shape. The
+// program prints each type (%T) as the oracle.
 func hold[T any](v T, started chan<- bool, wait <-chan bool) {
 	local := v
+	p := &local
+	s := []T{v, v}
+	m := map[string]T{"k": v}
+	c := make(chan T, 2)
+	c <- v
+	pr := pair[T]{A: v, B: v}
+	fmt.Fprintf(os.Stderr, "hold-types|v=%T|local=%T|p=%T|s=%T|m=%T|c=%T|pr=%T\n", v, local, p, s, m, c, pr)
 	started <- true
 	<-wait
 	runtime.KeepAlive(&local)
+	runtime.KeepAlive(&p)
+	runtime.KeepAlive(&s)
+	runtime.KeepAlive(&m)
+	runtime.KeepAlive(&c)
+	runtime.KeepAlive(&pr)
 }
 
 // stop is where main.main stops in mode "trap". Not inlined: in an
@@ -182,6 +203,7 @@ func main() {
 	var nilerr error
 	var e5 interface{} = named{"five"}
 	var st fmt.Stringer = named{"six"}
+	var e6 interface{} = loud{7}
 	// Channels.
 	ch1 := make(chan int, 4)
 	ch1 <- 1
@@ -237,6 +259,6 @@ func main() {
 	runtime.KeepAlive(&[]interface{}{b1, b2, i1, i2, i3, i8, i16, i32, i64, u8, u16, u32, u64, uptr, f32, f64, c64, c128, r, by, neg,
 		str1, str2, empty, arr, sarr, carr, earr, sl, ssl, csl, psl, bsl, nilsl, sub, m1, m2, m3, m4, m5, m6, nilmap,
 		pi, pc, ppi, parr, nilp, up, c, w, aw, sr, t, e0, e1, e2, e3, e4, sh, err1, err2, nilerr, ch1, ch2, nilch,
-		e5, st, bump, hits, total, tz,
+		e5, st, e6, bump, hits, total, tz,
 		fn1, fn2, nilfn, cnt, lbl, is, lk, pr, ps, tm, dur, gCount, gText, gCell, gCellPtr, gInts, gFunc, gNilMap, gLabel})
 }
