@@ -81,6 +81,41 @@ impl Heap {
     /// [`Heap::read`], with extra typed roots (runtime address, DWARF
     /// type): goroutine stack frames' variables ([`frame_roots::collect`]).
     pub fn read_with_roots(bin: &Binary, mem: &dyn Memory, bias: u64, roots: &[(u64, crate::dwarf::TypeRef)]) -> Result<Heap> {
+        Self::read_impl(bin, mem, bias, Some(roots))
+    }
+
+    /// [`Heap::read`] without typing the objects (the walk from the roots
+    /// costs as much as the object graph): for what needs only the graph
+    /// (leaks, retained sizes). [`Heap::type_all`] or [`Heap::type_objects`]
+    /// types them later.
+    pub fn read_untyped(bin: &Binary, mem: &dyn Memory, bias: u64) -> Result<Heap> {
+        Self::read_impl(bin, mem, bias, None)
+    }
+
+    /// Type every object (as [`Heap::read`] does), unless done already.
+    pub fn type_all(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64) {
+        if !self.typing.complete {
+            self.typing = types::Typer::new(bin, mem, bias, &self.objects).run();
+        }
+    }
+
+    /// Type the objects of `chains` (those a report prints, each after its
+    /// dominators: see [`types::Typer::along_chains`]) as [`Heap::type_all`]
+    /// would, walking only them when that tells every one's type; else
+    /// type them all.
+    pub fn type_chains(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64, chains: &[Vec<ObjId>]) {
+        if self.typing.complete {
+            return;
+        }
+        let (t, all) = types::Typer::new(bin, mem, bias, &self.objects).along_chains(chains);
+        if all {
+            self.typing = t;
+        } else {
+            self.type_all(bin, mem, bias);
+        }
+    }
+
+    fn read_impl(bin: &Binary, mem: &dyn Memory, bias: u64, typed_roots: Option<&[(u64, crate::dwarf::TypeRef)]>) -> Result<Heap> {
         let layout = layout::HeapLayout::for_binary(bin)?;
         let mheap = spans::find_mheap(bin, mem, bias, &layout)?;
         let set = spans::read_spans(bin, mem, &layout, mheap)?;
@@ -91,7 +126,10 @@ impl Heap {
         let go122 = bin.go_minor().unwrap_or(26) >= 22;
         let objects = ObjectIndex::build(mem, in_use, go122);
         warnings.extend(objects.warnings.iter().cloned());
-        let typing = types::Typer::new(bin, mem, bias, &objects).run_with_roots(roots);
+        let typing = match typed_roots {
+            Some(roots) => types::Typer::new(bin, mem, bias, &objects).run_with_roots(roots),
+            None => Typing::none(),
+        };
         let runtime = stats::read(bin, mem, bias, &layout);
         let ptrinfo = pointers::PtrInfo::new(bin, mem, &layout, mheap, &objects.spans);
         Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, ptrinfo, warnings, address_space: None })

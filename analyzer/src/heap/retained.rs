@@ -34,6 +34,9 @@ pub struct Retention {
 
 impl Retention {
     pub fn compute(graph: &Graph, idx: &ObjectIndex) -> Retention {
+        // The dominators first: their working arrays are gone by the time
+        // the sizes' array is made (the peak is lower).
+        let dom = Self::dominators(graph);
         let nroots = graph.roots.len();
         let mut bytes = vec![0u64; graph.node_count()];
         for (k, s) in idx.spans.iter().enumerate() {
@@ -43,14 +46,21 @@ impl Retention {
                 }
             }
         }
-        Self::from_sizes(graph, bytes)
+        Self::sum(graph, dom, bytes)
     }
 
     /// `bytes`: per node, its own size (0 for the roots).
-    pub fn from_sizes(graph: &Graph, mut bytes: Vec<u64>) -> Retention {
+    pub fn from_sizes(graph: &Graph, bytes: Vec<u64>) -> Retention {
+        Self::sum(graph, Self::dominators(graph), bytes)
+    }
+
+    fn dominators(graph: &Graph) -> Dominators {
+        let roots: Vec<NodeId> = (0..graph.roots.len() as NodeId).collect();
+        Dominators::compute(Csr { first: &graph.first, edges: &graph.edges }, &roots)
+    }
+
+    fn sum(graph: &Graph, dom: Dominators, mut bytes: Vec<u64>) -> Retention {
         let nroots = graph.roots.len();
-        let roots: Vec<NodeId> = (0..nroots as NodeId).collect();
-        let dom = Dominators::compute(Csr { first: &graph.first, edges: &graph.edges }, &roots);
         let n = graph.node_count();
         bytes.resize(n, 0);
         let mut objects: Vec<u32> = (0..n).map(|v| (v >= nroots) as u32).collect();
