@@ -47,8 +47,11 @@ pub fn analyze(a: &Analysis, need: Types) -> Result<Retained> {
     warnings.extend(graph.warnings.iter().cloned());
     let ret = Retention::compute(&graph, &heap.objects);
     match need {
-        Types::Top(top) if top > 0 => match printed_chains(&graph, &ret, &heap.objects, top) {
-            Some(chains) => heap.type_chains(&a.bin, a.mem(), a.bias, &chains),
+        Types::Top(top) if top > 0 => match ret.printed_chains(&graph, &heap.objects, top) {
+            Some(chains) => {
+                let mut budget = MAX_CHAIN_TYPED.saturating_sub(chains.iter().map(Vec::len).sum());
+                heap.type_chains(&a.bin, a.mem(), a.bias, &chains, |ids| ret.holder_chains(&graph, ids, &mut budget))
+            }
             None => heap.type_all(&a.bin, a.mem(), a.bias),
         },
         _ => heap.type_all(&a.bin, a.mem(), a.bias),
@@ -59,32 +62,6 @@ pub fn analyze(a: &Analysis, need: Types) -> Result<Retained> {
 /// Objects typed along their dominator chains at most; more, and the
 /// whole heap is typed.
 const MAX_CHAIN_TYPED: usize = 100_000;
-
-/// The objects `--retained --top N` prints, each chain from the object
-/// nearest a root down to the listed object; `None` when typing them along
-/// their chains cannot give the whole walk's answer (an object held by
-/// several roots: which pointer types it is not on its chain) or would
-/// walk too much.
-fn printed_chains(graph: &Graph, ret: &Retention, idx: &analyzer::heap::ObjectIndex, top: usize) -> Option<Vec<Vec<analyzer::heap::ObjId>>> {
-    let mut chains = Vec::new();
-    let mut total = 0usize;
-    for v in ret.top_objects(graph, idx, top) {
-        let mut nodes: Vec<NodeId> = std::iter::once(v).chain(ret.dom.chain(v)).collect();
-        // The node nearest a root must be dominated by one root alone.
-        let outer = *nodes.last()?;
-        if graph.object(outer).is_some() && ret.dom.idom[outer as usize] >= SUPER_ROOT {
-            return None;
-        }
-        nodes.reverse();
-        let chain: Vec<_> = nodes.into_iter().filter_map(|n| graph.object(n)).collect();
-        total += chain.len();
-        if total > MAX_CHAIN_TYPED {
-            return None;
-        }
-        chains.push(chain);
-    }
-    Some(chains)
-}
 
 fn kind(k: RootKind) -> &'static str {
     match k {

@@ -101,18 +101,33 @@ impl Heap {
 
     /// Type the objects of `chains` (those a report prints, each after its
     /// dominators: see [`types::Typer::along_chains`]) as [`Heap::type_all`]
-    /// would, walking only them when that tells every one's type; else
-    /// type them all.
-    pub fn type_chains(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64, chains: &[Vec<ObjId>]) {
+    /// would, walking only them. An object the chains leave untyped may be
+    /// typed by another pointer to it: `preds` gives, for such objects,
+    /// chains through each object that points to them (each ending with
+    /// the pointer's holder, then the object), or `None` when it cannot
+    /// (then the whole heap is typed). Once every untyped object's holders
+    /// were walked, none can type it.
+    pub fn type_chains(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64, chains: &[Vec<ObjId>], mut preds: impl FnMut(&[ObjId]) -> Option<Vec<Vec<ObjId>>>) {
+        /// Rounds of holders looked for, at most.
+        const ROUNDS: usize = 8;
         if self.typing.complete {
             return;
         }
-        let (t, all) = types::Typer::new(bin, mem, bias, &self.objects).along_chains(chains);
-        if all {
-            self.typing = t;
-        } else {
-            self.type_all(bin, mem, bias);
+        let mut chains = chains.to_vec();
+        let mut asked: std::collections::HashSet<ObjId> = std::collections::HashSet::new();
+        for _ in 0..ROUNDS {
+            let (t, untyped) = types::Typer::new(bin, mem, bias, &self.objects).along_chains(&chains);
+            let new: Vec<ObjId> = untyped.into_iter().filter(|id| asked.insert(*id)).collect();
+            if new.is_empty() {
+                self.typing = t;
+                return;
+            }
+            match preds(&new) {
+                Some(more) => chains.extend(more),
+                None => break,
+            }
         }
+        self.type_all(bin, mem, bias);
     }
 
     fn read_impl(bin: &Binary, mem: &dyn Memory, bias: u64, typed_roots: Option<&[(u64, crate::dwarf::TypeRef)]>) -> Result<Heap> {

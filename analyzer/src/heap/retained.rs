@@ -8,7 +8,7 @@
 
 use super::dominators::{Csr, Dominators, SUPER_ROOT, UNREACHABLE};
 use super::graph::{Graph, NodeId};
-use super::objects::ObjectIndex;
+use super::objects::{ObjId, ObjectIndex};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetainedSummary {
@@ -116,6 +116,60 @@ impl Retention {
         }
         cand.sort_unstable_by_key(key);
         cand
+    }
+}
+
+/// Chains of objects to type (see [`super::Heap::type_chains`]).
+pub type Chains = Vec<Vec<ObjId>>;
+
+impl Retention {
+    /// The objects [`Retention::top_objects`] lists, each as a chain from
+    /// its dominator nearest a root down to it (what the listing prints);
+    /// `None` when one is held by several roots (which pointer types it is
+    /// on no chain).
+    pub fn printed_chains(&self, graph: &Graph, idx: &ObjectIndex, top: usize) -> Option<Chains> {
+        let mut chains = Vec::new();
+        for v in self.top_objects(graph, idx, top) {
+            chains.push(self.chain_to(graph, v)?);
+        }
+        Some(chains)
+    }
+
+    /// Object node `v`'s dominators nearest a root first, then `v`, as
+    /// objects; `None` when the outermost is held by several roots.
+    pub fn chain_to(&self, graph: &Graph, v: NodeId) -> Option<Vec<ObjId>> {
+        let mut nodes: Vec<NodeId> = std::iter::once(v).chain(self.dom.chain(v)).collect();
+        let outer = *nodes.last()?;
+        if graph.object(outer).is_some() && self.dom.idom[outer as usize] >= SUPER_ROOT {
+            return None;
+        }
+        nodes.reverse();
+        Some(nodes.into_iter().filter_map(|n| graph.object(n)).collect())
+    }
+
+    /// For objects `ids`: a chain through every reachable object that
+    /// points to one of them (its dominators, it, then the object pointed
+    /// to); `None` when a holder is held by several roots or the chains
+    /// would pass `budget` objects in all.
+    pub fn holder_chains(&self, graph: &Graph, ids: &[ObjId], budget: &mut usize) -> Option<Chains> {
+        let want: std::collections::HashSet<NodeId> = ids.iter().map(|&id| graph.node(id)).collect();
+        let mut chains = Vec::new();
+        for u in graph.roots.len() as NodeId..graph.node_count() as NodeId {
+            // An unreachable holder types nothing in the whole walk either.
+            if self.dom.idom[u as usize] == UNREACHABLE {
+                continue;
+            }
+            for &v in graph.succ(u) {
+                if v == u || !want.contains(&v) {
+                    continue;
+                }
+                let mut c = self.chain_to(graph, u)?;
+                c.extend(graph.object(v));
+                *budget = budget.checked_sub(c.len())?;
+                chains.push(c);
+            }
+        }
+        Some(chains)
     }
 }
 

@@ -257,10 +257,10 @@ impl<'a> Typer<'a> {
     /// variables, then from each link) are those the whole walk makes.
     /// Objects that point to a link from inside the chain's subtree could
     /// claim it too: when their claims differ, which one wins is a matter of
-    /// timing in [`Typer::run`] as well. The second value: every object of
-    /// `chains` was typed (if not, only the whole walk can tell whether
-    /// some other pointer types it).
-    pub fn along_chains(self, chains: &[Vec<ObjId>]) -> (Typing, bool) {
+    /// timing in [`Typer::run`] as well. The second value: the objects of
+    /// `chains` left untyped (another pointer may type them: see
+    /// [`super::Heap::type_chains`]).
+    pub fn along_chains(self, chains: &[Vec<ObjId>]) -> (Typing, Vec<ObjId>) {
         use std::collections::HashSet;
         let n = self.idx.len();
         let sh = Shared {
@@ -301,14 +301,15 @@ impl<'a> Typer<'a> {
                 keep(&mut w, &mut items);
             }
         }
-        let all = want.iter().all(|&id| w.is_typed(id));
+        let mut untyped: Vec<ObjId> = want.iter().copied().filter(|&id| !w.is_typed(id)).collect();
+        untyped.sort_unstable();
         drop(w);
         let Shared { types, used, entries, tiny, .. } = sh;
         let mut t = entries.into_inner().unwrap_or_else(|p| p.into_inner());
         t.types = types.into_iter().map(AtomicU32::into_inner).collect();
         t.used = used.into_iter().map(AtomicU32::into_inner).collect();
         t.tiny = tiny.into_inner().unwrap_or_else(|p| p.into_inner());
-        (t, all)
+        (t, untyped)
     }
 
     /// Malloc headers and large spans' `largeType` (Go 1.22+), span by span
