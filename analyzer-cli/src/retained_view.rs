@@ -47,13 +47,17 @@ pub fn analyze(a: &Analysis, need: Types) -> Result<Retained> {
     warnings.extend(graph.warnings.iter().cloned());
     let ret = Retention::compute(&graph, &heap.objects);
     match need {
-        Types::Top(top) if top > 0 => match ret.printed_chains(&graph, &heap.objects, top) {
-            Some(chains) => {
-                let mut budget = MAX_CHAIN_TYPED.saturating_sub(chains.iter().map(Vec::len).sum());
-                heap.type_chains(&a.bin, a.mem(), a.bias, &chains, |ids| ret.holder_chains(&graph, ids, &mut budget))
+        Types::Top(top) if top > 0 => {
+            // Long chains (a list's links) are typed faster by the whole walk.
+            let chains = ret.printed_chains(&graph, &heap.objects, top);
+            match chains.as_ref().and_then(|c| MAX_CHAIN_TYPED.checked_sub(c.iter().map(Vec::len).sum())) {
+                Some(mut budget) => {
+                    let chains = chains.unwrap_or_default();
+                    heap.type_chains(&a.bin, a.mem(), a.bias, &chains, |ids| ret.holder_chains(&graph, ids, &mut budget))
+                }
+                None => heap.type_all(&a.bin, a.mem(), a.bias),
             }
-            None => heap.type_all(&a.bin, a.mem(), a.bias),
-        },
+        }
         _ => heap.type_all(&a.bin, a.mem(), a.bias),
     }
     Ok(Retained { heap, graph, ret, warnings })

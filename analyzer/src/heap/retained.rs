@@ -152,7 +152,15 @@ impl Retention {
     /// to); `None` when a holder is held by several roots or the chains
     /// would pass `budget` objects in all.
     pub fn holder_chains(&self, graph: &Graph, ids: &[ObjId], budget: &mut usize) -> Option<Chains> {
-        let want: std::collections::HashSet<NodeId> = ids.iter().map(|&id| graph.node(id)).collect();
+        // One bit a node: every edge of the graph is tested.
+        let mut want = vec![0u64; graph.node_count().div_ceil(64)];
+        for &id in ids {
+            let v = graph.node(id) as usize;
+            if let Some(w) = want.get_mut(v / 64) {
+                *w |= 1 << (v % 64);
+            }
+        }
+        let wanted = |v: NodeId| want.get(v as usize / 64).is_some_and(|w| w >> (v % 64) & 1 != 0);
         let mut chains = Vec::new();
         for u in graph.roots.len() as NodeId..graph.node_count() as NodeId {
             // An unreachable holder types nothing in the whole walk either.
@@ -160,7 +168,7 @@ impl Retention {
                 continue;
             }
             for &v in graph.succ(u) {
-                if v == u || !want.contains(&v) {
+                if v == u || !wanted(v) {
                     continue;
                 }
                 let mut c = self.chain_to(graph, u)?;
