@@ -166,7 +166,7 @@ fn one_core(cli: &Cli, core: &Path) -> Result<Vec<u8>, (u8, String)> {
         eprintln!("goanalyze: warning: {w}");
     }
     if cli.retained {
-        let r = crate::retained_view::analyze(&a).map_err(|e| (1, e.to_string()))?;
+        let r = crate::retained_view::analyze(&a, crate::retained_view::Types::All).map_err(|e| (1, e.to_string()))?;
         for w in &r.warnings {
             eprintln!("goanalyze: warning: {w}");
         }

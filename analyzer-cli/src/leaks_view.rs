@@ -10,7 +10,8 @@ use analyzer::output::traceback::print_name;
 use analyzer::Analysis;
 
 pub fn run(a: &Analysis, json: bool) -> Result<String> {
-    let heap = analyzer::heap::Heap::read(&a.bin, &a.core, a.bias)?;
+    // Leaks need the graph, not the objects' types.
+    let heap = analyzer::heap::Heap::read_untyped(&a.bin, &a.core, a.bias)?;
     for w in &heap.warnings {
         eprintln!("goanalyze: warning: {w}");
     }

@@ -408,7 +408,7 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let json = cli.format == Format::Json;
     if cli.retained || cli.path.is_some() {
-        let r = retained_view::analyze(&a)?;
+        let r = retained_view::analyze(&a, if cli.path.is_some() { retained_view::Types::All } else { retained_view::Types::Top(cli.top) })?;
         for w in &r.warnings {
             eprintln!("goanalyze: warning: {w}");
         }

@@ -27,16 +27,45 @@ pub struct Retained {
     pub warnings: Vec<analyzer::Warning>,
 }
 
-pub fn analyze(a: &Analysis) -> Result<Retained> {
-    let heap = Heap::read(&a.bin, &a.core, a.bias)?;
+/// Which objects' types an output prints.
+#[derive(Clone, Copy)]
+pub enum Types {
+    /// Those `--retained --top N` lists (and their dominators).
+    Top(usize),
+    /// Any object's (a path's steps, the profile's frames).
+    All,
+}
+
+pub fn analyze(a: &Analysis, need: Types) -> Result<Retained> {
+    // The graph needs no types: objects are typed once it is known which
+    // ones are printed.
+    let mut heap = Heap::read_untyped(&a.bin, &a.core, a.bias)?;
     let mut warnings = heap.warnings.clone();
     let (roots, rw) = analyzer::heap::graph::process_roots(a, &heap);
     warnings.extend(rw);
     let graph = Graph::build(&heap, a.mem(), roots);
     warnings.extend(graph.warnings.iter().cloned());
     let ret = Retention::compute(&graph, &heap.objects);
+    match need {
+        Types::Top(top) if top > 0 => {
+            // Long chains (a list's links) are typed faster by the whole walk.
+            let chains = ret.printed_chains(&graph, &heap.objects, top);
+            match chains.as_ref().and_then(|c| MAX_CHAIN_TYPED.checked_sub(c.iter().map(Vec::len).sum())) {
+                Some(mut budget) => {
+                    let chains = chains.unwrap_or_default();
+                    heap.type_chains(&a.bin, a.mem(), a.bias, &chains, |ids| ret.holder_chains(&graph, ids, &mut budget))
+                }
+                None => heap.type_all(&a.bin, a.mem(), a.bias),
+            }
+        }
+        _ => heap.type_all(&a.bin, a.mem(), a.bias),
+    }
     Ok(Retained { heap, graph, ret, warnings })
 }
+
+/// Objects typed along their dominator chains at most; more, and the
+/// whole heap is typed.
+const MAX_CHAIN_TYPED: usize = 100_000;
 
 fn kind(k: RootKind) -> &'static str {
     match k {

@@ -1,5 +1,6 @@
 //! `--only heap`: the heap of 11 million objects (issue 18), `goanalyze
-//! --heap` against viewcore's `histogram` and goref's `grf core`, neither of
+//! --heap` (and `--retained`, issue 19) against viewcore's `histogram` and
+//! goref's `grf core`, neither of
 //! which the module proxy serves: build them from their public sources and
 //! name them with `VIEWCORE=/path` and `GOREF=/path` (else `viewcore` and
 //! `grf` on PATH; a missing peer is left out of the table).
@@ -87,6 +88,11 @@ pub fn run_heap(args: &Args) -> Result<()> {
     let ga = tests::bins::goanalyze();
     let mut rows: Vec<(&str, Vec<OsString>)> =
         vec![("`goanalyze CORE --heap`", argv([ga.as_os_str(), core, "--exe".as_ref(), exe, "--heap".as_ref()]))];
+    // Issue 19: the graph, dominators and top retainers (against goref's walk).
+    rows.push((
+        "`goanalyze CORE --retained --top 5`",
+        argv([ga.as_os_str(), core, "--exe".as_ref(), exe, "--retained".as_ref(), "--top".as_ref(), "5".as_ref()]),
+    ));
     if let Some(v) = peer("VIEWCORE", "viewcore") {
         rows.push(("`viewcore CORE histogram`", argv([v.as_os_str(), core, "--exe".as_ref(), exe, "histogram".as_ref()])));
     }

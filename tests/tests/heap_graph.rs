@@ -235,6 +235,49 @@ fn precise_subset_of_conservative_heapobjs() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `--retained` types only the objects it prints, walking their dominator
+/// chains (Heap::type_chains); the names must be those the whole heap's
+/// typing (Heap::read) gives, on the retain fixture (a list, a ring, a
+/// tree, a map of entries with buffers, shared objects).
+#[test]
+fn chain_typing_matches_whole_typing() {
+    use analyzer::heap::retained::Retention;
+    require_tools!("go" => "builds the fixture");
+    let fx = Build::new("retain").build().expect("build");
+    let made = producers::kernel_core(&fx.exe, &[]).expect("core");
+    let whole = load(&made.core, &fx.exe).expect("heap");
+    let a = &whole.a;
+    let mut h = Heap::read_untyped(&a.bin, a.mem(), a.bias).expect("heap");
+    assert!(h.typing.types.is_empty() && !h.typing.complete);
+    let (roots, _) = pointers::runtime_roots(&a.bin, a.mem(), a.bias, &h);
+    let g = Graph::build(&h, a.mem(), roots);
+    let ret = Retention::compute(&g, &h.objects);
+    // The objects a --top 500 listing prints (but those held by several
+    // roots), then those that point to the ones left untyped.
+    let chains: Vec<Vec<u32>> = ret.top_objects(&g, &h.objects, 500).into_iter().filter_map(|v| ret.chain_to(&g, v)).collect();
+    let mut budget = 100_000;
+    let mut holders = 0;
+    h.type_chains(&a.bin, a.mem(), a.bias, &chains, |ids| {
+        let c = ret.holder_chains(&g, ids, &mut budget);
+        holders += c.as_ref().map_or(0, Vec::len);
+        c
+    });
+    assert!(!h.typing.complete, "the chains could not be typed alone: the whole heap was typed");
+    let (mut by_pointer, mut errs) = (0, Vec::new());
+    for &id in chains.iter().flatten() {
+        let (got, want) = (h.type_label(id), whole.heap.type_label(id));
+        if got != want {
+            errs.push(format!("{:#x}: {got:?}, the whole typing says {want:?}", h.objects.user_addr(id)));
+        }
+        let e = h.typing.types[id as usize] as usize;
+        by_pointer += usize::from(h.typing.entries[e].source == analyzer::heap::types::TypeSource::Pointer);
+    }
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    // Not only what malloc headers say: the list's and tree's small nodes.
+    assert!(by_pointer > 0, "no object typed by a pointer along the chains");
+    eprintln!("{} chains, {} objects, {by_pointer} typed by pointers, {holders} holders' chains", chains.len(), chains.iter().map(Vec::len).sum::<usize>());
+}
+
 /// A core cut short: the graph is built with warnings, or the heap is
 /// refused with an error; never a panic.
 #[test]

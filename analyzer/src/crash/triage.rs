@@ -337,7 +337,7 @@ fn leak_summary(a: &Analysis, goroot_src: &str) -> Option<LeakSummary> {
     if !crate::heap::leaks::any_blocked(a) {
         return None;
     }
-    let heap = crate::heap::Heap::read(&a.bin, a.mem(), a.bias).ok()?;
+    let heap = crate::heap::Heap::read_untyped(&a.bin, a.mem(), a.bias).ok()?;
     let rep = crate::heap::leaks::find_leaks(a, &heap);
     let groups: Vec<LeakGroupSummary> = rep
         .groups

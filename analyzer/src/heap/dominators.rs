@@ -123,12 +123,13 @@ impl Dominators {
             for i in 1..=count {
                 pfirst[i] += pfirst[i - 1];
             }
-            let mut fill = pfirst.clone();
+            // `pfirst[i]` is vertex i's fill cursor, then moved back to its
+            // start (no second array of ten million offsets).
             let mut preds = vec![0u32; pfirst[count] as usize];
             for (i, &r) in vertex.iter().enumerate().skip(1) {
                 if is_root[r as usize] {
-                    preds[fill[i] as usize] = 0;
-                    fill[i] += 1;
+                    preds[pfirst[i] as usize] = 0;
+                    pfirst[i] += 1;
                 }
             }
             drop(is_root);
@@ -136,12 +137,14 @@ impl Dominators {
                 for &v in g.succ(u) {
                     if (v as usize) < n && pre[v as usize] != 0 {
                         let pv = pre[v as usize] as usize;
-                        preds[fill[pv] as usize] = pu as u32;
-                        fill[pv] += 1;
+                        preds[pfirst[pv] as usize] = pu as u32;
+                        pfirst[pv] += 1;
                     }
                 }
             }
-            drop(fill);
+            drop(pre);
+            pfirst.copy_within(0..count, 1);
+            pfirst[0] = 0;
 
             // Semidominators, in reverse preorder, by eval/link with path
             // compression over the forest `anc` of the vertices done so far.

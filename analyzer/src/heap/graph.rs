@@ -17,6 +17,9 @@ use super::pointers::{self, ScanKind};
 use super::Heap;
 use crate::memory::Memory;
 
+/// Span bytes scanned between giving the core's mapped pages back.
+const RELEASE_EVERY: u64 = 64 << 20;
+
 /// A node of the graph: a root (below [`Graph::roots`]`.len()`) or an object.
 pub type NodeId = u32;
 
@@ -119,6 +122,8 @@ impl Graph {
             })
             .collect();
         let unreadable = std::sync::atomic::AtomicUsize::new(0);
+        // Each span is read once: its pages need not stay resident after.
+        let scanned = std::sync::atomic::AtomicU64::new(0);
         // Per span: each object's edges, flattened, plus per-object counts.
         let (lo_addr, hi_addr) = heap_bounds(idx);
         let per_span: Vec<(Vec<u32>, Vec<NodeId>, Vec<ObjId>)> = (0..idx.spans.len())
@@ -146,6 +151,11 @@ impl Graph {
                         unreadable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     counts.push((out.len() - before) as u32);
+                }
+                let bytes = idx.spans[k].bytes();
+                let before = scanned.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+                if (before + bytes) / RELEASE_EVERY != before / RELEASE_EVERY {
+                    mem.release_pages();
                 }
                 (counts, out, guessed)
             })

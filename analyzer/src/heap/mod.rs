@@ -81,6 +81,56 @@ impl Heap {
     /// [`Heap::read`], with extra typed roots (runtime address, DWARF
     /// type): goroutine stack frames' variables ([`frame_roots::collect`]).
     pub fn read_with_roots(bin: &Binary, mem: &dyn Memory, bias: u64, roots: &[(u64, crate::dwarf::TypeRef)]) -> Result<Heap> {
+        Self::read_impl(bin, mem, bias, Some(roots))
+    }
+
+    /// [`Heap::read`] without typing the objects (the walk from the roots
+    /// costs as much as the object graph): for what needs only the graph
+    /// (leaks, retained sizes). [`Heap::type_all`] or [`Heap::type_objects`]
+    /// types them later.
+    pub fn read_untyped(bin: &Binary, mem: &dyn Memory, bias: u64) -> Result<Heap> {
+        Self::read_impl(bin, mem, bias, None)
+    }
+
+    /// Type every object (as [`Heap::read`] does), unless done already.
+    pub fn type_all(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64) {
+        if !self.typing.complete {
+            self.typing = types::Typer::new(bin, mem, bias, &self.objects).run();
+        }
+    }
+
+    /// Type the objects of `chains` (those a report prints, each after its
+    /// dominators: see [`types::Typer::along_chains`]) as [`Heap::type_all`]
+    /// would, walking only them. An object the chains leave untyped may be
+    /// typed by another pointer to it: `preds` gives, for such objects,
+    /// chains through each object that points to them (each ending with
+    /// the pointer's holder, then the object), or `None` when it cannot
+    /// (then the whole heap is typed). Once every untyped object's holders
+    /// were walked, none can type it.
+    pub fn type_chains(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64, chains: &[Vec<ObjId>], mut preds: impl FnMut(&[ObjId]) -> Option<Vec<Vec<ObjId>>>) {
+        /// Rounds of holders looked for, at most.
+        const ROUNDS: usize = 8;
+        if self.typing.complete {
+            return;
+        }
+        let mut chains = chains.to_vec();
+        let mut asked: std::collections::HashSet<ObjId> = std::collections::HashSet::new();
+        for _ in 0..ROUNDS {
+            let (t, untyped) = types::Typer::new(bin, mem, bias, &self.objects).along_chains(&chains);
+            let new: Vec<ObjId> = untyped.into_iter().filter(|id| asked.insert(*id)).collect();
+            if new.is_empty() {
+                self.typing = t;
+                return;
+            }
+            match preds(&new) {
+                Some(more) => chains.extend(more),
+                None => break,
+            }
+        }
+        self.type_all(bin, mem, bias);
+    }
+
+    fn read_impl(bin: &Binary, mem: &dyn Memory, bias: u64, typed_roots: Option<&[(u64, crate::dwarf::TypeRef)]>) -> Result<Heap> {
         let layout = layout::HeapLayout::for_binary(bin)?;
         let mheap = spans::find_mheap(bin, mem, bias, &layout)?;
         let set = spans::read_spans(bin, mem, &layout, mheap)?;
@@ -91,7 +141,10 @@ impl Heap {
         let go122 = bin.go_minor().unwrap_or(26) >= 22;
         let objects = ObjectIndex::build(mem, in_use, go122);
         warnings.extend(objects.warnings.iter().cloned());
-        let typing = types::Typer::new(bin, mem, bias, &objects).run_with_roots(roots);
+        let typing = match typed_roots {
+            Some(roots) => types::Typer::new(bin, mem, bias, &objects).run_with_roots(roots),
+            None => Typing::none(),
+        };
         let runtime = stats::read(bin, mem, bias, &layout);
         let ptrinfo = pointers::PtrInfo::new(bin, mem, &layout, mheap, &objects.spans);
         Ok(Heap { layout, mheap, sweepgen, other_spans, objects, typing, runtime, ptrinfo, warnings, address_space: None })

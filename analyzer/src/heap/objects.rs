@@ -114,14 +114,20 @@ impl ObjectIndex {
     }
     /// The object's size in the heap (its size class, or its pages).
     pub fn size(&self, id: ObjId) -> u64 {
-        self.spans[self.span_of(id)].elemsize
+        self.spans[self.span_of_quick(id)].elemsize
     }
     /// Where the object's value starts: after the type header if it has one.
     pub fn user_addr(&self, id: ObjId) -> u64 {
         let base = self.addrs[id as usize];
-        // The page table, when there is one, is quicker than span_of's search.
-        let s = if self.pages.is_empty() { self.span_of(id) } else { self.span_at(base).unwrap_or_else(|| self.span_of(id)) };
-        base + if self.headers[s] { MALLOC_HEADER_SIZE } else { 0 }
+        base + if self.headers[self.span_of_quick(id)] { MALLOC_HEADER_SIZE } else { 0 }
+    }
+    /// [`Self::span_of`] by the page table, when there is one (quicker
+    /// than the search: callers ask for millions of objects).
+    fn span_of_quick(&self, id: ObjId) -> usize {
+        if self.pages.is_empty() {
+            return self.span_of(id);
+        }
+        self.addrs.get(id as usize).and_then(|&a| self.span_at(a)).unwrap_or_else(|| self.span_of(id))
     }
 
     /// The span holding `addr`, if it is in a span in use.
@@ -150,6 +156,10 @@ impl ObjectIndex {
         }
         let base = s.start + i * s.elemsize;
         let (lo, hi) = (self.first[k] as usize, self.first[k + 1] as usize);
+        // A full span (most of a big heap's): slot i is its i-th object.
+        if (hi - lo) as u64 == s.nelems && self.addrs.get(lo + i as usize) == Some(&base) {
+            return Some(((lo + i as usize) as ObjId, k));
+        }
         let j = self.addrs[lo..hi].binary_search(&base).ok()?;
         Some(((lo + j) as ObjId, k))
     }

@@ -117,7 +117,7 @@ impl<'a> Namer<'a> {
     /// The map type of object node `u` when it is a map's header.
     pub fn map_header(&self, u: NodeId) -> Option<u64> {
         let id = self.g.object(u)?;
-        let e = self.heap.typing.types[id as usize];
+        let e = self.heap.typing.types.get(id as usize).copied().unwrap_or(super::types::UNTYPED);
         if e == super::types::UNTYPED {
             return None;
         }
@@ -152,7 +152,7 @@ impl<'a> Namer<'a> {
             *in_map = Some(mt);
             return String::new();
         }
-        let entry = self.heap.typing.types[uid as usize];
+        let entry = self.heap.typing.types.get(uid as usize).copied().unwrap_or(super::types::UNTYPED);
         let te = (entry != super::types::UNTYPED).then(|| &self.heap.typing.entries[entry as usize]);
         if let Some(mt) = *in_map {
             if te.is_none_or(|t| is_map_internal(&t.name)) {

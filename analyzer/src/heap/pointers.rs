@@ -218,6 +218,9 @@ pub struct SpanScanner<'h> {
     heap_bits: Option<Cow<'h, [u8]>>,
     /// The last type read from a header (objects of a span mostly share it).
     last_type: Option<(u64, Option<TypeMask<'h>>)>,
+    /// The span's bytes when the core has them in one piece (the memory's
+    /// region is looked up once a span, not once an object).
+    bytes: Option<&'h [u8]>,
 }
 
 impl<'h> SpanScanner<'h> {
@@ -234,7 +237,8 @@ impl<'h> SpanScanner<'h> {
         } else {
             None
         };
-        SpanScanner { heap, mem, k, heap_bits, last_type: None }
+        let bytes = if s.noscan { None } else { usize::try_from(s.bytes()).ok().and_then(|n| mem.slice(s.start, n)) };
+        SpanScanner { heap, mem, k, heap_bits, last_type: None, bytes }
     }
 
     fn span(&self) -> &'h Span {
@@ -250,7 +254,11 @@ impl<'h> SpanScanner<'h> {
             return ScanKind::NoPointers;
         }
         let base = heap.objects.base(id);
-        let Some(obj) = bytes_of(self.mem, base, s.elemsize) else {
+        let whole = self.bytes.and_then(|b| {
+            let at = usize::try_from(base.checked_sub(s.start)?).ok()?;
+            b.get(at..at.checked_add(usize::try_from(s.elemsize).ok()?)?)
+        });
+        let Some(obj) = whole.map(Cow::Borrowed).or_else(|| bytes_of(self.mem, base, s.elemsize)) else {
             return ScanKind::Unreadable;
         };
         let info = &heap.ptrinfo;

@@ -8,7 +8,7 @@
 
 use super::dominators::{Csr, Dominators, SUPER_ROOT, UNREACHABLE};
 use super::graph::{Graph, NodeId};
-use super::objects::ObjectIndex;
+use super::objects::{ObjId, ObjectIndex};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetainedSummary {
@@ -34,6 +34,9 @@ pub struct Retention {
 
 impl Retention {
     pub fn compute(graph: &Graph, idx: &ObjectIndex) -> Retention {
+        // The dominators first: their working arrays are gone by the time
+        // the sizes' array is made (the peak is lower).
+        let dom = Self::dominators(graph);
         let nroots = graph.roots.len();
         let mut bytes = vec![0u64; graph.node_count()];
         for (k, s) in idx.spans.iter().enumerate() {
@@ -43,14 +46,21 @@ impl Retention {
                 }
             }
         }
-        Self::from_sizes(graph, bytes)
+        Self::sum(graph, dom, bytes)
     }
 
     /// `bytes`: per node, its own size (0 for the roots).
-    pub fn from_sizes(graph: &Graph, mut bytes: Vec<u64>) -> Retention {
+    pub fn from_sizes(graph: &Graph, bytes: Vec<u64>) -> Retention {
+        Self::sum(graph, Self::dominators(graph), bytes)
+    }
+
+    fn dominators(graph: &Graph) -> Dominators {
+        let roots: Vec<NodeId> = (0..graph.roots.len() as NodeId).collect();
+        Dominators::compute(Csr { first: &graph.first, edges: &graph.edges }, &roots)
+    }
+
+    fn sum(graph: &Graph, dom: Dominators, mut bytes: Vec<u64>) -> Retention {
         let nroots = graph.roots.len();
-        let roots: Vec<NodeId> = (0..nroots as NodeId).collect();
-        let dom = Dominators::compute(Csr { first: &graph.first, edges: &graph.edges }, &roots);
         let n = graph.node_count();
         bytes.resize(n, 0);
         let mut objects: Vec<u32> = (0..n).map(|v| (v >= nroots) as u32).collect();
@@ -106,6 +116,68 @@ impl Retention {
         }
         cand.sort_unstable_by_key(key);
         cand
+    }
+}
+
+/// Chains of objects to type (see [`super::Heap::type_chains`]).
+pub type Chains = Vec<Vec<ObjId>>;
+
+impl Retention {
+    /// The objects [`Retention::top_objects`] lists, each as a chain from
+    /// its dominator nearest a root down to it (what the listing prints);
+    /// `None` when one is held by several roots (which pointer types it is
+    /// on no chain).
+    pub fn printed_chains(&self, graph: &Graph, idx: &ObjectIndex, top: usize) -> Option<Chains> {
+        let mut chains = Vec::new();
+        for v in self.top_objects(graph, idx, top) {
+            chains.push(self.chain_to(graph, v)?);
+        }
+        Some(chains)
+    }
+
+    /// Object node `v`'s dominators nearest a root first, then `v`, as
+    /// objects; `None` when the outermost is held by several roots.
+    pub fn chain_to(&self, graph: &Graph, v: NodeId) -> Option<Vec<ObjId>> {
+        let mut nodes: Vec<NodeId> = std::iter::once(v).chain(self.dom.chain(v)).collect();
+        let outer = *nodes.last()?;
+        if graph.object(outer).is_some() && self.dom.idom[outer as usize] >= SUPER_ROOT {
+            return None;
+        }
+        nodes.reverse();
+        Some(nodes.into_iter().filter_map(|n| graph.object(n)).collect())
+    }
+
+    /// For objects `ids`: a chain through every reachable object that
+    /// points to one of them (its dominators, it, then the object pointed
+    /// to); `None` when a holder is held by several roots or the chains
+    /// would pass `budget` objects in all.
+    pub fn holder_chains(&self, graph: &Graph, ids: &[ObjId], budget: &mut usize) -> Option<Chains> {
+        // One bit a node: every edge of the graph is tested.
+        let mut want = vec![0u64; graph.node_count().div_ceil(64)];
+        for &id in ids {
+            let v = graph.node(id) as usize;
+            if let Some(w) = want.get_mut(v / 64) {
+                *w |= 1 << (v % 64);
+            }
+        }
+        let wanted = |v: NodeId| want.get(v as usize / 64).is_some_and(|w| w >> (v % 64) & 1 != 0);
+        let mut chains = Vec::new();
+        for u in graph.roots.len() as NodeId..graph.node_count() as NodeId {
+            // An unreachable holder types nothing in the whole walk either.
+            if self.dom.idom[u as usize] == UNREACHABLE {
+                continue;
+            }
+            for &v in graph.succ(u) {
+                if v == u || !wanted(v) {
+                    continue;
+                }
+                let mut c = self.chain_to(graph, u)?;
+                c.extend(graph.object(v));
+                *budget = budget.checked_sub(c.len())?;
+                chains.push(c);
+            }
+        }
+        Some(chains)
     }
 }
 

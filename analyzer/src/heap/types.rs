@@ -79,6 +79,9 @@ pub struct Typing {
     /// Tiny allocations (noscan, under 16 bytes, packed into 16-byte
     /// blocks) found through typed pointers: address -> entry.
     pub tiny: HashMap<u64, u32>,
+    /// Every object was typed ([`Typer::run`]); false: only some
+    /// ([`Typer::along_chains`]), or none.
+    pub complete: bool,
 }
 
 impl Typing {
@@ -92,8 +95,15 @@ impl Typing {
         i
     }
     pub fn name(&self, id: ObjId) -> Option<&str> {
-        let t = self.types[id as usize];
+        let t = self.types.get(id as usize).copied().unwrap_or(UNTYPED);
         (t != UNTYPED).then(|| self.entries[t as usize].name.as_str())
+    }
+
+    /// No object typed yet (a heap read for its graph only).
+    pub fn none() -> Typing {
+        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: Vec::new(), used: Vec::new(), tiny: HashMap::new(), complete: false };
+        t.entries.push(TypeEntry { name: String::new(), rtype: None, source: TypeSource::Pointer });
+        t
     }
 }
 
@@ -200,8 +210,8 @@ impl<'a> Typer<'a> {
     /// roots after the package variables.
     pub fn run_with_roots(self, extra: &[(u64, crate::dwarf::TypeRef)]) -> Typing {
         let n = self.idx.len();
-        let mut t = Typing { entries: Vec::new(), by_name: HashMap::new(), types: Vec::new(), used: Vec::new(), tiny: HashMap::new() };
-        t.entries.push(TypeEntry { name: String::new(), rtype: None, source: TypeSource::Pointer });
+        let mut t = Typing::none();
+        t.complete = true;
         let sh = Shared {
             types: (0..n).map(|_| AtomicU32::new(UNTYPED)).collect(),
             used: (0..n).map(|_| AtomicU32::new(USED_UNKNOWN)).collect(),
@@ -237,6 +247,71 @@ impl<'a> Typer<'a> {
         t
     }
 
+    /// Type the objects of `chains` as [`Typer::run`] would, walking only
+    /// them: each chain is an object's dominators, the one a root points to
+    /// first, then the object. Every object of the heap that has one gets
+    /// its type from its allocation first in [`Typer::run`], and the walk
+    /// never overrides that; the others get the first claim of a typed
+    /// pointer to them, and every path from a root to a chain's object goes
+    /// through the chain, so the claims made walking it (from the package
+    /// variables, then from each link) are those the whole walk makes.
+    /// Objects that point to a link from inside the chain's subtree could
+    /// claim it too: when their claims differ, which one wins is a matter of
+    /// timing in [`Typer::run`] as well. The second value: the objects of
+    /// `chains` left untyped (another pointer may type them: see
+    /// [`super::Heap::type_chains`]).
+    pub fn along_chains(self, chains: &[Vec<ObjId>]) -> (Typing, Vec<ObjId>) {
+        use std::collections::HashSet;
+        let n = self.idx.len();
+        let sh = Shared {
+            types: (0..n).map(|_| AtomicU32::new(UNTYPED)).collect(),
+            used: (0..n).map(|_| AtomicU32::new(USED_UNKNOWN)).collect(),
+            entries: Mutex::new(Typing::none()),
+            tiny: Mutex::new(HashMap::new()),
+            walked: AtomicU64::new(0),
+        };
+        let want: HashSet<ObjId> = chains.iter().flatten().copied().filter(|&id| (id as usize) < n).collect();
+        let mut w = Worker::new(&self, &sh);
+        // What is left to walk of each wanted object (the rest is dropped).
+        let mut items: HashMap<ObjId, (Arc<RType>, u64)> = HashMap::new();
+        let keep = |w: &mut Worker<'_>, items: &mut HashMap<ObjId, (Arc<RType>, u64)>| {
+            for (id, rt, k) in w.work.drain(..) {
+                if want.contains(&id) {
+                    items.entry(id).or_insert((rt, k));
+                }
+            }
+        };
+        for &id in &want {
+            w.type_allocation(id, self.idx.span_of(id));
+        }
+        keep(&mut w, &mut items);
+        w.type_globals();
+        keep(&mut w, &mut items);
+        let mut walked = HashSet::new();
+        // A chain's last object types nothing wanted (another chain's link
+        // it may be is walked as such).
+        for &id in chains.iter().flat_map(|c| &c[..c.len().saturating_sub(1)]) {
+            if !walked.insert(id) {
+                continue;
+            }
+            if let Some((rt, k)) = items.get(&id).cloned() {
+                if rt.ptr_bytes != 0 {
+                    w.walk_elems(id, &rt, 0, k.min(MAX_ARRAY_WALK));
+                }
+                keep(&mut w, &mut items);
+            }
+        }
+        let mut untyped: Vec<ObjId> = want.iter().copied().filter(|&id| !w.is_typed(id)).collect();
+        untyped.sort_unstable();
+        drop(w);
+        let Shared { types, used, entries, tiny, .. } = sh;
+        let mut t = entries.into_inner().unwrap_or_else(|p| p.into_inner());
+        t.types = types.into_iter().map(AtomicU32::into_inner).collect();
+        t.used = used.into_iter().map(AtomicU32::into_inner).collect();
+        t.tiny = tiny.into_inner().unwrap_or_else(|p| p.into_inner());
+        (t, untyped)
+    }
+
     /// Malloc headers and large spans' `largeType` (Go 1.22+), span by span
     /// on all threads.
     fn type_allocations(&self, pool: &Pool<'a>) {
@@ -245,18 +320,10 @@ impl<'a> Typer<'a> {
         (0..idx.spans.len()).into_par_iter().for_each(|k| {
             let s = &idx.spans[k];
             let (lo, hi) = (idx.first[k], idx.first[k + 1]);
-            if idx.headers[k] {
+            if idx.headers[k] || (s.sizeclass == 0 && !s.noscan && s.large_type != 0 && hi > lo) {
                 let mut w = pool.get();
                 for id in lo..hi {
-                    let Ok(tp) = w.mem.u64(idx.base(id)) else { continue };
-                    if let Some(rt) = w.rt.get(tp) {
-                        w.set_from_allocation(id, rt, s.elemsize - MALLOC_HEADER_SIZE);
-                    }
-                }
-            } else if s.sizeclass == 0 && !s.noscan && s.large_type != 0 && hi > lo {
-                let mut w = pool.get();
-                if let Some(rt) = w.rt.get(s.large_type) {
-                    w.set_from_allocation(lo, rt, s.elemsize);
+                    w.type_allocation(id, k);
                 }
             }
         });
@@ -355,6 +422,23 @@ impl<'a> Worker<'a> {
         let e = self.entry_of(rt.addr, form, TypeSource::Allocation, Some(rt.addr), || if n >= 2 { format!("[]{}", rt.name) } else { rt.name.clone() });
         if self.set(id, e, n * rt.size, n) {
             self.work.push((id, rt, n));
+        }
+    }
+
+    /// Type object `id` (of span `k`) by its malloc header or its large
+    /// span's `largeType`, if it has one.
+    fn type_allocation(&mut self, id: ObjId, k: usize) {
+        let idx = self.idx;
+        let s = &idx.spans[k];
+        if idx.headers[k] {
+            let Ok(tp) = self.mem.u64(idx.base(id)) else { return };
+            if let Some(rt) = self.rt.get(tp) {
+                self.set_from_allocation(id, rt, s.elemsize - MALLOC_HEADER_SIZE);
+            }
+        } else if s.sizeclass == 0 && !s.noscan && s.large_type != 0 && id == idx.first[k] {
+            if let Some(rt) = self.rt.get(s.large_type) {
+                self.set_from_allocation(id, rt, s.elemsize);
+            }
         }
     }
 
