@@ -24,9 +24,16 @@
 //! `runtime.g` struct itself is a heap object reachable from `allgs` (a
 //! global), so it is not a root here.
 //!
-//! What a running goroutine holds in registers is not in memory and is not
-//! a root (the runtime would scan the registers that `asyncPreempt` saved;
-//! a core's threads' registers are lost to it): [`stack_roots`] warns.
+//! What a running goroutine holds in registers: when a signal interrupted
+//! it (a kernel core of a crash: the faulting goroutine, and those the
+//! runtime's SIGQUIT stopped on other threads), the kernel saved them in
+//! the signal frame, and each that points into a heap object is a
+//! conservative root ([`register_roots`]). Registers known only from the
+//! core's thread notes are in no memory a root can name: [`stack_roots`]
+//! warns.
+//!
+//! With DWARF, a frame's precise roots are split by variable and named as
+//! a Go developer names them ([`super::stackvars`]).
 
 use crate::analysis::{Analysis, Depth, GoroutineReport};
 use crate::binary::Binary;
@@ -34,6 +41,7 @@ use crate::memory::Memory;
 use crate::unwind::Frame;
 
 use super::graph::{Root, RootKind};
+use super::stackvars::FrameVars;
 
 const PCDATA_STACK_MAP_INDEX: u32 = 1;
 const FUNCDATA_ARGS_POINTER_MAPS: u32 = 0;
@@ -176,7 +184,7 @@ pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<String>, StackRootStats) {
     }
     if in_registers > 0 {
         warnings.push(format!(
-            "{in_registers} goroutines were running: what they held only in registers is not a root"
+            "{in_registers} goroutines were running with their registers only in the core's thread notes: what they held only in registers is not a root"
         ));
     }
     (roots, warnings, stats)
@@ -251,6 +259,18 @@ struct FrameScan {
 
 /// The roots of one goroutine (whose stack is walked whole).
 pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -> (Vec<Root>, Vec<String>, StackRootStats) {
+    goroutine_roots_named(a, r, extra, true)
+}
+
+/// [`goroutine_roots`], its frames' precise roots split by variable (with
+/// DWARF) or, with `by_variable` false, one per frame area as without
+/// DWARF: the same words either way (the tests compare them).
+pub fn goroutine_roots_named(
+    a: &Analysis,
+    r: &GoroutineReport,
+    extra: &ExtraLayout,
+    by_variable: bool,
+) -> (Vec<Root>, Vec<String>, StackRootStats) {
     let bin = &a.bin;
     let mem = a.mem();
     let g = &r.g;
@@ -263,13 +283,19 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
     // Stopped at no safe point: the innermost frame is scanned as the
     // runtime scans an asynchronously preempted one.
     let mut conservative_next = r.start_regs.is_some();
-    if conservative_next {
+    // A signal frame saved the registers in memory: they are roots
+    // ([`register_roots`]); a thread's own registers (a core's notes) are not.
+    if conservative_next && !r.start_source.starts_with("signal frame") {
         warnings.push(REGISTERS.to_string());
     }
     let mut callee_sigpanic = false;
     let name_of = |f: &Frame| bin.pcln.func_name(&f.func).to_string();
+    // Per frame, its variables' slots (with DWARF): the names of its roots.
+    let di = if bin.has_dwarf && by_variable { bin.debug_info().ok() } else { None };
+    let mut frame_vars: Vec<Option<FrameVars>> = Vec::with_capacity(r.stack.frames.len());
     for (i, f) in r.stack.frames.iter().enumerate() {
         stats.frames += 1;
+        frame_vars.push(None);
         let fname = name_of(f);
         let injected = matches!(fname.as_str(), "runtime.asyncPreempt" | "runtime.debugCallV2");
         let (varp, argp) = varp_argp(bin, f);
@@ -318,8 +344,18 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
             conservative(Some("no moduledata (gofunc)".into()), &mut scan, &mut warnings);
             continue;
         };
+        let before = scan.roots.len();
         match precise_frame(bin, gofunc, rodata, f, continpc, varp, argp, i, &label, goid, &mut scan) {
-            Ok(()) => {}
+            Ok(()) => {
+                if let Some(di) = di {
+                    let fv = FrameVars::of_frame(a, di, goid, f, (g.stack_lo, g.stack_hi));
+                    let area: Vec<Root> = scan.roots.drain(before..).collect();
+                    for root in area {
+                        fv.split(root, &mut scan.roots);
+                    }
+                    frame_vars[i] = Some(fv);
+                }
+            }
             Err(why) => {
                 stats.conservative_frames += 1;
                 conservative(Some(why), &mut scan, &mut warnings);
@@ -353,7 +389,8 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
     }
     let mut roots = scan.roots;
     let mut objs = Vec::new();
-    stats.stack_objects = live_stack_objects(mem, g.stack_lo, g.stack_hi, &roots, into_stack, scan.objects, r, bin, &mut objs);
+    stats.stack_objects =
+        live_stack_objects(mem, g.stack_lo, g.stack_hi, &roots, into_stack, scan.objects, r, bin, &frame_vars, &mut objs);
     roots.extend(objs);
     roots.retain(|r| r.len > 0 && r.mask.as_ref().is_none_or(|m| m.iter().any(|&b| b != 0)));
     (roots, warnings, stats)
@@ -484,6 +521,7 @@ fn live_stack_objects(
     mut objects: Vec<StackObject>,
     r: &GoroutineReport,
     bin: &Binary,
+    frame_vars: &[Option<FrameVars>],
     out: &mut Vec<Root>,
 ) -> usize {
     if objects.is_empty() {
@@ -525,13 +563,16 @@ fn live_stack_objects(
         let len = o.ptr_bytes.min(o.size) & !7;
         in_stack(o.addr, len, o.mask.as_deref(), &mut todo);
         let f = &r.stack.frames[o.frame];
-        let name = format!(
-            "goroutine {} {}+{:#x} stack object (sp+{:#x})",
-            r.g.goid,
-            bin.pcln.func_name(&f.func),
-            f.offset,
-            o.addr.wrapping_sub(f.sp)
-        );
+        let named = frame_vars.get(o.frame).and_then(Option::as_ref).and_then(|fv| fv.object_name(o.addr, o.size));
+        let name = named.unwrap_or_else(|| {
+            format!(
+                "goroutine {} {}+{:#x} stack object (sp+{:#x})",
+                r.g.goid,
+                bin.pcln.func_name(&f.func),
+                f.offset,
+                o.addr.wrapping_sub(f.sp)
+            )
+        });
         out.push(stack_root(name, r.g.goid, o.addr, len, o.mask.clone()));
     }
     count
@@ -619,7 +660,8 @@ pub fn inspect(a: &Analysis, heap: &super::Heap) -> Vec<GoroutineRoots> {
         .par_iter()
         .map(|r| {
             let r = a.walked(r, Depth::Full);
-            let (roots, warnings, st) = goroutine_roots(a, &r, &extra);
+            let (mut roots, warnings, st) = goroutine_roots(a, &r, &extra);
+            roots.extend(super::stackvars::register_roots(a, &r, &|p| idx.find(p).is_some()));
             let sp = r.stack.frames.first().map_or(0, |f| f.sp);
             let conservative_targets = if sp >= r.g.stack_lo && sp < r.g.stack_hi {
                 words_targets(idx, mem, sp & !7, r.g.stack_hi - (sp & !7), None)
@@ -647,6 +689,21 @@ pub fn inspect(a: &Analysis, heap: &super::Heap) -> Vec<GoroutineRoots> {
                 conservative_targets,
                 warnings,
             }
+        })
+        .collect()
+}
+
+/// The saved registers of every goroutine a signal interrupted while it
+/// ran (see [`super::stackvars::register_roots`]) that point into an
+/// object of `heap`: conservative roots.
+pub fn register_roots(a: &Analysis, heap: &super::Heap) -> Vec<Root> {
+    let keep = |p: u64| heap.objects.find(p).is_some();
+    a.goroutines
+        .iter()
+        .filter(|r| r.start_regs.is_some())
+        .flat_map(|r| {
+            let r = a.walked(r, Depth::Full);
+            super::stackvars::register_roots(a, &r, &keep)
         })
         .collect()
 }

@@ -1,0 +1,147 @@
+//! Names for stack roots: which of a frame's live pointer slots belong to
+//! which variable, from the DWARF locations of the frame's arguments and
+//! locals at its pc (the same places `--vars` reads them from), and the
+//! saved registers of goroutines a signal interrupted.
+//!
+//! Only the grouping and the names change: a frame's roots are split so
+//! that each variable's pointer words become one root named
+//! `goroutine 17, main.worker, var buf` (`arg p` for a parameter, a
+//! variable that escaped to the heap named without DWARF's `&`); the words
+//! no variable covers (spill slots, temporaries, results) stay in the
+//! frame-area root. Every word the stack maps mark is still scanned once.
+
+use std::sync::Arc;
+
+use crate::analysis::{Analysis, GoroutineReport};
+use crate::dwarf::locations::FrameContext;
+use crate::dwarf::DebugInfo;
+use crate::memory::Memory;
+use crate::unwind::Frame;
+
+use super::graph::{Root, RootKind};
+
+/// One variable's bytes in a frame.
+struct Span {
+    lo: u64,
+    hi: u64,
+    name: Arc<str>,
+}
+
+/// The variables of one physical frame that are in memory at its pc, the
+/// innermost inlined call's first (its variables take a word that two
+/// describe), arguments before locals.
+#[derive(Default)]
+pub struct FrameVars {
+    spans: Vec<Span>,
+}
+
+impl FrameVars {
+    /// The variables of frame `f` of goroutine `goid` (none when `di` has
+    /// no function at its pc).
+    pub fn of_frame(a: &Analysis, di: &DebugInfo, goid: u64, f: &Frame, stack: (u64, u64)) -> FrameVars {
+        let mut spans = Vec::new();
+        let pc = f.sym_pc.wrapping_sub(a.bias);
+        let cx = FrameContext { cfa: f.fp, regs: None, mem: &a.core, bias: a.bias };
+        for lf in &f.logical {
+            for v in crate::vars::scope_vars(di, a, f, lf) {
+                let Some(size) = v.ty.and_then(|t| di.type_at(t)).map(|t| t.size) else { continue };
+                let Ok(parts) = di.memory_parts(&v, pc, size, &cx) else { continue };
+                if parts.is_empty() {
+                    continue;
+                }
+                let (what, bare) = match v.name.strip_prefix('&') {
+                    Some(n) => ("var", n),
+                    None if v.is_param => ("arg", v.name.as_str()),
+                    None => ("var", v.name.as_str()),
+                };
+                let name: Arc<str> = format!("goroutine {goid}, {}, {what} {bare}", lf.name).into();
+                for (_, addr, len) in parts {
+                    // Only slots of this goroutine's stack.
+                    if addr >= stack.0 && addr.saturating_add(len) <= stack.1 {
+                        spans.push(Span { lo: addr, hi: addr + len, name: name.clone() });
+                    }
+                }
+            }
+        }
+        FrameVars { spans }
+    }
+
+    fn covering(&self, addr: u64, len: u64) -> Option<&Span> {
+        self.spans.iter().find(|s| addr >= s.lo && addr.saturating_add(len) <= s.hi)
+    }
+
+    /// The name of the variable that is exactly the stack object at
+    /// `[addr, addr+len)`, or holds it.
+    pub fn object_name(&self, addr: u64, len: u64) -> Option<String> {
+        self.covering(addr, len.max(1)).map(|s| s.name.to_string())
+    }
+
+    /// Split `root` (a precise frame-area root) by variable: append one
+    /// root per variable holding some of its pointer words, then what is
+    /// left of `root` (dropped later if no word is left).
+    pub fn split(&self, mut root: Root, out: &mut Vec<Root>) {
+        let Some(mask) = root.mask.as_mut() else {
+            out.push(root);
+            return;
+        };
+        if self.spans.is_empty() {
+            out.push(root);
+            return;
+        }
+        // (name, word addresses), in the order first met.
+        let mut groups: Vec<(Arc<str>, Vec<u64>)> = Vec::new();
+        for i in 0..root.len / 8 {
+            let (byte, bit) = ((i / 8) as usize, i % 8);
+            if mask.get(byte).is_none_or(|b| b >> bit & 1 == 0) {
+                continue;
+            }
+            let at = root.addr + i * 8;
+            let Some(s) = self.covering(at, 8) else { continue };
+            mask[byte] &= !(1 << bit);
+            match groups.iter_mut().find(|g| Arc::ptr_eq(&g.0, &s.name)) {
+                Some(g) => g.1.push(at),
+                None => groups.push((s.name.clone(), vec![at])),
+            }
+        }
+        for (name, words) in groups {
+            let (lo, hi) = (words[0], words[words.len() - 1] + 8);
+            let mut m = vec![0u8; ((hi - lo) / 8).div_ceil(8) as usize];
+            for w in words {
+                let i = (w - lo) / 8;
+                m[(i / 8) as usize] |= 1 << (i % 8);
+            }
+            out.push(Root { kind: RootKind::Stack, name: name.to_string(), goid: root.goid, addr: lo, len: hi - lo, mask: Some(m) });
+        }
+        out.push(root);
+    }
+}
+
+/// The general registers of goroutine `r` when its walk started from a
+/// signal frame's saved context: one conservative root per register, at
+/// the word where the kernel saved it, kept when `keep` says its value
+/// points into a heap object. A running goroutine stops at no safe point,
+/// so a pointer it held only in a register is live and in no stack slot.
+pub fn register_roots(a: &Analysis, r: &GoroutineReport, keep: &dyn Fn(u64) -> bool) -> Vec<Root> {
+    let Some(regs) = r.start_regs.as_deref() else { return Vec::new() };
+    let Some(t) = r.thread.and_then(|tid| a.threads.iter().find(|t| t.tid == tid)) else { return Vec::new() };
+    let Some(frame) = a.signal_chain(t).frames.iter().find(|f| f.regs == *regs) else { return Vec::new() };
+    // The function the signal interrupted (the walk may have dropped the
+    // runtime's crash frames above it).
+    let func = match a.unwinder().find_func(regs.pc()) {
+        Some(f) => a.bin.pcln.func_name(&f).to_string(),
+        None => format!("pc {:#x}", regs.pc()),
+    };
+    let goid = r.g.goid;
+    crate::unwind::sigframe::saved_registers(a.bin.arch, frame.addr)
+        .into_iter()
+        .filter(|&(_, at)| a.core.u64(at).is_ok_and(keep))
+        .map(|(reg, at)| Root {
+            kind: RootKind::Stack,
+            name: format!("goroutine {goid}, {func}, register {reg} (conservative)"),
+            goid: Some(goid),
+            addr: at,
+            len: 8,
+            mask: None,
+        })
+        .collect()
+}
