@@ -71,6 +71,9 @@ pub struct ExtraLayout {
     pub sudog_waitlink: Option<u64>,
     /// Where these came from ("DWARF" or "Go version rules").
     pub source: String,
+    /// Where each function's variables are at a pc, as found (naming the
+    /// roots: [`super::stackvars`]); shared by the clones of a pass.
+    pub var_layouts: std::sync::Arc<super::stackvars::LayoutCache>,
 }
 
 const EXTRA_NEEDED: &[(&str, bool)] = &[
@@ -104,6 +107,7 @@ impl ExtraLayout {
                     sudog_c: f("sudog.c"),
                     sudog_waitlink: f("sudog.waitlink"),
                     source: "DWARF".into(),
+                    var_layouts: Default::default(),
                 };
             }
         }
@@ -135,6 +139,7 @@ impl ExtraLayout {
             sudog_c: known.then_some(if wide { 88 } else { 80 }),
             sudog_waitlink: known.then_some(if wide { 72 } else { 64 }),
             source: format!("Go 1.{minor} layout rules"),
+            var_layouts: Default::default(),
         }
     }
 }
@@ -348,7 +353,7 @@ pub fn goroutine_roots_named(
         match precise_frame(bin, gofunc, rodata, f, continpc, varp, argp, i, &label, goid, &mut scan) {
             Ok(()) => {
                 if let Some(di) = di {
-                    let fv = FrameVars::of_frame(a, di, goid, f, (g.stack_lo, g.stack_hi));
+                    let fv = FrameVars::of_frame(a, di, &extra.var_layouts, goid, f, (g.stack_lo, g.stack_hi));
                     let area: Vec<Root> = scan.roots.drain(before..).collect();
                     for root in area {
                         fv.split(root, &mut scan.roots);

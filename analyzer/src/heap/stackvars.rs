@@ -20,60 +20,117 @@ use crate::unwind::Frame;
 
 use super::graph::{Root, RootKind};
 
-/// One variable's bytes in a frame.
+/// One variable's bytes in a frame, from the frame's CFA (its `fp`).
 struct Span {
-    lo: u64,
-    hi: u64,
+    from_cfa: u64,
+    len: u64,
+    /// `main.worker, var buf`: the name after `goroutine N, `.
     name: Arc<str>,
+}
+
+/// Where a function's variables are at one pc, relative to the CFA: the
+/// same in every goroutine stopped there, so computed once per pc.
+#[derive(Default)]
+struct Layout {
+    spans: Vec<Span>,
+}
+
+/// The layouts computed so far, by link-time pc. One per stack-roots pass:
+/// 100,000 goroutines parked in a few places cost a few DWARF lookups.
+#[derive(Default)]
+pub struct LayoutCache {
+    by_pc: std::sync::Mutex<std::collections::HashMap<u64, Arc<Layout>>>,
+}
+
+impl std::fmt::Debug for LayoutCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LayoutCache")
+    }
+}
+
+/// Two CFAs a location is evaluated at: a place that moves with the CFA
+/// is frame-relative; anything else (a static address, a value read from
+/// memory, a register) is not a slot of the frame and is left out.
+const CFA_A: u64 = 0x4000_0000_0000;
+const CFA_B: u64 = 0x5000_0000_0000;
+
+fn layout(a: &Analysis, di: &DebugInfo, f: &Frame) -> Layout {
+    let mut spans = Vec::new();
+    let pc = f.sym_pc.wrapping_sub(a.bias);
+    let none = crate::memory::VecMemory::default();
+    let cx = |cfa| FrameContext { cfa, regs: None, mem: &none, bias: a.bias };
+    let (cx_a, cx_b) = (cx(CFA_A), cx(CFA_B));
+    for lf in &f.logical {
+        for v in crate::vars::scope_vars(di, a, f, lf) {
+            let Some(size) = v.ty.and_then(|t| di.type_at(t)).map(|t| t.size) else { continue };
+            let (Ok(pa), Ok(pb)) = (di.memory_parts(&v, pc, size, &cx_a), di.memory_parts(&v, pc, size, &cx_b)) else { continue };
+            if pa.is_empty() || pa.len() != pb.len() {
+                continue;
+            }
+            let (what, bare) = match v.name.strip_prefix('&') {
+                Some(n) => ("var", n),
+                None if v.is_param => ("arg", v.name.as_str()),
+                None => ("var", v.name.as_str()),
+            };
+            let name: Arc<str> = format!("{}, {what} {bare}", lf.name).into();
+            for (x, y) in pa.iter().zip(&pb) {
+                let rel = x.1.wrapping_sub(CFA_A);
+                if y.1.wrapping_sub(CFA_B) == rel && x.2 == y.2 {
+                    spans.push(Span { from_cfa: rel, len: x.2, name: name.clone() });
+                }
+            }
+        }
+    }
+    Layout { spans }
 }
 
 /// The variables of one physical frame that are in memory at its pc, the
 /// innermost inlined call's first (its variables take a word that two
 /// describe), arguments before locals.
-#[derive(Default)]
 pub struct FrameVars {
-    spans: Vec<Span>,
+    layout: Arc<Layout>,
+    cfa: u64,
+    goid: u64,
+    stack: (u64, u64),
 }
 
 impl FrameVars {
-    /// The variables of frame `f` of goroutine `goid` (none when `di` has
-    /// no function at its pc).
-    pub fn of_frame(a: &Analysis, di: &DebugInfo, goid: u64, f: &Frame, stack: (u64, u64)) -> FrameVars {
-        let mut spans = Vec::new();
+    /// The variables of frame `f` of goroutine `goid`, whose stack is
+    /// `[stack.0, stack.1)` (none when `di` has no function at its pc).
+    pub fn of_frame(a: &Analysis, di: &DebugInfo, cache: &LayoutCache, goid: u64, f: &Frame, stack: (u64, u64)) -> FrameVars {
         let pc = f.sym_pc.wrapping_sub(a.bias);
-        let cx = FrameContext { cfa: f.fp, regs: None, mem: &a.core, bias: a.bias };
-        for lf in &f.logical {
-            for v in crate::vars::scope_vars(di, a, f, lf) {
-                let Some(size) = v.ty.and_then(|t| di.type_at(t)).map(|t| t.size) else { continue };
-                let Ok(parts) = di.memory_parts(&v, pc, size, &cx) else { continue };
-                if parts.is_empty() {
-                    continue;
+        let hit = cache.by_pc.lock().ok().and_then(|m| m.get(&pc).cloned());
+        let layout = match hit {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(layout(a, di, f));
+                if let Ok(mut m) = cache.by_pc.lock() {
+                    m.insert(pc, l.clone());
                 }
-                let (what, bare) = match v.name.strip_prefix('&') {
-                    Some(n) => ("var", n),
-                    None if v.is_param => ("arg", v.name.as_str()),
-                    None => ("var", v.name.as_str()),
-                };
-                let name: Arc<str> = format!("goroutine {goid}, {}, {what} {bare}", lf.name).into();
-                for (_, addr, len) in parts {
-                    // Only slots of this goroutine's stack.
-                    if addr >= stack.0 && addr.saturating_add(len) <= stack.1 {
-                        spans.push(Span { lo: addr, hi: addr + len, name: name.clone() });
-                    }
-                }
+                l
             }
-        }
-        FrameVars { spans }
+        };
+        FrameVars { layout, cfa: f.fp, goid, stack }
+    }
+
+    fn name(&self, s: &Span) -> String {
+        format!("goroutine {}, {}", self.goid, s.name)
     }
 
     fn covering(&self, addr: u64, len: u64) -> Option<&Span> {
-        self.spans.iter().find(|s| addr >= s.lo && addr.saturating_add(len) <= s.hi)
+        if addr < self.stack.0 || addr.saturating_add(len) > self.stack.1 {
+            return None;
+        }
+        self.layout.spans.iter().find(|s| {
+            let lo = self.cfa.wrapping_add(s.from_cfa);
+            addr >= lo && addr.saturating_add(len) <= lo.saturating_add(s.len)
+        })
     }
 
     /// The name of the variable that is exactly the stack object at
     /// `[addr, addr+len)`, or holds it.
     pub fn object_name(&self, addr: u64, len: u64) -> Option<String> {
-        self.covering(addr, len.max(1)).map(|s| s.name.to_string())
+        self.covering(addr, len.max(1)).map(|s| self.name(s))
     }
 
     /// Split `root` (a precise frame-area root) by variable: append one
@@ -84,7 +141,7 @@ impl FrameVars {
             out.push(root);
             return;
         };
-        if self.spans.is_empty() {
+        if self.layout.spans.is_empty() {
             out.push(root);
             return;
         }
@@ -110,7 +167,8 @@ impl FrameVars {
                 let i = (w - lo) / 8;
                 m[(i / 8) as usize] |= 1 << (i % 8);
             }
-            out.push(Root { kind: RootKind::Stack, name: name.to_string(), goid: root.goid, addr: lo, len: hi - lo, mask: Some(m) });
+            let name = format!("goroutine {}, {name}", self.goid);
+            out.push(Root { kind: RootKind::Stack, name, goid: root.goid, addr: lo, len: hi - lo, mask: Some(m) });
         }
         out.push(root);
     }
