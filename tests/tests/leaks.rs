@@ -264,8 +264,8 @@ const PLANTED_FUNCS: &[(&str, &[&str])] = &[
 
 /// Stack roots named by variable: every planted goroutine's buffer is
 /// retained, exactly (one object of `bufsize` bytes), by the root
-/// `goroutine N, <its function>, var buf` in `--retained`, on an optimised
-/// build and a `-N -l` one (in both, `buf` is kept in a stack slot across
+/// `goroutine N, <its function>, var buf` in `--retained`, on optimised
+/// builds (Go 1.21, the machine's, 1.27) and a `-N -l` one (in both, `buf` is kept in a stack slot across
 /// the blocking call by runtime.KeepAlive: an optimised build could keep
 /// a value that dies earlier only in a register or nowhere, which is then
 /// rightly no root). Naming only regroups the words: per goroutine, the
@@ -274,7 +274,13 @@ const PLANTED_FUNCS: &[(&str, &[&str])] = &[
 fn stack_roots_named_by_variable() {
     require_tools!("go" => "builds the fixtures");
     let mut errs = Vec::new();
-    for b in [Build::new("leaks"), Build::new("leaks").gcflags("all=-N -l")] {
+    let builds = [
+        Build::new("leaks"),
+        Build::new("leaks").gcflags("all=-N -l"),
+        Build::new("leaks").toolchain("go1.21.13"),
+        Build::new("leaks").toolchain("go1.27.3"),
+    ];
+    for b in builds {
         let fx = b.build().expect("build");
         let made = producers::kernel_core(&fx.exe, &[]).expect("core");
         let (ids, buf) = planted(&made.stderr).unwrap();

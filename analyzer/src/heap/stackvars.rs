@@ -6,7 +6,8 @@
 //! Only the grouping and the names change: a frame's roots are split so
 //! that each variable's pointer words become one root named
 //! `goroutine 17, main.worker, var buf` (`arg p` for a parameter, a
-//! variable that escaped to the heap named without DWARF's `&`); the words
+//! variable that escaped to the heap named without DWARF's `&`, the parts
+//! Go 1.27 splits a variable into (`buf.ptr`) by the variable); the words
 //! no variable covers (spill slots, temporaries, results) stay in the
 //! frame-area root. Every word the stack maps mark is still scanned once.
 
@@ -72,6 +73,9 @@ fn layout(a: &Analysis, di: &DebugInfo, f: &Frame) -> Layout {
                 None if v.is_param => ("arg", v.name.as_str()),
                 None => ("var", v.name.as_str()),
             };
+            // Go 1.27 names the parts of a variable it split (`buf.ptr`,
+            // `buf.len`; a Go name has no dot): the slot is still `buf`'s.
+            let bare = bare.split('.').next().unwrap_or(bare);
             let name: Arc<str> = format!("{}, {what} {bare}", lf.name).into();
             for (x, y) in pa.iter().zip(&pb) {
                 let rel = x.1.wrapping_sub(CFA_A);
@@ -155,7 +159,7 @@ impl FrameVars {
             let at = root.addr + i * 8;
             let Some(s) = self.covering(at, 8) else { continue };
             mask[byte] &= !(1 << bit);
-            match groups.iter_mut().find(|g| Arc::ptr_eq(&g.0, &s.name)) {
+            match groups.iter_mut().find(|g| g.0 == s.name) {
                 Some(g) => g.1.push(at),
                 None => groups.push((s.name.clone(), vec![at])),
             }
