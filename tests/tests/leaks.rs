@@ -283,33 +283,40 @@ fn stack_roots_named_by_variable() {
     for b in builds {
         let fx = b.build().expect("build");
         let made = producers::kernel_core(&fx.exe, &[]).expect("core");
-        let (ids, buf) = planted(&made.stderr).unwrap();
-        let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--retained"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        let roots: HashMap<String, (u64, u64)> = doc["roots"]
-            .as_array()
-            .expect("roots")
-            .iter()
-            .map(|r| (r["name"].as_str().unwrap_or("").to_string(), (r["retained_bytes"].as_u64().unwrap_or(0), r["retained_objects"].as_u64().unwrap_or(0))))
-            .collect();
-        let mut named = 0;
-        for (cat, funcs) in PLANTED_FUNCS {
-            for id in &ids[*cat] {
-                let got: Vec<(&String, &(u64, u64))> =
-                    roots.iter().filter(|(n, _)| funcs.iter().any(|f| **n == format!("goroutine {id}, {f}, var buf"))).collect();
-                match got.as_slice() {
-                    [(_, &v)] if v == (buf, 1) => named += 1,
-                    _ => errs.push(format!("{}: {cat}: goroutine {id}: roots {got:?}, want one `var buf` retaining ({buf}, 1)", b.label())),
-                }
-            }
-        }
+        let named = named_buffers(&made, &b.label(), &mut errs);
         eprintln!("{}: {named} planted buffers retained by their `var buf` roots", b.label());
         if let Err(e) = same_words(&made, &fx.exe) {
             errs.push(format!("{}: {e:#}", b.label()));
         }
     }
     assert!(errs.is_empty(), "{}", errs.join("\n"));
+}
+
+/// Each planted goroutine's buffer is retained exactly by its root
+/// `goroutine N, <function>, var buf` (errors into `errs`); how many are.
+fn named_buffers(made: &MadeCore, label: &str, errs: &mut Vec<String>) -> usize {
+    let (ids, buf) = planted(&made.stderr).unwrap();
+    let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--retained"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let roots: HashMap<String, (u64, u64)> = doc["roots"]
+        .as_array()
+        .expect("roots")
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap_or("").to_string(), (r["retained_bytes"].as_u64().unwrap_or(0), r["retained_objects"].as_u64().unwrap_or(0))))
+        .collect();
+    let mut named = 0;
+    for (cat, funcs) in PLANTED_FUNCS {
+        for id in &ids[*cat] {
+            let got: Vec<(&String, &(u64, u64))> =
+                roots.iter().filter(|(n, _)| funcs.iter().any(|f| **n == format!("goroutine {id}, {f}, var buf"))).collect();
+            match got.as_slice() {
+                [(_, &v)] if v == (buf, 1) => named += 1,
+                _ => errs.push(format!("{}: {cat}: goroutine {id}: roots {got:?}, want one `var buf` retaining ({buf}, 1)", label)),
+            }
+        }
+    }
+    named
 }
 
 /// Per goroutine, the words the roots named by variable scan are those the
@@ -380,6 +387,33 @@ fn stack_roots_stripped_keep_area_names() {
         if !ok {
             errs.push(format!("goroutine {id}: no `main.leakChan.func1+0x.. locals` root: {:#}", g["roots"]));
         }
+    }
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+}
+
+/// linux/arm64 under qemu-aarch64 (its guest core): the same leaks, each
+/// planted buffer retained by its `var buf` root, and the crashing
+/// goroutine's saved registers as roots, among them x28, which Go's arm64
+/// ABI keeps its `g` in (the runtime's header prints it: `gp=0x...`).
+#[test]
+fn leaks_and_names_arm64_qemu() {
+    let tools = require_tools!("go" => "builds the fixtures", "qemu-aarch64" => "the producer");
+    let fx = Build::new("leaks").arch("arm64").build().expect("build");
+    let made = producers::qemu_arm64_core(&tools[1], &fx.exe, &[]).expect("core");
+    let s = check(&made).unwrap();
+    let mut errs = Vec::new();
+    let named = named_buffers(&made, "arm64", &mut errs);
+    eprintln!("leaks arm64 {}: {s}; {named} buffers retained by their `var buf` roots", fx.go_version);
+    let header = made.stderr.lines().find(|l| l.starts_with("goroutine ") && l.ends_with("[running]:")).expect("the running goroutine's header");
+    let w: Vec<&str> = header.split_whitespace().collect();
+    let goid: u64 = w[1].parse().expect("goid");
+    let gp = w.iter().find_map(|x| x.strip_prefix("gp=")).expect("gp=");
+    let doc = goanalyze_json(&made, "--stack-roots").unwrap();
+    let g = doc.as_array().expect("goroutines").iter().find(|g| g["goid"].as_u64() == Some(goid)).expect("the running goroutine");
+    let x28 = g["roots"].as_array().into_iter().flatten().find(|r| r["name"].as_str().unwrap_or("").contains(", register x28 "));
+    match x28 {
+        Some(r) if r["targets"][0].as_str() == Some(gp) && r["conservative"] == true => {}
+        _ => errs.push(format!("goroutine {goid}: no x28 root pointing to its g {gp}: {:#}", g["roots"])),
     }
     assert!(errs.is_empty(), "{}", errs.join("\n"));
 }
