@@ -21,6 +21,16 @@ use crate::unwind::Frame;
 
 use super::graph::{Root, RootKind};
 
+/// A function as the runtime's traceback prints it: a generic one's shape
+/// arguments as `[...]` (`main.hold[...]`).
+fn func_name(name: &str) -> String {
+    if name.contains('[') {
+        crate::output::traceback::print_name(name)
+    } else {
+        name.to_string()
+    }
+}
+
 /// One variable's bytes in a frame, from the frame's CFA (its `fp`).
 struct Span {
     from_cfa: u64,
@@ -76,7 +86,7 @@ fn layout(a: &Analysis, di: &DebugInfo, f: &Frame) -> Layout {
             // Go 1.27 names the parts of a variable it split (`buf.ptr`,
             // `buf.len`; a Go name has no dot): the slot is still `buf`'s.
             let bare = bare.split('.').next().unwrap_or(bare);
-            let name: Arc<str> = format!("{}, {what} {bare}", lf.name).into();
+            let name: Arc<str> = format!("{}, {what} {bare}", func_name(&lf.name)).into();
             for (x, y) in pa.iter().zip(&pb) {
                 let rel = x.1.wrapping_sub(CFA_A);
                 if y.1.wrapping_sub(CFA_B) == rel && x.2 == y.2 {
@@ -190,7 +200,7 @@ pub fn register_roots(a: &Analysis, r: &GoroutineReport, keep: &dyn Fn(u64) -> b
     // The function the signal interrupted (the walk may have dropped the
     // runtime's crash frames above it).
     let func = match a.unwinder().find_func(regs.pc()) {
-        Some(f) => a.bin.pcln.func_name(&f).to_string(),
+        Some(f) => func_name(a.bin.pcln.func_name(&f)),
         None => format!("pc {:#x}", regs.pc()),
     };
     let goid = r.g.goid;
