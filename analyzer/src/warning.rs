@@ -69,7 +69,7 @@ pub enum Warning {
     StartedFromRegisters { goid: u64 },
     /// Goroutines that were running: what they held only in registers is
     /// not a root.
-    #[error("{goroutines} goroutines were running: what they held only in registers is not a root")]
+    #[error("{goroutines} goroutines were running with their registers only in the core's thread notes: what they held only in registers is not a root")]
     RunningInRegisters { goroutines: usize },
     /// A frame whose pointer maps could not be used.
     #[error("goroutine {goid}: {func}: {why}; its frame is scanned conservatively")]

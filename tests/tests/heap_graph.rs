@@ -165,13 +165,14 @@ fn check_ptrs(made: &producers::MadeCore, exe: &Path) -> Result<String> {
     Ok(format!("{} objects, {} edges precise, {} conservative, {} roots", idx.len(), g.edges.len(), c.edges.len(), g.roots.len()))
 }
 
-/// Go 1.21 (arena bitmap), 1.22 and 1.24 (heap bits, headers, largeType),
-/// 1.25 (without Green Tea) and the newest (Green Tea's span layout).
+/// Go 1.21 (arena bitmap), 1.22 to 1.24 (heap bits, headers, largeType),
+/// 1.25 (without Green Tea), the machine's 1.26 and 1.27 (Green Tea's span
+/// layout).
 #[test]
 fn precise_pointers_planted() {
     require_tools!("go" => "builds the fixtures");
     let mut builds = vec![Build::new("ptrs")];
-    for v in ["go1.21.13", "go1.22.12", "go1.24.11", "go1.25.5"] {
+    for v in ["go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5", "go1.27.3"] {
         builds.push(Build::new("ptrs").toolchain(v));
     }
     builds.push(Build::new("ptrs").stripped());
@@ -206,7 +207,7 @@ fn precise_pointers_planted() {
 fn precise_subset_of_conservative_heapobjs() {
     require_tools!("go" => "builds the fixtures");
     let mut failures = Vec::new();
-    for b in [Build::new("heapobjs"), Build::new("heapobjs").toolchain("go1.21.13")] {
+    for b in [Build::new("heapobjs"), Build::new("heapobjs").toolchain("go1.21.13"), Build::new("heapobjs").toolchain("go1.27.3")] {
         let r = b.build().and_then(|fx| {
             let made = producers::kernel_core(&fx.exe, &[])?;
             let l = load(&made.core, &fx.exe)?;

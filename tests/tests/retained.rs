@@ -182,3 +182,38 @@ fn list_exact() {
     let (cum, text) = pprof_cum(&made);
     assert_eq!(cum.get("main.list").copied(), Some(expect["main.list"]), "main.list in\n{text}");
 }
+
+/// A running goroutine's registers: the crashing goroutine was stopped by
+/// a signal, whose frame saved its registers; each that points into a
+/// heap object is a conservative root `goroutine 1, <func>, register R`.
+/// The oracle: Go's ABI keeps the running goroutine's `g` in r14 (amd64),
+/// and the runtime's own traceback header prints it (`gp=0x...`).
+#[test]
+fn registers_of_the_crashing_goroutine() {
+    require_tools!("go" => "builds the fixture");
+    let fx = Build::new("retain").build().expect("build");
+    let made = producers::kernel_core(&fx.exe, &[]).expect("core");
+    let header = made.stderr.lines().find(|l| l.starts_with("goroutine ") && l.ends_with("[running]:")).expect("the running goroutine's header");
+    let w: Vec<&str> = header.split_whitespace().collect();
+    let goid: u64 = w[1].parse().expect("goid");
+    let gp = w.iter().find_map(|x| x.strip_prefix("gp=")).expect("gp=");
+    let out = goanalyze(&[made.core.as_os_str(), OsStr::new("--stack-roots"), OsStr::new("--format"), OsStr::new("json")]);
+    let doc: Value = serde_json::from_slice(&out).expect("JSON");
+    let g = doc.as_array().expect("goroutines").iter().find(|g| g["goid"].as_u64() == Some(goid)).expect("the crashing goroutine");
+    let regs: Vec<&Value> = g["roots"].as_array().expect("roots").iter().filter(|r| r["name"].as_str().unwrap_or("").contains(", register ")).collect();
+    assert!(!regs.is_empty(), "no register roots: {g:#}");
+    for r in &regs {
+        let name = r["name"].as_str().unwrap_or("");
+        assert!(name.starts_with(&format!("goroutine {goid}, ")) && name.ends_with(" (conservative)"), "{name}");
+        assert_eq!((r["conservative"].as_bool(), r["len"].as_u64()), (Some(true), Some(8)), "{r}");
+        assert!(!r["targets"].as_array().is_none_or(Vec::is_empty), "a register root points nowhere: {r}");
+    }
+    let r14 = regs.iter().find(|r| r["name"].as_str().unwrap_or("").contains(", register r14 ")).unwrap_or_else(|| panic!("no r14 root: {regs:#?}"));
+    assert_eq!(r14["targets"][0].as_str(), Some(gp), "r14 is the running g ({header}): {r14}");
+    // Only running goroutines have them.
+    for other in doc.as_array().expect("goroutines") {
+        if other["goid"].as_u64() != Some(goid) {
+            assert!(!other["roots"].to_string().contains(", register "), "goroutine {} is not running: {other:#}", other["goid"]);
+        }
+    }
+}

@@ -77,9 +77,41 @@ pub fn static_address(v: Option<AttributeValue<R>>, unit: &gimli::Unit<R>) -> Op
 impl DebugInfo {
     /// Evaluate a variable's location at link-time `pc`; `size` is its type's size.
     pub fn place(&self, var: &super::Var, pc: u64, size: u64, cx: &FrameContext) -> Result<Place, LocError> {
+        match self.pieces(var, pc, cx)? {
+            Ok(pieces) => assemble(&pieces, size, cx),
+            Err(p) => Ok(p),
+        }
+    }
+
+    /// The parts of a variable (of `size` bytes) that are in memory at
+    /// link-time `pc`: (offset in the value, runtime address, length), for
+    /// naming the stack slots a frame's variables occupy. Register and
+    /// optimized-away pieces are left out.
+    pub fn memory_parts(&self, var: &super::Var, pc: u64, size: u64, cx: &FrameContext) -> Result<Vec<(u64, u64, u64)>, LocError> {
+        let Ok(pieces) = self.pieces(var, pc, cx)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let mut off = 0u64;
+        for p in &pieces {
+            let n = match p.size_in_bits {
+                Some(b) => b.div_ceil(8),
+                None => size.saturating_sub(off),
+            };
+            if let Location::Address { address } = p.location {
+                if n > 0 {
+                    out.push((off, address, n));
+                }
+            }
+            off = off.saturating_add(n);
+        }
+        Ok(out)
+    }
+
+    /// Evaluate a variable's location expression at `pc` to its pieces, or
+    /// the place it has when it has none (not live, optimized away).
+    fn pieces(&self, var: &super::Var, pc: u64, cx: &FrameContext) -> Result<Result<Vec<Piece<R>>, Place>, LocError> {
         let unit = self.unit(var.unit);
         let expr = match &var.loc {
-            VarLocation::None => return Ok(Place::Unavailable("optimized away".into())),
+            VarLocation::None => return Ok(Err(Place::Unavailable("optimized away".into()))),
             VarLocation::Expr(e) => e.clone(),
             VarLocation::List(off) => {
                 let mut it = self
@@ -95,12 +127,12 @@ impl DebugInfo {
                 }
                 match found {
                     Some(e) => e,
-                    None => return Ok(Place::Unavailable("not live at this pc".into())),
+                    None => return Ok(Err(Place::Unavailable("not live at this pc".into()))),
                 }
             }
         };
         if expr.0.is_empty() {
-            return Ok(Place::Unavailable("optimized away".into()));
+            return Ok(Err(Place::Unavailable("optimized away".into())));
         }
         let mut eval = expr.evaluation(unit.encoding());
         let mut res = eval.evaluate().map_err(LocError::Expr)?;
@@ -113,13 +145,13 @@ impl DebugInfo {
                 E::RequiresRelocatedAddress(a) => eval.resume_with_relocated_address(a.wrapping_add(cx.bias)),
                 E::RequiresRegister { register, .. } => match cx.regs.and_then(|r| r(register.0)) {
                     Some(v) => eval.resume_with_register(gimli::Value::Generic(v)),
-                    None => return Ok(Place::Unavailable("in register".into())),
+                    None => return Ok(Err(Place::Unavailable("in register".into()))),
                 },
                 E::RequiresMemory { address, size, .. } => {
                     let mut b = [0u8; 8];
                     let n = (size as usize).min(8);
                     if cx.mem.read(address, &mut b[..n]).is_err() {
-                        return Ok(Place::Unavailable(format!("unreadable address {address:#x} in location")));
+                        return Ok(Err(Place::Unavailable(format!("unreadable address {address:#x} in location"))));
                     }
                     eval.resume_with_memory(gimli::Value::Generic(u64::from_le_bytes(b)))
                 }
@@ -127,8 +159,7 @@ impl DebugInfo {
             }
             .map_err(LocError::Expr)?;
         }
-        let pieces = eval.result();
-        assemble(&pieces, size, cx)
+        Ok(Ok(eval.result()))
     }
 }
 

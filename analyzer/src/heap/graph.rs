@@ -297,6 +297,7 @@ pub fn process_roots(a: &crate::Analysis, heap: &Heap) -> (Vec<Root>, Vec<crate:
     let (mut roots, mut warnings) = pointers::runtime_roots(&a.bin, a.mem(), a.bias, heap);
     let (stack, w, _stats) = super::stackroots::stack_roots(a);
     roots.extend(stack);
+    roots.extend(super::stackroots::register_roots(a, heap));
     warnings.extend(w);
     (roots, warnings)
 }

@@ -41,6 +41,7 @@ pub mod rtype;
 pub mod sizeclass;
 pub mod spans;
 pub mod stackroots;
+pub mod stackvars;
 pub mod stats;
 pub mod types;
 

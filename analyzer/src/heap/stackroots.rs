@@ -24,9 +24,16 @@
 //! `runtime.g` struct itself is a heap object reachable from `allgs` (a
 //! global), so it is not a root here.
 //!
-//! What a running goroutine holds in registers is not in memory and is not
-//! a root (the runtime would scan the registers that `asyncPreempt` saved;
-//! a core's threads' registers are lost to it): [`stack_roots`] warns.
+//! What a running goroutine holds in registers: when a signal interrupted
+//! it (a kernel core of a crash: the faulting goroutine, and those the
+//! runtime's SIGQUIT stopped on other threads), the kernel saved them in
+//! the signal frame, and each that points into a heap object is a
+//! conservative root ([`register_roots`]). Registers known only from the
+//! core's thread notes are in no memory a root can name: [`stack_roots`]
+//! warns.
+//!
+//! With DWARF, a frame's precise roots are split by variable and named as
+//! a Go developer names them ([`super::stackvars`]).
 
 use crate::analysis::{Analysis, Depth, GoroutineReport};
 use crate::binary::Binary;
@@ -35,6 +42,7 @@ use crate::unwind::Frame;
 use crate::Warning;
 
 use super::graph::{Root, RootKind};
+use super::stackvars::FrameVars;
 
 const PCDATA_STACK_MAP_INDEX: u32 = 1;
 const FUNCDATA_ARGS_POINTER_MAPS: u32 = 0;
@@ -64,6 +72,9 @@ pub struct ExtraLayout {
     pub sudog_waitlink: Option<u64>,
     /// Where these came from ("DWARF" or "Go version rules").
     pub source: String,
+    /// Where each function's variables are at a pc, as found (naming the
+    /// roots: [`super::stackvars`]); shared by the clones of a pass.
+    pub var_layouts: std::sync::Arc<super::stackvars::LayoutCache>,
 }
 
 const EXTRA_NEEDED: &[(&str, bool)] = &[
@@ -97,6 +108,7 @@ impl ExtraLayout {
                     sudog_c: f("sudog.c"),
                     sudog_waitlink: f("sudog.waitlink"),
                     source: "DWARF".into(),
+                    var_layouts: Default::default(),
                 };
             }
         }
@@ -128,6 +140,7 @@ impl ExtraLayout {
             sudog_c: known.then_some(if wide { 88 } else { 80 }),
             sudog_waitlink: known.then_some(if wide { 72 } else { 64 }),
             source: format!("Go 1.{minor} layout rules"),
+            var_layouts: Default::default(),
         }
     }
 }
@@ -198,6 +211,24 @@ fn varp_argp(bin: &Binary, f: &Frame) -> (u64, u64) {
     (varp, f.argp)
 }
 
+/// Why a frame's pointer maps could not be used (the frame is then
+/// scanned conservatively, with a warning that gives this text).
+#[derive(Debug, thiserror::Error)]
+enum FrameMapError {
+    #[error("no {0} stack map")]
+    NoMap(&'static str),
+    #[error("empty {0} stack map")]
+    EmptyMap(&'static str),
+    #[error("no {which} map {index} of {n}")]
+    NoIndex { which: &'static str, index: i32, n: i32 },
+    #[error("unreadable stack objects")]
+    UnreadableObjects { at: u64 },
+    #[error("{0} stack objects")]
+    TooManyObjects(u64),
+    #[error("unreadable stack object record")]
+    UnreadableObjectRecord { at: u64 },
+}
+
 /// A stack map (`runtime.stackmap`): `n` bitmaps of `nbit` bits each.
 struct StackMap {
     n: i32,
@@ -249,6 +280,18 @@ struct FrameScan {
 
 /// The roots of one goroutine (whose stack is walked whole).
 pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -> (Vec<Root>, Vec<Warning>, StackRootStats) {
+    goroutine_roots_named(a, r, extra, true)
+}
+
+/// [`goroutine_roots`], its frames' precise roots split by variable (with
+/// DWARF) or, with `by_variable` false, one per frame area as without
+/// DWARF: the same words either way (the tests compare them).
+pub fn goroutine_roots_named(
+    a: &Analysis,
+    r: &GoroutineReport,
+    extra: &ExtraLayout,
+    by_variable: bool,
+) -> (Vec<Root>, Vec<Warning>, StackRootStats) {
     let bin = &a.bin;
     let mem = a.mem();
     let g = &r.g;
@@ -261,13 +304,19 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
     // Stopped at no safe point: the innermost frame is scanned as the
     // runtime scans an asynchronously preempted one.
     let mut conservative_next = r.start_regs.is_some();
-    if conservative_next {
+    // A signal frame saved the registers in memory: they are roots
+    // ([`register_roots`]); a thread's own registers (a core's notes) are not.
+    if conservative_next && !r.start_source.starts_with("signal frame") {
         warnings.push(Warning::StartedFromRegisters { goid });
     }
     let mut callee_sigpanic = false;
     let name_of = |f: &Frame| bin.pcln.func_name(&f.func).to_string();
+    // Per frame, its variables' slots (with DWARF): the names of its roots.
+    let di = if bin.has_dwarf && by_variable { bin.debug_info().ok() } else { None };
+    let mut frame_vars: Vec<Option<FrameVars>> = Vec::with_capacity(r.stack.frames.len());
     for (i, f) in r.stack.frames.iter().enumerate() {
         stats.frames += 1;
+        frame_vars.push(None);
         let fname = name_of(f);
         let injected = matches!(fname.as_str(), "runtime.asyncPreempt" | "runtime.debugCallV2");
         let (varp, argp) = varp_argp(bin, f);
@@ -316,11 +365,21 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
             conservative(Some("no moduledata (gofunc)".into()), &mut scan, &mut warnings);
             continue;
         };
+        let before = scan.roots.len();
         match precise_frame(bin, gofunc, rodata, f, continpc, varp, argp, i, &label, goid, &mut scan) {
-            Ok(()) => {}
+            Ok(()) => {
+                if let Some(di) = di {
+                    let fv = FrameVars::of_frame(a, di, &extra.var_layouts, goid, f, (g.stack_lo, g.stack_hi));
+                    let area: Vec<Root> = scan.roots.drain(before..).collect();
+                    for root in area {
+                        fv.split(root, &mut scan.roots);
+                    }
+                    frame_vars[i] = Some(fv);
+                }
+            }
             Err(why) => {
                 stats.conservative_frames += 1;
-                conservative(Some(why), &mut scan, &mut warnings);
+                conservative(Some(why.to_string()), &mut scan, &mut warnings);
             }
         }
     }
@@ -351,7 +410,8 @@ pub fn goroutine_roots(a: &Analysis, r: &GoroutineReport, extra: &ExtraLayout) -
     }
     let mut roots = scan.roots;
     let mut objs = Vec::new();
-    stats.stack_objects = live_stack_objects(mem, g.stack_lo, g.stack_hi, &roots, into_stack, scan.objects, r, bin, &mut objs);
+    stats.stack_objects =
+        live_stack_objects(mem, g.stack_lo, g.stack_hi, &roots, into_stack, scan.objects, r, bin, &frame_vars, &mut objs);
     roots.extend(objs);
     roots.retain(|r| r.len > 0 && r.mask.as_ref().is_none_or(|m| m.iter().any(|&b| b != 0)));
     (roots, warnings, stats)
@@ -387,7 +447,7 @@ fn precise_frame(
     label: &str,
     goid: u64,
     scan: &mut FrameScan,
-) -> Result<(), String> {
+) -> Result<(), FrameMapError> {
     let tab = &bin.pcln;
     let entry = f.func.entry;
     let mut pcdata = -1i32;
@@ -402,12 +462,12 @@ fn precise_frame(
     let size = varp.wrapping_sub(f.sp);
     let minsize = if bin.arch.uses_lr() { 16 } else { 0 };
     if varp > f.sp && size > minsize {
-        let m = stack_map(bin, gofunc, &f.func, FUNCDATA_LOCALS_POINTER_MAPS).ok_or("no locals stack map")?;
+        let m = stack_map(bin, gofunc, &f.func, FUNCDATA_LOCALS_POINTER_MAPS).ok_or(FrameMapError::NoMap("locals"))?;
         if m.n <= 0 {
-            return Err("empty locals stack map".into());
+            return Err(FrameMapError::EmptyMap("locals"));
         }
         if m.nbit > 0 {
-            let bits = bitmap(bin, &m, pcdata).ok_or_else(|| format!("no locals map {pcdata} of {}", m.n))?;
+            let bits = bitmap(bin, &m, pcdata).ok_or(FrameMapError::NoIndex { which: "locals", index: pcdata, n: m.n })?;
             let len = m.nbit as u64 * 8;
             let at = varp.wrapping_sub(len);
             scan.roots.push(stack_root(
@@ -420,12 +480,12 @@ fn precise_frame(
         }
     }
     if arg_bytes(bin, f).is_some_and(|n| n > 0) {
-        let m = stack_map(bin, gofunc, &f.func, FUNCDATA_ARGS_POINTER_MAPS).ok_or("no args stack map")?;
+        let m = stack_map(bin, gofunc, &f.func, FUNCDATA_ARGS_POINTER_MAPS).ok_or(FrameMapError::NoMap("args"))?;
         if m.n <= 0 {
-            return Err("empty args stack map".into());
+            return Err(FrameMapError::EmptyMap("args"));
         }
         if m.nbit > 0 {
-            let bits = bitmap(bin, &m, pcdata).ok_or_else(|| format!("no args map {pcdata} of {}", m.n))?;
+            let bits = bitmap(bin, &m, pcdata).ok_or(FrameMapError::NoIndex { which: "args", index: pcdata, n: m.n })?;
             let len = m.nbit as u64 * 8;
             scan.roots.push(stack_root(format!("{label} args"), goid, argp, len, Some(bits)));
         }
@@ -433,15 +493,15 @@ fn precise_frame(
     // Stack objects: kept for the reachability pass.
     if let Some(off) = tab.funcdata_off(&f.func, FUNCDATA_STACK_OBJECTS) {
         let at = gofunc.wrapping_add(off as u64);
-        let n = bin.static_u64(at).ok_or("unreadable stack objects")?;
+        let n = bin.static_u64(at).ok_or(FrameMapError::UnreadableObjects { at })?;
         if n > MAX_STACK_OBJECTS {
-            return Err(format!("{n} stack objects"));
+            return Err(FrameMapError::TooManyObjects(n));
         }
         for k in 0..n {
             let rec = at + 8 + k * 16;
             let mut b = [0u8; 16];
             if !bin.read_static(rec, &mut b) {
-                return Err("unreadable stack object record".into());
+                return Err(FrameMapError::UnreadableObjectRecord { at: rec });
             }
             let off = i32::from_le_bytes(b[0..4].try_into().unwrap_or_default());
             let size = i32::from_le_bytes(b[4..8].try_into().unwrap_or_default());
@@ -482,6 +542,7 @@ fn live_stack_objects(
     mut objects: Vec<StackObject>,
     r: &GoroutineReport,
     bin: &Binary,
+    frame_vars: &[Option<FrameVars>],
     out: &mut Vec<Root>,
 ) -> usize {
     if objects.is_empty() {
@@ -523,13 +584,16 @@ fn live_stack_objects(
         let len = o.ptr_bytes.min(o.size) & !7;
         in_stack(o.addr, len, o.mask.as_deref(), &mut todo);
         let f = &r.stack.frames[o.frame];
-        let name = format!(
-            "goroutine {} {}+{:#x} stack object (sp+{:#x})",
-            r.g.goid,
-            bin.pcln.func_name(&f.func),
-            f.offset,
-            o.addr.wrapping_sub(f.sp)
-        );
+        let named = frame_vars.get(o.frame).and_then(Option::as_ref).and_then(|fv| fv.object_name(o.addr, o.size));
+        let name = named.unwrap_or_else(|| {
+            format!(
+                "goroutine {} {}+{:#x} stack object (sp+{:#x})",
+                r.g.goid,
+                bin.pcln.func_name(&f.func),
+                f.offset,
+                o.addr.wrapping_sub(f.sp)
+            )
+        });
         out.push(stack_root(name, r.g.goid, o.addr, len, o.mask.clone()));
     }
     count
@@ -617,7 +681,8 @@ pub fn inspect(a: &Analysis, heap: &super::Heap) -> Vec<GoroutineRoots> {
         .par_iter()
         .map(|r| {
             let r = a.walked(r, Depth::Full);
-            let (roots, warnings, st) = goroutine_roots(a, &r, &extra);
+            let (mut roots, warnings, st) = goroutine_roots(a, &r, &extra);
+            roots.extend(super::stackvars::register_roots(a, &r, &|p| idx.find(p).is_some()));
             let sp = r.stack.frames.first().map_or(0, |f| f.sp);
             let conservative_targets = if sp >= r.g.stack_lo && sp < r.g.stack_hi {
                 words_targets(idx, mem, sp & !7, r.g.stack_hi - (sp & !7), None)
@@ -645,6 +710,21 @@ pub fn inspect(a: &Analysis, heap: &super::Heap) -> Vec<GoroutineRoots> {
                 conservative_targets,
                 warnings,
             }
+        })
+        .collect()
+}
+
+/// The saved registers of every goroutine a signal interrupted while it
+/// ran (see [`super::stackvars::register_roots`]) that point into an
+/// object of `heap`: conservative roots.
+pub fn register_roots(a: &Analysis, heap: &super::Heap) -> Vec<Root> {
+    let keep = |p: u64| heap.objects.find(p).is_some();
+    a.goroutines
+        .iter()
+        .filter(|r| r.start_regs.is_some())
+        .flat_map(|r| {
+            let r = a.walked(r, Depth::Full);
+            super::stackvars::register_roots(a, &r, &keep)
         })
         .collect()
 }

@@ -232,6 +232,23 @@ fn read_siginfo(mem: &dyn Memory, at: u64) -> Result<SigInfo> {
     Ok(info)
 }
 
+/// Where the kernel saved each general register of the interrupted
+/// context in the signal frame at `addr` (as [`decode`] reads them): the
+/// registers a running goroutine held, in memory, so they can be roots.
+/// The stack pointer, pc and flags are left out.
+pub fn saved_registers(arch: BinArch, addr: u64) -> Vec<(&'static str, u64)> {
+    const AMD64: [&str; 15] = ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rdi", "rsi", "rbp", "rbx", "rdx", "rax", "rcx"];
+    const ARM64: [&str; 31] = [
+        "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16",
+        "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30",
+    ];
+    let (names, base): (&[&'static str], u64) = match arch {
+        BinArch::Amd64 => (&AMD64, addr.wrapping_add(AMD64_MCONTEXT)),
+        BinArch::Arm64 => (&ARM64, addr.wrapping_add(ARM64_SIGINFO_SIZE + ARM64_MCONTEXT + 8)),
+    };
+    names.iter().enumerate().map(|(i, n)| (*n, base.wrapping_add(8 * i as u64))).collect()
+}
+
 /// Where to start unwinding a context: the pc is exact (interrupted, not
 /// a return address).
 pub fn start_of(arch: BinArch, regs: &Registers) -> Start {
