@@ -28,7 +28,9 @@ pub struct Retained {
 }
 
 pub fn analyze(a: &Analysis) -> Result<Retained> {
-    let heap = Heap::read(&a.bin, &a.core, a.bias)?;
+    // Typed from frames' variables too, as --heap is: else an object only
+    // a frame types (a read buffer) is `<untyped ...>` here and not there.
+    let heap = analyzer::heap::frame_roots::read_heap(a)?;
     let mut warnings = heap.warnings.clone();
     let (roots, rw) = analyzer::heap::graph::process_roots(a, &heap);
     warnings.extend(rw);
