@@ -150,6 +150,10 @@ impl ObjectIndex {
         }
         let base = s.start + i * s.elemsize;
         let (lo, hi) = (self.first[k] as usize, self.first[k + 1] as usize);
+        if (hi - lo) as u64 == s.nelems {
+            // Every slot allocated (most spans of a busy heap): no search.
+            return Some(((lo as u64 + i) as ObjId, k));
+        }
         let j = self.addrs[lo..hi].binary_search(&base).ok()?;
         Some(((lo + j) as ObjId, k))
     }
