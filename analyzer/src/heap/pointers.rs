@@ -616,14 +616,10 @@ fn name_pointed_statics(bin: &Binary, mem: &dyn Memory, bias: u64, secs: &[Secti
     // Two variables pointing to one static: the first name, for stable output.
     targets.sort_unstable();
     targets.dedup_by_key(|t| t.0);
-    for (start, end, name) in targets {
-        let inside: Vec<usize> = (0..roots.len()).filter(|&i| roots[i].addr < end && roots[i].addr + roots[i].len > start).collect();
-        let Some(&first) = inside.first() else { continue };
-        if !inside.iter().all(|&i| anonymous(&roots[i]) && roots[i].addr >= start && roots[i].addr + roots[i].len <= end) {
-            continue;
-        }
-        let Some((_, sec, _, mask)) = secs.iter().find(|(_, s, e, _)| start >= *s && start < *e) else { continue };
-        let (w0, w1) = ((start - sec) / 8, (end - sec).div_ceil(8));
+    // A root over `[lo, hi)` of one section, its mask from the section's.
+    let make = |lo: u64, hi: u64, name: String| -> Option<Root> {
+        let (_, sec, _, mask) = secs.iter().find(|(_, s, e, _)| lo >= *s && hi <= *e)?;
+        let (w0, w1) = ((lo - sec) / 8, (hi - sec).div_ceil(8));
         let mut m = vec![0u8; (w1 - w0).div_ceil(8) as usize];
         for j in w0..w1 {
             if bit(mask, j) {
@@ -631,10 +627,33 @@ fn name_pointed_statics(bin: &Binary, mem: &dyn Memory, bias: u64, secs: &[Secti
                 m[k / 8] |= 1 << (k % 8);
             }
         }
-        roots[first] = Root { kind: RootKind::Global, name: format!("*{name}"), goid: None, addr: start, len: (w1 - w0) * 8, mask: Some(m) };
-        for &i in inside[1..].iter().rev() {
+        m.iter().any(|b| *b != 0).then(|| Root { kind: RootKind::Global, name, goid: None, addr: lo, len: (w1 - w0) * 8, mask: Some(m) })
+    };
+    let anon_name = |a: u64| secs.iter().find(|(_, s, e, _)| a >= *s && a < *e).map(|(l, s, _, _)| format!("{l}+{:#x}", a - s));
+    for (start, end, name) in targets {
+        let inside: Vec<usize> = (0..roots.len()).filter(|&i| roots[i].addr < end && roots[i].addr + roots[i].len > start).collect();
+        if inside.is_empty() || !inside.iter().all(|&i| anonymous(&roots[i])) {
+            continue;
+        }
+        // A run of pointer words may go on past the static into the next
+        // one (or start before it): those parts stay runs of their own.
+        let mut new = Vec::new();
+        for &i in &inside {
+            let r = &roots[i];
+            if r.addr < start {
+                new.extend(make(r.addr, start, r.name.clone()));
+            }
+            if r.addr + r.len > end {
+                new.extend(anon_name(end).and_then(|n| make(end, r.addr + r.len, n)));
+            }
+        }
+        let Some(whole) = make(start, end, format!("*{name}")) else { continue };
+        new.insert(0, whole);
+        for &i in inside.iter().rev() {
             roots.remove(i);
         }
+        let at = inside[0];
+        roots.splice(at..at, new);
     }
 }
 
