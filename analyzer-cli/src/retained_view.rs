@@ -46,6 +46,9 @@ pub fn analyze(a: &Analysis, need: Types) -> Result<Retained> {
     let graph = Graph::build(&heap, a.mem(), roots);
     warnings.extend(graph.warnings.iter().cloned());
     let ret = Retention::compute(&graph, &heap.objects);
+    // Typed from frames' variables too, as --heap is: else an object only
+    // a frame types (a read buffer) is `<untyped ...>` here and not there.
+    let frames = analyzer::heap::frame_roots::collect(a).roots;
     match need {
         Types::Top(top) if top > 0 => {
             // Long chains (a list's links) are typed faster by the whole walk.
@@ -53,12 +56,12 @@ pub fn analyze(a: &Analysis, need: Types) -> Result<Retained> {
             match chains.as_ref().and_then(|c| MAX_CHAIN_TYPED.checked_sub(c.iter().map(Vec::len).sum())) {
                 Some(mut budget) => {
                     let chains = chains.unwrap_or_default();
-                    heap.type_chains(&a.bin, a.mem(), a.bias, &chains, |ids| ret.holder_chains(&graph, ids, &mut budget))
+                    heap.type_chains(&a.bin, a.mem(), a.bias, &frames, &chains, |ids| ret.holder_chains(&graph, ids, &mut budget))
                 }
-                None => heap.type_all(&a.bin, a.mem(), a.bias),
+                None => heap.type_all(&a.bin, a.mem(), a.bias, &frames),
             }
         }
-        _ => heap.type_all(&a.bin, a.mem(), a.bias),
+        _ => heap.type_all(&a.bin, a.mem(), a.bias, &frames),
     }
     Ok(Retained { heap, graph, ret, warnings })
 }

@@ -5,8 +5,9 @@
 //! lands on a running goroutine. Each core's `--stacks` is compared with
 //! the runtime's traceback goroutine by goroutine, `--info` must name the
 //! SIGQUIT, and idle snapshots of the same server must share one triage
-//! signature. Not in the CI suite: it fetches and builds a server and
-//! runs for minutes.
+//! signature; `--leaks` (which must find no leaked goroutine on a working
+//! server) and `--retained` are timed on each core. Not in the CI
+//! suite: it fetches and builds a server and runs for minutes.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -242,10 +243,10 @@ pub fn run(args: &Args) -> Result<()> {
     let (server, load) = build(&dir)?;
     let runs = if args.smoke { 1 } else { args.nats_runs };
     println!("\n### nats-server {SERVER_VERSION} under load ({CONNS} publishing connections), SIGQUIT by tgkill on a random thread\n");
-    println!("| run | thread | signalled goroutine | goroutines compared | differences | --stacks / --goroutines / triage count | --info | signature |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| run | thread | signalled goroutine | goroutines compared | differences | --stacks / --goroutines / triage count | --info | signature | leaked | --leaks | --retained --top 5 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut compared, mut agreeing, mut on_running, mut running_agree) = (0, 0, 0, 0);
-    let (mut netpoll_readied, mut count_mismatch) = (0, 0);
+    let (mut netpoll_readied, mut count_mismatch, mut leaked_total) = (0, 0, 0);
     let mut all_diffs = Vec::new();
     for i in 1..=runs {
         let run = sigquit_run(&server, Some(&load), true)?;
@@ -283,9 +284,19 @@ pub fn run(args: &Args) -> Result<()> {
         let info = goanalyze(&core, &server, &["--info"])?;
         let info_ok = info.lines().any(|l| l.starts_with("original:") && l.contains("(SIGQUIT)"));
         let sig = signature(&core, &server)?;
+        // A server's goroutines wait on the network and on channels that
+        // live objects hold: --leaks must find none of them leaked.
+        let t = Instant::now();
+        let leaks = goanalyze(&core, &server, &["--leaks"])?;
+        let leaks_secs = t.elapsed().as_secs_f64();
+        let leaked: usize = leaks.split_whitespace().next().and_then(|n| n.parse().ok()).context("no leak count in --leaks")?;
+        leaked_total += leaked;
+        let t = Instant::now();
+        goanalyze(&core, &server, &["--retained", "--top", "5"])?;
+        let retained_secs = t.elapsed().as_secs_f64();
         let top = first.frames.first().map(|f| f.func.as_str()).unwrap_or("-");
         println!(
-            "| {i} | {} | goroutine {} [{}] {top} | {n} | {} | {} | {} | {sig} |",
+            "| {i} | {} | goroutine {} [{}] {top} | {n} | {} | {} | {} | {sig} | {leaked} | {leaks_secs:.2} s | {retained_secs:.2} s |",
             run.tid,
             first.id,
             first.status,
@@ -298,7 +309,7 @@ pub fn run(args: &Args) -> Result<()> {
     println!(
         "\n{runs} runs, {compared} goroutines compared, {agreeing} agree, {netpoll_readied} differ only by IO wait -> runnable (readied after the runtime printed); \
          the signal hit a running goroutine in {on_running} runs, {running_agree} of them agree; \
-         views disagreeing on the goroutine count in {count_mismatch} runs"
+         views disagreeing on the goroutine count in {count_mismatch} runs; goroutines --leaks called leaked: {leaked_total}"
     );
     for d in all_diffs.iter().take(40) {
         println!("    {d}");

@@ -258,7 +258,7 @@ fn chain_typing_matches_whole_typing() {
     let chains: Vec<Vec<u32>> = ret.top_objects(&g, &h.objects, 500).into_iter().filter_map(|v| ret.chain_to(&g, v)).collect();
     let mut budget = 100_000;
     let mut holders = 0;
-    h.type_chains(&a.bin, a.mem(), a.bias, &chains, |ids| {
+    h.type_chains(&a.bin, a.mem(), a.bias, &[], &chains, |ids| {
         let c = ret.holder_chains(&g, ids, &mut budget);
         holders += c.as_ref().map_or(0, Vec::len);
         c

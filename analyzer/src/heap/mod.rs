@@ -93,10 +93,11 @@ impl Heap {
         Self::read_impl(bin, mem, bias, None)
     }
 
-    /// Type every object (as [`Heap::read`] does), unless done already.
-    pub fn type_all(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64) {
+    /// Type every object (as [`Heap::read_with_roots`] does with `roots`),
+    /// unless done already.
+    pub fn type_all(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64, roots: &[(u64, crate::dwarf::TypeRef)]) {
         if !self.typing.complete {
-            self.typing = types::Typer::new(bin, mem, bias, &self.objects).run();
+            self.typing = types::Typer::new(bin, mem, bias, &self.objects).run_with_roots(roots);
         }
     }
 
@@ -107,8 +108,18 @@ impl Heap {
     /// chains through each object that points to them (each ending with
     /// the pointer's holder, then the object), or `None` when it cannot
     /// (then the whole heap is typed). Once every untyped object's holders
-    /// were walked, none can type it.
-    pub fn type_chains(&mut self, bin: &Binary, mem: &dyn Memory, bias: u64, chains: &[Vec<ObjId>], mut preds: impl FnMut(&[ObjId]) -> Option<Vec<Vec<ObjId>>>) {
+    /// were walked, none can type it. `roots` are typed roots beyond the
+    /// package variables (goroutine frames' variables), as in
+    /// [`Heap::type_all`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn type_chains(
+        &mut self,
+        bin: &Binary,
+        mem: &dyn Memory,
+        bias: u64,
+        roots: &[(u64, crate::dwarf::TypeRef)],
+        chains: &[Vec<ObjId>],
+        mut preds: impl FnMut(&[ObjId]) -> Option<Vec<Vec<ObjId>>>) {
         /// Rounds of holders looked for, at most.
         const ROUNDS: usize = 8;
         if self.typing.complete {
@@ -117,7 +128,7 @@ impl Heap {
         let mut chains = chains.to_vec();
         let mut asked: std::collections::HashSet<ObjId> = std::collections::HashSet::new();
         for _ in 0..ROUNDS {
-            let (t, untyped) = types::Typer::new(bin, mem, bias, &self.objects).along_chains(&chains);
+            let (t, untyped) = types::Typer::new(bin, mem, bias, &self.objects).along_chains(&chains, roots);
             let new: Vec<ObjId> = untyped.into_iter().filter(|id| asked.insert(*id)).collect();
             if new.is_empty() {
                 self.typing = t;
@@ -128,7 +139,7 @@ impl Heap {
                 None => break,
             }
         }
-        self.type_all(bin, mem, bias);
+        self.type_all(bin, mem, bias, roots);
     }
 
     fn read_impl(bin: &Binary, mem: &dyn Memory, bias: u64, typed_roots: Option<&[(u64, crate::dwarf::TypeRef)]>) -> Result<Heap> {

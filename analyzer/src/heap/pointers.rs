@@ -499,9 +499,10 @@ pub fn global_roots_in(bin: &Binary, mem: &dyn Memory, bias: u64) -> (Vec<Root>,
         Ok(secs) => {
             let names = variable_names(bin);
             let mut roots = Vec::new();
-            for (label, start, end, mask) in secs {
-                section_roots(label, start, end, &mask, &names, bias, &mut roots);
+            for (label, start, end, mask) in &secs {
+                section_roots(label, *start, *end, mask, &names, bias, &mut roots);
             }
+            name_pointed_statics(bin, mem, bias, &secs, &mut roots);
             (roots, Vec::new())
         }
         Err(e) => (global_roots(bin, bias), vec![crate::Warning::GlobalsConservative { error: e }]),
@@ -594,6 +595,73 @@ fn section_roots(label: &str, start: u64, end: u64, mask: &[u8], names: &[(u64, 
         }
         roots.push(Root { kind: RootKind::Global, name, goid: None, addr: lo, len: hi - lo, mask: Some(m) });
         w = w1.max(w + 1);
+    }
+}
+
+/// A package-level `var p = &T{...}` makes the compiler lay the `T` out in
+/// data or bss as a static with no symbol of its own (nats-server's
+/// `nbPoolSmall = &sync.Pool{...}`), so its pointer words came out of
+/// [`section_roots`] as `data+0x...` runs. Make them one root over the `T`,
+/// named `*pkg.p` after the variable that points to it, when `p`'s DWARF
+/// type (a pointer) gives the `T`'s size and the runs lie inside it.
+fn name_pointed_statics(bin: &Binary, mem: &dyn Memory, bias: u64, secs: &[SectionMask], roots: &mut Vec<Root>) {
+    let anonymous = |r: &Root| r.kind == RootKind::Global && (r.name.starts_with("data+") || r.name.starts_with("bss+"));
+    if !roots.iter().any(anonymous) {
+        return;
+    }
+    let Ok(di) = bin.debug_info() else { return };
+    // (start, end, pointer variable) of each static a package variable points to.
+    let mut targets: Vec<(u64, u64, &str)> = Vec::new();
+    for g in di.globals().values() {
+        let Some(t) = g.ty.and_then(|t| di.resolve(t)) else { continue };
+        let crate::dwarf::types::Kind::Pointer(Some(elem)) = t.kind else { continue };
+        let Some(size) = di.resolve(elem).map(|e| e.size).filter(|s| *s > 0) else { continue };
+        let Ok(p) = mem.u64(g.addr.wrapping_add(bias)) else { continue };
+        if p % 8 == 0 && secs.iter().any(|(_, s, e, _)| p >= *s && p.saturating_add(size) <= *e) {
+            targets.push((p, p + size, g.name.as_str()));
+        }
+    }
+    // Two variables pointing to one static: the first name, for stable output.
+    targets.sort_unstable();
+    targets.dedup_by_key(|t| t.0);
+    // A root over `[lo, hi)` of one section, its mask from the section's.
+    let make = |lo: u64, hi: u64, name: String| -> Option<Root> {
+        let (_, sec, _, mask) = secs.iter().find(|(_, s, e, _)| lo >= *s && hi <= *e)?;
+        let (w0, w1) = ((lo - sec) / 8, (hi - sec).div_ceil(8));
+        let mut m = vec![0u8; (w1 - w0).div_ceil(8) as usize];
+        for j in w0..w1 {
+            if bit(mask, j) {
+                let k = (j - w0) as usize;
+                m[k / 8] |= 1 << (k % 8);
+            }
+        }
+        m.iter().any(|b| *b != 0).then(|| Root { kind: RootKind::Global, name, goid: None, addr: lo, len: (w1 - w0) * 8, mask: Some(m) })
+    };
+    let anon_name = |a: u64| secs.iter().find(|(_, s, e, _)| a >= *s && a < *e).map(|(l, s, _, _)| format!("{l}+{:#x}", a - s));
+    for (start, end, name) in targets {
+        let inside: Vec<usize> = (0..roots.len()).filter(|&i| roots[i].addr < end && roots[i].addr + roots[i].len > start).collect();
+        if inside.is_empty() || !inside.iter().all(|&i| anonymous(&roots[i])) {
+            continue;
+        }
+        // A run of pointer words may go on past the static into the next
+        // one (or start before it): those parts stay runs of their own.
+        let mut new = Vec::new();
+        for &i in &inside {
+            let r = &roots[i];
+            if r.addr < start {
+                new.extend(make(r.addr, start, r.name.clone()));
+            }
+            if r.addr + r.len > end {
+                new.extend(anon_name(end).and_then(|n| make(end, r.addr + r.len, n)));
+            }
+        }
+        let Some(whole) = make(start, end, format!("*{name}")) else { continue };
+        new.insert(0, whole);
+        for &i in inside.iter().rev() {
+            roots.remove(i);
+        }
+        let at = inside[0];
+        roots.splice(at..at, new);
     }
 }
 

@@ -260,7 +260,7 @@ impl<'a> Typer<'a> {
     /// timing in [`Typer::run`] as well. The second value: the objects of
     /// `chains` left untyped (another pointer may type them: see
     /// [`super::Heap::type_chains`]).
-    pub fn along_chains(self, chains: &[Vec<ObjId>]) -> (Typing, Vec<ObjId>) {
+    pub fn along_chains(self, chains: &[Vec<ObjId>], extra: &[(u64, crate::dwarf::TypeRef)]) -> (Typing, Vec<ObjId>) {
         use std::collections::HashSet;
         let n = self.idx.len();
         let sh = Shared {
@@ -286,6 +286,8 @@ impl<'a> Typer<'a> {
         }
         keep(&mut w, &mut items);
         w.type_globals();
+        keep(&mut w, &mut items);
+        w.type_roots(extra);
         keep(&mut w, &mut items);
         let mut walked = HashSet::new();
         // A chain's last object types nothing wanted (another chain's link

@@ -10,7 +10,13 @@
 //   - main.sharedA and main.sharedB: two slices over one backing array of
 //     64 pointers to 48-byte leaves: retained by neither;
 //   - main.tree: a complete binary tree of depth treeDepth, each node 32
-//     bytes plus a 96-byte payload.
+//     bytes plus a 96-byte payload;
+//   - *main.boxed: main.boxed = &holder{...} at package level, which the
+//     compiler lays out as a static with no symbol (as nats-server's
+//     nbPoolSmall = &sync.Pool{...}); its blk points to a 4096-byte block;
+//   - *main.boxedB: the same with a 2048-byte block, its pointer first, so
+//     that its static's pointer word follows boxed's (one run of pointer
+//     words over two statics, as in go1.27's nats-server).
 package main
 
 import (
@@ -46,6 +52,11 @@ type leaf struct { // 48 bytes, noscan
 	a [6]int
 }
 
+type holder struct { // a static in data, not a heap object
+	n   int
+	blk *[4096]byte // noscan, 4096 bytes
+}
+
 type tnode struct { // 32 bytes
 	left, right *tnode
 	payload     *[96]byte
@@ -59,7 +70,14 @@ var (
 	sharedA []*leaf
 	sharedB []*leaf
 	tree    *tnode
+	boxed   = &holder{n: 1}
+	boxedB  = &pholder{n: 2}
 )
+
+type pholder struct { // a static in data, its pointer word first
+	blk *[2048]byte // noscan, 2048 bytes
+	n   int
+}
 
 func mkTree(d int, id *int) *tnode {
 	if d == 0 {
@@ -95,6 +113,8 @@ func build() {
 	sharedB = s[:nShared/2]
 	id := 0
 	tree = mkTree(treeDepth, &id)
+	boxed.blk = new([4096]byte)
+	boxedB.blk = new([2048]byte)
 }
 
 //go:noinline
@@ -133,8 +153,8 @@ func report() {
 	treeNodes := 1<<treeDepth - 1
 	// println writes to stderr without allocating.
 	println("expect", "main.list", nList*64, "main.ring", nRing*128, "main.tree", treeNodes*(32+96),
-		"main.sharedA", 0, "main.sharedB", 0, "shared", 512+nShared*48, "cache_entries", nEntries*(32+256))
-	println("objects", "main.list", nList, "main.ring", nRing, "main.tree", 2*treeNodes, "shared", 1+nShared, "cache_entries", 2*nEntries)
+		"main.sharedA", 0, "main.sharedB", 0, "shared", 512+nShared*48, "cache_entries", nEntries*(32+256), "*main.boxed", 4096, "*main.boxedB", 2048)
+	println("objects", "main.list", nList, "main.ring", nRing, "main.tree", 2*treeNodes, "shared", 1+nShared, "cache_entries", 2*nEntries, "*main.boxed", 1, "*main.boxedB", 1)
 	println("addr", "tree.left", tree.left, "tree.left.right", tree.left.right, "subtree", (1<<(treeDepth-1)-1)*(32+96),
 		"leaf", sharedA[3], "shared_array", &sharedA[0], "entry7", cache[7], "entry7buf", &cache[7].buf[0], "listlast", lastNode())
 }
