@@ -87,7 +87,7 @@ impl Heap {
 
     /// [`Heap::read`] without typing the objects (the walk from the roots
     /// costs as much as the object graph): for what needs only the graph
-    /// (leaks, retained sizes). [`Heap::type_all`] or [`Heap::type_objects`]
+    /// (leaks, retained sizes). [`Heap::type_all`] or [`Heap::type_chains`]
     /// types them later.
     pub fn read_untyped(bin: &Binary, mem: &dyn Memory, bias: u64) -> Result<Heap> {
         Self::read_impl(bin, mem, bias, None)
