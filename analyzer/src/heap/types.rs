@@ -136,6 +136,29 @@ struct Shared {
     walked: AtomicU64,
 }
 
+impl Shared {
+    /// Nothing typed yet among `n` objects; `entries` holds the type table.
+    fn new(n: usize, entries: Typing) -> Shared {
+        Shared {
+            types: (0..n).map(|_| AtomicU32::new(UNTYPED)).collect(),
+            used: (0..n).map(|_| AtomicU32::new(USED_UNKNOWN)).collect(),
+            entries: Mutex::new(entries),
+            tiny: Mutex::new(HashMap::new()),
+            walked: AtomicU64::new(0),
+        }
+    }
+
+    /// The result, once the workers are gone.
+    fn into_typing(self) -> Typing {
+        let Shared { types, used, entries, tiny, .. } = self;
+        let mut t = entries.into_inner().unwrap_or_else(|p| p.into_inner());
+        t.types = types.into_iter().map(AtomicU32::into_inner).collect();
+        t.used = used.into_iter().map(AtomicU32::into_inner).collect();
+        t.tiny = tiny.into_inner().unwrap_or_else(|p| p.into_inner());
+        t
+    }
+}
+
 /// An object (or array) whose pointers are still to be followed: the
 /// object, its (element) type and how many elements.
 type Item = (ObjId, Arc<RType>, u64);
@@ -212,13 +235,7 @@ impl<'a> Typer<'a> {
         let n = self.idx.len();
         let mut t = Typing::none();
         t.complete = true;
-        let sh = Shared {
-            types: (0..n).map(|_| AtomicU32::new(UNTYPED)).collect(),
-            used: (0..n).map(|_| AtomicU32::new(USED_UNKNOWN)).collect(),
-            entries: Mutex::new(t),
-            tiny: Mutex::new(HashMap::new()),
-            walked: AtomicU64::new(0),
-        };
+        let sh = Shared::new(n, t);
         let pool = Pool::new(&self, &sh);
         self.type_allocations(&pool);
         let mut roots: Vec<Item> = Vec::new();
@@ -239,12 +256,7 @@ impl<'a> Typer<'a> {
             }
         });
         drop(pool);
-        let Shared { types, used, entries, tiny, .. } = sh;
-        let mut t = entries.into_inner().unwrap_or_else(|p| p.into_inner());
-        t.types = types.into_iter().map(AtomicU32::into_inner).collect();
-        t.used = used.into_iter().map(AtomicU32::into_inner).collect();
-        t.tiny = tiny.into_inner().unwrap_or_else(|p| p.into_inner());
-        t
+        sh.into_typing()
     }
 
     /// Type the objects of `chains` as [`Typer::run`] would, walking only
@@ -263,13 +275,7 @@ impl<'a> Typer<'a> {
     pub fn along_chains(self, chains: &[Vec<ObjId>], extra: &[(u64, crate::dwarf::TypeRef)]) -> (Typing, Vec<ObjId>) {
         use std::collections::HashSet;
         let n = self.idx.len();
-        let sh = Shared {
-            types: (0..n).map(|_| AtomicU32::new(UNTYPED)).collect(),
-            used: (0..n).map(|_| AtomicU32::new(USED_UNKNOWN)).collect(),
-            entries: Mutex::new(Typing::none()),
-            tiny: Mutex::new(HashMap::new()),
-            walked: AtomicU64::new(0),
-        };
+        let sh = Shared::new(n, Typing::none());
         let want: HashSet<ObjId> = chains.iter().flatten().copied().filter(|&id| (id as usize) < n).collect();
         let mut w = Worker::new(&self, &sh);
         // What is left to walk of each wanted object (the rest is dropped).
@@ -306,12 +312,7 @@ impl<'a> Typer<'a> {
         let mut untyped: Vec<ObjId> = want.iter().copied().filter(|&id| !w.is_typed(id)).collect();
         untyped.sort_unstable();
         drop(w);
-        let Shared { types, used, entries, tiny, .. } = sh;
-        let mut t = entries.into_inner().unwrap_or_else(|p| p.into_inner());
-        t.types = types.into_iter().map(AtomicU32::into_inner).collect();
-        t.used = used.into_iter().map(AtomicU32::into_inner).collect();
-        t.tiny = tiny.into_inner().unwrap_or_else(|p| p.into_inner());
-        (t, untyped)
+        (sh.into_typing(), untyped)
     }
 
     /// Malloc headers and large spans' `largeType` (Go 1.22+), span by span
