@@ -123,25 +123,9 @@ enum Answer {
 /// comma before a closing bracket.
 fn normalise(s: &str) -> String {
     let mut out = String::new();
-    let mut in_str = false;
-    let mut esc = false;
-    for c in s.chars() {
-        if in_str {
-            out.push(c);
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-            continue;
-        }
+    for (_, c, in_literal) in with_literals(s) {
         match c {
-            '"' => {
-                in_str = true;
-                out.push(c);
-            }
+            c if in_literal => out.push(c),
             c if c.is_whitespace() => {}
             '}' | ']' if out.ends_with(',') => {
                 out.pop();
@@ -151,6 +135,27 @@ fn normalise(s: &str) -> String {
         }
     }
     out
+}
+
+/// Each character of a value text with its byte offset and whether it is
+/// part of a string literal (quotes included), so scanners skip brackets
+/// and commas inside strings.
+fn with_literals(s: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
+    let (mut in_str, mut esc) = (false, false);
+    s.char_indices().map(move |(i, c)| {
+        if !in_str {
+            in_str = c == '"';
+            return (i, c, in_str);
+        }
+        if esc {
+            esc = false;
+        } else if c == '\\' {
+            esc = true;
+        } else if c == '"' {
+            in_str = false;
+        }
+        (i, c, true)
+    })
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -413,20 +418,12 @@ fn compare(label: &str, exprs: &[String], d: &[Answer], o: &[Answer], lax: bool)
 /// literals and brackets).
 fn top_items(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let (mut depth, mut in_str, mut esc, mut start) = (0i32, false, false, 0);
-    for (i, c) in s.char_indices() {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
-            }
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c, in_literal) in with_literals(s) {
+        if in_literal {
             continue;
         }
         match c {
-            '"' => in_str = true,
             '{' | '[' | '(' => depth += 1,
             '}' | ']' | ')' => depth -= 1,
             ',' if depth == 0 => {
@@ -452,22 +449,14 @@ fn trailing_group(s: &str) -> Option<(&str, &str)> {
     };
     // The opener matching the last character, scanning forwards (string
     // literals may hold brackets).
-    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
+    let mut depth = 0i32;
     let mut opens: Vec<(usize, char)> = Vec::new();
     let mut last_top = None;
-    for (i, c) in s.char_indices() {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
-            }
+    for (i, c, in_literal) in with_literals(s) {
+        if in_literal {
             continue;
         }
         match c {
-            '"' => in_str = true,
             '{' | '[' | '(' => {
                 opens.push((i, c));
                 depth += 1;
