@@ -53,9 +53,8 @@ pub fn analyze(a: &Analysis, need: Types) -> Result<Retained> {
         Types::Top(top) if top > 0 => {
             // Long chains (a list's links) are typed faster by the whole walk.
             let chains = ret.printed_chains(&graph, &heap.objects, top);
-            match chains.as_ref().and_then(|c| MAX_CHAIN_TYPED.checked_sub(c.iter().map(Vec::len).sum())) {
+            match MAX_CHAIN_TYPED.checked_sub(chains.iter().map(Vec::len).sum()) {
                 Some(mut budget) => {
-                    let chains = chains.unwrap_or_default();
                     heap.type_chains(&a.bin, a.mem(), a.bias, &frames, &chains, |ids| ret.holder_chains(&graph, ids, &mut budget))
                 }
                 None => heap.type_all(&a.bin, a.mem(), a.bias, &frames),

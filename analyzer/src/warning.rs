@@ -62,15 +62,6 @@ pub enum Warning {
     /// Span special lists that could not be read to their end.
     #[error("{spans} span special lists could not be read in full; some finalizer roots may be missing")]
     SpecialsUnreadable { spans: usize },
-    /// A goroutine started from a thread's registers (it was running):
-    /// `registers` in the per-goroutine root listing; counted into
-    /// [`Warning::RunningInRegisters`] for the whole process.
-    #[error("registers")]
-    StartedFromRegisters { goid: u64 },
-    /// Goroutines that were running: what they held only in registers is
-    /// not a root.
-    #[error("{goroutines} goroutines were running with their registers only in the core's thread notes: what they held only in registers is not a root")]
-    RunningInRegisters { goroutines: usize },
     /// A frame whose pointer maps could not be used.
     #[error("goroutine {goid}: {func}: {why}; its frame is scanned conservatively")]
     FrameConservative { goid: u64, func: String, why: String },

@@ -10,7 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use analyzer::heap::graph::{edge_offsets, Graph, NodeId, RootKind};
+use analyzer::heap::graph::{Graph, NodeId, RootKind};
+use analyzer::heap::paths::edge_offsets;
 use analyzer::heap::{pointers, Heap};
 use anyhow::{anyhow, bail, Context, Result};
 use tests::fixture::Build;
@@ -253,9 +254,9 @@ fn chain_typing_matches_whole_typing() {
     let (roots, _) = pointers::runtime_roots(&a.bin, a.mem(), a.bias, &h);
     let g = Graph::build(&h, a.mem(), roots);
     let ret = Retention::compute(&g, &h.objects);
-    // The objects a --top 500 listing prints (but those held by several
-    // roots), then those that point to the ones left untyped.
-    let chains: Vec<Vec<u32>> = ret.top_objects(&g, &h.objects, 500).into_iter().filter_map(|v| ret.chain_to(&g, v)).collect();
+    // The objects a --top 500 listing prints (those held by several roots
+    // too), then those that point to the ones left untyped.
+    let chains: Vec<Vec<u32>> = ret.printed_chains(&g, &h.objects, 500);
     let mut budget = 100_000;
     let mut holders = 0;
     h.type_chains(&a.bin, a.mem(), a.bias, &[], &chains, |ids| {

@@ -220,3 +220,49 @@ fn registers_of_the_crashing_goroutine() {
         }
     }
 }
+
+/// Goroutines running when gdb's gcore stopped the process: their
+/// registers are only in the core's thread notes, and each that points
+/// into a heap object is a conservative root holding the value itself
+/// (address 0). The oracle is the same as above: Go's ABI keeps the
+/// running `g` in r14 (amd64), and the runtime's SIGQUIT traceback, taken
+/// after the dump, prints each goroutine's `gp=`.
+#[test]
+fn registers_of_running_goroutines_from_thread_notes() {
+    let tools = require_tools!("go" => "builds the fixture", "gcore" => "dumps the live process");
+    let fx = Build::new("busy").build().expect("build");
+    let live = producers::LiveProcess::start(&fx.exe, &[]).expect("start");
+    let made = producers::gcore(&tools[1], live.pid).expect("gcore");
+    let tb = live.sigquit_traceback().expect("traceback");
+    // goid -> gp, from the headers (`goroutine 6 gp=0xc000007180 m=3 mp=... [running]:`).
+    let gp: HashMap<u64, String> = tb
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.strip_prefix("goroutine ")?.split_whitespace().collect();
+            Some((w.first()?.parse().ok()?, w.iter().find_map(|x| x.strip_prefix("gp="))?.to_string()))
+        })
+        .collect();
+    assert!(!gp.is_empty(), "no gp= in the traceback:\n{tb}");
+    let out = goanalyze(&[made.core.as_os_str(), OsStr::new("--exe"), fx.exe.as_os_str(), OsStr::new("--stack-roots"), OsStr::new("--format"), OsStr::new("json")]);
+    let doc: Value = serde_json::from_slice(&out).expect("JSON");
+    let mut running = 0;
+    for g in doc.as_array().expect("goroutines") {
+        let goid = g["goid"].as_u64().expect("goid");
+        let regs: Vec<&Value> = g["roots"].as_array().expect("roots").iter().filter(|r| r["name"].as_str().unwrap_or("").contains(", register ")).collect();
+        if regs.is_empty() {
+            continue;
+        }
+        running += 1;
+        for r in &regs {
+            let name = r["name"].as_str().unwrap_or("");
+            assert!(name.starts_with(&format!("goroutine {goid}, main.spin, register ")) && name.ends_with(" (conservative)"), "{name}");
+            assert_eq!((r["addr"].as_str(), r["len"].as_u64(), r["conservative"].as_bool()), (Some("0x0"), Some(8), Some(true)), "{r}");
+            assert!(!r["targets"].as_array().is_none_or(Vec::is_empty), "a register root points nowhere: {r}");
+        }
+        let r14 = regs.iter().find(|r| r["name"].as_str().unwrap_or("").contains(", register r14 ")).unwrap_or_else(|| panic!("no r14 root: {regs:#?}"));
+        let want = gp.get(&goid).unwrap_or_else(|| panic!("goroutine {goid} is not in the traceback:\n{tb}"));
+        assert_eq!(r14["targets"][0].as_str(), Some(want.as_str()), "r14 of goroutine {goid}: {r14}");
+    }
+    // The two spinners, unless the machine has one CPU for them.
+    assert!(running >= 1, "no goroutine with register roots: {doc:#}");
+}

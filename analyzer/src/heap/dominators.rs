@@ -28,10 +28,6 @@ impl<'a> Csr<'a> {
     pub fn node_count(&self) -> usize {
         self.first.len().saturating_sub(1)
     }
-    fn succ(&self, n: u32) -> &'a [u32] {
-        let (a, b) = (self.first[n as usize] as usize, self.first[n as usize + 1] as usize);
-        self.edges.get(a..b).unwrap_or(&[])
-    }
 }
 
 pub struct Dominators {
@@ -77,6 +73,16 @@ impl Dominators {
                     is_root[r as usize] = true;
                 }
             }
+            // Roots are usually the lowest node ids: most edges skip the lookup.
+            let root_max = roots.iter().copied().filter(|&r| (r as usize) < n).max().unwrap_or(0);
+            // Each followed edge as (target's preorder number, source's),
+            // written in order while the numbers are at hand: the
+            // predecessor lists are then built from them without looking
+            // `pre` up again at random (the cost of a big graph is its
+            // cache misses). An edge to a root not numbered yet waits in
+            // `to_roots` (target node id, source's number).
+            let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(g.edges.len());
+            let mut to_roots: Vec<(u32, u32)> = Vec::new();
             let mut stack: Vec<(u32, u64)> = Vec::new();
             for &r in roots {
                 if (r as usize) >= n || pre[r as usize] != 0 {
@@ -94,26 +100,36 @@ impl Dominators {
                     }
                     top.1 += 1;
                     let v = g.edges.get(pos as usize).copied().unwrap_or(NONE);
-                    if (v as usize) >= n || pre[v as usize] != 0 || is_root[v as usize] {
+                    if (v as usize) >= n {
                         continue;
                     }
-                    pre[v as usize] = vertex.len() as u32;
+                    let pu = pre[u as usize];
+                    let pv = pre[v as usize];
+                    if pv != 0 {
+                        pairs.push((pv, pu));
+                        continue;
+                    }
+                    if v <= root_max && is_root[v as usize] {
+                        to_roots.push((v, pu));
+                        continue;
+                    }
+                    let pv = vertex.len() as u32;
+                    pre[v as usize] = pv;
                     vertex.push(v);
-                    parent.push(pre[u as usize]);
+                    parent.push(pu);
+                    pairs.push((pv, pu));
                     stack.push((v, g.first[v as usize]));
                 }
             }
+            // Every root is numbered by now.
+            pairs.extend(to_roots.into_iter().map(|(v, pu)| (pre[v as usize], pu)));
             // A root reached from another root keeps the super-root as a
             // predecessor: `is_root` marks them for the semidominator pass.
             let count = vertex.len();
             // Predecessors in preorder numbers, compressed like the graph.
             let mut pfirst = vec![0u64; count + 1];
-            for &u in &vertex[1..] {
-                for &v in g.succ(u) {
-                    if (v as usize) < n && (pre[v as usize] != 0) {
-                        pfirst[pre[v as usize] as usize + 1] += 1;
-                    }
-                }
+            for &(pv, _) in &pairs {
+                pfirst[pv as usize + 1] += 1;
             }
             for (i, &r) in vertex.iter().enumerate().skip(1) {
                 if is_root[r as usize] {
@@ -133,16 +149,12 @@ impl Dominators {
                 }
             }
             drop(is_root);
-            for (pu, &u) in vertex.iter().enumerate().skip(1) {
-                for &v in g.succ(u) {
-                    if (v as usize) < n && pre[v as usize] != 0 {
-                        let pv = pre[v as usize] as usize;
-                        preds[pfirst[pv] as usize] = pu as u32;
-                        pfirst[pv] += 1;
-                    }
-                }
-            }
             drop(pre);
+            for &(pv, pu) in &pairs {
+                preds[pfirst[pv as usize] as usize] = pu;
+                pfirst[pv as usize] += 1;
+            }
+            drop(pairs);
             pfirst.copy_within(0..count, 1);
             pfirst[0] = 0;
 

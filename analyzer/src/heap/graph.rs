@@ -52,11 +52,25 @@ pub struct Root {
     /// the words that hold pointers. `None`: every word is scanned
     /// conservatively.
     pub mask: Option<Vec<u8>>,
+    /// A register's value known only from the core's thread notes (a
+    /// goroutine that was running): the root is this one word, not the
+    /// memory at `addr` (which is 0, `len` 8).
+    pub value: Option<u64>,
 }
 
 impl Root {
     pub fn conservative(&self) -> bool {
         self.mask.is_none()
+    }
+
+    /// The root's pointer words (by `mask`; all of them without one), as
+    /// (offset from `addr`, value); a word the core does not hold is left
+    /// out.
+    pub fn words(&self, mem: &dyn Memory) -> Vec<(u64, u64)> {
+        match self.value {
+            Some(v) => vec![(0, v)],
+            None => masked_words(mem, self.addr, self.len, self.mask.as_deref()),
+        }
     }
 }
 
@@ -117,7 +131,10 @@ impl Graph {
             .par_iter()
             .map(|r| {
                 let mut out = Vec::new();
-                scan_words(mem, idx, r.addr, r.len, r.mask.as_deref(), nroots, &mut out);
+                match r.value {
+                    Some(p) => out.extend(idx.find(p).map(|t| nroots + t)),
+                    None => scan_words(mem, idx, r.addr, r.len, r.mask.as_deref(), nroots, &mut out),
+                }
                 out
             })
             .collect();
@@ -233,45 +250,11 @@ fn scan_words(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask: Op
     }
 }
 
-/// The heap's address range (empty when there are no spans).
-fn heap_bounds(idx: &ObjectIndex) -> (u64, u64) {
-    match (idx.spans.first(), idx.spans.last()) {
-        (Some(a), Some(b)) => (a.start, b.end()),
-        _ => (0, 0),
-    }
-}
-
-/// The offsets within node `u` (from a root's `addr`, or an object's base,
-/// malloc header included) of the words that point into node `v`'s object,
-/// recomputed by scanning `u` again (for reporting a path's field names:
-/// paths are short, so the graph does not store offsets).
-pub fn edge_offsets(heap: &Heap, mem: &dyn Memory, graph: &Graph, u: NodeId, v: NodeId) -> Vec<u64> {
-    let idx = &heap.objects;
-    let Some(target) = graph.object(v) else { return Vec::new() };
-    let mut offs = Vec::new();
-    match graph.object(u) {
-        None => {
-            let Some(r) = graph.roots.get(u as usize) else { return offs };
-            let mut hits = Vec::new();
-            scan_words_at(mem, idx, r.addr, r.len, r.mask.as_deref(), &mut hits);
-            offs.extend(hits.into_iter().filter(|(_, t)| *t == target).map(|(a, _)| a - r.addr));
-        }
-        Some(id) if (id as usize) < idx.len() => {
-            let k = idx.span_of(id);
-            let base = idx.base(id);
-            pointers::SpanScanner::new(heap, mem, k).object(id, &mut |a, p| {
-                if idx.find(p) == Some(target) {
-                    offs.push(a - base);
-                }
-            });
-        }
-        Some(_) => {}
-    }
-    offs
-}
-
-/// Like [`scan_words`], with the address of each pointer word.
-fn scan_words_at(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask: Option<&[u8]>, out: &mut Vec<(u64, ObjId)>) {
+/// The words of `[addr, addr+len)` that `mask` picks (one bit per word,
+/// as [`Root::mask`]; all of them without one), as (offset from `addr`,
+/// value); a word the core does not hold is left out.
+pub fn masked_words(mem: &dyn Memory, addr: u64, len: u64, mask: Option<&[u8]>) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
     for i in 0..len / 8 {
         if let Some(m) = mask {
             match m.get((i / 8) as usize) {
@@ -280,12 +263,18 @@ fn scan_words_at(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask:
                 None => break,
             }
         }
-        let a = addr + i * 8;
-        if let Ok(p) = mem.u64(a) {
-            if let Some(t) = idx.find(p) {
-                out.push((a, t));
-            }
+        if let Ok(p) = mem.u64(addr + i * 8) {
+            out.push((i * 8, p));
         }
+    }
+    out
+}
+
+/// The heap's address range (empty when there are no spans).
+fn heap_bounds(idx: &ObjectIndex) -> (u64, u64) {
+    match (idx.spans.first(), idx.spans.last()) {
+        (Some(a), Some(b)) => (a.start, b.end()),
+        _ => (0, 0),
     }
 }
 

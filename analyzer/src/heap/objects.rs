@@ -25,6 +25,14 @@ pub struct ObjectIndex {
     /// ([`NO_SPAN`]: none), when the spans are dense enough for a table: a
     /// pointer is found without a binary search over the spans.
     pages: Vec<u32>,
+    /// Per span: the number of its first slot among all spans' slots.
+    slot0: Vec<u64>,
+    /// One bit per slot (in `slot0` numbering): an object is allocated there.
+    alloc: Vec<u64>,
+    /// Per word of `alloc`: the objects before it. An object's id is the
+    /// rank of its slot's bit, so a pointer finds its object in O(1) in a
+    /// partly-filled span too.
+    rank: Vec<u32>,
 }
 
 /// [`ObjectIndex::pages`] entry of a page in no span in use.
@@ -94,7 +102,8 @@ impl ObjectIndex {
             .map(|s| go122 && !s.noscan && s.sizeclass != 0 && s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER)
             .collect();
         let pages = page_table(&spans);
-        ObjectIndex { spans, headers, first, addrs, warnings, pages }
+        let (slot0, alloc, rank) = slot_ranks(&spans, &first, &addrs);
+        ObjectIndex { spans, headers, first, addrs, warnings, pages, slot0, alloc, rank }
     }
 
     pub fn len(&self) -> usize {
@@ -154,15 +163,40 @@ impl ObjectIndex {
         if i >= s.nelems {
             return None;
         }
-        let base = s.start + i * s.elemsize;
-        let (lo, hi) = (self.first[k] as usize, self.first[k + 1] as usize);
-        // A full span (most of a big heap's): slot i is its i-th object.
-        if (hi - lo) as u64 == s.nelems && self.addrs.get(lo + i as usize) == Some(&base) {
-            return Some(((lo + i as usize) as ObjId, k));
+        let slot = self.slot0[k] + i;
+        let word = *self.alloc.get((slot / 64) as usize)?;
+        let below = word & ((1u64 << (slot % 64)) - 1);
+        if word >> (slot % 64) & 1 == 0 {
+            return None;
         }
-        let j = self.addrs[lo..hi].binary_search(&base).ok()?;
-        Some(((lo + j) as ObjId, k))
+        Some((self.rank[(slot / 64) as usize] + below.count_ones(), k))
     }
+}
+
+/// The slot numbering, allocation bits and ranks of
+/// [`ObjectIndex::find_in_span`], from the objects each span holds
+/// (`addrs[first[k]..first[k + 1]]`, in slot order).
+fn slot_ranks(spans: &[Span], first: &[ObjId], addrs: &[u64]) -> (Vec<u64>, Vec<u64>, Vec<u32>) {
+    let mut slot0 = Vec::with_capacity(spans.len());
+    let mut slots = 0u64;
+    for s in spans {
+        slot0.push(slots);
+        slots += s.nelems;
+    }
+    let mut alloc = vec![0u64; slots.div_ceil(64) as usize];
+    for (k, s) in spans.iter().enumerate() {
+        for &a in &addrs[first[k] as usize..first[k + 1] as usize] {
+            let slot = slot0[k] + (a - s.start) / s.elemsize;
+            alloc[(slot / 64) as usize] |= 1 << (slot % 64);
+        }
+    }
+    let mut rank = Vec::with_capacity(alloc.len());
+    let mut before = 0u32;
+    for w in &alloc {
+        rank.push(before);
+        before += w.count_ones();
+    }
+    (slot0, alloc, rank)
 }
 
 /// Page -> span index, for spans sorted by start and not overlapping;

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use super::fieldnames;
-use super::graph::{Graph, NodeId};
+use super::graph::{masked_words, Graph, NodeId};
 use super::pointers::{self, Scan};
 use super::Heap;
 use crate::binary::Binary;
@@ -58,32 +58,22 @@ pub fn shortest_path(g: &Graph, target: NodeId) -> Option<Vec<NodeId>> {
 pub fn edge_offsets(heap: &Heap, mem: &dyn Memory, g: &Graph, u: NodeId, v: NodeId) -> Vec<u64> {
     let Some(target) = g.object(v) else { return Vec::new() };
     let idx = &heap.objects;
-    let (base, addr, len, mask) = match g.object(u) {
-        None => {
-            let r = &g.roots[u as usize];
-            (r.addr, r.addr, r.len, r.mask.clone())
-        }
-        Some(id) => match pointers::scan_of(heap, mem, id, idx.span_of(id)) {
-            Scan::NoPointers => return Vec::new(),
-            Scan::Mask { addr, len, mask } => (idx.base(id), addr, len, Some(mask)),
-            Scan::Conservative { addr, len } => (idx.base(id), addr, len, None),
+    let words = match g.object(u) {
+        None => match g.roots.get(u as usize) {
+            Some(r) => r.words(mem),
+            None => return Vec::new(),
         },
+        Some(id) => {
+            let (addr, len, mask) = match pointers::scan_of(heap, mem, id, idx.span_of(id)) {
+                Scan::NoPointers => return Vec::new(),
+                Scan::Mask { addr, len, mask } => (addr, len, Some(mask)),
+                Scan::Conservative { addr, len } => (addr, len, None),
+            };
+            let skip = addr - idx.base(id);
+            masked_words(mem, addr, len, mask.as_deref()).into_iter().map(|(o, p)| (skip + o, p)).collect()
+        }
     };
-    let mut out = Vec::new();
-    for i in 0..len / 8 {
-        if let Some(m) = &mask {
-            if m.get(i as usize / 8).is_none_or(|b| b >> (i % 8) & 1 == 0) {
-                continue;
-            }
-        }
-        let a = addr + i * 8;
-        if let Ok(p) = mem.u64(a) {
-            if idx.find(p) == Some(target) {
-                out.push(a - base);
-            }
-        }
-    }
-    out
+    words.into_iter().filter(|&(_, p)| idx.find(p) == Some(target)).map(|(o, _)| o).collect()
 }
 
 /// One step of a named path.

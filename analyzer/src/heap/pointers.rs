@@ -462,13 +462,13 @@ pub fn global_roots(bin: &Binary, bias: u64) -> Vec<Root> {
             .collect();
         syms.sort_unstable();
         if syms.is_empty() {
-            roots.push(Root { kind: RootKind::Global, name: sec.to_string(), goid: None, addr: lo + bias, len: s.size & !7, mask: None });
+            roots.push(Root { kind: RootKind::Global, name: sec.to_string(), goid: None, addr: lo + bias, len: s.size & !7, mask: None, value: None });
             continue;
         }
         for (a, n, name) in syms {
             let start = a & !7;
             let len = (a + n).min(hi).div_ceil(8) * 8 - start;
-            roots.push(Root { kind: RootKind::Global, name: name.to_string(), goid: None, addr: start + bias, len, mask: None });
+            roots.push(Root { kind: RootKind::Global, name: name.to_string(), goid: None, addr: start + bias, len, mask: None, value: None });
         }
     }
     roots
@@ -593,7 +593,7 @@ fn section_roots(label: &str, start: u64, end: u64, mask: &[u8], names: &[(u64, 
                 m[k / 8] |= 1 << (k % 8);
             }
         }
-        roots.push(Root { kind: RootKind::Global, name, goid: None, addr: lo, len: hi - lo, mask: Some(m) });
+        roots.push(Root { kind: RootKind::Global, name, goid: None, addr: lo, len: hi - lo, mask: Some(m), value: None });
         w = w1.max(w + 1);
     }
 }
@@ -635,7 +635,7 @@ fn name_pointed_statics(bin: &Binary, mem: &dyn Memory, bias: u64, secs: &[Secti
                 m[k / 8] |= 1 << (k % 8);
             }
         }
-        m.iter().any(|b| *b != 0).then(|| Root { kind: RootKind::Global, name, goid: None, addr: lo, len: (w1 - w0) * 8, mask: Some(m) })
+        m.iter().any(|b| *b != 0).then(|| Root { kind: RootKind::Global, name, goid: None, addr: lo, len: (w1 - w0) * 8, mask: Some(m), value: None })
     };
     let anon_name = |a: u64| secs.iter().find(|(_, s, e, _)| a >= *s && a < *e).map(|(l, s, _, _)| format!("{l}+{:#x}", a - s));
     for (start, end, name) in targets {
@@ -734,7 +734,7 @@ pub fn special_roots(heap: &Heap, mem: &dyn Memory) -> (Vec<Root>, Vec<crate::Wa
                 let rk = if what == "weak handle" { RootKind::Runtime } else { RootKind::Finalizer };
                 // Go 1.26+: a cleanup is a cleanupFn {call, fn, arg}, three pointers.
                 let words = if what == "cleanup" && heap.ptrinfo.go_minor >= 26 { 3 } else { 1 };
-                roots.push(Root { kind: rk, name: format!("{what} of {obj:#x}"), goid: None, addr: sp + sl.fn_off, len: words * 8, mask: Some(vec![(1u8 << words) - 1]) });
+                roots.push(Root { kind: rk, name: format!("{what} of {obj:#x}"), goid: None, addr: sp + sl.fn_off, len: words * 8, mask: Some(vec![(1u8 << words) - 1]), value: None });
                 if kind == sl.finalizer && !s.noscan {
                     if let Some(id) = idx.find(obj) {
                         let scan = match scan_of(heap, mem, id, k) {
@@ -743,7 +743,7 @@ pub fn special_roots(heap: &Heap, mem: &dyn Memory) -> (Vec<Root>, Vec<crate::Wa
                             Scan::NoPointers => None,
                         };
                         if let Some((addr, len, mask)) = scan {
-                            roots.push(Root { kind: RootKind::Finalizer, name: format!("finalized object {obj:#x}"), goid: None, addr, len, mask });
+                            roots.push(Root { kind: RootKind::Finalizer, name: format!("finalized object {obj:#x}"), goid: None, addr, len, mask, value: None });
                         }
                     }
                 }

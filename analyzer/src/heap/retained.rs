@@ -124,33 +124,24 @@ pub type Chains = Vec<Vec<ObjId>>;
 
 impl Retention {
     /// The objects [`Retention::top_objects`] lists, each as a chain from
-    /// its dominator nearest a root down to it (what the listing prints);
-    /// `None` when one is held by several roots (which pointer types it is
-    /// on no chain).
-    pub fn printed_chains(&self, graph: &Graph, idx: &ObjectIndex, top: usize) -> Option<Chains> {
-        let mut chains = Vec::new();
-        for v in self.top_objects(graph, idx, top) {
-            chains.push(self.chain_to(graph, v)?);
-        }
-        Some(chains)
+    /// its dominator nearest a root down to it (what the listing prints).
+    pub fn printed_chains(&self, graph: &Graph, idx: &ObjectIndex, top: usize) -> Chains {
+        self.top_objects(graph, idx, top).into_iter().map(|v| self.chain_to(graph, v)).collect()
     }
 
     /// Object node `v`'s dominators nearest a root first, then `v`, as
-    /// objects; `None` when the outermost is held by several roots.
-    pub fn chain_to(&self, graph: &Graph, v: NodeId) -> Option<Vec<ObjId>> {
+    /// objects. When the outermost is held by several roots, no root is on
+    /// the chain: which pointer types it is found by
+    /// [`Retention::holder_chains`] if its allocation does not say.
+    pub fn chain_to(&self, graph: &Graph, v: NodeId) -> Vec<ObjId> {
         let mut nodes: Vec<NodeId> = std::iter::once(v).chain(self.dom.chain(v)).collect();
-        let outer = *nodes.last()?;
-        if graph.object(outer).is_some() && self.dom.idom[outer as usize] >= SUPER_ROOT {
-            return None;
-        }
         nodes.reverse();
-        Some(nodes.into_iter().filter_map(|n| graph.object(n)).collect())
+        nodes.into_iter().filter_map(|n| graph.object(n)).collect()
     }
 
     /// For objects `ids`: a chain through every reachable object that
     /// points to one of them (its dominators, it, then the object pointed
-    /// to); `None` when a holder is held by several roots or the chains
-    /// would pass `budget` objects in all.
+    /// to); `None` when the chains would pass `budget` objects in all.
     pub fn holder_chains(&self, graph: &Graph, ids: &[ObjId], budget: &mut usize) -> Option<Chains> {
         // One bit a node: every edge of the graph is tested.
         let mut want = vec![0u64; graph.node_count().div_ceil(64)];
@@ -171,7 +162,7 @@ impl Retention {
                 if v == u || !wanted(v) {
                     continue;
                 }
-                let mut c = self.chain_to(graph, u)?;
+                let mut c = self.chain_to(graph, u);
                 c.extend(graph.object(v));
                 *budget = budget.checked_sub(c.len())?;
                 chains.push(c);
@@ -199,7 +190,7 @@ mod tests {
             first.push(out.len() as u64);
         }
         let roots = (0..nroots)
-            .map(|i| Root { kind: RootKind::Global, name: format!("r{i}"), goid: None, addr: 0, len: 0, mask: None })
+            .map(|i| Root { kind: RootKind::Global, name: format!("r{i}"), goid: None, addr: 0, len: 0, mask: None, value: None })
             .collect();
         Graph { roots, first, edges: out, conservative: vec![0; nobj.div_ceil(64)], warnings: Vec::new() }
     }

@@ -24,13 +24,13 @@
 //! `runtime.g` struct itself is a heap object reachable from `allgs` (a
 //! global), so it is not a root here.
 //!
-//! What a running goroutine holds in registers: when a signal interrupted
-//! it (a kernel core of a crash: the faulting goroutine, and those the
-//! runtime's SIGQUIT stopped on other threads), the kernel saved them in
-//! the signal frame, and each that points into a heap object is a
-//! conservative root ([`register_roots`]). Registers known only from the
-//! core's thread notes are in no memory a root can name: [`stack_roots`]
-//! warns.
+//! What a running goroutine holds in registers: each register that points
+//! into a heap object is a conservative root ([`register_roots`]). When a
+//! signal interrupted it (a kernel core of a crash: the faulting
+//! goroutine, and those the runtime's SIGQUIT stopped on other threads),
+//! the root is the word of the signal frame the kernel saved it in; when
+//! the registers are known only from the core's thread notes (gcore or
+//! godump stopped it running), the root holds the value itself.
 //!
 //! With DWARF, a frame's precise roots are split by variable and named as
 //! a Go developer names them ([`super::stackvars`]).
@@ -173,7 +173,6 @@ pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<Warning>, StackRootStats) {
     let mut roots = Vec::new();
     let mut warnings = Vec::new();
     let mut stats = StackRootStats::default();
-    let mut in_registers = 0usize;
     for (rs, ws, st) in per {
         roots.extend(rs);
         stats.goroutines += st.goroutines;
@@ -181,15 +180,10 @@ pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<Warning>, StackRootStats) {
         stats.conservative_frames += st.conservative_frames;
         stats.stack_objects += st.stack_objects;
         for w in ws {
-            if matches!(w, Warning::StartedFromRegisters { .. }) {
-                in_registers += 1;
-            } else if warnings.len() < 20 {
+            if warnings.len() < 20 {
                 warnings.push(w);
             }
         }
-    }
-    if in_registers > 0 {
-        warnings.push(Warning::RunningInRegisters { goroutines: in_registers });
     }
     (roots, warnings, stats)
 }
@@ -304,11 +298,6 @@ pub fn goroutine_roots_named(
     // Stopped at no safe point: the innermost frame is scanned as the
     // runtime scans an asynchronously preempted one.
     let mut conservative_next = r.start_regs.is_some();
-    // A signal frame saved the registers in memory: they are roots
-    // ([`register_roots`]); a thread's own registers (a core's notes) are not.
-    if conservative_next && !r.start_source.starts_with("signal frame") {
-        warnings.push(Warning::StartedFromRegisters { goid });
-    }
     let mut callee_sigpanic = false;
     let name_of = |f: &Frame| bin.pcln.func_name(&f.func).to_string();
     // Per frame, its variables' slots (with DWARF): the names of its roots.
@@ -418,7 +407,7 @@ pub fn goroutine_roots_named(
 }
 
 fn stack_root(name: String, goid: u64, addr: u64, len: u64, mask: Option<Vec<u8>>) -> Root {
-    Root { kind: RootKind::Stack, name, goid: Some(goid), addr, len, mask }
+    Root { kind: RootKind::Stack, name, goid: Some(goid), addr, len, mask, value: None }
 }
 
 /// The size of a frame's argument area (`stkframe.argBytes`).
@@ -602,26 +591,17 @@ fn live_stack_objects(
 /// The heap objects (their base addresses) that the pointer words of `r`
 /// point into.
 pub fn root_targets(idx: &super::ObjectIndex, mem: &dyn Memory, r: &Root) -> Vec<u64> {
-    words_targets(idx, mem, r.addr, r.len, r.mask.as_deref())
+    targets(idx, r.words(mem))
 }
 
 /// The heap objects the words of `[addr, addr+len)` picked by `mask` (all
 /// of them without one) point into, by base address, sorted, once each.
 pub fn words_targets(idx: &super::ObjectIndex, mem: &dyn Memory, addr: u64, len: u64, mask: Option<&[u8]>) -> Vec<u64> {
-    let mut out = Vec::new();
-    for i in 0..len / 8 {
-        if let Some(m) = mask {
-            match m.get(i as usize / 8) {
-                Some(b) if b >> (i % 8) & 1 != 0 => {}
-                Some(_) => continue,
-                None => break,
-            }
-        }
-        let Ok(p) = mem.u64(addr + i * 8) else { continue };
-        if let Some(id) = idx.find(p) {
-            out.push(idx.base(id));
-        }
-    }
+    targets(idx, super::graph::masked_words(mem, addr, len, mask))
+}
+
+fn targets(idx: &super::ObjectIndex, words: Vec<(u64, u64)>) -> Vec<u64> {
+    let mut out: Vec<u64> = words.into_iter().filter_map(|(_, p)| idx.find(p)).map(|id| idx.base(id)).collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -714,9 +694,9 @@ pub fn inspect(a: &Analysis, heap: &super::Heap) -> Vec<GoroutineRoots> {
         .collect()
 }
 
-/// The saved registers of every goroutine a signal interrupted while it
-/// ran (see [`super::stackvars::register_roots`]) that point into an
-/// object of `heap`: conservative roots.
+/// The registers of every goroutine that was running (see
+/// [`super::stackvars::register_roots`]) that point into an object of
+/// `heap`: conservative roots.
 pub fn register_roots(a: &Analysis, heap: &super::Heap) -> Vec<Root> {
     let keep = |p: u64| heap.objects.find(p).is_some();
     a.goroutines

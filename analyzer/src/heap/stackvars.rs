@@ -182,38 +182,60 @@ impl FrameVars {
                 m[(i / 8) as usize] |= 1 << (i % 8);
             }
             let name = format!("goroutine {}, {name}", self.goid);
-            out.push(Root { kind: RootKind::Stack, name, goid: root.goid, addr: lo, len: hi - lo, mask: Some(m) });
+            out.push(Root { kind: RootKind::Stack, name, goid: root.goid, addr: lo, len: hi - lo, mask: Some(m), value: None });
         }
         out.push(root);
     }
 }
 
-/// The general registers of goroutine `r` when its walk started from a
-/// signal frame's saved context: one conservative root per register, at
-/// the word where the kernel saved it, kept when `keep` says its value
-/// points into a heap object. A running goroutine stops at no safe point,
-/// so a pointer it held only in a register is live and in no stack slot.
+/// The general registers of goroutine `r` when it was running (its walk
+/// started from registers): one conservative root per register whose
+/// value `keep` says points into a heap object. A running goroutine stops
+/// at no safe point, so a pointer it held only in a register is live and
+/// in no stack slot. When a signal interrupted it, the root is the word
+/// where the kernel saved the register in the signal frame; when the
+/// registers are the thread's own (a core's thread notes: gcore or godump
+/// stopped the process while it ran), the root holds the value itself.
 pub fn register_roots(a: &Analysis, r: &GoroutineReport, keep: &dyn Fn(u64) -> bool) -> Vec<Root> {
     let Some(regs) = r.start_regs.as_deref() else { return Vec::new() };
-    let Some(t) = r.thread.and_then(|tid| a.threads.iter().find(|t| t.tid == tid)) else { return Vec::new() };
-    let Some(frame) = a.signal_chain(t).frames.iter().find(|f| f.regs == *regs) else { return Vec::new() };
-    // The function the signal interrupted (the walk may have dropped the
-    // runtime's crash frames above it).
+    // The function it was in (the walk may have dropped the runtime's
+    // crash frames above it).
     let func = match a.unwinder().find_func(regs.pc()) {
         Some(f) => func_name(a.bin.pcln.func_name(&f)),
         None => format!("pc {:#x}", regs.pc()),
     };
     let goid = r.g.goid;
+    let root = |reg: &str, addr: u64, value: Option<u64>| Root {
+        kind: RootKind::Stack,
+        name: format!("goroutine {goid}, {func}, register {reg} (conservative)"),
+        goid: Some(goid),
+        addr,
+        len: 8,
+        mask: None,
+        value,
+    };
+    if !r.start_source.starts_with("signal frame") {
+        return general_registers(regs).into_iter().filter(|&(_, v)| keep(v)).map(|(reg, v)| root(reg, 0, Some(v))).collect();
+    }
+    let Some(t) = r.thread.and_then(|tid| a.threads.iter().find(|t| t.tid == tid)) else { return Vec::new() };
+    let Some(frame) = a.signal_chain(t).frames.iter().find(|f| f.regs == *regs) else { return Vec::new() };
     crate::unwind::sigframe::saved_registers(a.bin.arch, frame.addr)
         .into_iter()
         .filter(|&(_, at)| a.core.u64(at).is_ok_and(keep))
-        .map(|(reg, at)| Root {
-            kind: RootKind::Stack,
-            name: format!("goroutine {goid}, {func}, register {reg} (conservative)"),
-            goid: Some(goid),
-            addr: at,
-            len: 8,
-            mask: None,
-        })
+        .map(|(reg, at)| root(reg, at, None))
         .collect()
+}
+
+/// A thread's general registers by name, those a signal frame saves too
+/// ([`crate::unwind::sigframe::saved_registers`]): amd64's but rsp, arm64's
+/// x0..x30.
+fn general_registers(regs: &core_reader::Registers) -> Vec<(&'static str, u64)> {
+    use crate::unwind::sigframe::{AMD64_GREGS, ARM64_GREGS};
+    match regs {
+        core_reader::Registers::Amd64(r) => {
+            let v = [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx];
+            AMD64_GREGS.iter().copied().zip(v).collect()
+        }
+        core_reader::Registers::Arm64(r) => ARM64_GREGS.iter().copied().zip(r.x).collect(),
+    }
 }

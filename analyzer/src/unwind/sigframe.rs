@@ -44,6 +44,15 @@ const AMD64_SIGINFO: u64 = 304;
 const ARM64_SIGINFO_SIZE: u64 = 128;
 const ARM64_MCONTEXT: u64 = 176;
 
+/// The general registers a signal frame saves (and that may hold
+/// pointers), in the order of amd64's `sigcontext` from r8 on.
+pub const AMD64_GREGS: [&str; 15] = ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rdi", "rsi", "rbp", "rbx", "rdx", "rax", "rcx"];
+/// arm64's: x0..x30, in `sigcontext.regs` order.
+pub const ARM64_GREGS: [&str; 31] = [
+    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",
+    "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30",
+];
+
 /// si_code values for signals a process sent (include/uapi/asm-generic/siginfo.h).
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
@@ -237,14 +246,9 @@ fn read_siginfo(mem: &dyn Memory, at: u64) -> Result<SigInfo> {
 /// registers a running goroutine held, in memory, so they can be roots.
 /// The stack pointer, pc and flags are left out.
 pub fn saved_registers(arch: BinArch, addr: u64) -> Vec<(&'static str, u64)> {
-    const AMD64: [&str; 15] = ["r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rdi", "rsi", "rbp", "rbx", "rdx", "rax", "rcx"];
-    const ARM64: [&str; 31] = [
-        "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16",
-        "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30",
-    ];
     let (names, base): (&[&'static str], u64) = match arch {
-        BinArch::Amd64 => (&AMD64, addr.wrapping_add(AMD64_MCONTEXT)),
-        BinArch::Arm64 => (&ARM64, addr.wrapping_add(ARM64_SIGINFO_SIZE + ARM64_MCONTEXT + 8)),
+        BinArch::Amd64 => (&AMD64_GREGS, addr.wrapping_add(AMD64_MCONTEXT)),
+        BinArch::Arm64 => (&ARM64_GREGS, addr.wrapping_add(ARM64_SIGINFO_SIZE + ARM64_MCONTEXT + 8)),
     };
     names.iter().enumerate().map(|(i, n)| (*n, base.wrapping_add(8 * i as u64))).collect()
 }
