@@ -25,14 +25,52 @@ pub struct ObjectIndex {
     /// ([`NO_SPAN`]: none), when the spans are dense enough for a table: a
     /// pointer is found without a binary search over the spans.
     pages: Vec<u32>,
-    /// Per span: the number of its first slot among all spans' slots.
-    slot0: Vec<u64>,
-    /// One bit per slot (in `slot0` numbering): an object is allocated there.
-    alloc: Vec<u64>,
-    /// Per word of `alloc`: the objects before it. An object's id is the
-    /// rank of its slot's bit, so a pointer finds its object in O(1) in a
-    /// partly-filled span too.
-    rank: Vec<u32>,
+    /// Per span, what [`ObjectIndex::find_in_span`] reads of it, packed
+    /// (one cache line, not the span's and two others: a pointer lookup
+    /// is mostly cache misses).
+    slots: Vec<SpanSlots>,
+    /// One bit per slot (in [`SpanSlots::slot0`] numbering): an object is
+    /// allocated there; with each word, the objects before it. An object's
+    /// id is the rank of its slot's bit, so a pointer finds its object in
+    /// O(1) in a partly-filled span too.
+    alloc: Vec<AllocWord>,
+}
+
+#[derive(Clone, Copy)]
+struct SpanSlots {
+    start: u64,
+    elemsize: u64,
+    /// The number of the span's first slot among all spans' slots.
+    slot0: u64,
+    nelems: u32,
+    /// The id of the span's first object.
+    first: ObjId,
+    /// Every slot holds an object (most spans of a big heap): slot `i`
+    /// is object `first + i`, no bitmap needed.
+    full: bool,
+    header: bool,
+    noscan: bool,
+}
+
+/// What [`ObjectIndex::locate`] finds for an address: the object and what
+/// a caller usually asks of it next, from the cache line already read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    pub id: ObjId,
+    /// The index of its span.
+    pub span: usize,
+    /// Its base address (its malloc header's, if it has one).
+    pub base: u64,
+    pub elemsize: u64,
+    /// It starts with an 8-byte type header (see [`ObjectIndex::headers`]).
+    pub header: bool,
+    pub noscan: bool,
+}
+
+#[derive(Clone, Copy, Default)]
+struct AllocWord {
+    bits: u64,
+    rank: u32,
 }
 
 /// [`ObjectIndex::pages`] entry of a page in no span in use.
@@ -97,13 +135,13 @@ impl ObjectIndex {
             warnings.push(crate::Warning::MoreAllocBitsUnreadable { spans: unreadable });
         }
         first.push(addrs.len() as ObjId);
-        let headers = spans
+        let headers: Vec<bool> = spans
             .iter()
             .map(|s| go122 && !s.noscan && s.sizeclass != 0 && s.elemsize > MIN_SIZE_FOR_MALLOC_HEADER)
             .collect();
         let pages = page_table(&spans);
-        let (slot0, alloc, rank) = slot_ranks(&spans, &first, &addrs);
-        ObjectIndex { spans, headers, first, addrs, warnings, pages, slot0, alloc, rank }
+        let (slots, alloc) = slot_ranks(&spans, &headers, &first, &addrs);
+        ObjectIndex { spans, headers, first, addrs, warnings, pages, slots, alloc }
     }
 
     pub fn len(&self) -> usize {
@@ -157,46 +195,66 @@ impl ObjectIndex {
 
     /// [`Self::find`], with the object's span index.
     pub fn find_in_span(&self, addr: u64) -> Option<(ObjId, usize)> {
+        self.locate(addr).map(|l| (l.id, l.span))
+    }
+
+    /// The allocated object containing `addr`, with its span, base and
+    /// span's kind.
+    pub fn locate(&self, addr: u64) -> Option<Located> {
         let k = self.span_at(addr)?;
-        let s = &self.spans[k];
+        let s = self.slots.get(k)?;
         let i = (addr - s.start) / s.elemsize;
-        if i >= s.nelems {
+        if i >= u64::from(s.nelems) {
             return None;
         }
-        let slot = self.slot0[k] + i;
-        let word = *self.alloc.get((slot / 64) as usize)?;
-        let below = word & ((1u64 << (slot % 64)) - 1);
-        if word >> (slot % 64) & 1 == 0 {
-            return None;
-        }
-        Some((self.rank[(slot / 64) as usize] + below.count_ones(), k))
+        let id = if s.full {
+            s.first + i as ObjId
+        } else {
+            let slot = s.slot0 + i;
+            let w = self.alloc.get((slot / 64) as usize)?;
+            if w.bits >> (slot % 64) & 1 == 0 {
+                return None;
+            }
+            let below = w.bits & ((1u64 << (slot % 64)) - 1);
+            w.rank + below.count_ones()
+        };
+        Some(Located {
+            id,
+            span: k,
+            base: s.start + i * s.elemsize,
+            elemsize: s.elemsize,
+            header: s.header,
+            noscan: s.noscan,
+        })
     }
 }
 
 /// The slot numbering, allocation bits and ranks of
 /// [`ObjectIndex::find_in_span`], from the objects each span holds
 /// (`addrs[first[k]..first[k + 1]]`, in slot order).
-fn slot_ranks(spans: &[Span], first: &[ObjId], addrs: &[u64]) -> (Vec<u64>, Vec<u64>, Vec<u32>) {
-    let mut slot0 = Vec::with_capacity(spans.len());
-    let mut slots = 0u64;
-    for s in spans {
-        slot0.push(slots);
-        slots += s.nelems;
+fn slot_ranks(spans: &[Span], headers: &[bool], first: &[ObjId], addrs: &[u64]) -> (Vec<SpanSlots>, Vec<AllocWord>) {
+    let mut slots = Vec::with_capacity(spans.len());
+    let mut n = 0u64;
+    for (k, (s, &header)) in spans.iter().zip(headers).enumerate() {
+        // A span's slots fit its pages (spans.rs checks), so far fewer than 2^32.
+        let nelems = u32::try_from(s.nelems).unwrap_or(u32::MAX);
+        let full = u64::from(first[k + 1] - first[k]) == s.nelems;
+        slots.push(SpanSlots { start: s.start, elemsize: s.elemsize, slot0: n, nelems, first: first[k], full, header, noscan: s.noscan });
+        n += u64::from(nelems);
     }
-    let mut alloc = vec![0u64; slots.div_ceil(64) as usize];
-    for (k, s) in spans.iter().enumerate() {
+    let mut alloc = vec![AllocWord::default(); n.div_ceil(64) as usize];
+    for (k, s) in slots.iter().enumerate() {
         for &a in &addrs[first[k] as usize..first[k + 1] as usize] {
-            let slot = slot0[k] + (a - s.start) / s.elemsize;
-            alloc[(slot / 64) as usize] |= 1 << (slot % 64);
+            let slot = s.slot0 + (a - s.start) / s.elemsize;
+            alloc[(slot / 64) as usize].bits |= 1 << (slot % 64);
         }
     }
-    let mut rank = Vec::with_capacity(alloc.len());
     let mut before = 0u32;
-    for w in &alloc {
-        rank.push(before);
-        before += w.count_ones();
+    for w in &mut alloc {
+        w.rank = before;
+        before += w.bits.count_ones();
     }
-    (slot0, alloc, rank)
+    (slots, alloc)
 }
 
 /// Page -> span index, for spans sorted by start and not overlapping;

@@ -641,10 +641,10 @@ impl<'a> Worker<'a> {
     /// its start and the claim fits its size class.
     fn claim(&mut self, p: u64, c: Claim) {
         let idx = self.idx;
-        let Some((id, k)) = idx.find_in_span(p) else { return };
+        let Some(at) = idx.locate(p) else { return };
+        let id = at.id;
         if let Claim::Value(rt) = &c {
-            let s = &idx.spans[k];
-            if s.noscan && s.elemsize == TINY_SIZE && rt.size < TINY_SIZE && rt.size > 0 && rt.ptr_bytes == 0 {
+            if at.noscan && at.elemsize == TINY_SIZE && rt.size < TINY_SIZE && rt.size > 0 && rt.ptr_bytes == 0 {
                 // A tiny allocation inside a block: count it by address;
                 // the block is typed as one.
                 let e = self.entry_of(rt.addr, F_VALUE, TypeSource::Pointer, Some(rt.addr), || rt.name.clone());
@@ -656,12 +656,12 @@ impl<'a> Worker<'a> {
                 return;
             }
         }
-        let hdr = if idx.headers[k] { MALLOC_HEADER_SIZE } else { 0 };
-        if self.is_typed(id) || idx.base(id) + hdr != p {
+        let hdr = if at.header { MALLOC_HEADER_SIZE } else { 0 };
+        // The address test first: it needs no other memory.
+        if at.base + hdr != p || self.is_typed(id) {
             return;
         }
-        let s = &idx.spans[k];
-        let fits = |bytes: u64| bytes > 0 && round_up(bytes.saturating_add(hdr)) == s.elemsize;
+        let fits = |bytes: u64| bytes > 0 && round_up(bytes.saturating_add(hdr)) == at.elemsize;
         match c {
             Claim::Value(rt) => {
                 if !fits(rt.size) {
@@ -683,7 +683,7 @@ impl<'a> Worker<'a> {
                 }
             }
             Claim::Str(n) => {
-                if !s.noscan || !fits(n) {
+                if !at.noscan || !fits(n) {
                     return;
                 }
                 let e = self.entry_of(0, F_STRING, TypeSource::Pointer, None, || "string".into());
@@ -701,7 +701,7 @@ impl<'a> Worker<'a> {
             }
             Claim::MapHeader(mt) => {
                 // Both the old hmap and the Swiss-table maps.Map are 48 bytes.
-                if s.elemsize != 48 {
+                if at.elemsize != 48 {
                     return;
                 }
                 let e = self.entry_of(mt.addr, F_MAP, TypeSource::Pointer, Some(mt.addr), || mt.name.clone());
