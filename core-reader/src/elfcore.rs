@@ -53,7 +53,7 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Warn
                 None => warnings.push(Warning::ShortThreadNote {
                     path: path.to_path_buf(),
                     note: note_name(n).to_string(),
-                    offset: n.offset as u64,
+                    offset: n.offset,
                     len: n.desc.len(),
                 }),
             },
@@ -64,7 +64,7 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Warn
                 None => warnings.push(Warning::MalformedFileNote {
                     path: path.to_path_buf(),
                     note: note_name(n).to_string(),
-                    offset: n.offset as u64,
+                    offset: n.offset,
                 }),
             },
             NT_SIGINFO => {
@@ -75,7 +75,7 @@ fn read_notes(path: &Path, arch: Arch, all: &[Note<'_>], warnings: &mut Vec<Warn
             NT_DELVE_HEADER => f.delve_header = Some(delve::header(n.desc)),
             NT_DELVE_THREAD => match delve::thread(arch, n.desc) {
                 Some(t) => f.delve_threads.push(t),
-                None => warnings.push(Warning::MalformedDelveThread { path: path.to_path_buf(), offset: n.offset as u64 }),
+                None => warnings.push(Warning::MalformedDelveThread { path: path.to_path_buf(), offset: n.offset }),
             },
             t if defs::is_thread_regset(t) && core_name => {
                 if let Some(th) = f.threads.last_mut() {
@@ -463,7 +463,7 @@ fn notes(path: &Path, data: &Bytes, layout: &Layout, warnings: &mut Vec<Warning>
         let mut it = Notes::new(b, p.offset);
         all_notes.extend(it.by_ref());
         if let Some(at) = it.truncated_at {
-            warnings.push(Warning::DamagedNotes { path: path.to_path_buf(), offset: at as u64 });
+            warnings.push(Warning::DamagedNotes { path: path.to_path_buf(), offset: at });
         }
     }
     let mut f = read_notes(path, layout.arch, &all_notes, warnings);

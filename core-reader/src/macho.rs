@@ -427,14 +427,14 @@ fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<Warning>) -> Resu
                     filesize: s.filesize.get(LE),
                     prot: s.initprot.get(LE).0,
                 }),
-                _ => warnings.push(Warning::ShortLoadCommand { path: path.to_path_buf(), command: "LC_SEGMENT_64", offset: at as u64 }),
+                _ => warnings.push(Warning::ShortLoadCommand { path: path.to_path_buf(), command: "LC_SEGMENT_64", offset: at }),
             },
             LC_THREAD => {
                 let raw = c.raw_data();
                 let mut warn = None;
                 let st = thread_state(arch, raw.get(8..).unwrap_or_default(), &mut warn);
                 if let Some(w) = warn {
-                    warnings.push(Warning::ThreadState { path: path.to_path_buf(), offset: at as u64, what: w.to_string() });
+                    warnings.push(Warning::ThreadState { path: path.to_path_buf(), offset: at, what: w.to_string() });
                 }
                 states.push((at, st));
             }
@@ -447,11 +447,11 @@ fn load_commands(path: &Path, data: &Bytes, warnings: &mut Vec<Warning>) -> Resu
                         None => warnings.push(Warning::NotePastEnd {
                             path: path.to_path_buf(),
                             owner: String::from_utf8_lossy(until_nul(&n.data_owner)).into_owned(),
-                            offset: at as u64,
+                            offset: at,
                         }),
                     }
                 }
-                Err(_) => warnings.push(Warning::ShortLoadCommand { path: path.to_path_buf(), command: "LC_NOTE", offset: at as u64 }),
+                Err(_) => warnings.push(Warning::ShortLoadCommand { path: path.to_path_buf(), command: "LC_NOTE", offset: at }),
             },
             _ => {}
         }
@@ -480,7 +480,7 @@ fn threads(
     let mut signal = None;
     for (i, (at, st)) in states.into_iter().enumerate() {
         let Some(mut regs) = st.regs else {
-            warnings.push(Warning::NoGeneralRegisters { path: path.to_path_buf(), offset: at as u64 });
+            warnings.push(Warning::NoGeneralRegisters { path: path.to_path_buf(), offset: at });
             continue;
         };
         if let (Registers::Arm64(r), Some(m)) = (&mut regs, mask) {

@@ -72,7 +72,7 @@ fn stream<'a, S: MinidumpStream<'a>>(
             warnings.push(Warning::MalformedStream {
                 path: path.to_path_buf(),
                 stream: what.to_string(),
-                offset: u64::from(at),
+                offset: at,
                 error: e.to_string(),
             });
             None
@@ -562,7 +562,7 @@ fn dumped_memory(
         let at = if s.len() as u64 == 8 + 16 * count { 8 } else { 4 };
         let fits = (s.len().saturating_sub(at) / 16) as u64;
         if count > fits {
-            warnings.push(Warning::ShortMemoryList { path: path.to_path_buf(), list: "MemoryList", offset: off as u64, count, fits });
+            warnings.push(Warning::ShortMemoryList { path: path.to_path_buf(), list: "MemoryList", offset: off, count, fits });
         }
         for i in 0..count.min(fits).min(MAX_ENTRIES) as usize {
             let e = at + i * 16;
@@ -578,7 +578,7 @@ fn dumped_memory(
         let mut rva = u64_at(s, 8).unwrap_or(0);
         let fits = (s.len().saturating_sub(16) / 16) as u64;
         if count > fits {
-            warnings.push(Warning::ShortMemoryList { path: path.to_path_buf(), list: "Memory64List", offset: off as u64, count, fits });
+            warnings.push(Warning::ShortMemoryList { path: path.to_path_buf(), list: "Memory64List", offset: off, count, fits });
         }
         for i in 0..count.min(fits).min(MAX_ENTRIES) as usize {
             let e = 16 + i * 16;

@@ -201,7 +201,7 @@ fn spill(path: &Path, mut r: impl Read, c: Compression, limit: usize, cap: u64) 
                 warning = Some(crate::Warning::DamagedCompression {
                     path: path.to_path_buf(),
                     format: c.name(),
-                    recovered: sink.len() as u64,
+                    recovered: sink.len(),
                     error: e.to_string(),
                 });
                 break;
