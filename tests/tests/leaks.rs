@@ -286,11 +286,63 @@ fn stack_roots_named_by_variable() {
         let made = producers::kernel_core(&fx.exe, &[]).expect("core");
         let named = named_buffers(&made, &b.label(), &mut errs);
         eprintln!("{}: {named} planted buffers retained by their `var buf` roots", b.label());
+        recursion_names(&made, &b.label(), &mut errs);
         if let Err(e) = same_words(&made, &fx.exe) {
             errs.push(format!("{}: {e:#}", b.label()));
         }
     }
     assert!(errs.is_empty(), "{}", errs.join("\n"));
+}
+
+/// The recursion's frames (`recurse D U`: D levels, level d holding
+/// (d+1)*U bytes in `buf`) give D roots told apart by frame number,
+/// `goroutine G, main.recurse (frame N), var buf`, where N is the frame's
+/// place in the runtime's own traceback of G (GOTRACEBACK=crash prints
+/// every frame); each retains its level's buffer exactly (errors into `errs`).
+fn recursion_names(made: &MadeCore, label: &str, errs: &mut Vec<String>) {
+    let (ids, _) = planted(&made.stderr).unwrap();
+    let Some(&g) = ids.get("recurse").and_then(|s| s.iter().next()) else {
+        errs.push(format!("{label}: no recurse goroutine planted"));
+        return;
+    };
+    let (depth, unit): (usize, u64) = made
+        .stderr
+        .lines()
+        .find_map(|l| {
+            let mut w = l.strip_prefix("recurse ")?.split_whitespace();
+            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        })
+        .expect("recurse line");
+    let tb = tests::traceback::parse(&made.stderr);
+    let Some(tg) = tb.goroutines.iter().find(|x| x.id == g) else {
+        errs.push(format!("{label}: goroutine {g} not in the traceback"));
+        return;
+    };
+    let at: Vec<usize> = tg.frames.iter().enumerate().filter(|(_, f)| f.func == "main.recurse").map(|(i, _)| i).collect();
+    if at.len() != depth {
+        errs.push(format!("{label}: the traceback shows {} main.recurse frames of goroutine {g}, not {depth}", at.len()));
+        return;
+    }
+    let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--retained"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let roots: HashMap<String, (u64, u64)> = doc["roots"]
+        .as_array()
+        .expect("roots")
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap_or("").to_string(), (r["retained_bytes"].as_u64().unwrap_or(0), r["retained_objects"].as_u64().unwrap_or(0))))
+        .collect();
+    // The innermost frame is the deepest level, with the biggest buffer.
+    for (k, &n) in at.iter().enumerate() {
+        let name = format!("goroutine {g}, main.recurse (frame {n}), var buf");
+        let want = ((depth - k) as u64 * unit, 1);
+        if roots.get(&name) != Some(&want) {
+            let ours: Vec<_> = roots.iter().filter(|(r, _)| r.starts_with(&format!("goroutine {g}, "))).collect();
+            errs.push(format!("{label}: {name} retains {:?}, want {want:?}; goroutine {g}'s roots: {ours:?}", roots.get(&name)));
+        }
+    }
+    if roots.keys().any(|r| r == &format!("goroutine {g}, main.recurse, var buf")) {
+        errs.push(format!("{label}: a root of goroutine {g}'s recursion is not numbered"));
+    }
 }
 
 /// Each planted goroutine's buffer is retained exactly by its root

@@ -187,6 +187,7 @@ pub fn find_leaks(a: &Analysis, heap: &Heap) -> LeakReport {
 
     // The leak detector's marking: grow from the roots of goroutines that
     // may run until no blocked one wakes.
+    let hidden = Hidden::new(hidden, graph.node_count());
     let mut marked = Bits::new(graph.node_count());
     let mut stack = base_roots.clone();
     mark(&graph, &mut marked, &mut stack, Some(&hidden));
@@ -224,7 +225,10 @@ pub fn find_leaks(a: &Analysis, heap: &Heap) -> LeakReport {
     let mut stack: Vec<NodeId> = (0..graph.roots.len() as NodeId)
         .filter(|&n| graph.roots[n as usize].goid.is_none_or(|g| !leaked_goids.contains(&g)))
         .collect();
-    mark(&graph, &mut live, &mut stack, None);
+    // Nothing leaked (a healthy server): a whole walk for no bytes.
+    if !leaked.is_empty() {
+        mark(&graph, &mut live, &mut stack, None);
+    }
     let freed = |goids: &mut dyn Iterator<Item = u64>| -> (u64, u64) {
         let mut seen = live.clone();
         let mut st: Vec<NodeId> = goids.flat_map(|g| by_goid.get(&g).into_iter().flatten().copied()).collect();
@@ -240,7 +244,7 @@ pub fn find_leaks(a: &Analysis, heap: &Heap) -> LeakReport {
         }
         (bytes, objects)
     };
-    let (bytes, objects) = freed(&mut leaked.iter().map(|r| r.g.goid));
+    let (bytes, objects) = if leaked.is_empty() { (0, 0) } else { freed(&mut leaked.iter().map(|r| r.g.goid)) };
 
     // Group by stack, as --group does.
     type Key = (String, Vec<Location>, Option<Arc<str>>);
@@ -301,6 +305,23 @@ fn waiting_sudogs(mem: &dyn crate::memory::Memory, extra: &ExtraLayout, g: u64) 
     out
 }
 
+/// Edges the marking does not follow (from sudogs to what they wait on),
+/// by source node; `nodes` marks the sources.
+struct Hidden {
+    edges: HashMap<NodeId, Vec<NodeId>>,
+    nodes: Bits,
+}
+
+impl Hidden {
+    fn new(edges: HashMap<NodeId, Vec<NodeId>>, nodes: usize) -> Hidden {
+        let mut bits = Bits::new(nodes);
+        for &n in edges.keys() {
+            bits.set(n);
+        }
+        Hidden { edges, nodes: bits }
+    }
+}
+
 /// One bit per node.
 #[derive(Clone)]
 struct Bits(Vec<u64>);
@@ -323,12 +344,13 @@ impl Bits {
 
 /// Mark everything reachable from `stack` (depth first), skipping the
 /// `hidden` edges.
-fn mark(g: &Graph, seen: &mut Bits, stack: &mut Vec<NodeId>, hidden: Option<&HashMap<NodeId, Vec<NodeId>>>) {
+fn mark(g: &Graph, seen: &mut Bits, stack: &mut Vec<NodeId>, hidden: Option<&Hidden>) {
     while let Some(n) = stack.pop() {
         if !seen.set(n) {
             continue;
         }
-        let skip = hidden.and_then(|h| h.get(&n));
+        // The bit first: a hash lookup for each of millions of nodes costs.
+        let skip = hidden.filter(|h| h.nodes.get(n)).and_then(|h| h.edges.get(&n));
         for &m in g.succ(n) {
             if !seen.get(m) && skip.is_none_or(|s| !s.contains(&m)) {
                 stack.push(m);

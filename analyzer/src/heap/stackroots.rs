@@ -303,6 +303,7 @@ pub fn goroutine_roots_named(
     // Per frame, its variables' slots (with DWARF): the names of its roots.
     let di = if bin.has_dwarf && by_variable { bin.debug_info().ok() } else { None };
     let mut frame_vars: Vec<Option<FrameVars>> = Vec::with_capacity(r.stack.frames.len());
+    let mut numbers = if di.is_some() { super::stackvars::recursion_numbers(&r.stack.frames) } else { Vec::new() };
     for (i, f) in r.stack.frames.iter().enumerate() {
         stats.frames += 1;
         frame_vars.push(None);
@@ -358,7 +359,7 @@ pub fn goroutine_roots_named(
         match precise_frame(bin, gofunc, rodata, f, continpc, varp, argp, i, &label, goid, &mut scan) {
             Ok(()) => {
                 if let Some(di) = di {
-                    let fv = FrameVars::of_frame(a, di, &extra.var_layouts, goid, f, (g.stack_lo, g.stack_hi));
+                    let fv = FrameVars::of_frame(a, di, &extra.var_layouts, goid, f, (g.stack_lo, g.stack_hi), numbers.get_mut(i).map(std::mem::take).unwrap_or_default());
                     let area: Vec<Root> = scan.roots.drain(before..).collect();
                     for root in area {
                         fv.split(root, &mut scan.roots);

@@ -37,6 +37,10 @@ struct Span {
     len: u64,
     /// `main.worker, var buf`: the name after `goroutine N, `.
     name: Arc<str>,
+    /// The length of the function's part of `name`.
+    func_len: usize,
+    /// Which of the physical frame's logical frames (inlined calls) it is in.
+    logical: usize,
 }
 
 /// Where a function's variables are at one pc, relative to the CFA: the
@@ -71,7 +75,8 @@ fn layout(a: &Analysis, di: &DebugInfo, f: &Frame) -> Layout {
     let none = crate::memory::VecMemory::default();
     let cx = |cfa| FrameContext { cfa, regs: None, mem: &none, bias: a.bias };
     let (cx_a, cx_b) = (cx(CFA_A), cx(CFA_B));
-    for lf in &f.logical {
+    for (logical, lf) in f.logical.iter().enumerate() {
+        let func = func_name(&lf.name);
         for v in crate::vars::scope_vars(di, a, f, lf) {
             let Some(size) = v.ty.and_then(|t| di.type_at(t)).map(|t| t.size) else { continue };
             let (Ok(pa), Ok(pb)) = (di.memory_parts(&v, pc, size, &cx_a), di.memory_parts(&v, pc, size, &cx_b)) else { continue };
@@ -86,11 +91,11 @@ fn layout(a: &Analysis, di: &DebugInfo, f: &Frame) -> Layout {
             // Go 1.27 names the parts of a variable it split (`buf.ptr`,
             // `buf.len`; a Go name has no dot): the slot is still `buf`'s.
             let bare = bare.split('.').next().unwrap_or(bare);
-            let name: Arc<str> = format!("{}, {what} {bare}", func_name(&lf.name)).into();
+            let name: Arc<str> = format!("{func}, {what} {bare}").into();
             for (x, y) in pa.iter().zip(&pb) {
                 let rel = x.1.wrapping_sub(CFA_A);
                 if y.1.wrapping_sub(CFA_B) == rel && x.2 == y.2 {
-                    spans.push(Span { from_cfa: rel, len: x.2, name: name.clone() });
+                    spans.push(Span { from_cfa: rel, len: x.2, name: name.clone(), func_len: func.len(), logical });
                 }
             }
         }
@@ -106,12 +111,41 @@ pub struct FrameVars {
     cfa: u64,
     goid: u64,
     stack: (u64, u64),
+    /// Per logical frame: its number in the goroutine's stack when its
+    /// function is on the stack more than once (see [`recursion_numbers`]).
+    numbers: Vec<Option<usize>>,
+}
+
+/// Per physical frame of `frames`, per logical frame: its number as
+/// `--vars` counts frames (0 the innermost, inlined calls counted) when
+/// its function appears more than once in the stack (recursion), else
+/// `None`. Roots of recursive frames are told apart by it:
+/// `goroutine 5, main.walk (frame 3), var n`.
+pub fn recursion_numbers(frames: &[Frame]) -> Vec<Vec<Option<usize>>> {
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for lf in frames.iter().flat_map(|f| &f.logical) {
+        *count.entry(&lf.name).or_default() += 1;
+    }
+    let mut n = 0;
+    frames
+        .iter()
+        .map(|f| {
+            f.logical
+                .iter()
+                .map(|lf| {
+                    n += 1;
+                    (count.get(lf.name.as_ref() as &str).copied().unwrap_or(0) > 1).then_some(n - 1)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 impl FrameVars {
     /// The variables of frame `f` of goroutine `goid`, whose stack is
-    /// `[stack.0, stack.1)` (none when `di` has no function at its pc).
-    pub fn of_frame(a: &Analysis, di: &DebugInfo, cache: &LayoutCache, goid: u64, f: &Frame, stack: (u64, u64)) -> FrameVars {
+    /// `[stack.0, stack.1)` (none when `di` has no function at its pc);
+    /// `numbers`: its entry of [`recursion_numbers`].
+    pub fn of_frame(a: &Analysis, di: &DebugInfo, cache: &LayoutCache, goid: u64, f: &Frame, stack: (u64, u64), numbers: Vec<Option<usize>>) -> FrameVars {
         let pc = f.sym_pc.wrapping_sub(a.bias);
         let hit = cache.by_pc.lock().ok().and_then(|m| m.get(&pc).cloned());
         let layout = match hit {
@@ -124,11 +158,17 @@ impl FrameVars {
                 l
             }
         };
-        FrameVars { layout, cfa: f.fp, goid, stack }
+        FrameVars { layout, cfa: f.fp, goid, stack, numbers }
     }
 
     fn name(&self, s: &Span) -> String {
-        format!("goroutine {}, {}", self.goid, s.name)
+        match self.numbers.get(s.logical).copied().flatten() {
+            Some(n) => {
+                let (func, rest) = s.name.split_at(s.func_len.min(s.name.len()));
+                format!("goroutine {}, {func} (frame {n}){rest}", self.goid)
+            }
+            None => format!("goroutine {}, {}", self.goid, s.name),
+        }
     }
 
     fn covering(&self, addr: u64, len: u64) -> Option<&Span> {
@@ -160,7 +200,7 @@ impl FrameVars {
             return;
         }
         // (name, word addresses), in the order first met.
-        let mut groups: Vec<(Arc<str>, Vec<u64>)> = Vec::new();
+        let mut groups: Vec<(String, Vec<u64>)> = Vec::new();
         for i in 0..root.len / 8 {
             let (byte, bit) = ((i / 8) as usize, i % 8);
             if mask.get(byte).is_none_or(|b| b >> bit & 1 == 0) {
@@ -169,9 +209,10 @@ impl FrameVars {
             let at = root.addr + i * 8;
             let Some(s) = self.covering(at, 8) else { continue };
             mask[byte] &= !(1 << bit);
-            match groups.iter_mut().find(|g| g.0 == s.name) {
+            let name = self.name(s);
+            match groups.iter_mut().find(|g| g.0 == name) {
                 Some(g) => g.1.push(at),
-                None => groups.push((s.name.clone(), vec![at])),
+                None => groups.push((name, vec![at])),
             }
         }
         for (name, words) in groups {
@@ -181,7 +222,6 @@ impl FrameVars {
                 let i = (w - lo) / 8;
                 m[(i / 8) as usize] |= 1 << (i % 8);
             }
-            let name = format!("goroutine {}, {name}", self.goid);
             out.push(Root { kind: RootKind::Stack, name, goid: root.goid, addr: lo, len: hi - lo, mask: Some(m), value: None });
         }
         out.push(root);

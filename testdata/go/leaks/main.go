@@ -14,7 +14,10 @@
 //   - heapmu: Lock of a mutex in a heap object a package variable points to;
 //   - mainch: receive on a channel held only in main's live local;
 //   - relay:  receive on a channel held only by a "global" goroutine's stack
-//     (it may run, so this one may too: the fixed point).
+//     (it may run, so this one may too: the fixed point);
+//   - recurse: recursion recurseDepth deep, each level holding a buffer of
+//     (level+1)*recurseUnit bytes in a live local; the deepest receives on
+//     the global channel (roots of recursive frames are told apart).
 //
 // With a toolchain that has the goroutine leak profile (Go 1.27; Go 1.26
 // with GOEXPERIMENT=goroutineleakprofile), the program asks for it before
@@ -61,6 +64,23 @@ func record(cat string) {
 	ids[cat] = append(ids[cat], goid())
 	idsMu.Unlock()
 	started.Done()
+}
+
+const (
+	recurseDepth = 4
+	recurseUnit  = 4096
+)
+
+//go:noinline
+func recurse(d int) {
+	buf := make([]byte, (d+1)*recurseUnit)
+	if d == recurseDepth-1 {
+		record("recurse")
+		<-globalCh
+	} else {
+		recurse(d + 1)
+	}
+	runtime.KeepAlive(buf)
 }
 
 //go:noinline
@@ -192,6 +212,8 @@ func main() {
 		}()
 		relay()
 	}
+	started.Add(1)
+	go recurse(0)
 	started.Wait()
 	// Let every goroutine reach its blocking call.
 	for i := 0; i < 100; i++ {
@@ -204,7 +226,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "goroutineleak profile: %d\n", p.Count())
 	}
 	idsMu.Lock()
-	for _, cat := range []string{"chan", "mutex", "wg", "chain", "global", "heapmu", "mainch", "relay"} {
+	for _, cat := range []string{"chan", "mutex", "wg", "chain", "global", "heapmu", "mainch", "relay", "recurse"} {
 		fmt.Fprintf(os.Stderr, "ids %s", cat)
 		for _, id := range ids[cat] {
 			fmt.Fprintf(os.Stderr, " %d", id)
@@ -212,6 +234,7 @@ func main() {
 		fmt.Fprintln(os.Stderr)
 	}
 	fmt.Fprintf(os.Stderr, "bufsize %d\n", bufSize)
+	fmt.Fprintf(os.Stderr, "recurse %d %d\n", recurseDepth, recurseUnit)
 	// Crash in a callee: main's frame stays live (a frame that itself
 	// trapped, without defers, is dead to the collector), and so does
 	// mainCh in it.
