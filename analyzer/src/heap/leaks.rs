@@ -23,8 +23,13 @@
 //! from a leaked goroutine's `runtime.g` (its sudogs, the channel it waits
 //! on) are not counted: the runtime keeps those for `allgs`.
 //!
-//! Before Go 1.26 the semaphore waits (`sync.*`) do not set `g.waiting`:
-//! those goroutines are counted as undecided, never reported as leaks.
+//! Before Go 1.26 the semaphore waits (`sync.Mutex`, `RWMutex`,
+//! `WaitGroup`) do not set `g.waiting`: their semaphore is found in the
+//! runtime's semaphore table ([`super::semtable`]), and before Go 1.24 a
+//! `WaitGroup.Wait` is told only by the plain `semacquire` wait reason
+//! (a semaphore that is a global, as the runtime's own are, may wake it). `sync.Cond.Wait`
+//! (a notify list, in no table) is counted as undecided then, never
+//! reported as a leak.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -50,8 +55,12 @@ enum Block {
     Forever,
 }
 
-fn block_kind(reason: &str) -> Option<Block> {
+/// `minor`: the Go version's (`sync.WaitGroup.Wait` has its own wait
+/// reason from Go 1.24; before, it waits as `semacquire`, which only
+/// then is taken as a sync primitive's wait).
+fn block_kind(reason: &str, minor: u32) -> Option<Block> {
     Some(match reason {
+        "semacquire" if minor < 24 => Block::Sync,
         "chan receive" | "chan send" | "select" => Block::Chan,
         "sync.Cond.Wait" | "sync.Mutex.Lock" | "sync.RWMutex.RLock" | "sync.RWMutex.Lock" | "sync.WaitGroup.Wait" => {
             Block::Sync
@@ -66,8 +75,12 @@ fn block_kind(reason: &str) -> Option<Block> {
 pub fn any_blocked(a: &Analysis) -> bool {
     a.goroutines.iter().any(|r| {
         let st = r.g.status();
-        (st == G_WAITING || st == G_LEAKED) && a.state.wait_reason_text(r.g.wait_reason).and_then(block_kind).is_some()
+        (st == G_WAITING || st == G_LEAKED) && a.state.wait_reason_text(r.g.wait_reason).and_then(|w| block_kind(w, minor(a))).is_some()
     })
+}
+
+fn minor(a: &Analysis) -> u32 {
+    a.bin.go_minor().unwrap_or(26)
 }
 
 /// Leaked goroutines with the same stack.
@@ -129,18 +142,32 @@ pub fn find_leaks(a: &Analysis, heap: &Heap) -> LeakReport {
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut hidden: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
     let mut undecided = 0usize;
+    // Before Go 1.26 a semaphore wait is only in the runtime's table.
+    let mut semtable: Option<HashMap<u64, Vec<(u64, u64)>>> = None;
     for (i, r) in a.goroutines.iter().enumerate() {
         let st = r.g.status();
         if st != G_WAITING && st != G_LEAKED {
             continue;
         }
         let Some(reason) = a.state.wait_reason_text(r.g.wait_reason) else { continue };
-        let Some(kind) = block_kind(reason) else { continue };
+        let Some(kind) = block_kind(reason, minor(a)) else { continue };
         if kind == Block::Forever {
             candidates.push(Candidate { idx: i, kind, blocking: Vec::new() });
             continue;
         }
         let sudogs = waiting_sudogs(mem, &extra, r.g.addr);
+        if sudogs.is_empty() && kind == Block::Sync {
+            let table = semtable.get_or_insert_with(|| super::semtable::waiters(&a.bin, mem, a.bias, extra.sudog_elem, extra.sudog_waitlink));
+            if let Some(&(sudog, sema)) = table.get(&r.g.addr).and_then(|v| v.first()) {
+                // The table is a global: its sudog's `elem` must not make
+                // the semaphore's holder reachable (Go 1.26 hides it too).
+                if let (Some(sn), Some(pn)) = (idx.find(sudog), idx.find(sema)) {
+                    hidden.entry(graph.node(sn)).or_default().push(graph.node(pn));
+                }
+                candidates.push(Candidate { idx: i, kind, blocking: vec![sema] });
+                continue;
+            }
+        }
         let field = match kind {
             Block::Chan => extra.sudog_c,
             _ => extra.sudog_elem,

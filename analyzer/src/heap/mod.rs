@@ -38,6 +38,7 @@ pub mod paths;
 pub mod pointers;
 pub mod retained;
 pub mod rtype;
+pub mod semtable;
 pub mod sizeclass;
 pub mod spans;
 pub mod stackroots;
