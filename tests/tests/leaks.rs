@@ -347,14 +347,7 @@ fn recursion_names(made: &MadeCore, label: &str, errs: &mut Vec<String>) {
         errs.push(format!("{label}: the traceback shows {} main.recurse frames of goroutine {g}, not {depth}", at.len()));
         return;
     }
-    let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--retained"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")]);
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let roots: HashMap<String, (u64, u64)> = doc["roots"]
-        .as_array()
-        .expect("roots")
-        .iter()
-        .map(|r| (r["name"].as_str().unwrap_or("").to_string(), (r["retained_bytes"].as_u64().unwrap_or(0), r["retained_objects"].as_u64().unwrap_or(0))))
-        .collect();
+    let roots = root_retention(made);
     // The innermost frame is the deepest level, with the biggest buffer.
     for (k, &n) in at.iter().enumerate() {
         let name = format!("goroutine {g}, main.recurse (frame {n}), var buf");
@@ -369,19 +362,24 @@ fn recursion_names(made: &MadeCore, label: &str, errs: &mut Vec<String>) {
     }
 }
 
-/// Each planted goroutine's buffer is retained exactly by its root
-/// `goroutine N, <function>, var buf` (errors into `errs`); how many are.
-fn named_buffers(made: &MadeCore, label: &str, errs: &mut Vec<String>) -> usize {
-    let (ids, buf) = planted(&made.stderr).unwrap();
+/// Every root of `--retained --top 0` by name: (retained bytes, objects).
+fn root_retention(made: &MadeCore) -> HashMap<String, (u64, u64)> {
     let out = run_goanalyze(&[made.core.as_os_str(), OsStr::new("--retained"), OsStr::new("--top"), OsStr::new("0"), OsStr::new("--format"), OsStr::new("json")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let roots: HashMap<String, (u64, u64)> = doc["roots"]
+    doc["roots"]
         .as_array()
         .expect("roots")
         .iter()
         .map(|r| (r["name"].as_str().unwrap_or("").to_string(), (r["retained_bytes"].as_u64().unwrap_or(0), r["retained_objects"].as_u64().unwrap_or(0))))
-        .collect();
+        .collect()
+}
+
+/// Each planted goroutine's buffer is retained exactly by its root
+/// `goroutine N, <function>, var buf` (errors into `errs`); how many are.
+fn named_buffers(made: &MadeCore, label: &str, errs: &mut Vec<String>) -> usize {
+    let (ids, buf) = planted(&made.stderr).unwrap();
+    let roots = root_retention(made);
     let mut named = 0;
     for (cat, funcs) in PLANTED_FUNCS {
         for id in &ids[*cat] {
