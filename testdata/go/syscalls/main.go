@@ -39,7 +39,12 @@ func getpidLoop(tid *int, started chan<- bool) {
 }
 
 //go:noinline
-func writeLoop(tid *int, started chan<- bool, f *os.File) {
+func writeLoop(tid *int, started chan<- bool) {
+	// Its own file: writers sharing one would queue on its fdMutex.
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		panic(err)
+	}
 	runtime.LockOSThread()
 	*tid = syscall.Gettid()
 	started <- true
@@ -55,10 +60,6 @@ func main() {
 	runtime.GOMAXPROCS(workers + 1)
 	// No collector stopping the world while the signal goes round.
 	debug.SetGCPercent(-1)
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		panic(err)
-	}
 	// Worker i's thread: even ones call getpid, odd ones write.
 	threads := make([]int, workers)
 	started := make(chan bool)
@@ -66,7 +67,7 @@ func main() {
 		if i%2 == 0 {
 			go getpidLoop(&threads[i], started)
 		} else {
-			go writeLoop(&threads[i], started, null)
+			go writeLoop(&threads[i], started)
 		}
 	}
 	for i := 0; i < workers; i++ {
