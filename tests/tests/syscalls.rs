@@ -11,6 +11,8 @@
 //! the test makes cores until enough were caught there, and holds every
 //! goroutine of every core it made to the runtime's traceback.
 
+use std::path::Path;
+
 use tests::compare::{self, Rules};
 use tests::fixture::{Build, Fixture, OLDER_TOOLCHAINS};
 use tests::producers::{self, MadeCore};
@@ -256,4 +258,92 @@ fn arm64_goroutines_caught_in_entersyscall_or_exitsyscall() {
     require_tools!("go" => "builds the fixture", "qemu-aarch64" => "runs the arm64 fixture");
     let (row, failures) = run(&build(Build::new("syscalls").arch("arm64")), 1);
     report(&[row], &failures);
+}
+
+/// Gdb's gcore of the live fixture catches such goroutines too (a third of
+/// its cores here: ptrace stops a thread wherever it runs). No runtime
+/// traceback describes a live dump; Delve does: it walks a goroutine that
+/// has a thread from that thread's registers, as the runtime's own M
+/// would. So every running goroutine with syscallsp set in the core is
+/// compared with Delve's `goroutine N stack`, function and line for each
+/// frame.
+#[test]
+fn gcore_goroutines_caught_in_entersyscall_or_exitsyscall_match_delve() {
+    let tools = require_tools!("go" => "builds the fixture", "gcore" => "dumps the live fixture", "dlv" => "the oracle");
+    let fx = build(Build::new("syscalls"));
+    let live = producers::LiveProcess::start(&fx.exe, &[]).unwrap_or_else(|e| panic!("starting syscalls: {e:#}"));
+    let (mut cores, mut compared, mut failures) = (0, 0, Vec::new());
+    while cores < MAX_GCORES && compared < 2 {
+        let made = producers::gcore(&tools[1], live.pid).unwrap_or_else(|e| panic!("gcore: {e:#}"));
+        cores += 1;
+        let args = [made.core.as_os_str(), "--exe".as_ref(), fx.exe.as_os_str(), "--stacks".as_ref()];
+        let ours = traceback::parse(&String::from_utf8_lossy(&tests::bins::run_goanalyze(&args).stdout));
+        for g in ours.goroutines.iter().filter(|g| g.status == "running") {
+            if !g_words(&fx, &made, g.id, &["syscallsp"]).is_some_and(|w| w[0] != 0) {
+                continue;
+            }
+            compared += 1;
+            let delve = delve_stack(&tools[2], &fx, &made, g.id);
+            let mine: Vec<(String, String)> =
+                g.frames.iter().map(|f| (f.func.clone(), format!("{}:{}", f.file, f.line))).collect();
+            if mine != delve {
+                failures.push(format!(
+                    "gcore {cores}, goroutine {}:\n    ours  {mine:?}\n    delve {delve:?}",
+                    g.id
+                ));
+            }
+        }
+    }
+    eprintln!("\n| gcore syscalls go(PATH) | {cores} cores | {compared} running goroutines with syscallsp set, compared with Delve | {} differing |\n", failures.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(compared > 0, "in {cores} gcores no running goroutine had syscallsp set");
+}
+
+/// gcores made at most by the Delve test (each takes about a second).
+const MAX_GCORES: usize = 20;
+
+/// Delve's frames for goroutine `id` of a core: (function, file:line).
+fn delve_stack(dlv: &Path, fx: &Fixture, made: &MadeCore, id: u64) -> Vec<(String, String)> {
+    let init = made.dir.path().join("delve.init");
+    std::fs::write(&init, format!("goroutine {id} stack\nexit\n")).expect("writing Delve's script");
+    let out = std::process::Command::new(dlv)
+        .arg("core")
+        .arg(&fx.exe)
+        .arg(&made.core)
+        .args(["--allow-non-terminal-interactive=true", "--init"])
+        .arg(&init)
+        .env("TERM", "dumb")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running dlv core");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Delve emboldens names with escape sequences.
+    let plain: String = {
+        let mut s = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                s.push(c);
+            }
+        }
+        s
+    };
+    // "N  0xPC in FUNC" then "   at FILE:LINE".
+    let mut frames = Vec::new();
+    let mut func = None;
+    for line in plain.lines() {
+        let t = line.trim();
+        if let Some((_, f)) = t.split_once(" in ").filter(|_| t.split_whitespace().nth(1).is_some_and(|w| w.starts_with("0x"))) {
+            func = Some(f.trim().to_string());
+        } else if let (Some(at), Some(f)) = (t.strip_prefix("at "), func.take()) {
+            frames.push((f, at.trim().to_string()));
+        }
+    }
+    frames
 }
