@@ -8,8 +8,10 @@
 //! The window is a few dozen instructions of a loop that spends most of
 //! its time in the kernel, and a kernel core holds one signalled goroutine
 //! (the other Ms find theirs parked by the runtime's freezetheworld), so
-//! the test makes cores until enough were caught there, and holds every
-//! goroutine of every core it made to the runtime's traceback.
+//! the test makes cores until enough were caught there (with the machine's
+//! Go; a few cores with the others), and holds every goroutine of every core
+//! it made to the runtime's traceback. A gcore of the live fixture catches
+//! such goroutines more often; there Delve is the oracle.
 
 use std::path::Path;
 
@@ -19,9 +21,14 @@ use tests::producers::{self, MadeCore};
 use tests::require_tools;
 use tests::traceback::{self, Goroutine, Traceback};
 
-/// Cores made at most for one build (each takes about 0.2 s; one in 6 to 16
-/// caught a goroutine in the window here).
+/// Cores made at most for the machine's toolchain, which must catch the
+/// race (each core takes about 0.2 s; one in 6 to 16 caught a goroutine in
+/// the window with syscallsp set here).
 const MAX_CORES: usize = 150;
+/// Cores made for each older toolchain and for arm64, where a catch is
+/// counted but not required (one in 10 to 50 here): every goroutine of
+/// every core is still held to the runtime's traceback.
+const FEW_CORES: usize = 12;
 
 /// The runtime's traceback with each goroutine as its own M printed it,
 /// and the ids of the goroutines no M printed as its own.
@@ -54,17 +61,20 @@ fn oracle(stderr: &str) -> (Traceback, Vec<u64>) {
 
 /// Mark as moved on, in `runtime`, the goroutines of `others` (listed by
 /// the first M only) that the core has runnable while the runtime had them
-/// in a syscall or waiting: they went on after the list was printed, before
-/// their M took the relayed signal (before Go 1.26 exitsyscall parks a
-/// goroutine for the runtime's freezetheworld; a waiter may have been
-/// woken). Their status is then not compared; their frames still are.
+/// in a syscall or waiting, or running on another thread (no stack): they
+/// went on after the list was printed, before their M took the relayed
+/// signal (before Go 1.26 exitsyscall parks a goroutine for the runtime's
+/// freezetheworld; a waiter may have been woken; go1.21 relays the signal
+/// from M to M slowly enough for sysmon to preempt a running one). Their
+/// status is then not compared; their frames still are.
 fn excuse_moved_on(runtime: &mut Traceback, ours: &Traceback, others: &[u64]) -> usize {
     let moved: Vec<u64> = others
         .iter()
         .copied()
         .filter(|id| {
             let (Some(w), Some(o)) = (runtime.goroutine(*id), ours.goroutine(*id)) else { return false };
-            o.status == "runnable" && !matches!(w.status.as_str(), "running" | "runnable")
+            let unwalked = w.status == "running" && w.stack_unavailable && w.frames.is_empty();
+            o.status == "runnable" && (unwalked || !matches!(w.status.as_str(), "running" | "runnable"))
         })
         .collect();
     for g in runtime.goroutines.iter_mut().filter(|g| moved.contains(&g.id)) {
@@ -162,13 +172,14 @@ fn check(fx: &Fixture, made: &MadeCore) -> Checked {
 }
 
 /// Make cores of `fx` until `want` of them caught a goroutine in the
-/// window with its syscallsp set (or [`MAX_CORES`] were made); the table
-/// row and every failure. Fewer than `want` is fine, none is a failure.
-fn run(fx: &Fixture, want: usize) -> (String, Vec<String>) {
+/// window with its syscallsp set (or `max` were made); the table row and
+/// every failure. Fewer than `want` is fine; none is a failure if
+/// `required`.
+fn run(fx: &Fixture, want: usize, max: usize, required: bool) -> (String, Vec<String>) {
     let mut failures = Vec::new();
     let (mut cores, mut goroutines, mut moved) = (0, 0, 0);
     let mut caught: Vec<(String, bool)> = Vec::new();
-    for i in 0..MAX_CORES {
+    for i in 0..max {
         let n = i.to_string();
         let made = producers::crash(fx, &["quit", &n], &[])
             .unwrap_or_else(|e| panic!("{}: quit {n}: {e:#}", fx.build.label()));
@@ -191,7 +202,7 @@ fn run(fx: &Fixture, want: usize) -> (String, Vec<String>) {
         }
     }
     let set: Vec<&str> = caught.iter().filter(|(_, set)| *set).map(|(f, _)| f.as_str()).collect();
-    if set.is_empty() {
+    if required && set.is_empty() {
         failures.push(format!(
             "{}: in {cores} cores the signal never caught a running goroutine with syscallsp set \
              ({} in entersyscall/exitsyscall before or after it was set)",
@@ -233,18 +244,19 @@ fn build(b: Build) -> Fixture {
 #[test]
 fn goroutines_caught_in_entersyscall_or_exitsyscall() {
     require_tools!("go" => "builds the fixture");
-    let (row, failures) = run(&build(Build::new("syscalls")), 2);
+    let (row, failures) = run(&build(Build::new("syscalls")), 2, MAX_CORES, true);
     report(&[row], &failures);
 }
 
-/// The same with every older toolchain: where entersyscall and exitsyscall
-/// switch the status and set or clear syscallsp moved between versions.
+/// The same with every older toolchain (where entersyscall and exitsyscall
+/// switch the status and set or clear syscallsp moved between versions),
+/// [`FEW_CORES`] each: a catch is likely, not certain.
 #[test]
 fn goroutines_caught_in_entersyscall_or_exitsyscall_every_toolchain() {
     require_tools!("go" => "builds the fixture");
     let (mut rows, mut failures) = (Vec::new(), Vec::new());
     for tc in OLDER_TOOLCHAINS {
-        let (row, f) = run(&build(Build::new("syscalls").toolchain(tc)), 1);
+        let (row, f) = run(&build(Build::new("syscalls").toolchain(tc)), 1, FEW_CORES, false);
         rows.push(row);
         failures.extend(f);
     }
@@ -253,10 +265,11 @@ fn goroutines_caught_in_entersyscall_or_exitsyscall_every_toolchain() {
 
 /// arm64 under qemu-aarch64 (which writes the guest's core itself): the
 /// goroutine's LR and the signal frame's layout differ, the rule does not.
+/// [`FEW_CORES`]: a catch is likely, not certain.
 #[test]
 fn arm64_goroutines_caught_in_entersyscall_or_exitsyscall() {
     require_tools!("go" => "builds the fixture", "qemu-aarch64" => "runs the arm64 fixture");
-    let (row, failures) = run(&build(Build::new("syscalls").arch("arm64")), 1);
+    let (row, failures) = run(&build(Build::new("syscalls").arch("arm64")), 1, FEW_CORES, false);
     report(&[row], &failures);
 }
 
