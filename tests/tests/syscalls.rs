@@ -118,7 +118,7 @@ struct Checked {
 fn g_words(fx: &Fixture, made: &MadeCore, id: u64, fields: &[&str]) -> Option<Vec<u64>> {
     let run = |args: &[&str]| {
         let mut all = vec![made.core.as_os_str(), "--exe".as_ref(), fx.exe.as_os_str()];
-        all.extend(args.iter().map(|a| std::ffi::OsStr::new(a)));
+        all.extend(args.iter().map(std::ffi::OsStr::new));
         String::from_utf8_lossy(&tests::bins::run_goanalyze(&all).stdout).into_owned()
     };
     let list: serde_json::Value = serde_json::from_str(&run(&["--goroutines", "--format", "json"])).ok()?;
@@ -292,7 +292,7 @@ fn gcore_goroutines_caught_in_entersyscall_or_exitsyscall_match_delve() {
         let args = [made.core.as_os_str(), "--exe".as_ref(), fx.exe.as_os_str(), "--stacks".as_ref()];
         let ours = traceback::parse(&String::from_utf8_lossy(&tests::bins::run_goanalyze(&args).stdout));
         for g in ours.goroutines.iter().filter(|g| g.status == "running") {
-            if !g_words(&fx, &made, g.id, &["syscallsp"]).is_some_and(|w| w[0] != 0) {
+            if g_words(&fx, &made, g.id, &["syscallsp"]).is_none_or(|w| w[0] == 0) {
                 continue;
             }
             compared += 1;
