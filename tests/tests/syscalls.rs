@@ -61,20 +61,21 @@ fn oracle(stderr: &str) -> (Traceback, Vec<u64>) {
 
 /// Mark as moved on, in `runtime`, the goroutines of `others` (listed by
 /// the first M only) that the core has runnable while the runtime had them
-/// in a syscall or waiting, or running on another thread (no stack): they
-/// went on after the list was printed, before their M took the relayed
-/// signal (before Go 1.26 exitsyscall parks a goroutine for the runtime's
-/// freezetheworld; a waiter may have been woken; go1.21 relays the signal
-/// from M to M slowly enough for sysmon to preempt a running one). Their
-/// status is then not compared; their frames still are.
+/// in a syscall, waiting, or running on another thread: they went on after
+/// the list was printed, before their M took the relayed signal
+/// (exitsyscall parks a goroutine for the runtime's freezetheworld, before
+/// Go 1.26 from _Gsyscall, from 1.26 also one listed running from
+/// syscallpc; a waiter may have been woken; go1.21 relays the signal from
+/// M to M slowly enough for sysmon to preempt a running one). Their status
+/// is then not compared; their frames still are (when the runtime printed
+/// any).
 fn excuse_moved_on(runtime: &mut Traceback, ours: &Traceback, others: &[u64]) -> usize {
     let moved: Vec<u64> = others
         .iter()
         .copied()
         .filter(|id| {
             let (Some(w), Some(o)) = (runtime.goroutine(*id), ours.goroutine(*id)) else { return false };
-            let unwalked = w.status == "running" && w.stack_unavailable && w.frames.is_empty();
-            o.status == "runnable" && (unwalked || !matches!(w.status.as_str(), "running" | "runnable"))
+            o.status == "runnable" && w.status != "runnable"
         })
         .collect();
     for g in runtime.goroutines.iter_mut().filter(|g| moved.contains(&g.id)) {
