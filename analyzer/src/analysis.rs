@@ -395,11 +395,20 @@ impl Analysis {
     ) -> (Option<Start>, String, Option<core_reader::Registers>) {
         let arch = self.bin.arch;
         let mut regs = None;
-        let mut s = if g.syscallsp != 0 {
+        let syscall = || {
             (
                 Some(Start { pc: g.syscallpc, sp: g.syscallsp, lr: 0, trap: false, syscall: true }),
                 "syscallpc/syscallsp".to_string(),
             )
+        };
+        // A _Grunning goroutine may still have syscallsp set: entersyscall
+        // sets it before the status becomes _Gsyscall, exitsyscall clears it
+        // after the status is back to _Grunning. Its own M's signal handler
+        // then walks it from the interrupted context (tracebacktrap: only
+        // _Gsyscall overrides the trap's registers), so only another M, or
+        // a walk without the goroutine's registers, starts at syscallpc.
+        let mut s = if g.status() == goroutine::G_SYSCALL || (g.syscallsp != 0 && g.status() != goroutine::G_RUNNING) {
+            syscall()
         } else if g.status() == goroutine::G_RUNNING {
             let in_stack = |sp: u64| sp >= g.stack_lo && sp < g.stack_hi;
             // In a signal handler (on gsignal, or on g0): the runtime's
@@ -424,6 +433,9 @@ impl Analysis {
                         format!("signal frame on thread {}", t.tid),
                     )
                 }
+                // Without its registers the runtime's initAt rule:
+                // syscallsp first.
+                _ if g.syscallsp != 0 => syscall(),
                 // On g0 or gsignal: systemstack/mcall/morestack saved the
                 // goroutine's state in g.sched.
                 _ if g.sched.sp != 0 => (
