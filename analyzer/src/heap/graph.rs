@@ -67,9 +67,16 @@ impl Root {
     /// (offset from `addr`, value); a word the core does not hold is left
     /// out.
     pub fn words(&self, mem: &dyn Memory) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        self.each_word(mem, |o, p| out.push((o, p)));
+        out
+    }
+
+    /// [`Root::words`], one at a time.
+    pub fn each_word(&self, mem: &dyn Memory, mut f: impl FnMut(u64, u64)) {
         match self.value {
-            Some(v) => vec![(0, v)],
-            None => masked_words(mem, self.addr, self.len, self.mask.as_deref()),
+            Some(v) => f(0, v),
+            None => each_masked_word(mem, self.addr, self.len, self.mask.as_deref(), f),
         }
     }
 }
@@ -131,10 +138,12 @@ impl Graph {
             .par_iter()
             .map(|r| {
                 let mut out = Vec::new();
-                match r.value {
-                    Some(p) => out.extend(idx.find(p).map(|t| nroots + t)),
-                    None => scan_words(mem, idx, r.addr, r.len, r.mask.as_deref(), nroots, &mut out),
-                }
+                let (lo, hi) = heap_bounds(idx);
+                r.each_word(mem, |_, p| {
+                    if p >= lo && p < hi {
+                        out.extend(idx.find(p).map(|t| nroots + t));
+                    }
+                });
                 out
             })
             .collect();
@@ -211,50 +220,28 @@ impl Graph {
     }
 }
 
-/// Append the nodes of the objects that the words at `[addr, addr+len)`
-/// point into; `mask` picks the pointer words (none: all of them).
-fn scan_words(mem: &dyn Memory, idx: &ObjectIndex, addr: u64, len: u64, mask: Option<&[u8]>, nroots: NodeId, out: &mut Vec<NodeId>) {
-    let words = len / 8;
-    let mut owned = Vec::new();
-    let bytes: &[u8] = match mem.slice(addr, len as usize) {
-        Some(b) => b,
-        None => {
-            owned.resize(len as usize, 0);
-            if mem.read(addr, &mut owned).is_err() {
-                // Read word by word: a root may straddle an unreadable page.
-                for (i, w) in owned.chunks_exact_mut(8).enumerate() {
-                    if let Ok(v) = mem.u64(addr + i as u64 * 8) {
-                        w.copy_from_slice(&v.to_le_bytes());
-                    }
-                }
-            }
-            &owned
-        }
-    };
-    let (lo, hi) = heap_bounds(idx);
-    for i in 0..words as usize {
-        if let Some(m) = mask {
-            match m.get(i / 8) {
-                Some(b) if b >> (i % 8) & 1 != 0 => {}
-                Some(_) => continue,
-                None => break,
-            }
-        }
-        let p = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-        if p < lo || p >= hi {
-            continue;
-        }
-        if let Some(t) = idx.find(p) {
-            out.push(nroots + t);
-        }
-    }
-}
-
 /// The words of `[addr, addr+len)` that `mask` picks (one bit per word,
 /// as [`Root::mask`]; all of them without one), as (offset from `addr`,
 /// value); a word the core does not hold is left out.
 pub fn masked_words(mem: &dyn Memory, addr: u64, len: u64, mask: Option<&[u8]>) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
+    each_masked_word(mem, addr, len, mask, |o, p| out.push((o, p)));
+    out
+}
+
+/// [`masked_words`], one at a time: the range is read at once when the
+/// core holds all of it, word by word when not (a root may straddle an
+/// unreadable page).
+pub fn each_masked_word(mem: &dyn Memory, addr: u64, len: u64, mask: Option<&[u8]>, mut f: impl FnMut(u64, u64)) {
+    let len = len & !7;
+    let mut owned = Vec::new();
+    let bytes: Option<&[u8]> = match mem.slice(addr, len as usize) {
+        Some(b) => Some(b),
+        None => {
+            owned.resize(len as usize, 0);
+            mem.read(addr, &mut owned).is_ok().then_some(&owned[..])
+        }
+    };
     for i in 0..len / 8 {
         if let Some(m) = mask {
             match m.get((i / 8) as usize) {
@@ -263,11 +250,15 @@ pub fn masked_words(mem: &dyn Memory, addr: u64, len: u64, mask: Option<&[u8]>) 
                 None => break,
             }
         }
-        if let Ok(p) = mem.u64(addr + i * 8) {
-            out.push((i * 8, p));
+        let at = (i * 8) as usize;
+        let word = match bytes {
+            Some(b) => b.get(at..at + 8).and_then(|w| w.try_into().ok()).map(u64::from_le_bytes),
+            None => mem.u64(addr + i * 8).ok(),
+        };
+        if let Some(p) = word {
+            f(i * 8, p);
         }
     }
-    out
 }
 
 /// The heap's address range (empty when there are no spans).

@@ -26,10 +26,10 @@
 //! Before Go 1.26 the semaphore waits (`sync.Mutex`, `RWMutex`,
 //! `WaitGroup`) do not set `g.waiting`: their semaphore is found in the
 //! runtime's semaphore table ([`super::semtable`]), and before Go 1.24 a
-//! `WaitGroup.Wait` is told only by the plain `semacquire` wait reason
-//! (a semaphore that is a global, as the runtime's own are, may wake it). `sync.Cond.Wait`
-//! (a notify list, in no table) is counted as undecided then, never
-//! reported as a leak.
+//! `WaitGroup.Wait` is told only by the plain `semacquire` wait reason (a
+//! semaphore that is a global, as the runtime's own are, may wake it).
+//! `sync.Cond.Wait` (a notify list, in no table) is counted as undecided
+//! then, never reported as a leak.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -73,9 +73,10 @@ fn block_kind(reason: &str, minor: u32) -> Option<Block> {
 /// Whether any goroutine is blocked on a channel or sync primitive: only
 /// then can one have leaked.
 pub fn any_blocked(a: &Analysis) -> bool {
+    let minor = minor(a);
     a.goroutines.iter().any(|r| {
         let st = r.g.status();
-        (st == G_WAITING || st == G_LEAKED) && a.state.wait_reason_text(r.g.wait_reason).and_then(|w| block_kind(w, minor(a))).is_some()
+        (st == G_WAITING || st == G_LEAKED) && a.state.wait_reason_text(r.g.wait_reason).and_then(|w| block_kind(w, minor)).is_some()
     })
 }
 
@@ -144,13 +145,14 @@ pub fn find_leaks(a: &Analysis, heap: &Heap) -> LeakReport {
     let mut undecided = 0usize;
     // Before Go 1.26 a semaphore wait is only in the runtime's table.
     let mut semtable: Option<HashMap<u64, Vec<(u64, u64)>>> = None;
+    let minor = minor(a);
     for (i, r) in a.goroutines.iter().enumerate() {
         let st = r.g.status();
         if st != G_WAITING && st != G_LEAKED {
             continue;
         }
         let Some(reason) = a.state.wait_reason_text(r.g.wait_reason) else { continue };
-        let Some(kind) = block_kind(reason, minor(a)) else { continue };
+        let Some(kind) = block_kind(reason, minor) else { continue };
         if kind == Block::Forever {
             candidates.push(Candidate { idx: i, kind, blocking: Vec::new() });
             continue;

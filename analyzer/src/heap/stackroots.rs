@@ -188,7 +188,6 @@ pub fn stack_roots(a: &Analysis) -> (Vec<Root>, Vec<Warning>, StackRootStats) {
     (roots, warnings, stats)
 }
 
-
 /// Where a physical frame's locals end and its arguments start, as the
 /// runtime's unwinder computes `varp` and `argp`.
 fn varp_argp(bin: &Binary, f: &Frame) -> (u64, u64) {
@@ -541,18 +540,11 @@ fn live_stack_objects(
     objects.sort_by_key(|o| o.addr);
     let mut todo: Vec<u64> = extra.into_iter().filter(|&p| p >= lo && p < hi).collect();
     let in_stack = |root_addr: u64, len: u64, mask: Option<&[u8]>, todo: &mut Vec<u64>| {
-        for i in 0..len / 8 {
-            if let Some(m) = mask {
-                if m.get(i as usize / 8).is_none_or(|b| b >> (i % 8) & 1 == 0) {
-                    continue;
-                }
+        super::graph::each_masked_word(mem, root_addr, len, mask, |_, p| {
+            if p >= lo && p < hi {
+                todo.push(p);
             }
-            if let Ok(p) = mem.u64(root_addr + i * 8) {
-                if p >= lo && p < hi {
-                    todo.push(p);
-                }
-            }
-        }
+        });
     };
     for root in scanned {
         in_stack(root.addr, root.len, root.mask.as_deref(), &mut todo);

@@ -161,8 +161,13 @@ impl FrameVars {
         FrameVars { layout, cfa: f.fp, goid, stack, numbers }
     }
 
+    /// Its frame's number when its function recurses (see [`recursion_numbers`]).
+    fn number(&self, s: &Span) -> Option<usize> {
+        self.numbers.get(s.logical).copied().flatten()
+    }
+
     fn name(&self, s: &Span) -> String {
-        match self.numbers.get(s.logical).copied().flatten() {
+        match self.number(s) {
             Some(n) => {
                 let (func, rest) = s.name.split_at(s.func_len.min(s.name.len()));
                 format!("goroutine {}, {func} (frame {n}){rest}", self.goid)
@@ -199,8 +204,9 @@ impl FrameVars {
             out.push(root);
             return;
         }
-        // (name, word addresses), in the order first met.
-        let mut groups: Vec<(String, Vec<u64>)> = Vec::new();
+        // (a span of the variable, word addresses), in the order first met;
+        // one group per name (the variable's and its frame's number).
+        let mut groups: Vec<(&Span, Vec<u64>)> = Vec::new();
         for i in 0..root.len / 8 {
             let (byte, bit) = ((i / 8) as usize, i % 8);
             if mask.get(byte).is_none_or(|b| b >> bit & 1 == 0) {
@@ -209,13 +215,13 @@ impl FrameVars {
             let at = root.addr + i * 8;
             let Some(s) = self.covering(at, 8) else { continue };
             mask[byte] &= !(1 << bit);
-            let name = self.name(s);
-            match groups.iter_mut().find(|g| g.0 == name) {
+            match groups.iter_mut().find(|g| g.0.name == s.name && self.number(g.0) == self.number(s)) {
                 Some(g) => g.1.push(at),
-                None => groups.push((name, vec![at])),
+                None => groups.push((s, vec![at])),
             }
         }
-        for (name, words) in groups {
+        for (s, words) in groups {
+            let name = self.name(s);
             let (lo, hi) = (words[0], words[words.len() - 1] + 8);
             let mut m = vec![0u8; ((hi - lo) / 8).div_ceil(8) as usize];
             for w in words {
